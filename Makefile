@@ -1,0 +1,42 @@
+# Emhana — the two commands of the quick start are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install pki bench lint fmt up down clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install pinned dependencies
+
+run: $(STAMP) ## the whole mesh locally against AMQP_URL, demo data and certificates on first run
+	$(PY) -m shared.mesh
+
+test: $(STAMP) ## the whole test suite (needs RabbitMQ on AMQP_URL; PostgreSQL on EMHANA_TEST_POSTGRES_URL)
+	$(PY) -m pytest -q
+
+pki: $(STAMP) ## development CA and service certificates under var/pki
+	$(PY) -m services.signature.ca bootstrap
+
+bench: $(STAMP) ## throughput and p50/p99 figures (printed, never asserted)
+	$(PY) -m tests.bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+
+up: ## the same mesh in docker compose (RabbitMQ, PostgreSQL, five services)
+	docker compose -f deploy/docker-compose.yml up --build
+
+down:
+	docker compose -f deploy/docker-compose.yml down
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The five СФЕ services of the regulation, one package each."""

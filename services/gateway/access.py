@@ -1,0 +1,43 @@
+"""Access rights of the ШЭП: which sender may send which message type to which recipient.
+
+Declarative and the only place these rights live. ``arm.*`` matches every clinic address. A refusal may
+always travel back along a pair that is allowed in the other direction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from shared.contracts import DOCUMENT_VERIFY, PERSON_LOOKUP, PING, REFUSAL
+
+
+@dataclass(frozen=True, slots=True)
+class Right:
+    sender: str
+    recipient: str
+    types: frozenset[str]
+
+
+RIGHTS: tuple[Right, ...] = (
+    Right("portal", "gbd_fl", frozenset({PERSON_LOOKUP, PING})),
+    Right("portal", "signature", frozenset({DOCUMENT_VERIFY, PING})),
+    Right("portal", "arm.*", frozenset({PING})),
+    Right("arm.*", "gbd_fl", frozenset({PERSON_LOOKUP, PING})),
+    Right("arm.*", "signature", frozenset({DOCUMENT_VERIFY, PING})),
+    Right("arm.*", "portal", frozenset({PING})),
+)
+
+
+def _pair_allowed(sender: str, recipient: str, type: str | None) -> bool:
+    return any(
+        fnmatchcase(sender, r.sender) and fnmatchcase(recipient, r.recipient) and (type is None or type in r.types)
+        for r in RIGHTS
+    )
+
+
+def is_allowed(sender: str, type: str, recipient: str) -> bool:
+    """Whether ``sender`` may send a message of ``type`` to ``recipient``."""
+    if type == REFUSAL:
+        return _pair_allowed(recipient, sender, None)
+    return _pair_allowed(sender, recipient, type)

@@ -1,0 +1,84 @@
+"""HTTP API of the gateway: the provider directory (public) and the message journal (operators)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy import or_, select
+
+from services.gateway.access import RIGHTS
+from services.gateway.models import JournalRow, Provider
+from shared.http import ApiError
+
+router = APIRouter(prefix="/api/v1", tags=["gateway"])
+_bearer = HTTPBearer(auto_error=False)
+
+
+class ProviderOut(BaseModel):
+    bin: str
+    name: str
+    address: str
+
+
+class JournalEntry(BaseModel):
+    seq: int
+    message_id: str
+    correlation_id: str | None
+    type: str
+    sender: str
+    recipient: str
+    channel: str
+    received_at: dt.datetime
+    body_sha256: str
+    outcome: str
+
+
+class RightOut(BaseModel):
+    sender: str
+    recipient: str
+    types: list[str]
+
+
+def require_operator(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Journal access is for operators holding the configured bearer token."""
+    expected = request.app.state.runtime.settings.operator_token
+    if credentials is None or not expected or not secrets.compare_digest(credentials.credentials, expected):
+        raise ApiError(401, "UNAUTHORIZED", "operator token required")
+
+
+@router.get("/providers", response_model=list[ProviderOut])
+async def providers(request: Request) -> list[ProviderOut]:
+    """Provider directory: clinics reachable through the gateway and their addresses."""
+    async with request.app.state.runtime.db.sessions() as session:
+        rows = await session.scalars(select(Provider).order_by(Provider.bin))
+        return [ProviderOut(bin=r.bin, name=r.name, address=r.address) for r in rows]
+
+
+@router.get("/access-rights", response_model=list[RightOut])
+async def access_rights() -> list[RightOut]:
+    """The declarative access-rights table the gateway enforces."""
+    return [RightOut(sender=r.sender, recipient=r.recipient, types=sorted(r.types)) for r in RIGHTS]
+
+
+@router.get("/journal", response_model=list[JournalEntry], dependencies=[Depends(require_operator)])
+async def journal(
+    request: Request,
+    correlation_id: Annotated[str, Query(min_length=1, max_length=64, description="message or correlation id")],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[JournalEntry]:
+    """Every journaled message that is, or belongs to, the given id, in arrival order."""
+    async with request.app.state.runtime.db.sessions() as session:
+        rows = await session.scalars(
+            select(JournalRow)
+            .where(or_(JournalRow.correlation_id == correlation_id, JournalRow.message_id == correlation_id))
+            .order_by(JournalRow.seq)
+            .limit(limit)
+        )
+        return [JournalEntry.model_validate(r, from_attributes=True) for r in rows]

@@ -1,0 +1,48 @@
+"""The gateway (ШЭП): routes every message between services, enforces access rights, keeps the journal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import FastAPI
+
+from services.gateway.api import router
+from services.gateway.config import GatewaySettings
+from services.gateway.models import Base
+from services.gateway.service import Gateway
+from shared.runtime import ServiceRuntime
+from shared.seed import load_clinics
+from shared.serve import serve
+from shared.topology import queue_name
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    async def on_start(runtime: ServiceRuntime) -> None:
+        gateway = Gateway(runtime)
+        await gateway.load_directory(load_clinics(settings.providers_file))
+        # Declare every recipient's queue so that async messages wait for a recipient that is down.
+        await runtime.declare(gateway.addresses)
+        await runtime.declare(["gateway"])
+        await runtime.bus.consume(queue_name(settings.namespace, "gateway"), gateway.handle)
+        runtime.background(_purge_periodically(gateway))
+        runtime.addresses = []  # the gateway consumes its own queue above, not through a dispatcher
+
+    runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)
+    return runtime.create_app("Emhana gateway (ШЭП)", "Routes signed messages between services.", [router])
+
+
+async def _purge_periodically(gateway: Gateway) -> None:
+    while True:
+        await asyncio.sleep(3600)
+        try:
+            removed = await gateway.purge_accepted()
+            log.info("accepted ids purged", extra={"removed": removed})
+        except Exception:
+            log.exception("purge failed")
+
+
+if __name__ == "__main__":
+    serve(create_app, GatewaySettings())

@@ -1,0 +1,23 @@
+"""Settings of the gateway (prefix ``EMHANA_GATEWAY_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.seed import DEFAULT_CLINICS_FILE
+from shared.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="EMHANA_GATEWAY_", env_file=".env", extra="ignore")
+    service: ClassVar[str] = "gateway"
+    default_port: ClassVar[int] = 8102
+
+    providers_file: Path = DEFAULT_CLINICS_FILE
+    """Provider directory source: each clinic's БИН becomes the address ``arm.<БИН>``."""
+    operator_token: str | None = None
+    """Bearer token for the journal API; without one the journal API refuses everyone."""
+    prefetch: int = 256

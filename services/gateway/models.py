@@ -1,0 +1,48 @@
+"""Gateway tables: the append-only message journal, ids already accepted, and the provider directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class JournalRow(Base):
+    """One row per message the gateway handled; never updated or deleted."""
+
+    __tablename__ = "journal"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), index=True)
+    correlation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(100))
+    sender: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(5))  # sync | async
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(40))  # delivered | replied | refused:<CODE>
+
+
+class AcceptedMessage(Base):
+    """Ids of messages accepted for delivery: a second arrival of one is a replay."""
+
+    __tablename__ = "accepted_messages"
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    accepted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Provider(Base):
+    """Provider directory: a clinic's БИН and its address on the gateway."""
+
+    __tablename__ = "providers"
+
+    bin: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(100), unique=True)

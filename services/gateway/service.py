@@ -1,0 +1,187 @@
+"""The ШЭП's routing: every message between СФЕ passes here (regulation, diagrams 1 and 2).
+
+For each message: verify the sender's signature and identity → known recipient → access right →
+time window → not a replay → stamp → deliver. Sync requests are forwarded over the gateway's own
+Direct Reply-To hop and the recipient's signed reply is relayed back; async messages go to the
+recipient's durable queue, where they wait if the recipient is down. Every message is journaled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.exceptions import DeliveryError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from services.gateway.access import is_allowed
+from services.gateway.models import AcceptedMessage, JournalRow, Provider
+from shared.bus import RequestTimeout, Unprocessable
+from shared.contracts import REFUSAL
+from shared.envelope import MAX_TTL, Envelope, check_window, open_envelope, peek, seal
+from shared.messaging import refusal_payload
+from shared.refusals import Refusal, RefusalError
+from shared.runtime import ServiceRuntime
+from shared.seed import ClinicsFile
+from shared.stamp import STAMP_HEADER, body_hash, make_stamp
+from shared.topology import GATEWAY, SERVICE_ADDRESSES, arm_address, queue_name
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    """Routes signed envelopes between services; see module docstring for the order of checks."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.directory: dict[str, str] = {}  # address → БИН (clinics) or "" (services)
+
+    @property
+    def addresses(self) -> list[str]:
+        return sorted(self.directory)
+
+    async def load_directory(self, clinics: ClinicsFile) -> None:
+        """Upsert providers from the seed and build the routing table."""
+        async with self.runtime.db.transaction() as session:
+            for clinic in clinics.clinics:
+                await session.merge(Provider(bin=clinic.bin, name=clinic.name, address=arm_address(clinic.bin)))
+        async with self.runtime.db.sessions() as session:
+            providers = list(await session.scalars(select(Provider)))
+        self.directory = {address: "" for address in SERVICE_ADDRESSES if address != GATEWAY}
+        self.directory.update({p.address: p.bin for p in providers})
+
+    # -- the routing pipeline ----------------------------------------------------------------
+    async def handle(self, message: AbstractIncomingMessage) -> None:
+        raw = message.body
+        received_at = self.runtime.clock.now()
+        envelope = peek(raw)
+        channel = "sync" if message.reply_to else "async"
+        if envelope is None:
+            await self._journal(
+                message.message_id or str(uuid.uuid4()), None, message.type or "?", "?", "?", channel,
+                raw, received_at, f"refused:{Refusal.MALFORMED}",
+            )
+            if message.reply_to:
+                return  # nobody verifiable to answer; the journal has it
+            raise Unprocessable("not an envelope")
+        verified = False
+        try:
+            open_envelope(raw, self.runtime.store, self.runtime.clock, check_expiry=False)
+            verified = True
+            if envelope.recipient not in self.directory:
+                raise RefusalError(Refusal.ROUTE_UNKNOWN, f"no route to {envelope.recipient}")
+            if not is_allowed(envelope.sender, envelope.type, envelope.recipient):
+                raise RefusalError(Refusal.ACCESS_DENIED, f"{envelope.type} to {envelope.recipient} not allowed")
+            check_window(envelope, self.runtime.clock)
+            if not await self._accept(envelope.id, received_at) and not message.redelivered:
+                raise RefusalError(Refusal.REPLAYED)
+        except RefusalError as exc:
+            await self._refuse(message, envelope, raw, received_at, exc, answer_sender=verified)
+            return
+        headers = {STAMP_HEADER: make_stamp(self.runtime.identity, envelope, raw, received_at)}
+        target = queue_name(self.runtime.settings.namespace, envelope.recipient)
+        if not message.reply_to:
+            await self.runtime.bus.publish(target, raw, message_id=str(envelope.id), type=envelope.type, headers=headers)
+            await self._journal_envelope(envelope, channel, raw, received_at, "delivered")
+            return
+        try:
+            reply = await self.runtime.bus.request(
+                target, raw, message_id=str(envelope.id), type=envelope.type, headers=headers,
+                timeout=self.runtime.settings.rpc_timeout_seconds,
+            )
+            answer = self._check_reply(reply.body, envelope)
+        except RequestTimeout:
+            await self._refuse(message, envelope, raw, received_at, RefusalError(Refusal.TIMEOUT), answer_sender=True)
+            return
+        except DeliveryError:
+            exc = RefusalError(Refusal.ROUTE_UNKNOWN, "recipient queue missing")
+            await self._refuse(message, envelope, raw, received_at, exc, answer_sender=True)
+            return
+        except RefusalError as exc:
+            log.warning("recipient reply rejected", extra={"code": exc.code, "recipient": envelope.recipient})
+            exc = RefusalError(Refusal.INTERNAL, "recipient answered with an invalid message")
+            await self._refuse(message, envelope, raw, received_at, exc, answer_sender=True)
+            return
+        await self._journal_many([
+            self._row(envelope, channel, raw, received_at, "replied"),
+            self._row(answer, channel, reply.body, self.runtime.clock.now(), "relayed"),
+        ])
+        await self.runtime.bus.reply(message, reply.body, message_id=str(answer.id), type=answer.type)
+
+    def _check_reply(self, raw: bytes, request: Envelope) -> Envelope:
+        answer = open_envelope(raw, self.runtime.store, self.runtime.clock).envelope
+        if answer.sender != request.recipient or answer.recipient != request.sender or answer.correlation_id != request.id:
+            raise RefusalError(Refusal.SIGNATURE_INVALID, "reply does not belong to the request")
+        return answer
+
+    async def _accept(self, message_id: uuid.UUID, now: dt.datetime) -> bool:
+        """Record the id as accepted; False when it was accepted before (a replay or a redelivery)."""
+        try:
+            async with self.runtime.db.transaction() as session:
+                session.add(AcceptedMessage(message_id=str(message_id), accepted_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+    async def _refuse(
+        self, message: AbstractIncomingMessage, envelope: Envelope, raw: bytes, received_at: dt.datetime,
+        exc: RefusalError, *, answer_sender: bool,
+    ) -> None:
+        """Journal the refusal and answer it with a refusal signed by the gateway.
+
+        A sync request is answered on its reply-to. An async one is answered in the sender's queue, but
+        only when the sender's signature was verified: a forged sender gets nothing delivered in its name.
+        """
+        log.info("refused", extra={"code": exc.code, "type": envelope.type, "recipient": envelope.recipient})
+        await self._journal_envelope(envelope, "sync" if message.reply_to else "async", raw, received_at,
+                                     f"refused:{exc.code}")
+        refusal_id, refusal = seal(
+            self.runtime.identity, type=REFUSAL, recipient=envelope.sender, payload=refusal_payload(exc),
+            clock=self.runtime.clock, correlation_id=envelope.id,
+        )
+        if message.reply_to:
+            await self.runtime.bus.reply(message, refusal, message_id=str(refusal_id), type=REFUSAL)
+        elif answer_sender and envelope.sender in self.directory:
+            refusal_envelope = peek(refusal)
+            assert refusal_envelope is not None
+            headers = {STAMP_HEADER: make_stamp(self.runtime.identity, refusal_envelope, refusal, received_at)}
+            await self.runtime.bus.publish(
+                queue_name(self.runtime.settings.namespace, envelope.sender), refusal,
+                message_id=str(refusal_id), type=REFUSAL, headers=headers,
+            )
+
+    # -- journal ------------------------------------------------------------------------------
+    @staticmethod
+    def _row(envelope: Envelope, channel: str, raw: bytes, at: dt.datetime, outcome: str) -> JournalRow:
+        return JournalRow(
+            message_id=str(envelope.id),
+            correlation_id=str(envelope.correlation_id) if envelope.correlation_id else None,
+            type=envelope.type, sender=envelope.sender, recipient=envelope.recipient, channel=channel,
+            received_at=at, body_sha256=body_hash(raw), outcome=outcome,
+        )
+
+    async def _journal_envelope(self, envelope: Envelope, channel: str, raw: bytes, at: dt.datetime, outcome: str) -> None:
+        await self._journal_many([self._row(envelope, channel, raw, at, outcome)])
+
+    async def _journal(
+        self, message_id: str, correlation_id: str | None, type: str, sender: str, recipient: str,
+        channel: str, raw: bytes, at: dt.datetime, outcome: str,
+    ) -> None:
+        await self._journal_many([JournalRow(
+            message_id=message_id[:64], correlation_id=correlation_id, type=type[:100], sender=sender,
+            recipient=recipient, channel=channel, received_at=at, body_sha256=body_hash(raw), outcome=outcome,
+        )])
+
+    async def _journal_many(self, rows: list[JournalRow]) -> None:
+        async with self.runtime.db.transaction() as session:
+            session.add_all(rows)
+
+    async def purge_accepted(self) -> int:
+        """Forget accepted ids older than any envelope can live (they can no longer be replayed)."""
+        cutoff = self.runtime.clock.now() - MAX_TTL - dt.timedelta(hours=1)
+        async with self.runtime.db.transaction() as session:
+            result = await session.execute(delete(AcceptedMessage).where(AcceptedMessage.accepted_at < cutoff))
+        return result.rowcount or 0  # type: ignore[attr-defined]

@@ -1,0 +1,66 @@
+"""ГБД ФЛ rules: look a person up by ИИН; seed the registry with a synthetic population."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.gbd_fl.generator import generate
+from services.gbd_fl.models import PersonRow, RelationRow
+from shared.contracts import Address, Person
+from shared.db import Database
+from shared.ids import InvalidIdentifier, parse_iin
+from shared.refusals import Refusal, RefusalError
+
+log = logging.getLogger(__name__)
+_BATCH = 2000
+
+
+def to_contract(row: PersonRow, parents: list[str] | None = None) -> Person:
+    return Person(
+        iin=row.iin,
+        surname=row.surname,
+        name=row.name,
+        patronymic=row.patronymic,
+        birth_date=row.birth_date,
+        sex=row.sex,  # type: ignore[arg-type]
+        citizenship=row.citizenship,
+        address=Address(district=row.district, street=row.street, house=row.house, apartment=row.apartment),
+        alive=row.alive,
+        death_date=row.death_date,
+    )
+
+
+async def lookup(session: AsyncSession, iin: str) -> tuple[Person, list[str]]:
+    """The person with this ИИН and the ИИНs of their registered parents/guardians.
+
+    Raises ``IIN_INVALID`` for a malformed number and ``PERSON_NOT_FOUND`` for an unknown one.
+    """
+    try:
+        parse_iin(iin)
+    except InvalidIdentifier as exc:
+        raise RefusalError(Refusal.IIN_INVALID, exc.detail) from None
+    row = await session.get(PersonRow, iin)
+    if row is None:
+        raise RefusalError(Refusal.PERSON_NOT_FOUND)
+    parents = list(await session.scalars(select(RelationRow.parent_iin).where(RelationRow.child_iin == iin)))
+    return to_contract(row), parents
+
+
+async def seed(db: Database, count: int, seed_value: int) -> int:
+    """Fill an empty registry with ``count`` synthetic persons; return how many were added."""
+    async with db.transaction() as session:
+        if (await session.scalar(select(func.count()).select_from(PersonRow))) or count <= 0:
+            return 0
+        people, relations = [], []
+        for person in generate(count, seed_value):
+            people.append({k: getattr(person, k) for k in PersonRow.__table__.columns.keys()})
+            relations.extend({"child_iin": person.iin, "parent_iin": p, "kind": "parent"} for p in person.parents)
+        for start in range(0, len(people), _BATCH):
+            await session.execute(insert(PersonRow), people[start:start + _BATCH])
+        for start in range(0, len(relations), _BATCH):
+            await session.execute(insert(RelationRow), relations[start:start + _BATCH])
+    log.info("registry seeded", extra={"persons": len(people), "relations": len(relations)})
+    return len(people)

@@ -1,0 +1,332 @@
+"""Development certification authority: root → intermediate "test НУЦ", НУЦ-like end-entity profiles.
+
+Writes everything under one folder (git-ignored ``var/pki`` by default)::
+
+    root.pem, root.key.pem         self-signed root (the trust anchor, also in trust.pem)
+    ca.pem, ca.key.pem             intermediate that issues end-entity certificates
+    trust.pem                      the PEM bundle that services configure as trust anchors
+    crl/root.crl, crl/ca.crl       current CRLs (DER)
+    issued/<name>.pem              leaf + intermediate, PEM
+    issued/<name>.key.pem          private key, PEM (unencrypted: development only)
+    issued/<name>.p12              PKCS#12 with the chain (password: see DEFAULT_P12_PASSWORD)
+    state.json                     issued serials and revoked ones
+
+Run ``python -m services.signature.ca --help`` for the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from shared.certs import KeyPurpose, Role
+from shared.jws import SigningKey
+
+DEFAULT_P12_PASSWORD = b"emhana"
+_ROLE_OIDS = {role: x509.ObjectIdentifier(role.value) for role in Role}
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A freshly issued certificate with its key and the chain to present (leaf first, no root)."""
+
+    certificate: x509.Certificate
+    key: SigningKey
+    chain: list[x509.Certificate]
+
+
+def _new_key(kind: str) -> SigningKey:
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _pem_key(key: SigningKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+class DevCA:
+    """A two-level development CA living in ``folder``; created on first use."""
+
+    def __init__(self, folder: Path, *, name: str = "Emhana") -> None:
+        self.folder = Path(folder)
+        self.name = name
+        if not (self.folder / "ca.pem").exists():
+            self._create()
+        self.root = x509.load_pem_x509_certificate((self.folder / "root.pem").read_bytes())
+        self.root_key = self._load_key("root.key.pem")
+        self.ca = x509.load_pem_x509_certificate((self.folder / "ca.pem").read_bytes())
+        self.ca_key = self._load_key("ca.key.pem")
+
+    # -- construction -------------------------------------------------------------------------
+    def _load_key(self, filename: str) -> SigningKey:
+        key = serialization.load_pem_private_key((self.folder / filename).read_bytes(), password=None)
+        assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+        return key
+
+    def _create(self) -> None:
+        (self.folder / "crl").mkdir(parents=True, exist_ok=True)
+        (self.folder / "issued").mkdir(exist_ok=True)
+        now = _now()
+        root_key = _new_key("ec")
+        root_name = x509.Name([
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{self.name} Root CA (development)"),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
+        ])
+        root = self._ca_cert(root_name, root_name, root_key.public_key(), root_key, now, 3650 * 2, None)
+        ca_key = _new_key("ec")
+        ca_name = x509.Name([
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{self.name} test НУЦ (development)"),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
+        ])
+        ca = self._ca_cert(ca_name, root_name, ca_key.public_key(), root_key, now, 3650, 0)
+        self._write("root.pem", root.public_bytes(serialization.Encoding.PEM))
+        self._write("root.key.pem", _pem_key(root_key), secret=True)
+        self._write("ca.pem", ca.public_bytes(serialization.Encoding.PEM))
+        self._write("ca.key.pem", _pem_key(ca_key), secret=True)
+        self._write("trust.pem", root.public_bytes(serialization.Encoding.PEM))
+        self._write("state.json", json.dumps({"issued": {}, "revoked": []}).encode())
+        self.root, self.root_key, self.ca, self.ca_key = root, root_key, ca, ca_key
+        self.publish_crls()
+
+    @staticmethod
+    def _ca_cert(
+        subject: x509.Name, issuer: x509.Name, public_key, signing_key: SigningKey,
+        now: dt.datetime, days: int, path_length: int | None,
+    ) -> x509.Certificate:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False, content_commitment=False, key_encipherment=False,
+                    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                    encipher_only=False, decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .sign(signing_key, hashes.SHA256())
+        )
+
+    def _write(self, relative: str, data: bytes, *, secret: bool = False) -> None:
+        path = self.folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(data)
+        if secret:
+            os.chmod(tmp, 0o600)
+        os.replace(tmp, path)  # atomic: a reader never sees half a CRL
+
+    def _state(self) -> dict:
+        return json.loads((self.folder / "state.json").read_text())
+
+    def _save_state(self, state: dict) -> None:
+        self._write("state.json", json.dumps(state, indent=1, sort_keys=True).encode())
+
+    # -- issuing -----------------------------------------------------------------------------
+    def issue(
+        self,
+        subject: list[x509.NameAttribute],
+        *,
+        purpose: KeyPurpose = KeyPurpose.SIGN,
+        roles: tuple[Role, ...] = (Role.INDIVIDUAL,),
+        key_type: str = "ec",
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+        issuer: tuple[x509.Certificate, SigningKey] | None = None,
+    ) -> Issued:
+        """Issue an end-entity certificate with the НУЦ key-usage profile for ``purpose``."""
+        issuer_cert, issuer_key = issuer or (self.ca, self.ca_key)
+        key = _new_key(key_type)
+        now = _now()
+        sign = purpose is KeyPurpose.SIGN
+        usage = x509.KeyUsage(
+            digital_signature=True, content_commitment=sign, key_encipherment=not sign,
+            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+            encipher_only=False, decipher_only=False,
+        )
+        ekus = [ExtendedKeyUsageOID.EMAIL_PROTECTION if sign else ExtendedKeyUsageOID.CLIENT_AUTH]
+        ekus += [_ROLE_OIDS[r] for r in roles]
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name(subject))
+            .issuer_name(issuer_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before or now - dt.timedelta(minutes=5))
+            .not_valid_after(not_after or now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(usage, critical=True)
+            .add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()),  # type: ignore[arg-type]
+                critical=False,
+            )
+            .sign(issuer_key, hashes.SHA256())
+        )
+        state = self._state()
+        state["issued"][format(cert.serial_number, "x")] = cert.subject.rfc4514_string()
+        self._save_state(state)
+        chain = [cert] if issuer_cert == self.root else [cert, issuer_cert]
+        return Issued(certificate=cert, key=key, chain=chain)
+
+    def issue_person(
+        self, iin: str, surname: str, name: str, patronymic: str | None = None, **options
+    ) -> Issued:
+        """A citizen's certificate: CN="SURNAME NAME", SURNAME, serialNumber=IIN…, C=KZ, G=patronymic."""
+        return self.issue(person_subject(iin, surname, name, patronymic), **options)
+
+    def issue_employee(
+        self, iin: str, surname: str, name: str, bin_: str, organization: str,
+        role: Role = Role.EMPLOYEE, **options,
+    ) -> Issued:
+        """A legal entity's certificate for a person acting for it (O = organisation, OU = BIN…)."""
+        subject = person_subject(iin, surname, name, None) + [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"BIN{bin_}"),
+        ]
+        return self.issue(subject, roles=(Role.LEGAL_ENTITY, role), **options)
+
+    def issue_service(self, address: str, bin_: str, organization: str = "Emhana", **options) -> Issued:
+        """An information system's certificate: CN = its mesh address, role 1.2.398.3.3.4.1.2.6."""
+        subject = [
+            x509.NameAttribute(NameOID.COMMON_NAME, address),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"BIN{bin_}"),
+        ]
+        return self.issue(subject, roles=(Role.LEGAL_ENTITY, Role.INFORMATION_SYSTEM), **options)
+
+    def save(self, issued: Issued, name: str, *, p12_password: bytes = DEFAULT_P12_PASSWORD) -> Path:
+        """Write ``issued/<name>.pem`` (chain), ``.key.pem`` and ``.p12``; return the PEM path."""
+        pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in issued.chain)
+        self._write(f"issued/{name}.pem", pem)
+        self._write(f"issued/{name}.key.pem", _pem_key(issued.key), secret=True)
+        p12 = pkcs12.serialize_key_and_certificates(
+            name.encode(), issued.key, issued.certificate, issued.chain[1:],
+            serialization.BestAvailableEncryption(p12_password),
+        )
+        self._write(f"issued/{name}.p12", p12, secret=True)
+        return self.folder / "issued" / f"{name}.pem"
+
+    # -- revocation -------------------------------------------------------------------------
+    def revoke(self, serial: int | str, *, publish: bool = True) -> None:
+        """Revoke by serial (int or hex string) and, by default, publish fresh CRLs at once."""
+        serial_hex = serial if isinstance(serial, str) else format(serial, "x")
+        state = self._state()
+        if serial_hex not in state["revoked"]:
+            state["revoked"].append(serial_hex)
+        self._save_state(state)
+        if publish:
+            self.publish_crls()
+
+    def publish_crls(
+        self, *, next_update: dt.timedelta = dt.timedelta(days=1), last_update: dt.datetime | None = None
+    ) -> None:
+        """Write fresh CRLs for the root and the intermediate (``next_update`` may be negative: stale)."""
+        revoked = {int(s, 16) for s in self._state()["revoked"]}
+        this_update = last_update or _now() - dt.timedelta(minutes=1)
+        for filename, cert, key in (("crl/root.crl", self.root, self.root_key), ("crl/ca.crl", self.ca, self.ca_key)):
+            builder = (
+                x509.CertificateRevocationListBuilder()
+                .issuer_name(cert.subject)
+                .last_update(this_update)
+                .next_update(this_update + dt.timedelta(minutes=1) + next_update)
+            )
+            for serial in sorted(revoked):
+                builder = builder.add_revoked_certificate(
+                    x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(this_update).build()
+                )
+            crl = builder.sign(key, hashes.SHA256())
+            self._write(filename, crl.public_bytes(serialization.Encoding.DER))
+
+
+def person_subject(iin: str, surname: str, name: str, patronymic: str | None) -> list[x509.NameAttribute]:
+    subject = [
+        x509.NameAttribute(NameOID.COMMON_NAME, f"{surname} {name}"),
+        x509.NameAttribute(NameOID.SURNAME, surname),
+        x509.NameAttribute(NameOID.SERIAL_NUMBER, f"IIN{iin}"),
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
+    ]
+    if patronymic:
+        subject.append(x509.NameAttribute(NameOID.GIVEN_NAME, patronymic))
+    return subject
+
+
+SERVICES = ("portal", "gateway", "arm", "gbd_fl", "signature")
+OPERATOR_BIN = "121240000013"  # the mesh operator's БИН written into service certificates
+
+
+def bootstrap(ca: DevCA) -> None:
+    """Issue the certificate of every service that has none yet."""
+    for service in SERVICES:
+        if not (ca.folder / "issued" / f"service-{service}.pem").exists():
+            ca.save(ca.issue_service(service, OPERATOR_BIN), f"service-{service}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``init``, ``service``, ``person``, ``revoke``, ``crl``."""
+    parser = argparse.ArgumentParser(prog="python -m services.signature.ca", description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("EMHANA_PKI_DIR", "var/pki")))
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create root and intermediate (idempotent) and publish CRLs")
+    service = sub.add_parser("service", help="issue an information-system certificate")
+    service.add_argument("address")
+    service.add_argument("--bin", default=OPERATOR_BIN)
+    person = sub.add_parser("person", help="issue a citizen's SIGN (or AUTH) certificate")
+    person.add_argument("iin")
+    person.add_argument("surname")
+    person.add_argument("name")
+    person.add_argument("--patronymic")
+    person.add_argument("--auth", action="store_true", help="an AUTH key instead of SIGN")
+    person.add_argument("--save-as")
+    revoke = sub.add_parser("revoke", help="revoke a certificate by serial (hex) and publish CRLs")
+    revoke.add_argument("serial")
+    sub.add_parser("bootstrap", help="CA plus a certificate for each service, when missing (idempotent)")
+    crl = sub.add_parser("crl", help="publish CRLs")
+    crl.add_argument("--hours", type=float, default=24.0, help="next update in hours (negative: stale)")
+    args = parser.parse_args(argv)
+    ca = DevCA(args.dir)
+    if args.command == "bootstrap":
+        bootstrap(ca)
+    elif args.command == "service":
+        ca.save(ca.issue_service(args.address, args.bin), f"service-{args.address}")
+    elif args.command == "person":
+        purpose = KeyPurpose.AUTH if args.auth else KeyPurpose.SIGN
+        issued = ca.issue_person(args.iin, args.surname, args.name, args.patronymic, purpose=purpose)
+        path = ca.save(issued, args.save_as or f"citizen-{args.iin}-{purpose.value.lower()}")
+        print(f"{path} serial={format(issued.certificate.serial_number, 'x')}")
+    elif args.command == "revoke":
+        ca.revoke(args.serial)
+    elif args.command == "crl":
+        ca.publish_crls(next_update=dt.timedelta(hours=args.hours))
+    print(f"development CA ready in {args.dir}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Emhana's common package: identifiers, signed envelopes, certificates, the bus, settings, storage."""

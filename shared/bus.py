@@ -1,0 +1,191 @@
+"""A thin layer over aio-pika: the only module that talks AMQP.
+
+* Publishing uses publisher confirms and ``mandatory``: an unroutable message raises
+  :class:`aio_pika.exceptions.DeliveryError` instead of vanishing.
+* Consumers ack only after the handler returned, i.e. after its effect is committed. A handler that
+  raises :class:`Unprocessable` has its message dead-lettered at once; any other exception requeues it,
+  and the queue's delivery limit dead-letters a poison message while the consumer keeps serving.
+* Request/reply uses RabbitMQ's Direct Reply-To (no reply queue per client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
+
+from shared.topology import DIRECT_REPLY_TO
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]
+
+
+class Unprocessable(Exception):
+    """The message can never be processed (malformed, forged…): dead-letter it now, do not retry."""
+
+
+class RequestTimeout(Exception):
+    """No reply arrived within the timeout."""
+
+
+class Bus:
+    """One robust AMQP connection with channels for publishing, consuming and request/reply."""
+
+    def __init__(self, url: str, *, name: str, prefetch: int = 64) -> None:
+        self.url = url
+        self.name = name
+        self.prefetch = prefetch
+        self.connection: AbstractRobustConnection | None = None
+        self._publish: AbstractRobustChannel | None = None
+        self._consume: AbstractRobustChannel | None = None
+        self._rpc: AbstractRobustChannel | None = None
+        self._pending: dict[str, asyncio.Future[AbstractIncomingMessage]] = {}
+        self._consumers: list[tuple[AbstractQueue, str]] = []
+        self._in_flight: set[asyncio.Task[Any]] = set()
+
+    async def connect(self, timeout: float = 10.0) -> None:
+        """Connect (raises ``ConnectionError``-like errors when no broker answers)."""
+        self.connection = await aio_pika.connect_robust(
+            self.url, timeout=timeout, client_properties={"connection_name": self.name}
+        )
+        self._publish = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._consume = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        await self._consume.set_qos(prefetch_count=self.prefetch)
+        # Direct Reply-To: requests must be published on the channel that consumes the pseudo-queue.
+        self._rpc = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        reply_queue = await self._rpc.get_queue(DIRECT_REPLY_TO, ensure=False)
+        await reply_queue.consume(self._on_reply, no_ack=True)
+
+    @property
+    def channel(self) -> AbstractRobustChannel:
+        """Channel for declarations."""
+        assert self._publish is not None, "bus not connected"
+        return self._publish
+
+    @property
+    def is_ready(self) -> bool:
+        return self.connection is not None and not self.connection.is_closed
+
+    async def publish(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        type: str | None = None,
+        correlation_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
+        """Publish a persistent message to a queue and wait for the broker's confirm."""
+        assert self._publish is not None, "bus not connected"
+        message = aio_pika.Message(
+            body,
+            message_id=message_id,
+            type=type,
+            correlation_id=correlation_id,
+            headers=headers or {},
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        await self._publish.default_exchange.publish(message, routing_key=routing_key, mandatory=True)
+
+    async def request(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        timeout: float,
+        type: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> AbstractIncomingMessage:
+        """Send a request and wait for the reply correlated to ``message_id``."""
+        assert self._rpc is not None, "bus not connected"
+        future: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
+        self._pending[message_id] = future
+        try:
+            message = aio_pika.Message(
+                body,
+                message_id=message_id,
+                type=type,
+                headers=headers or {},
+                reply_to=DIRECT_REPLY_TO,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+                expiration=timeout,
+            )
+            await self._rpc.default_exchange.publish(message, routing_key=routing_key, mandatory=True)
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise RequestTimeout(f"no reply within {timeout}s") from None
+        finally:
+            self._pending.pop(message_id, None)
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._pending.get(message.correlation_id or "")
+        if future is not None and not future.done():
+            future.set_result(message)
+
+    async def reply(self, request: AbstractIncomingMessage, body: bytes, *, message_id: str, type: str) -> None:
+        """Answer a request (Direct Reply-To); a requester that has gone away is logged, not an error."""
+        if not request.reply_to:
+            return
+        assert self._publish is not None, "bus not connected"
+        message = aio_pika.Message(
+            body, message_id=message_id, type=type, correlation_id=request.message_id,
+            content_type="application/json",
+        )
+        try:
+            await self._publish.default_exchange.publish(message, routing_key=request.reply_to, mandatory=True)
+        except aio_pika.exceptions.DeliveryError:
+            log.warning("requester gone; reply dropped", extra={"request_id": request.message_id})
+
+    async def consume(self, queue_name: str, handler: Handler) -> None:
+        """Consume a declared queue; ack after ``handler`` returns (see module docstring)."""
+        assert self._consume is not None, "bus not connected"
+        queue = await self._consume.get_queue(queue_name, ensure=True)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._in_flight.add(task)
+            try:
+                await handler(message)
+            except Unprocessable as exc:
+                log.warning("message dead-lettered: %s", exc, extra={"queue": queue_name, "id": message.message_id})
+                await message.reject(requeue=False)
+            except Exception:
+                log.exception("handler failed; message requeued", extra={"queue": queue_name, "id": message.message_id})
+                await message.nack(requeue=True)
+            else:
+                await message.ack()
+            finally:
+                if task is not None:
+                    self._in_flight.discard(task)
+
+        tag = await queue.consume(on_message)
+        self._consumers.append((queue, tag))
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop consuming, let handlers in flight finish (up to ``grace`` seconds), then disconnect."""
+        for queue, tag in self._consumers:
+            try:
+                await queue.cancel(tag)
+            except Exception:
+                log.debug("cancel failed", exc_info=True)
+        self._consumers.clear()
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=grace)
+        if self.connection is not None:
+            await self.connection.close()
+            self.connection = None

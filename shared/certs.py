@@ -1,0 +1,292 @@
+"""Certificate checks for ЭЦП signatures, modelled on the НУЦ РК profile (DESIGN.md, "Certificates").
+
+The chain is built and checked here rather than with ``cryptography.x509.verification`` because each
+failure must become a distinct refusal code (expired vs. untrusted vs. revoked…), and because НУЦ
+certificates carry no SAN and no clientAuth EKU on SIGN keys, which the library's verifiers demand.
+Revocation is checked against CRLs and fails closed: a missing, stale or badly signed CRL means
+"status unknown", never "valid".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from shared.clock import Clock
+from shared.refusals import Refusal, RefusalError
+
+log = logging.getLogger(__name__)
+
+MAX_CHAIN_LENGTH = 6
+
+
+class Role(StrEnum):
+    """Role OIDs carried in the extended key usage of НУЦ certificates."""
+
+    INDIVIDUAL = "1.2.398.3.3.4.1.1"
+    LEGAL_ENTITY = "1.2.398.3.3.4.1.2"
+    HEAD = "1.2.398.3.3.4.1.2.1"
+    SIGNING_RIGHT = "1.2.398.3.3.4.1.2.2"
+    EMPLOYEE = "1.2.398.3.3.4.1.2.5"
+    INFORMATION_SYSTEM = "1.2.398.3.3.4.1.2.6"
+
+
+class KeyPurpose(StrEnum):
+    SIGN = "SIGN"
+    AUTH = "AUTH"
+    OTHER = "OTHER"
+
+
+@dataclass(frozen=True, slots=True)
+class CertIdentity:
+    """Who a certificate names and what its key may do."""
+
+    common_name: str
+    surname: str | None
+    given_name: str | None
+    patronymic: str | None
+    iin: str | None
+    bin: str | None
+    organization: str | None
+    serial: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    purpose: KeyPurpose
+    roles: tuple[str, ...]
+    issuer: str
+
+    @property
+    def service(self) -> str | None:
+        """Mesh address a service certificate speaks for (information-system role, CN = address)."""
+        return self.common_name if Role.INFORMATION_SYSTEM in self.roles else None
+
+
+def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    values = name.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else None
+
+
+def _strip_prefix(value: str | None, prefix: str) -> str | None:
+    if value is None or not value.startswith(prefix):
+        return None
+    return value[len(prefix):]
+
+
+def key_purpose(cert: x509.Certificate) -> KeyPurpose:
+    """SIGN: digitalSignature + nonRepudiation, EKU emailProtection; AUTH: keyEncipherment + clientAuth."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return KeyPurpose.OTHER
+    ekus = _ekus(cert)
+    if usage.digital_signature and usage.content_commitment and ExtendedKeyUsageOID.EMAIL_PROTECTION in ekus:
+        return KeyPurpose.SIGN
+    if usage.digital_signature and usage.key_encipherment and ExtendedKeyUsageOID.CLIENT_AUTH in ekus:
+        return KeyPurpose.AUTH
+    return KeyPurpose.OTHER
+
+
+def _ekus(cert: x509.Certificate) -> list[x509.ObjectIdentifier]:
+    try:
+        return list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        return []
+
+
+def identity_of(cert: x509.Certificate) -> CertIdentity:
+    """Read the НУЦ-profile subject of a certificate (attributes by OID, not by OpenSSL's short names)."""
+    subject = cert.subject
+    common_name = _attribute(subject, NameOID.COMMON_NAME) or ""
+    surname = _attribute(subject, NameOID.SURNAME)
+    given_name = None
+    if surname and common_name.startswith(surname + " "):
+        given_name = common_name[len(surname) + 1:]
+    role_values = {r.value for r in Role}
+    return CertIdentity(
+        common_name=common_name,
+        surname=surname,
+        given_name=given_name,
+        patronymic=_attribute(subject, NameOID.GIVEN_NAME),
+        iin=_strip_prefix(_attribute(subject, NameOID.SERIAL_NUMBER), "IIN"),
+        bin=_strip_prefix(_attribute(subject, NameOID.ORGANIZATIONAL_UNIT_NAME), "BIN"),
+        organization=_attribute(subject, NameOID.ORGANIZATION_NAME),
+        serial=format(cert.serial_number, "x"),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        purpose=key_purpose(cert),
+        roles=tuple(o.dotted_string for o in _ekus(cert) if o.dotted_string in role_values),
+        issuer=cert.issuer.rfc4514_string(),
+    )
+
+
+def _fingerprint(cert: x509.Certificate) -> bytes:
+    return cert.fingerprint(hashes.SHA256())
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+@dataclass(slots=True)
+class _LoadedCrl:
+    crl: x509.CertificateRevocationList
+    revoked: frozenset[int]
+    signature_ok: dict[bytes, bool] = field(default_factory=dict)  # issuer fingerprint → verdict
+
+
+class TrustStore:
+    """Trust anchors and revocation lists, with the checks of DESIGN.md for one certificate chain.
+
+    Anchors come from a PEM bundle and CRLs from a folder (``*.crl``, DER or PEM); both are re-read when
+    their files change, looked at no more often than every ``refresh_seconds``, so that a newly published
+    revocation is enforced within seconds by every service that holds a store.
+    """
+
+    def __init__(
+        self,
+        anchors: list[x509.Certificate],
+        crls: list[x509.CertificateRevocationList] | None = None,
+        *,
+        clock: Clock | None = None,
+        anchor_file: Path | None = None,
+        crl_dir: Path | None = None,
+        refresh_seconds: float = 2.0,
+    ) -> None:
+        self.clock = clock or Clock()
+        self._anchor_file = anchor_file
+        self._crl_dir = crl_dir
+        self._refresh_seconds = refresh_seconds
+        self._next_look = 0.0
+        self._seen_state: tuple[tuple[str, float], ...] = ()
+        self._set(anchors, crls or [])
+
+    @classmethod
+    def from_files(
+        cls, anchor_file: Path, crl_dir: Path, *, clock: Clock | None = None, refresh_seconds: float = 2.0
+    ) -> TrustStore:
+        """A store that loads (and later reloads) anchors from a PEM bundle and CRLs from a folder."""
+        store = cls([], clock=clock, anchor_file=anchor_file, crl_dir=crl_dir, refresh_seconds=refresh_seconds)
+        store.refresh(force=True)
+        return store
+
+    def _set(self, anchors: list[x509.Certificate], crls: list[x509.CertificateRevocationList]) -> None:
+        self._anchors = {_fingerprint(a): a for a in anchors}
+        self._crls: dict[bytes, list[_LoadedCrl]] = {}
+        for crl in crls:
+            loaded = _LoadedCrl(crl, frozenset(r.serial_number for r in crl))
+            self._crls.setdefault(crl.issuer.public_bytes(), []).append(loaded)
+
+    def _file_state(self) -> tuple[tuple[str, float], ...]:
+        files: list[Path] = []
+        if self._anchor_file is not None:
+            files.append(self._anchor_file)
+        if self._crl_dir is not None and self._crl_dir.is_dir():
+            files.extend(sorted(self._crl_dir.glob("*.crl")))
+        return tuple((str(f), f.stat().st_mtime_ns) for f in files if f.exists())
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Re-read anchors and CRLs if their files changed (cheap: a few ``stat`` calls)."""
+        if self._anchor_file is None:
+            return
+        now = time.monotonic()
+        if not force and now < self._next_look:
+            return
+        self._next_look = now + self._refresh_seconds
+        state = self._file_state()
+        if state == self._seen_state and not force:
+            return
+        anchors = x509.load_pem_x509_certificates(self._anchor_file.read_bytes()) if self._anchor_file.exists() else []
+        crls = []
+        for path in sorted(self._crl_dir.glob("*.crl")) if self._crl_dir and self._crl_dir.is_dir() else []:
+            data = path.read_bytes()
+            try:
+                crls.append(
+                    x509.load_pem_x509_crl(data) if data.startswith(b"-----") else x509.load_der_x509_crl(data)
+                )
+            except ValueError:
+                log.warning("unreadable CRL skipped", extra={"crl_file": path.name})
+        self._set(anchors, crls)
+        self._seen_state = state
+        log.info("trust store loaded", extra={"anchors": len(anchors), "crls": len(crls)})
+
+    @property
+    def crls(self) -> list[x509.CertificateRevocationList]:
+        return [loaded.crl for group in self._crls.values() for loaded in group]
+
+    def _build_path(self, chain: list[x509.Certificate]) -> list[x509.Certificate]:
+        """Leaf → … → anchor, each link checked by signature; raises CERT_UNTRUSTED."""
+        path = [chain[0]]
+        pool = chain[1:MAX_CHAIN_LENGTH]
+        current = chain[0]
+        for _ in range(MAX_CHAIN_LENGTH):
+            if _fingerprint(current) in self._anchors:
+                return path
+            issuer = next(
+                (a for a in self._anchors.values() if a.subject == current.issuer and _issued_by(current, a)),
+                None,
+            )
+            if issuer is None:
+                issuer = next((c for c in pool if c.subject == current.issuer and _issued_by(current, c)), None)
+            if issuer is None or not _is_ca(issuer):
+                break
+            path.append(issuer)
+            current = issuer
+        raise RefusalError(Refusal.CERT_UNTRUSTED, "certificate does not chain to a trusted anchor")
+
+    def _check_revocation(self, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime) -> None:
+        fresh = False
+        for loaded in self._crls.get(cert.issuer.public_bytes(), []):
+            key = _fingerprint(issuer)
+            if key not in loaded.signature_ok:
+                loaded.signature_ok[key] = loaded.crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+            if not loaded.signature_ok[key]:
+                continue
+            next_update = loaded.crl.next_update_utc
+            if next_update is None or next_update < now or loaded.crl.last_update_utc > now + dt.timedelta(minutes=5):
+                continue
+            fresh = True
+            if cert.serial_number in loaded.revoked:
+                raise RefusalError(Refusal.CERT_REVOKED, "certificate is revoked")
+        if not fresh:
+            raise RefusalError(Refusal.CERT_STATUS_UNKNOWN, "no current revocation list for the issuer")
+
+    def verify_chain(
+        self, chain: list[x509.Certificate], *, purpose: KeyPurpose | None = KeyPurpose.SIGN
+    ) -> CertIdentity:
+        """Check a chain (leaf first) now; return the leaf's identity or raise a coded RefusalError."""
+        self.refresh()
+        if not chain:
+            raise RefusalError(Refusal.CERT_UNTRUSTED, "no certificate")
+        now = self.clock.now()
+        path = self._build_path(chain)
+        for cert in path:
+            if now < cert.not_valid_before_utc:
+                raise RefusalError(Refusal.CERT_NOT_YET_VALID, "a certificate in the chain is not yet valid")
+            if now > cert.not_valid_after_utc:
+                raise RefusalError(Refusal.CERT_EXPIRED, "a certificate in the chain has expired")
+        for cert, issuer in zip(path, path[1:], strict=False):
+            self._check_revocation(cert, issuer, now)
+        identity = identity_of(chain[0])
+        if purpose is not None and identity.purpose is not purpose:
+            raise RefusalError(Refusal.CERT_WRONG_USAGE, f"a {purpose} key is required, got {identity.purpose}")
+        return identity

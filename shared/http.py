@@ -1,0 +1,68 @@
+"""HTTP conventions shared by every service: typed JSON errors, never a bare 500 for bad input."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.refusals import Refusal, RefusalError, refusal_text
+
+log = logging.getLogger(__name__)
+
+# Which HTTP status a refusal maps to when it answers an HTTP call.
+_STATUS = {
+    Refusal.AUTH_FAILED: 401,
+    Refusal.ACCESS_DENIED: 403,
+    Refusal.PERSON_NOT_FOUND: 404,
+    Refusal.ROUTE_UNKNOWN: 404,
+    Refusal.TIMEOUT: 504,
+    Refusal.INTERNAL: 503,
+}
+
+
+class ApiError(Exception):
+    """An HTTP error with a stable code, for conditions that are not refusal codes."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
+    return {"code": code, "message": message, **extra}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map validation errors, refusals and HTTP errors to ``{"code", "message"}`` JSON bodies."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            status_code=422, content=error_body("VALIDATION_ERROR", "request does not match the schema", errors=errors)
+        )
+
+    @app.exception_handler(RefusalError)
+    async def _refusal(_: Request, exc: RefusalError) -> JSONResponse:
+        return JSONResponse(
+            status_code=_STATUS.get(exc.code, 422),
+            content=error_body(exc.code.value, refusal_text(exc.code), detail=exc.detail),
+        )
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content=error_body(exc.code, exc.message))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED", 403: "FORBIDDEN"}.get(
+            exc.status_code, "HTTP_ERROR"
+        )
+        return JSONResponse(status_code=exc.status_code, content=error_body(code, str(exc.detail)))

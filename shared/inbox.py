@@ -1,0 +1,43 @@
+"""Processed-message store: the idempotency and replay rule of DESIGN.md, kept in each service's database.
+
+A row is written in the same transaction as the message's effect, with the outcome (the sealed reply
+and follow-up messages). A redelivery finds the row and re-sends that outcome; nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class Inbox:
+    """Rows of ``processed_messages`` in one service's database."""
+
+    def __init__(self, metadata: MetaData) -> None:
+        self.table = Table(
+            "processed_messages",
+            metadata,
+            Column("message_id", String(36), primary_key=True),
+            Column("outcome", Text, nullable=False),
+            Column("processed_at", DateTime(timezone=True), nullable=False, index=True),
+        )
+
+    async def outcome(self, session: AsyncSession, message_id: str) -> dict[str, Any] | None:
+        row = await session.scalar(select(self.table.c.outcome).where(self.table.c.message_id == message_id))
+        return None if row is None else json.loads(row)
+
+    async def record(
+        self, session: AsyncSession, message_id: str, outcome: dict[str, Any], now: dt.datetime
+    ) -> None:
+        await session.execute(
+            insert(self.table).values(message_id=message_id, outcome=json.dumps(outcome), processed_at=now)
+        )
+
+    async def purge(self, session: AsyncSession, older_than: dt.datetime) -> int:
+        """Forget ids older than any message could still be valid (keep ≥ the envelope max TTL)."""
+        result = await session.execute(delete(self.table).where(self.table.c.processed_at < older_than))
+        return result.rowcount or 0  # type: ignore[attr-defined]

@@ -1,0 +1,169 @@
+"""Start and stop the whole mesh locally: ``python -m shared.mesh`` (what ``make run`` calls).
+
+Checks that a broker answers (and says plainly how to get one if not), creates the development PKI
+on first run, starts the five services as separate processes with their logs interleaved, waits until
+each reports ready, and stops them all on Ctrl-C. Tests and the benchmark start the mesh the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+SERVICE_PORTS = {"signature": 8105, "gbd_fl": 8104, "arm": 8103, "portal": 8101, "gateway": 8102}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class BrokerUnavailable(RuntimeError):
+    pass
+
+
+def check_broker(amqp_url: str, timeout: float = 5.0) -> None:
+    """Raise BrokerUnavailable with advice when nothing accepts AMQP connections at ``amqp_url``."""
+    import aio_pika
+
+    async def probe() -> None:
+        connection = await aio_pika.connect(amqp_url, timeout=timeout)
+        await connection.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:  # noqa: BLE001 - any failure means "no usable broker"
+        parsed = urlparse(amqp_url)
+        raise BrokerUnavailable(
+            f"No RabbitMQ answers at {parsed.hostname}:{parsed.port or 5672} ({type(exc).__name__}).\n"
+            "Start one, then run again:\n"
+            "  * locally:         rabbitmq-server -detached   (Debian/Ubuntu: apt-get install rabbitmq-server)\n"
+            "  * with Docker:     make up                     (the whole mesh in docker compose)\n"
+            "  * elsewhere:       AMQP_URL=amqp://user:pass@host:5672/ make run"
+        ) from None
+
+
+@dataclass
+class Mesh:
+    """The five services as child processes sharing a var folder, PKI and bus namespace."""
+
+    var_dir: Path
+    amqp_url: str = "amqp://guest:guest@localhost:5672/"
+    namespace: str = "emhana"
+    ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
+    env: dict[str, str] = field(default_factory=dict)
+    log_file: Path | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.var_dir / "pki"
+
+    def base_env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "AMQP_URL": self.amqp_url,
+            "EMHANA_NAMESPACE": self.namespace,
+            "EMHANA_VAR_DIR": str(self.var_dir),
+            "EMHANA_PKI_DIR": str(self.pki_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update(self.env)
+        return env
+
+    def bootstrap_pki(self) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "services.signature.ca", "--dir", str(self.pki_dir), "bootstrap"],
+            check=True, cwd=ROOT, env=self.base_env(), stderr=subprocess.DEVNULL,
+        )
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start_service(self, service: str) -> None:
+        env = self.base_env()
+        env[f"EMHANA_{service.upper()}_HTTP_PORT"] = str(self.ports[service])
+        output = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115 - owned by the child
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}.app"], cwd=ROOT, env=env,
+            stdout=output, stderr=subprocess.STDOUT if output else None,
+        )
+
+    def start(self, services: list[str] | None = None) -> None:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.bootstrap_pki()
+        for service in services or list(self.ports):
+            self.start_service(service)
+
+    def wait_ready(self, services: list[str] | None = None, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(services or self.processes)
+        while pending:
+            for service in list(pending):
+                process = self.processes.get(service)
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(f"{service} exited with code {process.returncode}")
+                try:
+                    if httpx.get(self.url(service) + "/health/ready", timeout=1.0).status_code == 200:
+                        pending.discard(service)
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout}s: {', '.join(sorted(pending))}")
+            time.sleep(0.2)
+
+    def stop_service(self, service: str, *, kill: bool = False, timeout: float = 15.0) -> None:
+        process = self.processes.pop(service, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        for service in list(self.processes):
+            self.stop_service(service)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.mesh", description="Run the whole Emhana mesh locally.")
+    parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("EMHANA_VAR_DIR", "var")))
+    args = parser.parse_args(argv)
+    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
+    try:
+        check_broker(amqp_url)
+    except BrokerUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    mesh = Mesh(var_dir=args.var_dir.resolve(), amqp_url=amqp_url, namespace=os.environ.get("EMHANA_NAMESPACE", "emhana"))
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        mesh.start()
+        mesh.wait_ready(timeout=120)
+        print("\nEmhana is up:", file=sys.stderr)
+        for service in mesh.ports:
+            print(f"  {service:<10} {mesh.url(service)}/docs", file=sys.stderr)
+        print("Ctrl-C stops everything.\n", file=sys.stderr)
+        while all(p.poll() is None for p in mesh.processes.values()):
+            time.sleep(0.5)
+        dead = [s for s, p in mesh.processes.items() if p.poll() is not None]
+        print(f"service(s) exited: {', '.join(dead)}; stopping the mesh", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…", file=sys.stderr)
+        return 0
+    finally:
+        mesh.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,253 @@
+"""Typed message handling over the gateway: the dispatcher behind every service queue, and the client.
+
+A handler receives a :class:`MessageContext` and returns a reply payload (or ``None``); it raises
+:class:`~shared.refusals.RefusalError` for a business refusal. Transactional routes run inside one
+database transaction that also records the message id and its sealed outcome (reply and follow-up
+messages), so a redelivered message re-sends the same outcome and never applies its effect twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aio_pika.abc import AbstractIncomingMessage
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.bus import Bus, Unprocessable
+from shared.certs import CertIdentity, TrustStore
+from shared.clock import Clock
+from shared.contracts import REFUSAL, RefusalPayload, reply_type
+from shared.db import Database
+from shared.envelope import Envelope, ServiceIdentity, open_envelope, peek, seal
+from shared.inbox import Inbox
+from shared.refusals import Refusal, RefusalError, refusal_text
+from shared.stamp import STAMP_HEADER, check_stamp
+from shared.topology import GATEWAY, queue_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class MessageContext:
+    """What a handler sees: the verified envelope, its signer, and (transactional routes) a session."""
+
+    envelope: Envelope
+    signer: CertIdentity
+    accepted_at: dt.datetime
+    session: AsyncSession | None = None
+    outgoing: list[tuple[str, str, dict[str, Any], str | None]] = field(default_factory=list)
+
+    def send(self, type: str, recipient: str, payload: dict[str, Any], correlation_id: str | None = None) -> None:
+        """Queue a follow-up message; it is sent only after the transaction commits."""
+        self.outgoing.append((type, recipient, payload, correlation_id))
+
+
+HandlerFn = Callable[[MessageContext], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    handler: HandlerFn
+    transactional: bool = False
+
+
+def refusal_payload(exc: RefusalError) -> dict[str, Any]:
+    return RefusalPayload(code=exc.code, message=refusal_text(exc.code), detail=exc.detail).model_dump(mode="json")
+
+
+class Dispatcher:
+    """Consumes a service's queues: verify, check the gateway stamp, route by type, reply, ack."""
+
+    def __init__(
+        self,
+        *,
+        identity: ServiceIdentity,
+        store: TrustStore,
+        clock: Clock,
+        bus: Bus,
+        namespace: str,
+        routes: dict[str, Route],
+        db: Database | None = None,
+        inbox: Inbox | None = None,
+        reply_ttl: dt.timedelta = dt.timedelta(minutes=5),
+    ) -> None:
+        self.identity = identity
+        self.store = store
+        self.clock = clock
+        self.bus = bus
+        self.namespace = namespace
+        self.routes = routes
+        self.db = db
+        self.inbox = inbox
+        self.reply_ttl = reply_ttl
+        self.addresses: set[str] = set()
+
+    async def handle(self, message: AbstractIncomingMessage) -> None:
+        raw = message.body
+        try:
+            opened = open_envelope(raw, self.store, self.clock, check_expiry=False)
+            accepted_at = check_stamp(message.headers.get(STAMP_HEADER), opened.envelope, raw, self.store, self.addresses)
+        except RefusalError as exc:
+            envelope = peek(raw)
+            if envelope is not None and message.reply_to:
+                await self._publish(message, self._seal_reply(envelope, REFUSAL, refusal_payload(exc)), None)
+            raise Unprocessable(f"{exc.code}: {exc.detail}") from None
+        envelope = opened.envelope
+        context = MessageContext(envelope=envelope, signer=opened.signer, accepted_at=accepted_at)
+        route = self.routes.get(envelope.type)
+        is_sync = bool(message.reply_to)
+        if route is None:
+            outcome = self._refusal_outcome(envelope, RefusalError(Refusal.MALFORMED, f"unknown type {envelope.type}"), is_sync)
+        elif route.transactional:
+            outcome = await self._run_transactional(route, context, is_sync)
+        else:
+            try:
+                outcome = self._outcome(context, await route.handler(context), is_sync)
+            except RefusalError as exc:
+                outcome = self._refusal_outcome(envelope, exc, is_sync)
+        await self._publish(message, outcome.get("reply"), outcome.get("messages", []))
+
+    async def _run_transactional(self, route: Route, context: MessageContext, is_sync: bool) -> dict[str, Any]:
+        assert self.db is not None and self.inbox is not None, "transactional routes need a database"
+        message_id = str(context.envelope.id)
+        try:
+            async with self.db.transaction() as session:
+                prior = await self.inbox.outcome(session, message_id)
+                if prior is not None:
+                    log.info("redelivered message: re-sending its recorded outcome", extra={"id": message_id})
+                    return prior
+                context.session = session
+                outcome = self._outcome(context, await route.handler(context), is_sync)
+                await self.inbox.record(session, message_id, outcome, self.clock.now())
+                return outcome
+        except RefusalError as exc:
+            outcome = self._refusal_outcome(context.envelope, exc, is_sync)
+        except IntegrityError:
+            outcome = None  # a concurrent delivery of the same id committed first
+        try:
+            async with self.db.transaction() as session:
+                prior = await self.inbox.outcome(session, message_id)
+                if prior is not None:
+                    return prior
+                assert outcome is not None
+                await self.inbox.record(session, message_id, outcome, self.clock.now())
+                return outcome
+        except IntegrityError:
+            async with self.db.transaction() as session:
+                prior = await self.inbox.outcome(session, message_id)
+            assert prior is not None
+            return prior
+
+    def _seal_reply(self, envelope: Envelope, type: str, payload: dict[str, Any]) -> list[str]:
+        message_id, body = seal(
+            self.identity, type=type, recipient=envelope.sender, payload=payload, clock=self.clock,
+            correlation_id=envelope.id, ttl=self.reply_ttl, sender=envelope.recipient,
+        )
+        return [str(message_id), type, body.decode()]
+
+    def _outcome(self, context: MessageContext, reply: dict[str, Any] | None, is_sync: bool) -> dict[str, Any]:
+        envelope = context.envelope
+        messages = []
+        for type, recipient, payload, correlation_id in context.outgoing:
+            message_id, body = seal(
+                self.identity, type=type, recipient=recipient, payload=payload, clock=self.clock,
+                correlation_id=correlation_id or envelope.correlation_id or envelope.id,
+                ttl=dt.timedelta(days=1), sender=envelope.recipient,
+            )
+            messages.append([str(message_id), type, body.decode()])
+        sealed = self._seal_reply(envelope, reply_type(envelope.type), reply or {}) if is_sync else None
+        return {"reply": sealed, "messages": messages}
+
+    def _refusal_outcome(self, envelope: Envelope, exc: RefusalError, is_sync: bool) -> dict[str, Any]:
+        log.info("refused", extra={"type": envelope.type, "code": exc.code, "id": str(envelope.id)})
+        sealed = self._seal_reply(envelope, REFUSAL, refusal_payload(exc))
+        if is_sync:
+            return {"reply": sealed, "messages": []}
+        return {"reply": None, "messages": [sealed]}
+
+    async def _publish(self, request: AbstractIncomingMessage, reply: list[str] | None, messages: list[list[str]] | None) -> None:
+        if reply is not None:
+            await self.bus.reply(request, reply[2].encode(), message_id=reply[0], type=reply[1])
+        for message_id, type, body in messages or []:
+            await self.bus.publish(queue_name(self.namespace, GATEWAY), body.encode(), message_id=message_id, type=type)
+
+
+class MeshClient:
+    """Sends signed messages through the gateway: request/reply (sync) and fire-and-confirm (async)."""
+
+    def __init__(
+        self, *, bus: Bus, identity: ServiceIdentity, store: TrustStore, clock: Clock, namespace: str,
+        timeout: float = 10.0, ttl: dt.timedelta = dt.timedelta(minutes=5),
+    ) -> None:
+        self.bus = bus
+        self.identity = identity
+        self.store = store
+        self.clock = clock
+        self.namespace = namespace
+        self.timeout = timeout
+        self.ttl = ttl
+
+    async def request(
+        self, recipient: str, type: str, payload: dict[str, Any], *, sender: str | None = None
+    ) -> dict[str, Any]:
+        """Ask ``recipient`` through the gateway and return the verified reply payload.
+
+        Raises RefusalError with the refusal's code (from the recipient or the gateway) and
+        :class:`shared.bus.RequestTimeout` when nobody answers in time.
+        """
+        message_id, body = seal(
+            self.identity, type=type, recipient=recipient, payload=payload, clock=self.clock, ttl=self.ttl,
+            sender=sender,
+        )
+        reply = await self.bus.request(
+            queue_name(self.namespace, GATEWAY), body, message_id=str(message_id), timeout=self.timeout, type=type
+        )
+        opened = open_envelope(reply.body, self.store, self.clock)
+        answer = opened.envelope
+        if answer.correlation_id != message_id or answer.sender not in (recipient, GATEWAY):
+            raise RefusalError(Refusal.SIGNATURE_INVALID, "reply does not answer this request")
+        if answer.type == REFUSAL:
+            refusal = RefusalPayload.model_validate(answer.payload)
+            raise RefusalError(refusal.code, refusal.detail or refusal.message)
+        return answer.payload
+
+    async def send(
+        self, recipient: str, type: str, payload: dict[str, Any], *,
+        correlation_id: uuid.UUID | str | None = None, message_id: uuid.UUID | None = None,
+        ttl: dt.timedelta = dt.timedelta(days=1),
+    ) -> uuid.UUID:
+        """Publish an asynchronous message to the gateway (confirmed by the broker); return its id."""
+        message_id, body = seal(
+            self.identity, type=type, recipient=recipient, payload=payload, clock=self.clock,
+            correlation_id=correlation_id, ttl=ttl, message_id=message_id,
+        )
+        await self.bus.publish(queue_name(self.namespace, GATEWAY), body, message_id=str(message_id), type=type)
+        return message_id
+
+
+def ping_route(service: str) -> Route:
+    """``ping`` → ``{service, address, at}``: proves a service is reachable through the gateway."""
+
+    async def pong(context: MessageContext) -> dict[str, Any]:
+        return {"service": service, "address": context.envelope.recipient, "at": dt.datetime.now(dt.UTC).isoformat()}
+
+    return Route(pong)
+
+
+def logged_refusal_route() -> Route:
+    """Record in the log that an async message of ours was refused (services that act on it override)."""
+
+    async def refused(context: MessageContext) -> None:
+        payload = context.envelope.payload
+        log.warning(
+            "our message was refused",
+            extra={"code": payload.get("code"), "correlation_id": str(context.envelope.correlation_id)},
+        )
+
+    return Route(refused)

@@ -1,0 +1,145 @@
+"""What every service does at start and stop, in one place.
+
+A service builds a :class:`ServiceRuntime` from its settings, its database metadata and its message
+routes, and hands ``runtime.lifespan`` to FastAPI. Start-up order: logging → database → trust store →
+own certificate → broker → topology → consumers; shutdown in reverse, letting handlers finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import MetaData
+
+from shared import logs
+from shared.bus import Bus
+from shared.certs import TrustStore
+from shared.clock import Clock
+from shared.db import Database
+from shared.envelope import ServiceIdentity
+from shared.http import install_error_handlers
+from shared.inbox import Inbox
+from shared.messaging import Dispatcher, MeshClient, Route
+from shared.settings import ServiceSettings
+from shared.topology import GATEWAY, declare, queue_name
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+class ServiceRuntime:
+    """Shared lifecycle: database, trust store, identity, bus, dispatcher, health endpoints."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        metadata: MetaData | None = None,
+        routes: dict[str, Route] | None = None,
+        on_start: Hook | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metadata = metadata or MetaData()
+        self.inbox = Inbox(self.metadata)
+        self.routes = routes or {}
+        self.on_start = on_start
+        self.clock = Clock(settings.clock_start)
+        self.db = Database(settings.db_url)
+        self.bus = Bus(settings.amqp_url, name=settings.service, prefetch=settings.prefetch)
+        self.store: TrustStore
+        self.identity: ServiceIdentity
+        self.client: MeshClient
+        self.dispatcher: Dispatcher
+        self.addresses: list[str] = [settings.service]
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        logs.configure(self.settings.service, self.settings.log_level)
+        await self.db.create_all(self.metadata)
+        pki = self.settings.pki
+        self.store = TrustStore.from_files(
+            pki / "trust.pem", pki / "crl", clock=self.clock, refresh_seconds=self.settings.crl_refresh_seconds
+        )
+        self.identity = ServiceIdentity.from_pki(self.settings.service, pki, self.settings.certificate_name)
+        await self.bus.connect()
+        self.client = MeshClient(
+            bus=self.bus, identity=self.identity, store=self.store, clock=self.clock,
+            namespace=self.settings.namespace, timeout=self.settings.rpc_timeout_seconds,
+        )
+        self.dispatcher = Dispatcher(
+            identity=self.identity, store=self.store, clock=self.clock, bus=self.bus,
+            namespace=self.settings.namespace, routes=self.routes, db=self.db, inbox=self.inbox,
+        )
+        if self.on_start is not None:
+            await self.on_start(self)
+        await self.declare([GATEWAY, *self.addresses])
+        self.dispatcher.addresses = set(self.addresses)
+        if self.routes:
+            for address in self.addresses:
+                await self.bus.consume(queue_name(self.settings.namespace, address), self.dispatcher.handle)
+        log.info("started", extra={"addresses": ",".join(self.addresses), "port": self.settings.port})
+
+    async def declare(self, addresses: list[str]) -> None:
+        await declare(self.bus.channel, self.settings.namespace, addresses, self.settings.delivery_limit)
+
+    def background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a periodic job for the service's lifetime; cancelled at stop."""
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        with suppress(Exception):
+            await self.bus.close()
+        await self.db.close()
+        log.info("stopped")
+
+    @asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    def health_router(self) -> APIRouter:
+        router = APIRouter(prefix="/health", tags=["health"])
+
+        @router.get("/live")
+        async def live() -> dict[str, str]:
+            """The process is up."""
+            return {"status": "ok", "service": self.settings.service}
+
+        @router.get("/ready")
+        async def ready() -> JSONResponse:
+            """Broker connected and database answering."""
+            checks = {"broker": self.bus.is_ready, "database": False}
+            with suppress(Exception):
+                await asyncio.wait_for(self.db.ping(), 2.0)
+                checks["database"] = True
+            ok = all(checks.values())
+            return JSONResponse(
+                status_code=200 if ok else 503,
+                content={"status": "ok" if ok else "unavailable", "service": self.settings.service, "checks": checks},
+            )
+
+        return router
+
+    def create_app(self, title: str, description: str, routers: list[APIRouter] | None = None) -> FastAPI:
+        """FastAPI app with this runtime's lifespan, health endpoints and typed error handlers."""
+        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        install_error_handlers(app)
+        app.include_router(self.health_router())
+        for router in routers or []:
+            app.include_router(router)
+        app.state.runtime = self
+        return app

@@ -1,0 +1,18 @@
+"""Run a service: ``python -m services.<name>.app`` → uvicorn on the service's configured port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from shared.settings import ServiceSettings
+
+
+def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
+    """Start uvicorn for one service; Ctrl-C / SIGTERM stop it cleanly through the lifespan."""
+    uvicorn.run(
+        create_app(settings), host=settings.http_host, port=settings.port, log_config=None,
+        access_log=False, timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,73 @@
+"""Settings: pydantic-settings with one prefix per service (``EMHANA_<SERVICE>_…``).
+
+Facts every service shares can also be given once, unprefixed: ``AMQP_URL``, ``EMHANA_NAMESPACE``,
+``EMHANA_PKI_DIR``, ``EMHANA_VAR_DIR``, ``EMHANA_CLOCK_START``. A prefixed value wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SHARED_ENV = {
+    "amqp_url": "AMQP_URL",
+    "namespace": "EMHANA_NAMESPACE",
+    "pki_dir": "EMHANA_PKI_DIR",
+    "var_dir": "EMHANA_VAR_DIR",
+    "clock_start": "EMHANA_CLOCK_START",
+    "log_level": "EMHANA_LOG_LEVEL",
+}
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs; subclasses set ``service`` and their env prefix."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    service: ClassVar[str] = "service"
+    default_port: ClassVar[int] = 8100
+
+    amqp_url: str = "amqp://guest:guest@localhost:5672/"
+    namespace: str = "emhana"
+    var_dir: Path = Path("var")
+    pki_dir: Path | None = None
+    database_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None
+    clock_start: dt.datetime | None = None
+    log_level: str = "INFO"
+    prefetch: int = 64
+    delivery_limit: int = 5
+    rpc_timeout_seconds: float = 10.0
+    message_ttl_seconds: int = 300
+    crl_refresh_seconds: float = 2.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shared_values(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for field, env in _SHARED_ENV.items():
+                if data.get(field) is None and os.environ.get(env):
+                    data[field] = os.environ[env]
+        return data
+
+    @property
+    def pki(self) -> Path:
+        return self.pki_dir or self.var_dir / "pki"
+
+    @property
+    def port(self) -> int:
+        return self.http_port or self.default_port
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.var_dir / (self.service + '.db')}"
+
+    @property
+    def certificate_name(self) -> str:
+        """Base name of this service's files under ``<pki>/issued/``."""
+        return f"service-{self.service}"

@@ -1,0 +1,60 @@
+"""The gateway's routing stamp: proof that a delivery came through the ШЭП.
+
+Services answer only what the gateway delivered (regulation: all exchange between СФЕ goes through the
+ШЭП). The gateway adds a compact JWS to each delivery, over the message id, recipient, body hash and the
+time it accepted the message; the recipient checks it with the gateway's certificate. Expiry is judged
+at acceptance, so a transaction queued for a recipient that is down is still processed when it returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from shared.canonical import canonical_json
+from shared.certs import TrustStore
+from shared.documents import verify_document
+from shared.envelope import Envelope, ServiceIdentity
+from shared.jws import sign_compact
+from shared.refusals import Refusal, RefusalError
+from shared.topology import GATEWAY
+
+STAMP_HEADER = "x-emhana-gateway-stamp"
+
+
+def body_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def make_stamp(gateway: ServiceIdentity, envelope: Envelope, raw: bytes, accepted_at: dt.datetime) -> str:
+    claims = {
+        "id": str(envelope.id),
+        "recipient": envelope.recipient,
+        "sha256": body_hash(raw),
+        "accepted_at": accepted_at.isoformat(),
+    }
+    return sign_compact(canonical_json(claims), gateway.key, gateway.chain)
+
+
+def check_stamp(stamp: object, envelope: Envelope, raw: bytes, store: TrustStore, addresses: set[str]) -> dt.datetime:
+    """Verify a delivery's stamp; return when the gateway accepted the message."""
+    if not isinstance(stamp, str):
+        raise RefusalError(Refusal.ACCESS_DENIED, "message did not come through the gateway")
+    document = verify_document(stamp, store)
+    if document.signer.service != GATEWAY:
+        raise RefusalError(Refusal.ACCESS_DENIED, "stamp not signed by the gateway")
+    claims = document.claims()
+    if (
+        claims.get("id") != str(envelope.id)
+        or claims.get("sha256") != body_hash(raw)
+        or claims.get("recipient") != envelope.recipient
+        or envelope.recipient not in addresses
+    ):
+        raise RefusalError(Refusal.ACCESS_DENIED, "stamp does not match this delivery")
+    try:
+        accepted_at = dt.datetime.fromisoformat(str(claims.get("accepted_at")))
+    except ValueError:
+        raise RefusalError(Refusal.MALFORMED, "stamp time unreadable") from None
+    if envelope.expires_at <= accepted_at:
+        raise RefusalError(Refusal.EXPIRED, "message had expired when the gateway accepted it")
+    return accepted_at
