@@ -137,7 +137,7 @@ class Bus:
             future.set_result(message)
 
     async def reply(self, request: AbstractIncomingMessage, body: bytes, *, message_id: str, type: str) -> None:
-        """Answer a request (Direct Reply-To); a requester that has gone away is logged, not an error."""
+        """Answer a request over Direct Reply-To."""
         if not request.reply_to:
             return
         assert self._publish is not None, "bus not connected"
@@ -145,10 +145,9 @@ class Bus:
             body, message_id=message_id, type=type, correlation_id=request.message_id,
             content_type="application/json",
         )
-        try:
-            await self._publish.default_exchange.publish(message, routing_key=request.reply_to, mandatory=True)
-        except aio_pika.exceptions.DeliveryError:
-            log.warning("requester gone; reply dropped", extra={"request_id": request.message_id})
+        # Not mandatory: RabbitMQ returns mandatory messages sent to a Direct Reply-To address even when it
+        # delivers them, and a requester that has gone away has stopped waiting anyway.
+        await self._publish.default_exchange.publish(message, routing_key=request.reply_to, mandatory=False)
 
     async def consume(self, queue_name: str, handler: Handler) -> None:
         """Consume a declared queue; ack after ``handler`` returns (see module docstring)."""

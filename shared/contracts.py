@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.refusals import Refusal
+from shared.refusals import Refusal, RefusalError
 
 # Message types (envelope ``type``).
 PING = "ping"
+PONG = "pong"
 PERSON_LOOKUP = "person.lookup"
 DOCUMENT_VERIFY = "document.verify"
 REFUSAL = "refusal"
@@ -22,6 +23,9 @@ def reply_type(request_type: str) -> str:
 
 class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+C = TypeVar("C", bound=Contract)
 
 
 class RefusalPayload(Contract):
@@ -98,3 +102,11 @@ class Verdict(Contract):
     message: str | None = None
     signer: Signer | None = None
     payload: str | None = None  # the signed content, base64url, when valid
+
+
+def parse_payload(contract: type[C], payload: dict[str, Any]) -> C:
+    """Validate a message payload against its contract; a mismatch is a ``MALFORMED`` refusal."""
+    try:
+        return contract.model_validate(payload)
+    except ValidationError as exc:
+        raise RefusalError(Refusal.MALFORMED, f"{contract.__name__}: {exc.error_count()} invalid fields") from None

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.bus import Bus, Unprocessable
 from shared.certs import CertIdentity, TrustStore
 from shared.clock import Clock
-from shared.contracts import REFUSAL, RefusalPayload, reply_type
+from shared.contracts import PING, PONG, REFUSAL, RefusalPayload, reply_type
 from shared.db import Database
 from shared.envelope import Envelope, ServiceIdentity, open_envelope, peek, seal
 from shared.inbox import Inbox
@@ -194,7 +194,8 @@ class MeshClient:
         self.ttl = ttl
 
     async def request(
-        self, recipient: str, type: str, payload: dict[str, Any], *, sender: str | None = None
+        self, recipient: str, type: str, payload: dict[str, Any], *, sender: str | None = None,
+        message_id: uuid.UUID | None = None,
     ) -> dict[str, Any]:
         """Ask ``recipient`` through the gateway and return the verified reply payload.
 
@@ -203,7 +204,7 @@ class MeshClient:
         """
         message_id, body = seal(
             self.identity, type=type, recipient=recipient, payload=payload, clock=self.clock, ttl=self.ttl,
-            sender=sender,
+            sender=sender, message_id=message_id,
         )
         reply = await self.bus.request(
             queue_name(self.namespace, GATEWAY), body, message_id=str(message_id), timeout=self.timeout, type=type
@@ -232,12 +233,28 @@ class MeshClient:
 
 
 def ping_route(service: str) -> Route:
-    """``ping`` → ``{service, address, at}``: proves a service is reachable through the gateway."""
+    """``ping`` → ``{service, address, at}``: proves a service is reachable through the gateway.
+
+    Asked synchronously it answers on the reply channel; sent asynchronously it answers with a ``pong``
+    message back through the gateway, which shows that queued messages are processed.
+    """
 
     async def pong(context: MessageContext) -> dict[str, Any]:
-        return {"service": service, "address": context.envelope.recipient, "at": dt.datetime.now(dt.UTC).isoformat()}
+        answer = {"service": service, "address": context.envelope.recipient, "at": dt.datetime.now(dt.UTC).isoformat()}
+        if context.envelope.payload.get("reply_async"):
+            context.send(PONG, context.envelope.sender, answer, str(context.envelope.id))
+        return answer
 
     return Route(pong)
+
+
+def logged_route(what: str) -> Route:
+    """Log an informational message (e.g. a ``pong``) without acting on it."""
+
+    async def logged(context: MessageContext) -> None:
+        log.info(what, extra={"type": context.envelope.type, "correlation_id": str(context.envelope.correlation_id)})
+
+    return Route(logged)
 
 
 def logged_refusal_route() -> Route:
@@ -251,3 +268,8 @@ def logged_refusal_route() -> Route:
         )
 
     return Route(refused)
+
+
+def basic_routes(service: str) -> dict[str, Route]:
+    """Routes every service answers: ``ping``, and the answers to its own async messages."""
+    return {PING: ping_route(service), PONG: logged_route("pong received"), REFUSAL: logged_refusal_route()}

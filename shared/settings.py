@@ -1,7 +1,8 @@
 """Settings: pydantic-settings with one prefix per service (``EMHANA_<SERVICE>_…``).
 
 Facts every service shares can also be given once, unprefixed: ``AMQP_URL``, ``EMHANA_NAMESPACE``,
-``EMHANA_PKI_DIR``, ``EMHANA_VAR_DIR``, ``EMHANA_CLOCK_START``. A prefixed value wins.
+``EMHANA_PKI_DIR``, ``EMHANA_VAR_DIR``, ``EMHANA_CLOCK_START``, ``EMHANA_LOG_LEVEL``,
+``EMHANA_CRL_REFRESH_SECONDS``, ``EMHANA_DELIVERY_LIMIT``. A prefixed value wins.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ _SHARED_ENV = {
     "var_dir": "EMHANA_VAR_DIR",
     "clock_start": "EMHANA_CLOCK_START",
     "log_level": "EMHANA_LOG_LEVEL",
+    "crl_refresh_seconds": "EMHANA_CRL_REFRESH_SECONDS",
+    "delivery_limit": "EMHANA_DELIVERY_LIMIT",
 }
 
 

@@ -1,7 +1,7 @@
 """Access rights of the ШЭП: which sender may send which message type to which recipient.
 
-Declarative and the only place these rights live. ``arm.*`` matches every clinic address. A refusal may
-always travel back along a pair that is allowed in the other direction.
+Declarative and the only place these rights live. ``arm.*`` matches every clinic address. Answers travel
+back along a pair allowed in the other direction: a refusal for any allowed pair, a ``pong`` for a ``ping``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from shared.contracts import DOCUMENT_VERIFY, PERSON_LOOKUP, PING, REFUSAL
+from shared.contracts import DOCUMENT_VERIFY, PERSON_LOOKUP, PING, PONG, REFUSAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,4 +40,6 @@ def is_allowed(sender: str, type: str, recipient: str) -> bool:
     """Whether ``sender`` may send a message of ``type`` to ``recipient``."""
     if type == REFUSAL:
         return _pair_allowed(recipient, sender, None)
+    if type == PONG:
+        return _pair_allowed(recipient, sender, PING)
     return _pair_allowed(sender, recipient, type)

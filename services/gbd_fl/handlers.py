@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from services.gbd_fl.service import lookup
-from shared.contracts import PERSON_LOOKUP, PING, PersonLookup
-from shared.messaging import MessageContext, Route, ping_route
-from shared.refusals import Refusal, RefusalError
+from shared.contracts import PERSON_LOOKUP, PersonLookup, parse_payload
+from shared.messaging import MessageContext, Route, basic_routes
 from shared.runtime import ServiceRuntime
 
 
 def routes(runtime: ServiceRuntime) -> dict[str, Route]:
     async def person_lookup(context: MessageContext) -> dict[str, Any]:
-        try:
-            request = PersonLookup.model_validate(context.envelope.payload)
-        except ValidationError:
-            raise RefusalError(Refusal.MALFORMED, "lookup request does not match its contract") from None
+        request = parse_payload(PersonLookup, context.envelope.payload)
         async with runtime.db.sessions() as session:
             person, parents = await lookup(session, request.iin)
         return {"person": person.model_dump(mode="json"), "parents": parents}
 
-    return {PERSON_LOOKUP: Route(person_lookup), PING: ping_route("gbd_fl")}
+    return {**basic_routes("gbd_fl"), PERSON_LOOKUP: Route(person_lookup)}

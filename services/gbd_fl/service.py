@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 _BATCH = 2000
 
 
-def to_contract(row: PersonRow, parents: list[str] | None = None) -> Person:
+def to_contract(row: PersonRow) -> Person:
     return Person(
         iin=row.iin,
         surname=row.surname,

@@ -247,7 +247,10 @@ class DevCA:
     def publish_crls(
         self, *, next_update: dt.timedelta = dt.timedelta(days=1), last_update: dt.datetime | None = None
     ) -> None:
-        """Write fresh CRLs for the root and the intermediate (``next_update`` may be negative: stale)."""
+        """Write fresh CRLs for the root and the intermediate, valid ``next_update`` from ``last_update``.
+
+        A ``last_update`` far enough in the past publishes a stale CRL (for testing fail-closed checks).
+        """
         revoked = {int(s, 16) for s in self._state()["revoked"]}
         this_update = last_update or _now() - dt.timedelta(minutes=1)
         for filename, cert, key in (("crl/root.crl", self.root, self.root_key), ("crl/ca.crl", self.ca, self.ca_key)):
@@ -255,7 +258,7 @@ class DevCA:
                 x509.CertificateRevocationListBuilder()
                 .issuer_name(cert.subject)
                 .last_update(this_update)
-                .next_update(this_update + dt.timedelta(minutes=1) + next_update)
+                .next_update(this_update + next_update)
             )
             for serial in sorted(revoked):
                 builder = builder.add_revoked_certificate(
@@ -308,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("serial")
     sub.add_parser("bootstrap", help="CA plus a certificate for each service, when missing (idempotent)")
     crl = sub.add_parser("crl", help="publish CRLs")
-    crl.add_argument("--hours", type=float, default=24.0, help="next update in hours (negative: stale)")
+    crl.add_argument("--hours", type=float, default=24.0, help="hours until the next update")
+    crl.add_argument("--stale", action="store_true", help="publish CRLs whose next update has passed")
     args = parser.parse_args(argv)
     ca = DevCA(args.dir)
     if args.command == "bootstrap":
@@ -323,7 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "revoke":
         ca.revoke(args.serial)
     elif args.command == "crl":
-        ca.publish_crls(next_update=dt.timedelta(hours=args.hours))
+        if args.stale:
+            ca.publish_crls(next_update=dt.timedelta(hours=1), last_update=_now() - dt.timedelta(hours=2))
+        else:
+            ca.publish_crls(next_update=dt.timedelta(hours=args.hours))
     print(f"development CA ready in {args.dir}", file=sys.stderr)
     return 0
 

@@ -1,0 +1,211 @@
+"""The gateway (ШЭП) over the real broker: routing, access rights, identity, expiry, replay, journal."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+import aio_pika
+import httpx
+import pytest
+
+from services.signature.ca import OPERATOR_BIN, DevCA
+from shared.bus import Bus
+from shared.certs import TrustStore
+from shared.clock import Clock
+from shared.contracts import PERSON_LOOKUP, PING, PONG
+from shared.envelope import ServiceIdentity, open_envelope, seal
+from shared.mesh import Mesh
+from shared.messaging import MeshClient
+from shared.refusals import Refusal, RefusalError
+from shared.topology import arm_address, queue_name
+from tests.conftest import AMQP_URL, CLINICS, OPERATOR_TOKEN, identity
+
+CLINIC = arm_address(CLINICS[0].bin)
+
+
+async def refused(call) -> RefusalError:  # type: ignore[no-untyped-def]
+    with pytest.raises(RefusalError) as info:
+        await call
+    return info.value
+
+
+async def journal(mesh: Mesh, correlation_id: uuid.UUID | str) -> list[dict]:
+    async with httpx.AsyncClient(base_url=mesh.url("gateway")) as http:
+        response = await http.get(
+            "/api/v1/journal", params={"correlation_id": str(correlation_id)},
+            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+        )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def send_raw(bus: Bus, mesh: Mesh, store: TrustStore, raw: bytes, message_id: uuid.UUID) -> dict:
+    """Publish exact bytes to the gateway as a sync request and return the verified answer envelope."""
+    reply = await bus.request(queue_name(mesh.namespace, "gateway"), raw, message_id=str(message_id), timeout=10)
+    return open_envelope(reply.body, store, Clock()).envelope.model_dump(mode="json")
+
+
+async def test_lookup_round_trip_is_journaled(portal: MeshClient, mesh: Mesh, some_iin: str) -> None:
+    message_id = uuid.uuid4()
+    answer = await portal.request("gbd_fl", PERSON_LOOKUP, {"iin": some_iin}, message_id=message_id)
+    assert answer["person"]["iin"] == some_iin and answer["person"]["alive"] is True
+    rows = await journal(mesh, message_id)
+    assert [(r["sender"], r["recipient"], r["outcome"]) for r in rows] == [
+        ("portal", "gbd_fl", "replied"),
+        ("gbd_fl", "portal", "relayed"),
+    ]
+    assert rows[0]["message_id"] == str(message_id) and rows[1]["correlation_id"] == str(message_id)
+    assert all(len(r["body_sha256"]) == 64 for r in rows)
+
+
+async def test_lookup_refusals(portal: MeshClient) -> None:
+    assert (await refused(portal.request("gbd_fl", PERSON_LOOKUP, {"iin": "850315300019"}))).code is Refusal.PERSON_NOT_FOUND
+    assert (await refused(portal.request("gbd_fl", PERSON_LOOKUP, {"iin": "85031530001"}))).code is Refusal.IIN_INVALID
+    assert (await refused(portal.request("gbd_fl", PERSON_LOOKUP, {"name": "x"}))).code is Refusal.MALFORMED
+
+
+async def test_every_service_is_reachable_through_the_gateway(portal: MeshClient) -> None:
+    for address in ("gbd_fl", "signature", *(arm_address(c.bin) for c in CLINICS)):
+        pong = await portal.request(address, PING, {})
+        assert pong["address"] == address
+
+
+async def test_unknown_recipient(portal: MeshClient, mesh: Mesh) -> None:
+    message_id = uuid.uuid4()
+    error = await refused(portal.request("nowhere", PING, {}, message_id=message_id))
+    assert error.code is Refusal.ROUTE_UNKNOWN
+    # a valid БИН that is not in the provider directory
+    assert (await refused(portal.request(arm_address("190540027185"), PING, {}))).code is Refusal.ROUTE_UNKNOWN
+    assert [r["outcome"] for r in await journal(mesh, message_id)] == ["refused:ROUTE_UNKNOWN"]
+
+
+async def test_sender_not_allowed(mesh: Mesh, bus: Bus, store: TrustStore) -> None:
+    gbd_fl = MeshClient(bus=bus, identity=identity(mesh, "gbd_fl"), store=store, clock=Clock(), namespace=mesh.namespace)
+    assert (await refused(gbd_fl.request(CLINIC, PING, {}))).code is Refusal.ACCESS_DENIED
+    portal = MeshClient(bus=bus, identity=identity(mesh, "portal"), store=store, clock=Clock(), namespace=mesh.namespace)
+    assert (await refused(portal.request("gbd_fl", "document.verify", {}))).code is Refusal.ACCESS_DENIED
+
+
+async def test_certificate_not_of_the_sender(mesh: Mesh, bus: Bus, store: TrustStore, ca: DevCA) -> None:
+    # gbd_fl's certificate claiming to be the portal
+    impostor = identity(mesh, "gbd_fl")
+    message_id, raw = seal(impostor, type=PING, recipient="signature", payload={}, clock=Clock(), sender="portal")
+    answer = await send_raw(bus, mesh, store, raw, message_id)
+    assert (answer["type"], answer["payload"]["code"]) == ("refusal", "SIGNATURE_INVALID")
+    # a citizen's certificate (no information-system role) cannot speak for any service
+    citizen = ca.issue_person("850315300019", "A", "B")
+    as_citizen = ServiceIdentity("portal", citizen.key, citizen.chain)
+    message_id, raw = seal(as_citizen, type=PING, recipient="signature", payload={}, clock=Clock())
+    answer = await send_raw(bus, mesh, store, raw, message_id)
+    assert answer["payload"]["code"] == "SIGNATURE_INVALID"
+
+
+async def test_replayed_id_is_refused_even_after_a_gateway_restart(
+    mesh: Mesh, bus: Bus, store: TrustStore, some_iin: str
+) -> None:
+    portal = identity(mesh, "portal")
+    message_id, raw = seal(portal, type=PERSON_LOOKUP, recipient="gbd_fl", payload={"iin": some_iin}, clock=Clock())
+    first = await send_raw(bus, mesh, store, raw, message_id)
+    assert first["type"] == "person.lookup.reply"
+    second = await send_raw(bus, mesh, store, raw, message_id)
+    assert (second["sender"], second["payload"]["code"]) == ("gateway", "REPLAYED")
+    mesh.stop_service("gateway")
+    mesh.start_service("gateway")
+    mesh.wait_ready(["gateway"])
+    third = await send_raw(bus, mesh, store, raw, message_id)
+    assert third["payload"]["code"] == "REPLAYED"
+    outcomes = [r["outcome"] for r in await journal(mesh, message_id) if r["message_id"] == str(message_id)]
+    assert outcomes == ["replied", "refused:REPLAYED", "refused:REPLAYED"]
+
+
+async def test_expired_message(mesh: Mesh, bus: Bus, store: TrustStore) -> None:
+    past = Clock(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10))
+    message_id, raw = seal(identity(mesh, "portal"), type=PING, recipient="gbd_fl", payload={}, clock=past,
+                           ttl=dt.timedelta(minutes=5))
+    answer = await send_raw(bus, mesh, store, raw, message_id)
+    assert answer["payload"]["code"] == "EXPIRED"
+
+
+async def test_revoked_service_certificate_is_refused_within_seconds(
+    mesh: Mesh, bus: Bus, store: TrustStore, ca: DevCA
+) -> None:
+    fresh = ca.issue_service("portal", OPERATOR_BIN)
+    client = MeshClient(
+        bus=bus, identity=ServiceIdentity("portal", fresh.key, fresh.chain), store=store, clock=Clock(),
+        namespace=mesh.namespace,
+    )
+    assert (await client.request("gbd_fl", PING, {}))["service"] == "gbd_fl"
+    ca.revoke(fresh.certificate.serial_number)
+    code = None
+    for _ in range(50):
+        try:
+            await client.request("gbd_fl", PING, {})
+        except RefusalError as exc:
+            code = exc.code
+            break
+        await asyncio.sleep(0.1)
+    assert code is Refusal.CERT_REVOKED
+
+
+async def _queue_depth(_bus: Bus, name: str) -> int:
+    """Ready messages in a queue, asked on a plain channel (a robust channel caches declarations)."""
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(name, passive=True)
+        return int(queue.declaration_result.message_count or 0)
+
+
+async def test_async_message_waits_for_a_recipient_that_is_down(
+    mesh: Mesh, bus: Bus, portal: MeshClient
+) -> None:
+    mesh.stop_service("arm")
+    try:
+        message_id = await portal.send(CLINIC, PING, {"reply_async": True})
+        rows = await journal(mesh, message_id)
+        for _ in range(50):
+            if rows:
+                break
+            await asyncio.sleep(0.1)
+            rows = await journal(mesh, message_id)
+        assert [(r["recipient"], r["outcome"]) for r in rows] == [(CLINIC, "delivered")]
+        assert await _queue_depth(bus, queue_name(mesh.namespace, CLINIC)) == 1
+    finally:
+        mesh.start_service("arm")
+        mesh.wait_ready(["arm"])
+    for _ in range(100):
+        rows = await journal(mesh, message_id)
+        if any(r["type"] == PONG for r in rows):
+            break
+        await asyncio.sleep(0.1)
+    pong = [r for r in rows if r["type"] == PONG]
+    assert [(r["sender"], r["recipient"], r["outcome"]) for r in pong] == [(CLINIC, "portal", "delivered")]
+    for _ in range(50):  # the АРМ acks right after publishing its pong
+        if await _queue_depth(bus, queue_name(mesh.namespace, CLINIC)) == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert await _queue_depth(bus, queue_name(mesh.namespace, CLINIC)) == 0
+
+
+async def test_direct_publish_bypassing_the_gateway_is_not_answered(
+    mesh: Mesh, bus: Bus, store: TrustStore, some_iin: str
+) -> None:
+    message_id, raw = seal(identity(mesh, "portal"), type=PERSON_LOOKUP, recipient="gbd_fl",
+                           payload={"iin": some_iin}, clock=Clock())
+    reply = await bus.request(queue_name(mesh.namespace, "gbd_fl"), raw, message_id=str(message_id), timeout=10)
+    answer = open_envelope(reply.body, store, Clock()).envelope
+    assert (answer.type, answer.payload["code"]) == ("refusal", "ACCESS_DENIED")
+    assert "person" not in answer.payload
+
+
+async def test_journal_needs_the_operator_token(mesh: Mesh) -> None:
+    async with httpx.AsyncClient(base_url=mesh.url("gateway")) as http:
+        anonymous = await http.get("/api/v1/journal", params={"correlation_id": "x"})
+        wrong = await http.get("/api/v1/journal", params={"correlation_id": "x"},
+                               headers={"Authorization": "Bearer nope"})
+        directory = await http.get("/api/v1/providers")
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "UNAUTHORIZED"
+    assert wrong.status_code == 401
+    assert {p["bin"] for p in directory.json()} == {c.bin for c in CLINICS}
