@@ -142,7 +142,10 @@ class Bus:
             return
         assert self._publish is not None, "bus not connected"
         message = aio_pika.Message(
-            body, message_id=message_id, type=type, correlation_id=request.message_id,
+            body,
+            message_id=message_id,
+            type=type,
+            correlation_id=request.message_id,
             content_type="application/json",
         )
         # Not mandatory: RabbitMQ returns mandatory messages sent to a Direct Reply-To address even when it

@@ -10,6 +10,7 @@ Revocation is checked against CRLs and fails closed: a missing, stale or badly s
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
 def _strip_prefix(value: str | None, prefix: str) -> str | None:
     if value is None or not value.startswith(prefix):
         return None
-    return value[len(prefix):]
+    return value[len(prefix) :]
 
 
 def key_purpose(cert: x509.Certificate) -> KeyPurpose:
@@ -109,7 +110,7 @@ def identity_of(cert: x509.Certificate) -> CertIdentity:
     surname = _attribute(subject, NameOID.SURNAME)
     given_name = None
     if surname and common_name.startswith(surname + " "):
-        given_name = common_name[len(surname) + 1:]
+        given_name = common_name[len(surname) + 1 :]
     role_values = {r.value for r in Role}
     return CertIdentity(
         common_name=common_name,
@@ -220,9 +221,7 @@ class TrustStore:
         for path in sorted(self._crl_dir.glob("*.crl")) if self._crl_dir and self._crl_dir.is_dir() else []:
             data = path.read_bytes()
             try:
-                crls.append(
-                    x509.load_pem_x509_crl(data) if data.startswith(b"-----") else x509.load_der_x509_crl(data)
-                )
+                crls.append(x509.load_pem_x509_crl(data) if data.startswith(b"-----") else x509.load_der_x509_crl(data))
             except ValueError:
                 log.warning("unreadable CRL skipped", extra={"crl_file": path.name})
         self._set(anchors, crls)
@@ -284,7 +283,7 @@ class TrustStore:
                 raise RefusalError(Refusal.CERT_NOT_YET_VALID, "a certificate in the chain is not yet valid")
             if now > cert.not_valid_after_utc:
                 raise RefusalError(Refusal.CERT_EXPIRED, "a certificate in the chain has expired")
-        for cert, issuer in zip(path, path[1:], strict=False):
+        for cert, issuer in itertools.pairwise(path):
             self._check_revocation(cert, issuer, now)
         identity = identity_of(chain[0])
         if purpose is not None and identity.purpose is not purpose:

@@ -30,9 +30,7 @@ class Inbox:
         row = await session.scalar(select(self.table.c.outcome).where(self.table.c.message_id == message_id))
         return None if row is None else json.loads(row)
 
-    async def record(
-        self, session: AsyncSession, message_id: str, outcome: dict[str, Any], now: dt.datetime
-    ) -> None:
+    async def record(self, session: AsyncSession, message_id: str, outcome: dict[str, Any], now: dt.datetime) -> None:
         await session.execute(
             insert(self.table).values(message_id=message_id, outcome=json.dumps(outcome), processed_at=now)
         )

@@ -11,7 +11,12 @@ import re
 import sys
 
 _TWELVE_DIGITS = re.compile(r"(?<!\d)(\d{2})\d{8}(\d{2})(?!\d)")
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName", "color_message"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 def mask(text: str) -> str:
@@ -25,9 +30,7 @@ class MaskingFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
-        extras = " ".join(
-            f"{key}={value}" for key, value in record.__dict__.items() if key not in _STANDARD
-        )
+        extras = " ".join(f"{key}={value}" for key, value in record.__dict__.items() if key not in _STANDARD)
         line = (
             f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {record.levelname:<7} {self.service:<9} "
             f"{record.name}: {record.getMessage()}"

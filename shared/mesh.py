@@ -38,7 +38,7 @@ def check_broker(amqp_url: str, timeout: float = 5.0) -> None:
 
     try:
         asyncio.run(probe())
-    except Exception as exc:  # noqa: BLE001 - any failure means "no usable broker"
+    except Exception as exc:
         parsed = urlparse(amqp_url)
         raise BrokerUnavailable(
             f"No RabbitMQ answers at {parsed.hostname}:{parsed.port or 5672} ({type(exc).__name__}).\n"
@@ -80,7 +80,10 @@ class Mesh:
     def bootstrap_pki(self) -> None:
         subprocess.run(
             [sys.executable, "-m", "services.signature.ca", "--dir", str(self.pki_dir), "bootstrap"],
-            check=True, cwd=ROOT, env=self.base_env(), stderr=subprocess.DEVNULL,
+            check=True,
+            cwd=ROOT,
+            env=self.base_env(),
+            stderr=subprocess.DEVNULL,
         )
 
     def url(self, service: str) -> str:
@@ -89,10 +92,13 @@ class Mesh:
     def start_service(self, service: str) -> None:
         env = self.base_env()
         env[f"EMHANA_{service.upper()}_HTTP_PORT"] = str(self.ports[service])
-        output = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115 - owned by the child
+        output = open(self.log_file, "ab") if self.log_file else None
         self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{service}.app"], cwd=ROOT, env=env,
-            stdout=output, stderr=subprocess.STDOUT if output else None,
+            [sys.executable, "-m", f"services.{service}.app"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
         )
 
     def start(self, services: list[str] | None = None) -> None:
@@ -144,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokerUnavailable as exc:
         print(exc, file=sys.stderr)
         return 2
-    mesh = Mesh(var_dir=args.var_dir.resolve(), amqp_url=amqp_url, namespace=os.environ.get("EMHANA_NAMESPACE", "emhana"))
+    mesh = Mesh(
+        var_dir=args.var_dir.resolve(), amqp_url=amqp_url, namespace=os.environ.get("EMHANA_NAMESPACE", "emhana")
+    )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         mesh.start()

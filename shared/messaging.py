@@ -92,7 +92,9 @@ class Dispatcher:
         raw = message.body
         try:
             opened = open_envelope(raw, self.store, self.clock, check_expiry=False)
-            accepted_at = check_stamp(message.headers.get(STAMP_HEADER), opened.envelope, raw, self.store, self.addresses)
+            accepted_at = check_stamp(
+                message.headers.get(STAMP_HEADER), opened.envelope, raw, self.store, self.addresses
+            )
         except RefusalError as exc:
             envelope = peek(raw)
             if envelope is not None and message.reply_to:
@@ -103,7 +105,9 @@ class Dispatcher:
         route = self.routes.get(envelope.type)
         is_sync = bool(message.reply_to)
         if route is None:
-            outcome = self._refusal_outcome(envelope, RefusalError(Refusal.MALFORMED, f"unknown type {envelope.type}"), is_sync)
+            outcome = self._refusal_outcome(
+                envelope, RefusalError(Refusal.MALFORMED, f"unknown type {envelope.type}"), is_sync
+            )
         elif route.transactional:
             outcome = await self._run_transactional(route, context, is_sync)
         else:
@@ -146,8 +150,14 @@ class Dispatcher:
 
     def _seal_reply(self, envelope: Envelope, type: str, payload: dict[str, Any]) -> list[str]:
         message_id, body = seal(
-            self.identity, type=type, recipient=envelope.sender, payload=payload, clock=self.clock,
-            correlation_id=envelope.id, ttl=self.reply_ttl, sender=envelope.recipient,
+            self.identity,
+            type=type,
+            recipient=envelope.sender,
+            payload=payload,
+            clock=self.clock,
+            correlation_id=envelope.id,
+            ttl=self.reply_ttl,
+            sender=envelope.recipient,
         )
         return [str(message_id), type, body.decode()]
 
@@ -156,9 +166,14 @@ class Dispatcher:
         messages = []
         for type, recipient, payload, correlation_id in context.outgoing:
             message_id, body = seal(
-                self.identity, type=type, recipient=recipient, payload=payload, clock=self.clock,
+                self.identity,
+                type=type,
+                recipient=recipient,
+                payload=payload,
+                clock=self.clock,
                 correlation_id=correlation_id or envelope.correlation_id or envelope.id,
-                ttl=dt.timedelta(days=1), sender=envelope.recipient,
+                ttl=dt.timedelta(days=1),
+                sender=envelope.recipient,
             )
             messages.append([str(message_id), type, body.decode()])
         sealed = self._seal_reply(envelope, reply_type(envelope.type), reply or {}) if is_sync else None
@@ -171,7 +186,9 @@ class Dispatcher:
             return {"reply": sealed, "messages": []}
         return {"reply": None, "messages": [sealed]}
 
-    async def _publish(self, request: AbstractIncomingMessage, reply: list[str] | None, messages: list[list[str]] | None) -> None:
+    async def _publish(
+        self, request: AbstractIncomingMessage, reply: list[str] | None, messages: list[list[str]] | None
+    ) -> None:
         if reply is not None:
             await self.bus.reply(request, reply[2].encode(), message_id=reply[0], type=reply[1])
         for message_id, type, body in messages or []:
@@ -182,8 +199,15 @@ class MeshClient:
     """Sends signed messages through the gateway: request/reply (sync) and fire-and-confirm (async)."""
 
     def __init__(
-        self, *, bus: Bus, identity: ServiceIdentity, store: TrustStore, clock: Clock, namespace: str,
-        timeout: float = 10.0, ttl: dt.timedelta = dt.timedelta(minutes=5),
+        self,
+        *,
+        bus: Bus,
+        identity: ServiceIdentity,
+        store: TrustStore,
+        clock: Clock,
+        namespace: str,
+        timeout: float = 10.0,
+        ttl: dt.timedelta = dt.timedelta(minutes=5),
     ) -> None:
         self.bus = bus
         self.identity = identity
@@ -194,7 +218,12 @@ class MeshClient:
         self.ttl = ttl
 
     async def request(
-        self, recipient: str, type: str, payload: dict[str, Any], *, sender: str | None = None,
+        self,
+        recipient: str,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        sender: str | None = None,
         message_id: uuid.UUID | None = None,
     ) -> dict[str, Any]:
         """Ask ``recipient`` through the gateway and return the verified reply payload.
@@ -203,8 +232,14 @@ class MeshClient:
         :class:`shared.bus.RequestTimeout` when nobody answers in time.
         """
         message_id, body = seal(
-            self.identity, type=type, recipient=recipient, payload=payload, clock=self.clock, ttl=self.ttl,
-            sender=sender, message_id=message_id,
+            self.identity,
+            type=type,
+            recipient=recipient,
+            payload=payload,
+            clock=self.clock,
+            ttl=self.ttl,
+            sender=sender,
+            message_id=message_id,
         )
         reply = await self.bus.request(
             queue_name(self.namespace, GATEWAY), body, message_id=str(message_id), timeout=self.timeout, type=type
@@ -219,14 +254,25 @@ class MeshClient:
         return answer.payload
 
     async def send(
-        self, recipient: str, type: str, payload: dict[str, Any], *,
-        correlation_id: uuid.UUID | str | None = None, message_id: uuid.UUID | None = None,
+        self,
+        recipient: str,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        correlation_id: uuid.UUID | str | None = None,
+        message_id: uuid.UUID | None = None,
         ttl: dt.timedelta = dt.timedelta(days=1),
     ) -> uuid.UUID:
         """Publish an asynchronous message to the gateway (confirmed by the broker); return its id."""
         message_id, body = seal(
-            self.identity, type=type, recipient=recipient, payload=payload, clock=self.clock,
-            correlation_id=correlation_id, ttl=ttl, message_id=message_id,
+            self.identity,
+            type=type,
+            recipient=recipient,
+            payload=payload,
+            clock=self.clock,
+            correlation_id=correlation_id,
+            ttl=ttl,
+            message_id=message_id,
         )
         await self.bus.publish(queue_name(self.namespace, GATEWAY), body, message_id=str(message_id), type=type)
         return message_id

@@ -57,8 +57,10 @@ REFUSAL_TEXTS: dict[Refusal, tuple[str, str]] = {
         "Статус свидетельства ЭЦП не удалось проверить, повторите позже.",
         "condition 2, fail closed",
     ),
-    Refusal.CERT_WRONG_USAGE: ("Для подписи использован ключ аутентификации (AUTH), нужен ключ RSA/GOST подписи.",
-                               "condition 2, key usage"),
+    Refusal.CERT_WRONG_USAGE: (
+        "Для подписи использован ключ аутентификации (AUTH), нужен ключ RSA/GOST подписи.",
+        "condition 2, key usage",
+    ),
     Refusal.IIN_MISMATCH: ("ИИН в запросе не совпадает с ИИН в свидетельстве ЭЦП.", "condition 2"),
     Refusal.BIN_MISMATCH: ("БИН организации не совпадает с БИН в свидетельстве ЭЦП.", "result signature"),
     Refusal.PERSON_NOT_FOUND: ("Сведения о физическом лице не найдены в ГБД ФЛ.", "table 2, process 3"),

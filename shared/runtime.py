@@ -70,12 +70,22 @@ class ServiceRuntime:
         self.identity = ServiceIdentity.from_pki(self.settings.service, pki, self.settings.certificate_name)
         await self.bus.connect()
         self.client = MeshClient(
-            bus=self.bus, identity=self.identity, store=self.store, clock=self.clock,
-            namespace=self.settings.namespace, timeout=self.settings.rpc_timeout_seconds,
+            bus=self.bus,
+            identity=self.identity,
+            store=self.store,
+            clock=self.clock,
+            namespace=self.settings.namespace,
+            timeout=self.settings.rpc_timeout_seconds,
         )
         self.dispatcher = Dispatcher(
-            identity=self.identity, store=self.store, clock=self.clock, bus=self.bus,
-            namespace=self.settings.namespace, routes=self.routes, db=self.db, inbox=self.inbox,
+            identity=self.identity,
+            store=self.store,
+            clock=self.clock,
+            bus=self.bus,
+            namespace=self.settings.namespace,
+            routes=self.routes,
+            db=self.db,
+            inbox=self.inbox,
         )
         if self.on_start is not None:
             await self.on_start(self)

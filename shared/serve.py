@@ -13,6 +13,10 @@ from shared.settings import ServiceSettings
 def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
     """Start uvicorn for one service; Ctrl-C / SIGTERM stop it cleanly through the lifespan."""
     uvicorn.run(
-        create_app(settings), host=settings.http_host, port=settings.port, log_config=None,
-        access_log=False, timeout_graceful_shutdown=10,
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
     )

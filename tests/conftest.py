@@ -79,7 +79,7 @@ def _delete_queues(namespace: str) -> None:
                     channel = await connection.channel()
                     try:
                         await channel.queue_delete(name)
-                    except Exception:  # noqa: BLE001 - absent queues are fine
+                    except Exception:
                         pass
                     finally:
                         if not channel.is_closed:

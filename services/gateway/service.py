@@ -61,8 +61,15 @@ class Gateway:
         channel = "sync" if message.reply_to else "async"
         if envelope is None:
             await self._journal(
-                message.message_id or str(uuid.uuid4()), None, message.type or "?", "?", "?", channel,
-                raw, received_at, f"refused:{Refusal.MALFORMED}",
+                message.message_id or str(uuid.uuid4()),
+                None,
+                message.type or "?",
+                "?",
+                "?",
+                channel,
+                raw,
+                received_at,
+                f"refused:{Refusal.MALFORMED}",
             )
             if message.reply_to:
                 return  # nobody verifiable to answer; the journal has it
@@ -84,12 +91,18 @@ class Gateway:
         headers = {STAMP_HEADER: make_stamp(self.runtime.identity, envelope, raw, received_at)}
         target = queue_name(self.runtime.settings.namespace, envelope.recipient)
         if not message.reply_to:
-            await self.runtime.bus.publish(target, raw, message_id=str(envelope.id), type=envelope.type, headers=headers)
+            await self.runtime.bus.publish(
+                target, raw, message_id=str(envelope.id), type=envelope.type, headers=headers
+            )
             await self._journal_envelope(envelope, channel, raw, received_at, "delivered")
             return
         try:
             reply = await self.runtime.bus.request(
-                target, raw, message_id=str(envelope.id), type=envelope.type, headers=headers,
+                target,
+                raw,
+                message_id=str(envelope.id),
+                type=envelope.type,
+                headers=headers,
                 timeout=self.runtime.settings.rpc_timeout_seconds,
             )
             answer = self._check_reply(reply.body, envelope)
@@ -105,15 +118,21 @@ class Gateway:
             exc = RefusalError(Refusal.INTERNAL, "recipient answered with an invalid message")
             await self._refuse(message, envelope, raw, received_at, exc, answer_sender=True)
             return
-        await self._journal_many([
-            self._row(envelope, channel, raw, received_at, "replied"),
-            self._row(answer, channel, reply.body, self.runtime.clock.now(), "relayed"),
-        ])
+        await self._journal_many(
+            [
+                self._row(envelope, channel, raw, received_at, "replied"),
+                self._row(answer, channel, reply.body, self.runtime.clock.now(), "relayed"),
+            ]
+        )
         await self.runtime.bus.reply(message, reply.body, message_id=str(answer.id), type=answer.type)
 
     def _check_reply(self, raw: bytes, request: Envelope) -> Envelope:
         answer = open_envelope(raw, self.runtime.store, self.runtime.clock).envelope
-        if answer.sender != request.recipient or answer.recipient != request.sender or answer.correlation_id != request.id:
+        if (
+            answer.sender != request.recipient
+            or answer.recipient != request.sender
+            or answer.correlation_id != request.id
+        ):
             raise RefusalError(Refusal.SIGNATURE_INVALID, "reply does not belong to the request")
         return answer
 
@@ -127,8 +146,14 @@ class Gateway:
         return True
 
     async def _refuse(
-        self, message: AbstractIncomingMessage, envelope: Envelope, raw: bytes, received_at: dt.datetime,
-        exc: RefusalError, *, answer_sender: bool,
+        self,
+        message: AbstractIncomingMessage,
+        envelope: Envelope,
+        raw: bytes,
+        received_at: dt.datetime,
+        exc: RefusalError,
+        *,
+        answer_sender: bool,
     ) -> None:
         """Journal the refusal and answer it with a refusal signed by the gateway.
 
@@ -136,11 +161,16 @@ class Gateway:
         only when the sender's signature was verified: a forged sender gets nothing delivered in its name.
         """
         log.info("refused", extra={"code": exc.code, "type": envelope.type, "recipient": envelope.recipient})
-        await self._journal_envelope(envelope, "sync" if message.reply_to else "async", raw, received_at,
-                                     f"refused:{exc.code}")
+        await self._journal_envelope(
+            envelope, "sync" if message.reply_to else "async", raw, received_at, f"refused:{exc.code}"
+        )
         refusal_id, refusal = seal(
-            self.runtime.identity, type=REFUSAL, recipient=envelope.sender, payload=refusal_payload(exc),
-            clock=self.runtime.clock, correlation_id=envelope.id,
+            self.runtime.identity,
+            type=REFUSAL,
+            recipient=envelope.sender,
+            payload=refusal_payload(exc),
+            clock=self.runtime.clock,
+            correlation_id=envelope.id,
         )
         if message.reply_to:
             await self.runtime.bus.reply(message, refusal, message_id=str(refusal_id), type=REFUSAL)
@@ -149,8 +179,11 @@ class Gateway:
             assert refusal_envelope is not None
             headers = {STAMP_HEADER: make_stamp(self.runtime.identity, refusal_envelope, refusal, received_at)}
             await self.runtime.bus.publish(
-                queue_name(self.runtime.settings.namespace, envelope.sender), refusal,
-                message_id=str(refusal_id), type=REFUSAL, headers=headers,
+                queue_name(self.runtime.settings.namespace, envelope.sender),
+                refusal,
+                message_id=str(refusal_id),
+                type=REFUSAL,
+                headers=headers,
             )
 
     # -- journal ------------------------------------------------------------------------------
@@ -159,21 +192,47 @@ class Gateway:
         return JournalRow(
             message_id=str(envelope.id),
             correlation_id=str(envelope.correlation_id) if envelope.correlation_id else None,
-            type=envelope.type, sender=envelope.sender, recipient=envelope.recipient, channel=channel,
-            received_at=at, body_sha256=body_hash(raw), outcome=outcome,
+            type=envelope.type,
+            sender=envelope.sender,
+            recipient=envelope.recipient,
+            channel=channel,
+            received_at=at,
+            body_sha256=body_hash(raw),
+            outcome=outcome,
         )
 
-    async def _journal_envelope(self, envelope: Envelope, channel: str, raw: bytes, at: dt.datetime, outcome: str) -> None:
+    async def _journal_envelope(
+        self, envelope: Envelope, channel: str, raw: bytes, at: dt.datetime, outcome: str
+    ) -> None:
         await self._journal_many([self._row(envelope, channel, raw, at, outcome)])
 
     async def _journal(
-        self, message_id: str, correlation_id: str | None, type: str, sender: str, recipient: str,
-        channel: str, raw: bytes, at: dt.datetime, outcome: str,
+        self,
+        message_id: str,
+        correlation_id: str | None,
+        type: str,
+        sender: str,
+        recipient: str,
+        channel: str,
+        raw: bytes,
+        at: dt.datetime,
+        outcome: str,
     ) -> None:
-        await self._journal_many([JournalRow(
-            message_id=message_id[:64], correlation_id=correlation_id, type=type[:100], sender=sender,
-            recipient=recipient, channel=channel, received_at=at, body_sha256=body_hash(raw), outcome=outcome,
-        )])
+        await self._journal_many(
+            [
+                JournalRow(
+                    message_id=message_id[:64],
+                    correlation_id=correlation_id,
+                    type=type[:100],
+                    sender=sender,
+                    recipient=recipient,
+                    channel=channel,
+                    received_at=at,
+                    body_sha256=body_hash(raw),
+                    outcome=outcome,
+                )
+            ]
+        )
 
     async def _journal_many(self, rows: list[JournalRow]) -> None:
         async with self.runtime.db.transaction() as session:

@@ -26,18 +26,114 @@ DISTRICTS: dict[str, tuple[str, ...]] = {
 }
 
 # (surname for men, surname for women, given names m, given names f, patronymic base)
-_KAZAKH_SURNAMES = ("Ахметов", "Жумабаев", "Касымов", "Нурланов", "Сейткали", "Абенов", "Тулегенов", "Омаров",
-                    "Искаков", "Бекмуханов", "Ермеков", "Сагинтаев", "Муканов", "Садыков", "Каиров", "Жаксылыков")
-_KAZAKH_MALE = ("Ержан", "Нурлан", "Азамат", "Даурен", "Бауыржан", "Серик", "Арман", "Асхат", "Айдос", "Темирлан",
-                "Алихан", "Нурсултан", "Ерлан", "Канат", "Марат", "Рустем")
-_KAZAKH_FEMALE = ("Айгерим", "Динара", "Жанар", "Сауле", "Гульнара", "Асель", "Айжан", "Меруерт", "Камила",
-                  "Аружан", "Томирис", "Назерке", "Дана", "Алия", "Зарина", "Салтанат")
-_RUSSIAN_SURNAMES = ("Иванов", "Петров", "Смирнов", "Кузнецов", "Попов", "Соколов", "Лебедев", "Козлов",
-                     "Новиков", "Морозов", "Волков", "Соловьёв", "Васильев", "Зайцев", "Павлов", "Семёнов")
-_RUSSIAN_MALE = ("Александр", "Дмитрий", "Сергей", "Андрей", "Алексей", "Иван", "Михаил", "Николай", "Владимир",
-                 "Евгений", "Павел", "Виктор", "Олег", "Юрий", "Игорь", "Артём")
-_RUSSIAN_FEMALE = ("Елена", "Ольга", "Наталья", "Татьяна", "Ирина", "Светлана", "Анна", "Мария", "Екатерина",
-                   "Юлия", "Людмила", "Галина", "Оксана", "Дарья", "Ксения", "Вера")
+_KAZAKH_SURNAMES = (
+    "Ахметов",
+    "Жумабаев",
+    "Касымов",
+    "Нурланов",
+    "Сейткали",
+    "Абенов",
+    "Тулегенов",
+    "Омаров",
+    "Искаков",
+    "Бекмуханов",
+    "Ермеков",
+    "Сагинтаев",
+    "Муканов",
+    "Садыков",
+    "Каиров",
+    "Жаксылыков",
+)
+_KAZAKH_MALE = (
+    "Ержан",
+    "Нурлан",
+    "Азамат",
+    "Даурен",
+    "Бауыржан",
+    "Серик",
+    "Арман",
+    "Асхат",
+    "Айдос",
+    "Темирлан",
+    "Алихан",
+    "Нурсултан",
+    "Ерлан",
+    "Канат",
+    "Марат",
+    "Рустем",
+)
+_KAZAKH_FEMALE = (
+    "Айгерим",
+    "Динара",
+    "Жанар",
+    "Сауле",
+    "Гульнара",
+    "Асель",
+    "Айжан",
+    "Меруерт",
+    "Камила",
+    "Аружан",
+    "Томирис",
+    "Назерке",
+    "Дана",
+    "Алия",
+    "Зарина",
+    "Салтанат",
+)
+_RUSSIAN_SURNAMES = (
+    "Иванов",
+    "Петров",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Соколов",
+    "Лебедев",
+    "Козлов",
+    "Новиков",
+    "Морозов",
+    "Волков",
+    "Соловьёв",
+    "Васильев",
+    "Зайцев",
+    "Павлов",
+    "Семёнов",
+)
+_RUSSIAN_MALE = (
+    "Александр",
+    "Дмитрий",
+    "Сергей",
+    "Андрей",
+    "Алексей",
+    "Иван",
+    "Михаил",
+    "Николай",
+    "Владимир",
+    "Евгений",
+    "Павел",
+    "Виктор",
+    "Олег",
+    "Юрий",
+    "Игорь",
+    "Артём",
+)
+_RUSSIAN_FEMALE = (
+    "Елена",
+    "Ольга",
+    "Наталья",
+    "Татьяна",
+    "Ирина",
+    "Светлана",
+    "Анна",
+    "Мария",
+    "Екатерина",
+    "Юлия",
+    "Людмила",
+    "Галина",
+    "Оксана",
+    "Дарья",
+    "Ксения",
+    "Вера",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,61 +184,92 @@ class _IinAllocator:
                 return iin
 
 
-def generate(count: int, seed: int = 20121229, today: dt.date = dt.date(2026, 1, 1)) -> Iterator[SyntheticPerson]:
-    """Yield ``count`` persons: households of two adults with 0–3 children, plus single adults."""
-    rng = random.Random(seed)
-    allocator = _IinAllocator()
-    produced = 0
+@dataclass(frozen=True, slots=True)
+class _Home:
+    """What the members of one household share."""
 
-    def birth_between(min_age: int, max_age: int) -> dt.date:
-        days = rng.randint(min_age * 365, max_age * 365)
-        return today - dt.timedelta(days=days)
+    kazakh: bool
+    surname: str
+    district: str
+    street: str
+    house: str
+    apartment: str | None
 
-    while produced < count:
+
+class _Population:
+    def __init__(self, seed: int, today: dt.date) -> None:
+        self.rng = random.Random(seed)
+        self.allocator = _IinAllocator()
+        self.today = today
+
+    def birth_between(self, min_age: int, max_age: int) -> dt.date:
+        return self.today - dt.timedelta(days=self.rng.randint(min_age * 365, max_age * 365))
+
+    def person(
+        self, home: _Home, sex: str, birth: dt.date, name: str, father_name: str, parents: tuple[str, ...] = ()
+    ) -> SyntheticPerson:
+        rng = self.rng
+        deceased = rng.random() < 0.01 and self.today.year - birth.year > 30
+        return SyntheticPerson(
+            iin=self.allocator.allocate(birth, sex),
+            surname=home.surname if sex == "M" else _female_surname(home.surname),
+            name=name,
+            patronymic=_patronymic(father_name, sex, home.kazakh),
+            birth_date=birth,
+            sex=sex,
+            citizenship="KZ" if rng.random() < 0.97 else rng.choice(("RU", "UZ", "KG")),
+            district=home.district,
+            street=home.street,
+            house=home.house,
+            apartment=home.apartment,
+            alive=not deceased,
+            death_date=self.today - dt.timedelta(days=rng.randint(1, 700)) if deceased else None,
+            parents=parents,
+        )
+
+    def household(self) -> list[SyntheticPerson]:
+        """A father, usually a mother, and 0–3 children linked to both parents."""
+        rng = self.rng
         kazakh = rng.random() < 0.7
         surnames, males, females = (
-            (_KAZAKH_SURNAMES, _KAZAKH_MALE, _KAZAKH_FEMALE) if kazakh else (_RUSSIAN_SURNAMES, _RUSSIAN_MALE, _RUSSIAN_FEMALE)
+            (_KAZAKH_SURNAMES, _KAZAKH_MALE, _KAZAKH_FEMALE)
+            if kazakh
+            else (_RUSSIAN_SURNAMES, _RUSSIAN_MALE, _RUSSIAN_FEMALE)
         )
         district = rng.choice(tuple(DISTRICTS))
-        street = rng.choice(DISTRICTS[district])
-        house = str(rng.randint(1, 120))
-        apartment = str(rng.randint(1, 300)) if rng.random() < 0.85 else None
-        surname = rng.choice(surnames)
-        grandfather = rng.choice(males)
-
-        def person(sex: str, birth: dt.date, name: str, father_name: str, parents: tuple[str, ...] = ()) -> SyntheticPerson:
-            deceased = rng.random() < 0.01 and today.year - birth.year > 30
-            return SyntheticPerson(
-                iin=allocator.allocate(birth, sex),
-                surname=surname if sex == "M" else _female_surname(surname),
-                name=name,
-                patronymic=_patronymic(father_name, sex, kazakh),
-                birth_date=birth,
-                sex=sex,
-                citizenship="KZ" if rng.random() < 0.97 else rng.choice(("RU", "UZ", "KG")),
-                district=district,
-                street=street,
-                house=house,
-                apartment=apartment,
-                alive=not deceased,
-                death_date=today - dt.timedelta(days=rng.randint(1, 700)) if deceased else None,
-                parents=parents,
-            )
-
-        father = person("M", birth_between(25, 70), rng.choice(males), grandfather)
-        household = [father]
+        home = _Home(
+            kazakh=kazakh,
+            surname=rng.choice(surnames),
+            district=district,
+            street=rng.choice(DISTRICTS[district]),
+            house=str(rng.randint(1, 120)),
+            apartment=str(rng.randint(1, 300)) if rng.random() < 0.85 else None,
+        )
+        father = self.person(home, "M", self.birth_between(25, 70), rng.choice(males), rng.choice(males))
+        members = [father]
         if rng.random() < 0.8:
-            mother = person("F", birth_between(23, 65), rng.choice(females), rng.choice(males))
-            household.append(mother)
-            parents = (father.iin, mother.iin)
-            youngest_parent_age = min(today.year - father.birth_date.year, today.year - mother.birth_date.year)
+            mother = self.person(home, "F", self.birth_between(23, 65), rng.choice(females), rng.choice(males))
+            members.append(mother)
+            youngest_parent_age = min(self.today.year - p.birth_date.year for p in members)
             for _ in range(rng.choice((0, 1, 1, 2, 2, 3))):
                 max_age = max(0, min(youngest_parent_age - 20, 30))
                 sex = rng.choice("MF")
-                child_birth = birth_between(0, max_age) if max_age > 0 else today - dt.timedelta(days=rng.randint(1, 300))
+                birth = (
+                    self.birth_between(0, max_age)
+                    if max_age > 0
+                    else self.today - dt.timedelta(days=rng.randint(1, 300))
+                )
                 name = rng.choice(males if sex == "M" else females)
-                household.append(person(sex, child_birth, name, father.name, parents))
-        for member in household:
+                members.append(self.person(home, sex, birth, name, father.name, (father.iin, mother.iin)))
+        return members
+
+
+def generate(count: int, seed: int = 20121229, today: dt.date = dt.date(2026, 1, 1)) -> Iterator[SyntheticPerson]:
+    """Yield ``count`` persons, household by household (streamed: a million costs no extra memory)."""
+    population = _Population(seed, today)
+    produced = 0
+    while produced < count:
+        for member in population.household():
             if produced >= count:
                 return
             produced += 1
@@ -157,10 +284,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")
     writer = csv.writer(out)
-    writer.writerow(["iin", "surname", "name", "patronymic", "birth_date", "sex", "district", "street", "alive", "parents"])
+    writer.writerow(
+        ["iin", "surname", "name", "patronymic", "birth_date", "sex", "district", "street", "alive", "parents"]
+    )
     for p in generate(args.count, args.seed):
-        writer.writerow([p.iin, p.surname, p.name, p.patronymic, p.birth_date, p.sex, p.district, p.street, p.alive,
-                         " ".join(p.parents)])
+        writer.writerow(
+            [
+                p.iin,
+                p.surname,
+                p.name,
+                p.patronymic,
+                p.birth_date,
+                p.sex,
+                p.district,
+                p.street,
+                p.alive,
+                " ".join(p.parents),
+            ]
+        )
     if out is not sys.stdout:
         out.close()
     return 0

@@ -59,8 +59,8 @@ async def seed(db: Database, count: int, seed_value: int) -> int:
             people.append({k: getattr(person, k) for k in PersonRow.__table__.columns.keys()})
             relations.extend({"child_iin": person.iin, "parent_iin": p, "kind": "parent"} for p in person.parents)
         for start in range(0, len(people), _BATCH):
-            await session.execute(insert(PersonRow), people[start:start + _BATCH])
+            await session.execute(insert(PersonRow), people[start : start + _BATCH])
         for start in range(0, len(relations), _BATCH):
-            await session.execute(insert(RelationRow), relations[start:start + _BATCH])
+            await session.execute(insert(RelationRow), relations[start : start + _BATCH])
     log.info("registry seeded", extra={"persons": len(people), "relations": len(relations)})
     return len(people)

@@ -44,4 +44,6 @@ async def named_crl(name: str, request: Request) -> Response:
 @router.get("/api/v1/trust-anchors", tags=["signature"], response_class=Response)
 async def trust_anchors(request: Request) -> Response:
     """The PEM bundle of trust anchors this mesh accepts."""
-    return Response((request.app.state.runtime.settings.pki / "trust.pem").read_bytes(), media_type="application/x-pem-file")
+    return Response(
+        (request.app.state.runtime.settings.pki / "trust.pem").read_bytes(), media_type="application/x-pem-file"
+    )

@@ -86,16 +86,20 @@ class DevCA:
         (self.folder / "issued").mkdir(exist_ok=True)
         now = _now()
         root_key = _new_key("ec")
-        root_name = x509.Name([
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{self.name} Root CA (development)"),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
-        ])
+        root_name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{self.name} Root CA (development)"),
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
+            ]
+        )
         root = self._ca_cert(root_name, root_name, root_key.public_key(), root_key, now, 3650 * 2, None)
         ca_key = _new_key("ec")
-        ca_name = x509.Name([
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{self.name} test НУЦ (development)"),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
-        ])
+        ca_name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{self.name} test НУЦ (development)"),
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
+            ]
+        )
         ca = self._ca_cert(ca_name, root_name, ca_key.public_key(), root_key, now, 3650, 0)
         self._write("root.pem", root.public_bytes(serialization.Encoding.PEM))
         self._write("root.key.pem", _pem_key(root_key), secret=True)
@@ -108,8 +112,13 @@ class DevCA:
 
     @staticmethod
     def _ca_cert(
-        subject: x509.Name, issuer: x509.Name, public_key, signing_key: SigningKey,
-        now: dt.datetime, days: int, path_length: int | None,
+        subject: x509.Name,
+        issuer: x509.Name,
+        public_key,
+        signing_key: SigningKey,
+        now: dt.datetime,
+        days: int,
+        path_length: int | None,
     ) -> x509.Certificate:
         return (
             x509.CertificateBuilder()
@@ -122,9 +131,15 @@ class DevCA:
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                    encipher_only=False, decipher_only=False,
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -165,9 +180,15 @@ class DevCA:
         now = _now()
         sign = purpose is KeyPurpose.SIGN
         usage = x509.KeyUsage(
-            digital_signature=True, content_commitment=sign, key_encipherment=not sign,
-            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-            encipher_only=False, decipher_only=False,
+            digital_signature=True,
+            content_commitment=sign,
+            key_encipherment=not sign,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=False,
+            crl_sign=False,
+            encipher_only=False,
+            decipher_only=False,
         )
         ekus = [ExtendedKeyUsageOID.EMAIL_PROTECTION if sign else ExtendedKeyUsageOID.CLIENT_AUTH]
         ekus += [_ROLE_OIDS[r] for r in roles]
@@ -194,18 +215,23 @@ class DevCA:
         chain = [cert] if issuer_cert == self.root else [cert, issuer_cert]
         return Issued(certificate=cert, key=key, chain=chain)
 
-    def issue_person(
-        self, iin: str, surname: str, name: str, patronymic: str | None = None, **options
-    ) -> Issued:
+    def issue_person(self, iin: str, surname: str, name: str, patronymic: str | None = None, **options) -> Issued:
         """A citizen's certificate: CN="SURNAME NAME", SURNAME, serialNumber=IIN…, C=KZ, G=patronymic."""
         return self.issue(person_subject(iin, surname, name, patronymic), **options)
 
     def issue_employee(
-        self, iin: str, surname: str, name: str, bin_: str, organization: str,
-        role: Role = Role.EMPLOYEE, **options,
+        self,
+        iin: str,
+        surname: str,
+        name: str,
+        bin_: str,
+        organization: str,
+        role: Role = Role.EMPLOYEE,
+        **options,
     ) -> Issued:
         """A legal entity's certificate for a person acting for it (O = organisation, OU = BIN…)."""
-        subject = person_subject(iin, surname, name, None) + [
+        subject = [
+            *person_subject(iin, surname, name, None),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"BIN{bin_}"),
         ]
@@ -227,7 +253,10 @@ class DevCA:
         self._write(f"issued/{name}.pem", pem)
         self._write(f"issued/{name}.key.pem", _pem_key(issued.key), secret=True)
         p12 = pkcs12.serialize_key_and_certificates(
-            name.encode(), issued.key, issued.certificate, issued.chain[1:],
+            name.encode(),
+            issued.key,
+            issued.certificate,
+            issued.chain[1:],
             serialization.BestAvailableEncryption(p12_password),
         )
         self._write(f"issued/{name}.p12", p12, secret=True)

@@ -34,7 +34,8 @@ async def refused(call) -> RefusalError:  # type: ignore[no-untyped-def]
 async def journal(mesh: Mesh, correlation_id: uuid.UUID | str) -> list[dict]:
     async with httpx.AsyncClient(base_url=mesh.url("gateway")) as http:
         response = await http.get(
-            "/api/v1/journal", params={"correlation_id": str(correlation_id)},
+            "/api/v1/journal",
+            params={"correlation_id": str(correlation_id)},
             headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
         )
     assert response.status_code == 200, response.text
@@ -61,7 +62,9 @@ async def test_lookup_round_trip_is_journaled(portal: MeshClient, mesh: Mesh, so
 
 
 async def test_lookup_refusals(portal: MeshClient) -> None:
-    assert (await refused(portal.request("gbd_fl", PERSON_LOOKUP, {"iin": "850315300019"}))).code is Refusal.PERSON_NOT_FOUND
+    assert (
+        await refused(portal.request("gbd_fl", PERSON_LOOKUP, {"iin": "850315300019"}))
+    ).code is Refusal.PERSON_NOT_FOUND
     assert (await refused(portal.request("gbd_fl", PERSON_LOOKUP, {"iin": "85031530001"}))).code is Refusal.IIN_INVALID
     assert (await refused(portal.request("gbd_fl", PERSON_LOOKUP, {"name": "x"}))).code is Refusal.MALFORMED
 
@@ -82,9 +85,13 @@ async def test_unknown_recipient(portal: MeshClient, mesh: Mesh) -> None:
 
 
 async def test_sender_not_allowed(mesh: Mesh, bus: Bus, store: TrustStore) -> None:
-    gbd_fl = MeshClient(bus=bus, identity=identity(mesh, "gbd_fl"), store=store, clock=Clock(), namespace=mesh.namespace)
+    gbd_fl = MeshClient(
+        bus=bus, identity=identity(mesh, "gbd_fl"), store=store, clock=Clock(), namespace=mesh.namespace
+    )
     assert (await refused(gbd_fl.request(CLINIC, PING, {}))).code is Refusal.ACCESS_DENIED
-    portal = MeshClient(bus=bus, identity=identity(mesh, "portal"), store=store, clock=Clock(), namespace=mesh.namespace)
+    portal = MeshClient(
+        bus=bus, identity=identity(mesh, "portal"), store=store, clock=Clock(), namespace=mesh.namespace
+    )
     assert (await refused(portal.request("gbd_fl", "document.verify", {}))).code is Refusal.ACCESS_DENIED
 
 
@@ -122,8 +129,9 @@ async def test_replayed_id_is_refused_even_after_a_gateway_restart(
 
 async def test_expired_message(mesh: Mesh, bus: Bus, store: TrustStore) -> None:
     past = Clock(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10))
-    message_id, raw = seal(identity(mesh, "portal"), type=PING, recipient="gbd_fl", payload={}, clock=past,
-                           ttl=dt.timedelta(minutes=5))
+    message_id, raw = seal(
+        identity(mesh, "portal"), type=PING, recipient="gbd_fl", payload={}, clock=past, ttl=dt.timedelta(minutes=5)
+    )
     answer = await send_raw(bus, mesh, store, raw, message_id)
     assert answer["payload"]["code"] == "EXPIRED"
 
@@ -133,7 +141,10 @@ async def test_revoked_service_certificate_is_refused_within_seconds(
 ) -> None:
     fresh = ca.issue_service("portal", OPERATOR_BIN)
     client = MeshClient(
-        bus=bus, identity=ServiceIdentity("portal", fresh.key, fresh.chain), store=store, clock=Clock(),
+        bus=bus,
+        identity=ServiceIdentity("portal", fresh.key, fresh.chain),
+        store=store,
+        clock=Clock(),
         namespace=mesh.namespace,
     )
     assert (await client.request("gbd_fl", PING, {}))["service"] == "gbd_fl"
@@ -158,9 +169,7 @@ async def _queue_depth(_bus: Bus, name: str) -> int:
         return int(queue.declaration_result.message_count or 0)
 
 
-async def test_async_message_waits_for_a_recipient_that_is_down(
-    mesh: Mesh, bus: Bus, portal: MeshClient
-) -> None:
+async def test_async_message_waits_for_a_recipient_that_is_down(mesh: Mesh, bus: Bus, portal: MeshClient) -> None:
     mesh.stop_service("arm")
     try:
         message_id = await portal.send(CLINIC, PING, {"reply_async": True})
@@ -192,8 +201,9 @@ async def test_async_message_waits_for_a_recipient_that_is_down(
 async def test_direct_publish_bypassing_the_gateway_is_not_answered(
     mesh: Mesh, bus: Bus, store: TrustStore, some_iin: str
 ) -> None:
-    message_id, raw = seal(identity(mesh, "portal"), type=PERSON_LOOKUP, recipient="gbd_fl",
-                           payload={"iin": some_iin}, clock=Clock())
+    message_id, raw = seal(
+        identity(mesh, "portal"), type=PERSON_LOOKUP, recipient="gbd_fl", payload={"iin": some_iin}, clock=Clock()
+    )
     reply = await bus.request(queue_name(mesh.namespace, "gbd_fl"), raw, message_id=str(message_id), timeout=10)
     answer = open_envelope(reply.body, store, Clock()).envelope
     assert (answer.type, answer.payload["code"]) == ("refusal", "ACCESS_DENIED")
@@ -203,8 +213,9 @@ async def test_direct_publish_bypassing_the_gateway_is_not_answered(
 async def test_journal_needs_the_operator_token(mesh: Mesh) -> None:
     async with httpx.AsyncClient(base_url=mesh.url("gateway")) as http:
         anonymous = await http.get("/api/v1/journal", params={"correlation_id": "x"})
-        wrong = await http.get("/api/v1/journal", params={"correlation_id": "x"},
-                               headers={"Authorization": "Bearer nope"})
+        wrong = await http.get(
+            "/api/v1/journal", params={"correlation_id": "x"}, headers={"Authorization": "Bearer nope"}
+        )
         directory = await http.get("/api/v1/providers")
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "UNAUTHORIZED"
     assert wrong.status_code == 401

@@ -39,7 +39,12 @@ async def test_valid_signature_names_the_signer(mesh: Mesh, ca: DevCA) -> None:
     verdict = await verify(mesh, signed(issued), expected_iin=IIN)
     assert verdict["valid"] is True and verdict["code"] is None
     signer = verdict["signer"]
-    assert (signer["iin"], signer["surname"], signer["given_name"], signer["patronymic"]) == (IIN, "ИВАНОВ", "ИВАН", "ИВАНОВИЧ")
+    assert (signer["iin"], signer["surname"], signer["given_name"], signer["patronymic"]) == (
+        IIN,
+        "ИВАНОВ",
+        "ИВАН",
+        "ИВАНОВИЧ",
+    )
     assert signer["key_usage"] == "SIGN" and "1.2.398.3.3.4.1.1" in signer["roles"]
     assert signer["serial"] == format(issued.certificate.serial_number, "x")
     assert base64.urlsafe_b64decode(verdict["payload"] + "==") == DOCUMENT
@@ -100,13 +105,19 @@ async def test_alg_none_and_hmac_are_refused(mesh: Mesh, ca: DevCA) -> None:
     import hmac
 
     issued = ca.issue_person(IIN, "A", "B")
-    x5c = [base64.b64encode(c.public_bytes(__import__("cryptography").hazmat.primitives.serialization.Encoding.DER)).decode()
-           for c in issued.chain]
+    x5c = [
+        base64.b64encode(
+            c.public_bytes(__import__("cryptography").hazmat.primitives.serialization.Encoding.DER)
+        ).decode()
+        for c in issued.chain
+    ]
     payload = b64url_encode(DOCUMENT)
     for alg in ("none", "HS256"):
         header = b64url_encode(json.dumps({"alg": alg, "x5c": x5c}).encode())
-        signature = "" if alg == "none" else b64url_encode(
-            hmac.new(b"secret", f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        signature = (
+            ""
+            if alg == "none"
+            else b64url_encode(hmac.new(b"secret", f"{header}.{payload}".encode(), hashlib.sha256).digest())
         )
         verdict = await verify(mesh, f"{header}.{payload}.{signature}")
         assert (verdict["valid"], verdict["code"]) == (False, "SIGNATURE_INVALID")

@@ -106,7 +106,7 @@ def test_single_digit_change_is_detected_where_the_algorithm_can_detect_it(iin: 
     Digit 11 has weight 11 ≡ 0 (mod 11) in the first pass, so the national algorithm itself cannot see a
     change there unless the second pass is involved; see the next test and README, "Known limits".
     """
-    changed = iin[:position] + str(digit) + iin[position + 1:]
+    changed = iin[:position] + str(digit) + iin[position + 1 :]
     if changed == iin:
         return
     if position == 11:

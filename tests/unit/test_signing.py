@@ -38,7 +38,10 @@ def refusal(call) -> Refusal:  # type: ignore[no-untyped-def]
 def test_identity_follows_the_nuc_profile(dev_ca: DevCA) -> None:
     person = identity_of(dev_ca.issue_person("850315300019", "ИВАНОВ", "ИВАН", "ИВАНОВИЧ").certificate)
     assert (person.iin, person.surname, person.given_name, person.patronymic) == (
-        "850315300019", "ИВАНОВ", "ИВАН", "ИВАНОВИЧ",
+        "850315300019",
+        "ИВАНОВ",
+        "ИВАН",
+        "ИВАНОВИЧ",
     )
     assert person.purpose is KeyPurpose.SIGN and Role.INDIVIDUAL in person.roles
     head = identity_of(
@@ -64,7 +67,9 @@ def test_forged_headers_are_refused(dev_ca: DevCA, trust: TrustStore) -> None:
     x5c = json.loads(__import__("base64").urlsafe_b64decode(header + "=="))["x5c"]
     for alg in ("none", "HS256", "RS512"):
         forged = b64url_encode(json.dumps({"alg": alg, "x5c": x5c}).encode())
-        assert refusal(lambda f=forged: verify_document(f"{f}.{payload}.{signature}", trust)) is Refusal.SIGNATURE_INVALID
+        assert (
+            refusal(lambda f=forged: verify_document(f"{f}.{payload}.{signature}", trust)) is Refusal.SIGNATURE_INVALID
+        )
     assert refusal(lambda: verify_document(f"{header}.{payload}.", trust)) is Refusal.SIGNATURE_INVALID
     assert refusal(lambda: verify_document("not-a-jws", trust)) is Refusal.SIGNATURE_INVALID
 
@@ -74,7 +79,9 @@ def test_chain_faults(dev_ca: DevCA, trust: TrustStore, tmp_path: Path) -> None:
         issued = dev_ca.issue_person("061211600012", "A", "B", **options)
         return refusal(lambda: trust.verify_chain(issued.chain))
 
-    assert verdict(not_before=NOW - dt.timedelta(days=800), not_after=NOW - dt.timedelta(days=1)) is Refusal.CERT_EXPIRED
+    assert (
+        verdict(not_before=NOW - dt.timedelta(days=800), not_after=NOW - dt.timedelta(days=1)) is Refusal.CERT_EXPIRED
+    )
     assert verdict(not_before=NOW + dt.timedelta(days=1)) is Refusal.CERT_NOT_YET_VALID
     assert verdict(purpose=KeyPurpose.AUTH) is Refusal.CERT_WRONG_USAGE
     stranger = DevCA(tmp_path / "other").issue_person("061211600012", "A", "B")

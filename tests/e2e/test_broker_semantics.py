@@ -1,0 +1,119 @@
+"""Nothing lost, nothing applied twice: a consumer killed mid-message, and a poison message."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.contracts import PING
+from shared.mesh import ROOT, Mesh
+from shared.messaging import MeshClient
+from shared.topology import arm_address, dead_letter_queue, queue_name
+from tests.conftest import CLINICS
+from tests.e2e.test_gateway import _queue_depth
+
+CLINIC = arm_address(CLINICS[1].bin)
+
+
+@pytest.fixture
+def arm_stopped(mesh: Mesh) -> Iterator[None]:
+    """Take the real АРМ off its queues so that the helper is the only consumer."""
+    mesh.stop_service("arm")
+    try:
+        yield
+    finally:
+        mesh.start_service("arm")
+        mesh.wait_ready(["arm"])
+
+
+def start_helper(mesh: Mesh, workdir: Path, mode: str) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.effect_consumer", CLINIC, str(workdir), mode],
+        cwd=ROOT,
+        env=mesh.base_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    return process
+
+
+def effects(workdir: Path) -> list[str]:
+    with sqlite3.connect(workdir / "effects.db") as db:
+        return [row[0] for row in db.execute("SELECT message_id FROM effects")]
+
+
+def deliveries(workdir: Path, message_id: str) -> list[str]:
+    lines = (workdir / "deliveries.log").read_text().splitlines() if (workdir / "deliveries.log").exists() else []
+    return [flag for mid, flag in (line.split() for line in lines) if mid == message_id]
+
+
+async def eventually(check, seconds: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds * 10)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.usefixtures("arm_stopped")
+async def test_killed_consumer_redelivers_and_the_effect_applies_once(
+    mesh: Mesh, portal: MeshClient, tmp_path: Path
+) -> None:
+    crashing = start_helper(mesh, tmp_path, "crash")
+    message_id = str(await portal.send(CLINIC, PING, {}))
+    assert crashing.wait(timeout=15) == 9  # died after committing, before acking
+    assert effects(tmp_path) == [message_id]
+    assert deliveries(tmp_path, message_id) == ["False"]
+
+    survivor = start_helper(mesh, tmp_path, "normal")
+    try:
+
+        async def drained() -> bool:
+            return (
+                len(deliveries(tmp_path, message_id)) == 2
+                and await _queue_depth(None, queue_name(mesh.namespace, CLINIC)) == 0
+            )
+
+        await eventually(drained)
+        assert deliveries(tmp_path, message_id) == ["False", "True"]  # the broker redelivered it
+        assert effects(tmp_path) == [message_id]  # …and the effect was not applied again
+    finally:
+        survivor.terminate()
+        survivor.wait()
+
+
+@pytest.mark.usefixtures("arm_stopped")
+async def test_poison_message_is_dead_lettered_while_the_consumer_keeps_serving(
+    mesh: Mesh, portal: MeshClient, tmp_path: Path
+) -> None:
+    helper = start_helper(mesh, tmp_path, "poison")
+    try:
+        poison_id = str(await portal.send(CLINIC, PING, {"poison": True}))
+        good_id = str(await portal.send(CLINIC, PING, {}))
+        dlq = dead_letter_queue(mesh.namespace, CLINIC)
+
+        async def poison_parked() -> bool:
+            return await _queue_depth(None, dlq) == 1
+
+        await eventually(poison_parked)
+        assert await _queue_depth(None, dlq) == 1
+        assert len(deliveries(tmp_path, poison_id)) >= 3  # retried up to the delivery limit (3 in tests)
+        assert helper.poll() is None  # the consumer is still serving
+        later_id = str(await portal.send(CLINIC, PING, {}))
+
+        async def served() -> bool:
+            return set(effects(tmp_path)) >= {good_id, later_id}
+
+        await eventually(served)
+        assert set(effects(tmp_path)) == {good_id, later_id}
+        assert await _queue_depth(None, queue_name(mesh.namespace, CLINIC)) == 0
+    finally:
+        helper.terminate()
+        helper.wait()
