@@ -33,10 +33,10 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 up: ## the same mesh in docker compose (RabbitMQ, PostgreSQL, five services)
-	docker compose -f deploy/docker-compose.yml up --build
+	docker compose -p emhana -f deploy/docker-compose.yml up --build
 
 down:
-	docker compose -f deploy/docker-compose.yml down
+	docker compose -p emhana -f deploy/docker-compose.yml down
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

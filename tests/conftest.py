@@ -10,7 +10,6 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import aio_pika
 import pytest
@@ -26,6 +25,9 @@ from shared.seed import load_clinics
 from shared.topology import SERVICE_ADDRESSES, arm_address, dead_letter_queue, queue_name
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
+POSTGRES_URL = os.environ.get("EMHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+SERVICES = ("signature", "gbd_fl", "arm", "portal", "gateway")
+GBD_FL_SEED = 20121229
 OPERATOR_TOKEN = "test-operator-token"
 CLINICS = load_clinics().clinics
 
@@ -40,21 +42,56 @@ def all_addresses() -> list[str]:
     return [*SERVICE_ADDRESSES, *(arm_address(c.bin) for c in CLINICS)]
 
 
-@pytest.fixture(scope="session")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    var_dir = tmp_path_factory.mktemp("mesh")
+async def _postgres(statements: list[str]) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _database_env(backend: str, namespace: str) -> dict[str, str]:
+    if backend == "sqlite":
+        return {}
+    import asyncio
+
+    names = {service: f"{namespace.replace('-', '_')}_{service}" for service in SERVICES}
+    asyncio.run(_postgres([f'CREATE DATABASE "{name}"' for name in names.values()]))
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    return {f"EMHANA_{service.upper()}_DATABASE_URL": f"{base}/{name}" for service, name in names.items()}
+
+
+def _drop_databases(env: dict[str, str]) -> None:
+    import asyncio
+
+    names = [url.rsplit("/", 1)[1] for key, url in env.items() if key.endswith("_DATABASE_URL")]
+    if names:
+        asyncio.run(_postgres([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names]))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    """The whole mesh, once with SQLite files and once with PostgreSQL databases (same tests for both)."""
+    backend = request.param
+    var_dir = tmp_path_factory.mktemp(f"mesh-{backend}")
     namespace = f"test-{uuid.uuid4().hex[:8]}"
+    database_env = _database_env(backend, namespace)
     instance = Mesh(
         var_dir=var_dir,
         amqp_url=AMQP_URL,
         namespace=namespace,
-        ports={service: free_port() for service in ("signature", "gbd_fl", "arm", "portal", "gateway")},
+        ports={service: free_port() for service in SERVICES},
         env={
             "EMHANA_CRL_REFRESH_SECONDS": "0.2",
             "EMHANA_GATEWAY_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "EMHANA_GBD_FL_SEED_POPULATION": "3000",
+            "EMHANA_GBD_FL_SEED": str(GBD_FL_SEED),
             "EMHANA_DELIVERY_LIMIT": "3",
             "EMHANA_LOG_LEVEL": "INFO",
+            **database_env,
         },
         log_file=var_dir / "mesh.log",
     )
@@ -65,7 +102,8 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     finally:
         instance.stop()
         _delete_queues(namespace)
-        print(f"\nmesh log: {instance.log_file}")
+        _drop_databases(database_env)
+        print(f"\nmesh log ({backend}): {instance.log_file}")
 
 
 def _delete_queues(namespace: str) -> None:
@@ -119,12 +157,8 @@ def portal(mesh: Mesh, bus: Bus, store: TrustStore) -> MeshClient:
 
 
 @pytest.fixture(scope="session")
-def some_iin(mesh: Mesh) -> str:
-    import sqlite3
+def some_iin() -> str:
+    """A living person of the registry (the generator is deterministic for a seed)."""
+    from services.gbd_fl.generator import generate
 
-    with sqlite3.connect(mesh.var_dir / "gbd_fl.db") as db:
-        return str(db.execute("SELECT iin FROM persons WHERE alive = 1 ORDER BY iin LIMIT 1").fetchone()[0])
-
-
-def pki(mesh: Mesh) -> Path:
-    return mesh.pki_dir
+    return next(p.iin for p in generate(100, GBD_FL_SEED) if p.alive)
