@@ -179,6 +179,8 @@ class TrustStore:
         self._refresh_seconds = refresh_seconds
         self._next_look = 0.0
         self._seen_state: tuple[tuple[str, float], ...] = ()
+        self._paths: dict[tuple[bytes, ...], list[x509.Certificate]] = {}
+        self._identities: dict[bytes, CertIdentity] = {}
         self._set(anchors, crls or [])
 
     @classmethod
@@ -191,6 +193,8 @@ class TrustStore:
         return store
 
     def _set(self, anchors: list[x509.Certificate], crls: list[x509.CertificateRevocationList]) -> None:
+        self._paths = {}  # chains are re-checked against the new anchors
+        self._identities = {}
         self._anchors = {_fingerprint(a): a for a in anchors}
         self._crls: dict[bytes, list[_LoadedCrl]] = {}
         for crl in crls:
@@ -233,7 +237,23 @@ class TrustStore:
         return [loaded.crl for group in self._crls.values() for loaded in group]
 
     def _build_path(self, chain: list[x509.Certificate]) -> list[x509.Certificate]:
-        """Leaf → … → anchor, each link checked by signature; raises CERT_UNTRUSTED."""
+        """Leaf → … → anchor, each link checked by signature; raises CERT_UNTRUSTED.
+
+        A path found once is cached by the chain's fingerprints: the signatures inside certificates never
+        change, while validity and revocation (cheap) are checked again on every use.
+        """
+        key = tuple(_fingerprint(c) for c in chain[:MAX_CHAIN_LENGTH])
+        cached = self._paths.get(key)
+        if cached is not None:
+            return cached
+        path = self._find_path(chain)
+        if len(self._paths) > 10_000:
+            self._paths.clear()
+            self._identities.clear()
+        self._paths[key] = path
+        return path
+
+    def _find_path(self, chain: list[x509.Certificate]) -> list[x509.Certificate]:
         path = [chain[0]]
         pool = chain[1:MAX_CHAIN_LENGTH]
         current = chain[0]
@@ -285,7 +305,10 @@ class TrustStore:
                 raise RefusalError(Refusal.CERT_EXPIRED, "a certificate in the chain has expired")
         for cert, issuer in itertools.pairwise(path):
             self._check_revocation(cert, issuer, now)
-        identity = identity_of(chain[0])
+        leaf = _fingerprint(chain[0])
+        identity = self._identities.get(leaf)
+        if identity is None:
+            identity = self._identities[leaf] = identity_of(chain[0])
         if purpose is not None and identity.purpose is not purpose:
             raise RefusalError(Refusal.CERT_WRONG_USAGE, f"a {purpose} key is required, got {identity.purpose}")
         return identity

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import MetaData, event, text
@@ -25,6 +26,9 @@ class Database:
         else:
             self.engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Queueing writers here is far cheaper than letting pooled
+        # connections collide and back off in SQLite's busy handler (which sleeps for up to 100 ms).
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     async def create_all(self, metadata: MetaData) -> None:
         """Create missing tables (the schema is small and additive; see README on migrations)."""
@@ -34,7 +38,11 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on any error."""
-        async with self.sessions() as session, session.begin():
+        async with AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            session = await stack.enter_async_context(self.sessions())
+            await stack.enter_async_context(session.begin())
             yield session
 
     async def ping(self) -> None:

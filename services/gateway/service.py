@@ -14,7 +14,7 @@ import uuid
 
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from services.gateway.access import is_allowed
@@ -60,17 +60,7 @@ class Gateway:
         envelope = peek(raw)
         channel = "sync" if message.reply_to else "async"
         if envelope is None:
-            await self._journal(
-                message.message_id or str(uuid.uuid4()),
-                None,
-                message.type or "?",
-                "?",
-                "?",
-                channel,
-                raw,
-                received_at,
-                f"refused:{Refusal.MALFORMED}",
-            )
+            await self._journal_unreadable(message, channel, received_at, f"refused:{Refusal.MALFORMED}")
             if message.reply_to:
                 return  # nobody verifiable to answer; the journal has it
             raise Unprocessable("not an envelope")
@@ -140,7 +130,7 @@ class Gateway:
         """Record the id as accepted; False when it was accepted before (a replay or a redelivery)."""
         try:
             async with self.runtime.db.transaction() as session:
-                session.add(AcceptedMessage(message_id=str(message_id), accepted_at=now))
+                await session.execute(insert(AcceptedMessage).values(message_id=str(message_id), accepted_at=now))
         except IntegrityError:
             return False
         return True
@@ -188,55 +178,46 @@ class Gateway:
 
     # -- journal ------------------------------------------------------------------------------
     @staticmethod
-    def _row(envelope: Envelope, channel: str, raw: bytes, at: dt.datetime, outcome: str) -> JournalRow:
-        return JournalRow(
-            message_id=str(envelope.id),
-            correlation_id=str(envelope.correlation_id) if envelope.correlation_id else None,
-            type=envelope.type,
-            sender=envelope.sender,
-            recipient=envelope.recipient,
-            channel=channel,
-            received_at=at,
-            body_sha256=body_hash(raw),
-            outcome=outcome,
-        )
+    def _row(envelope: Envelope, channel: str, raw: bytes, at: dt.datetime, outcome: str) -> dict[str, object]:
+        return {
+            "message_id": str(envelope.id),
+            "correlation_id": str(envelope.correlation_id) if envelope.correlation_id else None,
+            "type": envelope.type,
+            "sender": envelope.sender,
+            "recipient": envelope.recipient,
+            "channel": channel,
+            "received_at": at,
+            "body_sha256": body_hash(raw),
+            "outcome": outcome,
+        }
 
     async def _journal_envelope(
         self, envelope: Envelope, channel: str, raw: bytes, at: dt.datetime, outcome: str
     ) -> None:
         await self._journal_many([self._row(envelope, channel, raw, at, outcome)])
 
-    async def _journal(
-        self,
-        message_id: str,
-        correlation_id: str | None,
-        type: str,
-        sender: str,
-        recipient: str,
-        channel: str,
-        raw: bytes,
-        at: dt.datetime,
-        outcome: str,
+    async def _journal_unreadable(
+        self, message: AbstractIncomingMessage, channel: str, at: dt.datetime, outcome: str
     ) -> None:
         await self._journal_many(
             [
-                JournalRow(
-                    message_id=message_id[:64],
-                    correlation_id=correlation_id,
-                    type=type[:100],
-                    sender=sender,
-                    recipient=recipient,
-                    channel=channel,
-                    received_at=at,
-                    body_sha256=body_hash(raw),
-                    outcome=outcome,
-                )
+                {
+                    "message_id": (message.message_id or str(uuid.uuid4()))[:64],
+                    "correlation_id": None,
+                    "type": (message.type or "?")[:100],
+                    "sender": "?",
+                    "recipient": "?",
+                    "channel": channel,
+                    "received_at": at,
+                    "body_sha256": body_hash(message.body),
+                    "outcome": outcome,
+                }
             ]
         )
 
-    async def _journal_many(self, rows: list[JournalRow]) -> None:
+    async def _journal_many(self, rows: list[dict[str, object]]) -> None:
         async with self.runtime.db.transaction() as session:
-            session.add_all(rows)
+            await session.execute(insert(JournalRow), rows)
 
     async def purge_accepted(self) -> int:
         """Forget accepted ids older than any envelope can live (they can no longer be replayed)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,8 @@ log = logging.getLogger(__name__)
 _BATCH = 2000
 
 
-def to_contract(row: PersonRow) -> Person:
+def to_contract(row: Any) -> Person:
+    """A ``persons`` row (ORM object or Core row) as the public contract."""
     return Person(
         iin=row.iin,
         surname=row.surname,
@@ -42,7 +44,7 @@ async def lookup(session: AsyncSession, iin: str) -> tuple[Person, list[str]]:
         parse_iin(iin)
     except InvalidIdentifier as exc:
         raise RefusalError(Refusal.IIN_INVALID, exc.detail) from None
-    row = await session.get(PersonRow, iin)
+    row = (await session.execute(select(PersonRow.__table__).where(PersonRow.iin == iin))).first()
     if row is None:
         raise RefusalError(Refusal.PERSON_NOT_FOUND)
     parents = list(await session.scalars(select(RelationRow.parent_iin).where(RelationRow.child_iin == iin)))
