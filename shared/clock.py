@@ -1,7 +1,8 @@
 """Injectable time. Every rule that depends on "now" asks a :class:`Clock`, never ``datetime.now``.
 
-``Clock(start=...)`` begins at a configured instant and then runs at real speed, so a whole mesh can be
-started "at 16:30 on a Tuesday" to exercise cut-offs and schedules without waiting.
+A clock is real time shifted by a fixed offset. The offset is a setting shared by every process of the
+mesh (``EMHANA_CLOCK_OFFSET_SECONDS``), so all services agree on "now" even when they start at different
+moments; ``python -m shared.mesh --clock-start 2026-11-24T16:30+05:00`` computes it once for all.
 """
 
 from __future__ import annotations
@@ -11,17 +12,22 @@ import time
 
 
 class Clock:
-    """Wall clock, optionally shifted so that it reads ``start`` at creation."""
+    """Wall clock shifted by ``offset_seconds``."""
 
-    def __init__(self, start: dt.datetime | None = None) -> None:
-        if start is not None and start.tzinfo is None:
+    def __init__(self, offset_seconds: float = 0.0) -> None:
+        self.offset_seconds = offset_seconds
+
+    @classmethod
+    def starting_at(cls, start: dt.datetime) -> Clock:
+        """A clock that reads ``start`` now (its offset can be handed to other processes)."""
+        if start.tzinfo is None:
             raise ValueError("clock start must be timezone-aware")
-        self._offset = 0.0 if start is None else start.timestamp() - time.time()
+        return cls(start.timestamp() - time.time())
 
     def now(self) -> dt.datetime:
         """Current UTC time as this clock sees it."""
-        return dt.datetime.fromtimestamp(time.time() + self._offset, dt.UTC)
+        return dt.datetime.fromtimestamp(time.time() + self.offset_seconds, dt.UTC)
 
-    def shift(self, seconds: float) -> None:
-        """Move this clock forward (tests only)."""
-        self._offset += seconds
+    def shifted(self, seconds: float) -> Clock:
+        """Another clock, ``seconds`` ahead of this one (negative: behind)."""
+        return Clock(self.offset_seconds + seconds)

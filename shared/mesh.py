@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -19,6 +20,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+
+from shared.clock import Clock
 
 SERVICE_PORTS = {"signature": 8105, "gbd_fl": 8104, "arm": 8103, "portal": 8101, "gateway": 8102}
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +61,7 @@ class Mesh:
     namespace: str = "emhana"
     ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
     env: dict[str, str] = field(default_factory=dict)
+    clock_offset_seconds: float = 0.0
     log_file: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -73,6 +77,7 @@ class Mesh:
             "EMHANA_VAR_DIR": str(self.var_dir),
             "EMHANA_PKI_DIR": str(self.pki_dir),
             "PYTHONUNBUFFERED": "1",
+            "EMHANA_CLOCK_OFFSET_SECONDS": str(self.clock_offset_seconds),
         }
         env.update(self.env)
         return env
@@ -143,6 +148,11 @@ class Mesh:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.mesh", description="Run the whole Emhana mesh locally.")
     parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("EMHANA_VAR_DIR", "var")))
+    parser.add_argument(
+        "--clock-start",
+        type=dt.datetime.fromisoformat,
+        help="run every service's clock from this instant, e.g. 2026-11-24T16:30+05:00 (rules, cut-offs)",
+    )
     args = parser.parse_args(argv)
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
     try:
@@ -150,8 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokerUnavailable as exc:
         print(exc, file=sys.stderr)
         return 2
+    offset = Clock.starting_at(args.clock_start).offset_seconds if args.clock_start else 0.0
     mesh = Mesh(
-        var_dir=args.var_dir.resolve(), amqp_url=amqp_url, namespace=os.environ.get("EMHANA_NAMESPACE", "emhana")
+        var_dir=args.var_dir.resolve(),
+        amqp_url=amqp_url,
+        namespace=os.environ.get("EMHANA_NAMESPACE", "emhana"),
+        clock_offset_seconds=offset,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

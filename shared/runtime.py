@@ -50,7 +50,7 @@ class ServiceRuntime:
         self.inbox = Inbox(self.metadata)
         self.routes = routes or {}
         self.on_start = on_start
-        self.clock = Clock(settings.clock_start)
+        self.clock = Clock(settings.clock_offset_seconds)
         self.db = Database(settings.db_url)
         self.bus = Bus(settings.amqp_url, name=settings.service, prefetch=settings.prefetch)
         self.store: TrustStore

@@ -1,13 +1,12 @@
 """Settings: pydantic-settings with one prefix per service (``EMHANA_<SERVICE>_…``).
 
 Facts every service shares can also be given once, unprefixed: ``AMQP_URL``, ``EMHANA_NAMESPACE``,
-``EMHANA_PKI_DIR``, ``EMHANA_VAR_DIR``, ``EMHANA_CLOCK_START``, ``EMHANA_LOG_LEVEL``,
+``EMHANA_PKI_DIR``, ``EMHANA_VAR_DIR``, ``EMHANA_CLOCK_OFFSET_SECONDS``, ``EMHANA_LOG_LEVEL``,
 ``EMHANA_CRL_REFRESH_SECONDS``, ``EMHANA_DELIVERY_LIMIT``. A prefixed value wins.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,7 +19,7 @@ _SHARED_ENV = {
     "namespace": "EMHANA_NAMESPACE",
     "pki_dir": "EMHANA_PKI_DIR",
     "var_dir": "EMHANA_VAR_DIR",
-    "clock_start": "EMHANA_CLOCK_START",
+    "clock_offset_seconds": "EMHANA_CLOCK_OFFSET_SECONDS",
     "log_level": "EMHANA_LOG_LEVEL",
     "crl_refresh_seconds": "EMHANA_CRL_REFRESH_SECONDS",
     "delivery_limit": "EMHANA_DELIVERY_LIMIT",
@@ -41,7 +40,7 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int | None = None
-    clock_start: dt.datetime | None = None
+    clock_offset_seconds: float = 0.0
     log_level: str = "INFO"
     prefetch: int = 64
     delivery_limit: int = 5

@@ -6,9 +6,11 @@ the same broker; its queues are deleted afterwards. Service logs go to ``<tmp>/m
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import uuid
+import zoneinfo
 from collections.abc import AsyncIterator, Iterator
 
 import aio_pika
@@ -28,6 +30,17 @@ AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
 POSTGRES_URL = os.environ.get("EMHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 SERVICES = ("signature", "gbd_fl", "arm", "portal", "gateway")
 GBD_FL_SEED = 20121229
+ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
+
+
+def mesh_start_time() -> dt.datetime:
+    """The mesh runs on a Tuesday at 16:30 in Astana: after the cut-off of a clinic that closes at 18:00,
+    before it for one that closes at 20:00, with morning slots already past and afternoon ones ahead."""
+    today = dt.datetime.now(ASTANA).date()
+    tuesday = today + dt.timedelta(days=(1 - today.weekday()) % 7 or 7)
+    return dt.datetime.combine(tuesday, dt.time(16, 30), ASTANA)
+
+
 OPERATOR_TOKEN = "test-operator-token"
 CLINICS = load_clinics().clinics
 
@@ -94,6 +107,7 @@ def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             **database_env,
         },
         log_file=var_dir / "mesh.log",
+        clock_offset_seconds=Clock.starting_at(mesh_start_time()).offset_seconds,
     )
     instance.start()
     try:
@@ -127,13 +141,19 @@ def _delete_queues(namespace: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def ca(mesh: Mesh) -> DevCA:
-    return DevCA(mesh.pki_dir)
+def clock(mesh: Mesh) -> Clock:
+    """The mesh's clock (every service shares the offset)."""
+    return Clock(mesh.clock_offset_seconds)
 
 
 @pytest.fixture(scope="session")
-def store(mesh: Mesh) -> TrustStore:
-    return TrustStore.from_files(mesh.pki_dir / "trust.pem", mesh.pki_dir / "crl", refresh_seconds=0)
+def ca(mesh: Mesh, clock: Clock) -> DevCA:
+    return DevCA(mesh.pki_dir, clock=clock)
+
+
+@pytest.fixture(scope="session")
+def store(mesh: Mesh, clock: Clock) -> TrustStore:
+    return TrustStore.from_files(mesh.pki_dir / "trust.pem", mesh.pki_dir / "crl", clock=clock, refresh_seconds=0)
 
 
 @pytest.fixture(scope="session")
@@ -149,10 +169,10 @@ def identity(mesh: Mesh, service: str) -> ServiceIdentity:
 
 
 @pytest.fixture(scope="session")
-def portal(mesh: Mesh, bus: Bus, store: TrustStore) -> MeshClient:
+def portal(mesh: Mesh, bus: Bus, store: TrustStore, clock: Clock) -> MeshClient:
     """A client that speaks as the portal (holding the portal's certificate)."""
     return MeshClient(
-        bus=bus, identity=identity(mesh, "portal"), store=store, clock=Clock(), namespace=mesh.namespace, timeout=10
+        bus=bus, identity=identity(mesh, "portal"), store=store, clock=clock, namespace=mesh.namespace, timeout=10
     )
 
 

@@ -24,7 +24,8 @@ async def _keep_crls_fresh(runtime: ServiceRuntime, settings: SignatureSettings)
     while True:
         await asyncio.sleep(settings.crl_republish_seconds)
         with suppress(Exception):
-            DevCA(settings.pki).publish_crls(next_update=dt.timedelta(seconds=settings.crl_republish_seconds * 24))
+            ca = DevCA(settings.pki, clock=runtime.clock)
+            ca.publish_crls(next_update=dt.timedelta(seconds=settings.crl_republish_seconds * 24))
             log.info("CRLs republished")
 
 

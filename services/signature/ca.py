@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from shared.certs import KeyPurpose, Role
+from shared.clock import Clock
 from shared.jws import SigningKey
 
 DEFAULT_P12_PASSWORD = b"emhana"
@@ -58,22 +59,22 @@ def _pem_key(key: SigningKey) -> bytes:
     )
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
 class DevCA:
     """A two-level development CA living in ``folder``; created on first use."""
 
-    def __init__(self, folder: Path, *, name: str = "Emhana") -> None:
+    def __init__(self, folder: Path, *, name: str = "Emhana", clock: Clock | None = None) -> None:
         self.folder = Path(folder)
         self.name = name
+        self.clock = clock or Clock()
         if not (self.folder / "ca.pem").exists():
             self._create()
         self.root = x509.load_pem_x509_certificate((self.folder / "root.pem").read_bytes())
         self.root_key = self._load_key("root.key.pem")
         self.ca = x509.load_pem_x509_certificate((self.folder / "ca.pem").read_bytes())
         self.ca_key = self._load_key("ca.key.pem")
+
+    def _now(self) -> dt.datetime:
+        return self.clock.now().replace(microsecond=0)
 
     # -- construction -------------------------------------------------------------------------
     def _load_key(self, filename: str) -> SigningKey:
@@ -84,7 +85,7 @@ class DevCA:
     def _create(self) -> None:
         (self.folder / "crl").mkdir(parents=True, exist_ok=True)
         (self.folder / "issued").mkdir(exist_ok=True)
-        now = _now()
+        now = self._now()
         root_key = _new_key("ec")
         root_name = x509.Name(
             [
@@ -177,7 +178,7 @@ class DevCA:
         """Issue an end-entity certificate with the НУЦ key-usage profile for ``purpose``."""
         issuer_cert, issuer_key = issuer or (self.ca, self.ca_key)
         key = _new_key(key_type)
-        now = _now()
+        now = self._now()
         sign = purpose is KeyPurpose.SIGN
         usage = x509.KeyUsage(
             digital_signature=True,
@@ -281,7 +282,7 @@ class DevCA:
         A ``last_update`` far enough in the past publishes a stale CRL (for testing fail-closed checks).
         """
         revoked = {int(s, 16) for s in self._state()["revoked"]}
-        this_update = last_update or _now() - dt.timedelta(minutes=1)
+        this_update = last_update or self._now() - dt.timedelta(minutes=1)
         for filename, cert, key in (("crl/root.crl", self.root, self.root_key), ("crl/ca.crl", self.ca, self.ca_key)):
             builder = (
                 x509.CertificateRevocationListBuilder()
@@ -343,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     crl.add_argument("--hours", type=float, default=24.0, help="hours until the next update")
     crl.add_argument("--stale", action="store_true", help="publish CRLs whose next update has passed")
     args = parser.parse_args(argv)
-    ca = DevCA(args.dir)
+    ca = DevCA(args.dir, clock=Clock(float(os.environ.get("EMHANA_CLOCK_OFFSET_SECONDS", "0"))))
     if args.command == "bootstrap":
         bootstrap(ca)
     elif args.command == "service":
@@ -357,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         ca.revoke(args.serial)
     elif args.command == "crl":
         if args.stale:
-            ca.publish_crls(next_update=dt.timedelta(hours=1), last_update=_now() - dt.timedelta(hours=2))
+            ca.publish_crls(next_update=dt.timedelta(hours=1), last_update=ca._now() - dt.timedelta(hours=2))
         else:
             ca.publish_crls(next_update=dt.timedelta(hours=args.hours))
     print(f"development CA ready in {args.dir}", file=sys.stderr)

@@ -45,7 +45,7 @@ async def journal(mesh: Mesh, correlation_id: uuid.UUID | str) -> list[dict]:
 async def send_raw(bus: Bus, mesh: Mesh, store: TrustStore, raw: bytes, message_id: uuid.UUID) -> dict:
     """Publish exact bytes to the gateway as a sync request and return the verified answer envelope."""
     reply = await bus.request(queue_name(mesh.namespace, "gateway"), raw, message_id=str(message_id), timeout=10)
-    return open_envelope(reply.body, store, Clock()).envelope.model_dump(mode="json")
+    return open_envelope(reply.body, store, store.clock).envelope.model_dump(mode="json")
 
 
 async def test_lookup_round_trip_is_journaled(portal: MeshClient, mesh: Mesh, some_iin: str) -> None:
@@ -84,36 +84,32 @@ async def test_unknown_recipient(portal: MeshClient, mesh: Mesh) -> None:
     assert [r["outcome"] for r in await journal(mesh, message_id)] == ["refused:ROUTE_UNKNOWN"]
 
 
-async def test_sender_not_allowed(mesh: Mesh, bus: Bus, store: TrustStore) -> None:
-    gbd_fl = MeshClient(
-        bus=bus, identity=identity(mesh, "gbd_fl"), store=store, clock=Clock(), namespace=mesh.namespace
-    )
+async def test_sender_not_allowed(mesh: Mesh, bus: Bus, store: TrustStore, clock: Clock) -> None:
+    gbd_fl = MeshClient(bus=bus, identity=identity(mesh, "gbd_fl"), store=store, clock=clock, namespace=mesh.namespace)
     assert (await refused(gbd_fl.request(CLINIC, PING, {}))).code is Refusal.ACCESS_DENIED
-    portal = MeshClient(
-        bus=bus, identity=identity(mesh, "portal"), store=store, clock=Clock(), namespace=mesh.namespace
-    )
+    portal = MeshClient(bus=bus, identity=identity(mesh, "portal"), store=store, clock=clock, namespace=mesh.namespace)
     assert (await refused(portal.request("gbd_fl", "document.verify", {}))).code is Refusal.ACCESS_DENIED
 
 
-async def test_certificate_not_of_the_sender(mesh: Mesh, bus: Bus, store: TrustStore, ca: DevCA) -> None:
+async def test_certificate_not_of_the_sender(mesh: Mesh, bus: Bus, store: TrustStore, ca: DevCA, clock: Clock) -> None:
     # gbd_fl's certificate claiming to be the portal
     impostor = identity(mesh, "gbd_fl")
-    message_id, raw = seal(impostor, type=PING, recipient="signature", payload={}, clock=Clock(), sender="portal")
+    message_id, raw = seal(impostor, type=PING, recipient="signature", payload={}, clock=clock, sender="portal")
     answer = await send_raw(bus, mesh, store, raw, message_id)
     assert (answer["type"], answer["payload"]["code"]) == ("refusal", "SIGNATURE_INVALID")
     # a citizen's certificate (no information-system role) cannot speak for any service
     citizen = ca.issue_person("850315300019", "A", "B")
     as_citizen = ServiceIdentity("portal", citizen.key, citizen.chain)
-    message_id, raw = seal(as_citizen, type=PING, recipient="signature", payload={}, clock=Clock())
+    message_id, raw = seal(as_citizen, type=PING, recipient="signature", payload={}, clock=clock)
     answer = await send_raw(bus, mesh, store, raw, message_id)
     assert answer["payload"]["code"] == "SIGNATURE_INVALID"
 
 
 async def test_replayed_id_is_refused_even_after_a_gateway_restart(
-    mesh: Mesh, bus: Bus, store: TrustStore, some_iin: str
+    mesh: Mesh, bus: Bus, store: TrustStore, some_iin: str, clock: Clock
 ) -> None:
     portal = identity(mesh, "portal")
-    message_id, raw = seal(portal, type=PERSON_LOOKUP, recipient="gbd_fl", payload={"iin": some_iin}, clock=Clock())
+    message_id, raw = seal(portal, type=PERSON_LOOKUP, recipient="gbd_fl", payload={"iin": some_iin}, clock=clock)
     first = await send_raw(bus, mesh, store, raw, message_id)
     assert first["type"] == "person.lookup.reply"
     second = await send_raw(bus, mesh, store, raw, message_id)
@@ -127,8 +123,8 @@ async def test_replayed_id_is_refused_even_after_a_gateway_restart(
     assert outcomes == ["replied", "refused:REPLAYED", "refused:REPLAYED"]
 
 
-async def test_expired_message(mesh: Mesh, bus: Bus, store: TrustStore) -> None:
-    past = Clock(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10))
+async def test_expired_message(mesh: Mesh, bus: Bus, store: TrustStore, clock: Clock) -> None:
+    past = clock.shifted(-600)
     message_id, raw = seal(
         identity(mesh, "portal"), type=PING, recipient="gbd_fl", payload={}, clock=past, ttl=dt.timedelta(minutes=5)
     )
@@ -137,14 +133,14 @@ async def test_expired_message(mesh: Mesh, bus: Bus, store: TrustStore) -> None:
 
 
 async def test_revoked_service_certificate_is_refused_within_seconds(
-    mesh: Mesh, bus: Bus, store: TrustStore, ca: DevCA
+    mesh: Mesh, bus: Bus, store: TrustStore, ca: DevCA, clock: Clock
 ) -> None:
     fresh = ca.issue_service("portal", OPERATOR_BIN)
     client = MeshClient(
         bus=bus,
         identity=ServiceIdentity("portal", fresh.key, fresh.chain),
         store=store,
-        clock=Clock(),
+        clock=clock,
         namespace=mesh.namespace,
     )
     assert (await client.request("gbd_fl", PING, {}))["service"] == "gbd_fl"
@@ -199,13 +195,13 @@ async def test_async_message_waits_for_a_recipient_that_is_down(mesh: Mesh, bus:
 
 
 async def test_direct_publish_bypassing_the_gateway_is_not_answered(
-    mesh: Mesh, bus: Bus, store: TrustStore, some_iin: str
+    mesh: Mesh, bus: Bus, store: TrustStore, some_iin: str, clock: Clock
 ) -> None:
     message_id, raw = seal(
-        identity(mesh, "portal"), type=PERSON_LOOKUP, recipient="gbd_fl", payload={"iin": some_iin}, clock=Clock()
+        identity(mesh, "portal"), type=PERSON_LOOKUP, recipient="gbd_fl", payload={"iin": some_iin}, clock=clock
     )
     reply = await bus.request(queue_name(mesh.namespace, "gbd_fl"), raw, message_id=str(message_id), timeout=10)
-    answer = open_envelope(reply.body, store, Clock()).envelope
+    answer = open_envelope(reply.body, store, clock).envelope
     assert (answer.type, answer.payload["code"]) == ("refusal", "ACCESS_DENIED")
     assert "person" not in answer.payload
 

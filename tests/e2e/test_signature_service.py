@@ -14,11 +14,11 @@ from cryptography import x509
 
 from services.signature.ca import DevCA
 from shared.certs import KeyPurpose
+from shared.clock import Clock
 from shared.jws import b64url_encode, sign_compact
 from shared.mesh import Mesh
 from shared.messaging import MeshClient
 
-NOW = dt.datetime.now(dt.UTC)
 IIN = "850315300019"
 DOCUMENT = json.dumps({"service": "home_call", "iin": IIN, "nonce": "n-1"}).encode()
 
@@ -62,19 +62,21 @@ async def test_clinic_signature_names_bin_and_organisation(mesh: Mesh, ca: DevCA
 @pytest.mark.parametrize(
     ("options", "code"),
     [
-        ({"not_before": NOW - dt.timedelta(days=800), "not_after": NOW - dt.timedelta(days=1)}, "CERT_EXPIRED"),
-        ({"not_before": NOW + dt.timedelta(days=2)}, "CERT_NOT_YET_VALID"),
+        ({"not_before": -800, "not_after": -1}, "CERT_EXPIRED"),
+        ({"not_before": 2}, "CERT_NOT_YET_VALID"),
         ({"purpose": KeyPurpose.AUTH}, "CERT_WRONG_USAGE"),
     ],
 )
-async def test_certificate_faults(mesh: Mesh, ca: DevCA, options: dict, code: str) -> None:
+async def test_certificate_faults(mesh: Mesh, ca: DevCA, clock: Clock, options: dict, code: str) -> None:
+    now = clock.now()
+    options = {k: now + dt.timedelta(days=v) if k.startswith("not_") else v for k, v in options.items()}
     verdict = await verify(mesh, signed(ca.issue_person(IIN, "A", "B", **options)))
     assert (verdict["valid"], verdict["code"]) == (False, code)
     assert verdict["message"]  # a citizen-facing motivation
 
 
-async def test_untrusted_second_ca(mesh: Mesh, tmp_path: Path) -> None:
-    stranger = DevCA(tmp_path / "rogue", name="Rogue")
+async def test_untrusted_second_ca(mesh: Mesh, tmp_path: Path, clock: Clock) -> None:
+    stranger = DevCA(tmp_path / "rogue", name="Rogue", clock=clock)
     verdict = await verify(mesh, signed(stranger.issue_person(IIN, "A", "B")))
     assert verdict["code"] == "CERT_UNTRUSTED"
 
@@ -142,10 +144,10 @@ async def test_revocation_is_enforced_after_the_crl_is_published(mesh: Mesh, ca:
     assert (verdict["valid"], verdict["code"]) == (False, "CERT_REVOKED")
 
 
-async def test_stale_crl_means_status_unknown(mesh: Mesh, ca: DevCA) -> None:
+async def test_stale_crl_means_status_unknown(mesh: Mesh, ca: DevCA, clock: Clock) -> None:
     token = signed(ca.issue_person(IIN, "A", "B"))
     try:
-        ca.publish_crls(next_update=dt.timedelta(hours=1), last_update=NOW - dt.timedelta(hours=3))
+        ca.publish_crls(next_update=dt.timedelta(hours=1), last_update=clock.now() - dt.timedelta(hours=3))
         verdict = await _await_code(mesh, token, "CERT_STATUS_UNKNOWN")
         assert (verdict["valid"], verdict["code"]) == (False, "CERT_STATUS_UNKNOWN")
     finally:

@@ -43,7 +43,7 @@ async def main(address: str, workdir: Path, mode: str) -> None:
         assert context.session is not None
         await context.session.execute(insert(effects).values(message_id=str(context.envelope.id)))
 
-    clock = Clock()
+    clock = Clock(float(os.environ.get("EMHANA_CLOCK_OFFSET_SECONDS", "0")))
     bus = Bus(os.environ["AMQP_URL"], name=f"helper-{mode}", prefetch=8)
     await bus.connect()
     dispatcher = Dispatcher(

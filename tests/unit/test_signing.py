@@ -126,7 +126,7 @@ def test_envelope_verification(dev_ca: DevCA, trust: TrustStore) -> None:
     assert refusal(lambda: open_envelope(json.dumps(spoofed).encode(), trust, clock)) is Refusal.SIGNATURE_INVALID
     _, as_other = seal(portal, type="ping", recipient="x", payload={}, clock=clock, sender="gbd_fl")
     assert refusal(lambda: open_envelope(as_other, trust, clock)) is Refusal.SIGNATURE_INVALID
-    _, old = seal(portal, type="ping", recipient="x", payload={}, clock=Clock(NOW - dt.timedelta(hours=1)))
+    _, old = seal(portal, type="ping", recipient="x", payload={}, clock=clock.shifted(-3600))
     assert refusal(lambda: open_envelope(old, trust, clock)) is Refusal.EXPIRED
     assert refusal(lambda: open_envelope(b"{not json", trust, clock)) is Refusal.MALFORMED
     assert refusal(lambda: open_envelope(b'{"signature": "a..b"}', trust, clock)) is Refusal.MALFORMED
