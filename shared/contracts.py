@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -110,3 +112,131 @@ def parse_payload(contract: type[C], payload: dict[str, Any]) -> C:
         return contract.model_validate(payload)
     except ValidationError as exc:
         raise RefusalError(Refusal.MALFORMED, f"{contract.__name__}: {exc.error_count()} invalid fields") from None
+
+
+# -- the three e-services (portal ⇄ АРМ) ----------------------------------------------------------
+ESERVICE_REQUEST = "eservice.request"  # portal → arm.<БИН>, async: a citizen's signed request
+ESERVICE_STATUS = "eservice.status"  # arm.<БИН> → portal, async: registered / completed / refused
+SLOTS_QUERY = "slots.query"  # portal → arm.<БИН>, sync: free slots of the clinic's doctors
+SLOT_HOLD = "slot.hold"  # portal → arm.<БИН>, sync: hold a slot while the citizen signs
+ATTACHMENT_LOOKUP = "attachment.lookup"  # portal → arm, sync: which clinic a person is attached to
+CLINICS_LIST = "clinics.list"  # portal → arm, sync: the clinics the АРМ hosts
+
+IIN_PATTERN = r"^\d{12}$"
+PHONE_PATTERN = r"^\+7\d{10}$"
+
+
+class ServiceKind(StrEnum):
+    """The e-services of the regulation (and cancelling a booking, which frees its slot)."""
+
+    HOME_CALL = "home_call"
+    APPOINTMENT = "appointment"
+    APPOINTMENT_CANCEL = "appointment_cancel"
+    ATTACHMENT = "attachment"
+
+
+class HomeCallForm(Contract):
+    """Вызов врача на дом: the form's fields and their format requirements."""
+
+    patient_iin: str | None = Field(default=None, pattern=IIN_PATTERN, description="ИИН of the patient if not you")
+    address: str = Field(min_length=5, max_length=200, description="where the doctor should come")
+    phone: str = Field(pattern=PHONE_PATTERN, description="+7XXXXXXXXXX")
+    complaints: str = Field(min_length=3, max_length=500, description="complaints in the patient's words")
+    temperature: float | None = Field(default=None, ge=34.0, le=43.0)
+
+
+class AppointmentForm(Contract):
+    """Запись на прием к врачу: a free slot of a doctor of your clinic."""
+
+    patient_iin: str | None = Field(default=None, pattern=IIN_PATTERN)
+    doctor_code: str = Field(min_length=1, max_length=40)
+    slot_start: dt.datetime = Field(description="start of the slot, with its UTC offset")
+
+
+class AppointmentCancelForm(Contract):
+    """Cancel a booking by its registration number; the slot becomes free."""
+
+    registration_number: str = Field(min_length=1, max_length=40)
+
+
+class AttachmentForm(Contract):
+    """Прикрепление к медицинской организации, оказывающей ПМСП."""
+
+    patient_iin: str | None = Field(default=None, pattern=IIN_PATTERN, description="a minor's ИИН (you sign)")
+    reason: Literal["voluntary", "residence_change"] = "voluntary"
+    new_address: str | None = Field(default=None, min_length=5, max_length=200)
+
+
+FORMS: dict[ServiceKind, type[Contract]] = {
+    ServiceKind.HOME_CALL: HomeCallForm,
+    ServiceKind.APPOINTMENT: AppointmentForm,
+    ServiceKind.APPOINTMENT_CANCEL: AppointmentCancelForm,
+    ServiceKind.ATTACHMENT: AttachmentForm,
+}
+
+
+class SignedRequest(Contract):
+    """The document a citizen signs (DESIGN.md): canonical JSON of service, ИИН, fields, provider, time, nonce."""
+
+    service: ServiceKind
+    iin: str = Field(pattern=IIN_PATTERN)
+    provider: str = Field(pattern=IIN_PATTERN, description="БИН of the clinic")
+    fields: dict[str, Any]
+    time: dt.datetime
+    nonce: str = Field(min_length=8, max_length=64)
+
+    def form(self) -> Contract:
+        """The fields validated against the service's form; a mismatch is ``MALFORMED``."""
+        return parse_payload(FORMS[self.service], self.fields)
+
+    @property
+    def patient_iin(self) -> str:
+        return self.fields.get("patient_iin") or self.iin
+
+
+class EServiceRequest(Contract):
+    request_id: uuid.UUID
+    document: str = Field(min_length=1, max_length=256 * 1024)
+
+
+class EServiceStatus(Contract):
+    request_id: uuid.UUID
+    status: Literal["registered", "completed", "refused"]
+    at: dt.datetime
+    registration_number: str | None = None
+    refusal: RefusalPayload | None = None
+    result: str | None = Field(default=None, description="the clinic-signed result (compact JWS)")
+
+
+class SlotsQuery(Contract):
+    doctor_code: str | None = None
+    specialty: str | None = None
+    date_from: dt.date | None = None
+    days: int = Field(default=7, ge=1, le=14)
+
+
+class Slot(Contract):
+    doctor_code: str
+    doctor_name: str
+    specialty: str
+    room: str
+    start: dt.datetime
+    end: dt.datetime
+
+
+class SlotHoldRequest(Contract):
+    doctor_code: str
+    slot_start: dt.datetime
+    iin: str = Field(pattern=IIN_PATTERN)
+
+
+class AttachmentLookup(Contract):
+    iin: str = Field(pattern=IIN_PATTERN)
+
+
+class AttachmentInfo(Contract):
+    iin: str
+    clinic_bin: str
+    clinic_name: str
+    site: int | None
+    since: dt.datetime

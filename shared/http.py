@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 # Which HTTP status a refusal maps to when it answers an HTTP call.
 _STATUS = {
     Refusal.AUTH_FAILED: 401,
+    Refusal.SLOT_TAKEN: 409,
+    Refusal.DUPLICATE_REQUEST: 409,
+    Refusal.NO_SUCH_BOOKING: 404,
     Refusal.ACCESS_DENIED: 403,
     Refusal.PERSON_NOT_FOUND: 404,
     Refusal.ROUTE_UNKNOWN: 404,
@@ -51,9 +54,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RefusalError)
     async def _refusal(_: Request, exc: RefusalError) -> JSONResponse:
+        message = refusal_text(exc.code)
         return JSONResponse(
             status_code=_STATUS.get(exc.code, 422),
-            content=error_body(exc.code.value, refusal_text(exc.code), detail=exc.detail),
+            content=error_body(exc.code.value, message, detail=exc.detail if exc.detail != message else None),
         )
 
     @app.exception_handler(ApiError)

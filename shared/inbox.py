@@ -10,8 +10,10 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, insert, select
+from sqlalchemy import Column, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import UtcDateTime
 
 
 class Inbox:
@@ -23,7 +25,7 @@ class Inbox:
             metadata,
             Column("message_id", String(36), primary_key=True),
             Column("outcome", Text, nullable=False),
-            Column("processed_at", DateTime(timezone=True), nullable=False, index=True),
+            Column("processed_at", UtcDateTime, nullable=False, index=True),
         )
 
     async def outcome(self, session: AsyncSession, message_id: str) -> dict[str, Any] | None:

@@ -41,6 +41,7 @@ class MessageContext:
     signer: CertIdentity
     accepted_at: dt.datetime
     session: AsyncSession | None = None
+    prepared: Any = None
     outgoing: list[tuple[str, str, dict[str, Any], str | None]] = field(default_factory=list)
 
     def send(self, type: str, recipient: str, payload: dict[str, Any], correlation_id: str | None = None) -> None:
@@ -53,8 +54,12 @@ HandlerFn = Callable[[MessageContext], Awaitable[dict[str, Any] | None]]
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    """A message type's handler. ``prepare`` (transactional routes) runs first, outside the transaction,
+    for slow reads such as lookups through the gateway; its result is ``context.prepared``."""
+
     handler: HandlerFn
     transactional: bool = False
+    prepare: Callable[[MessageContext], Awaitable[Any]] | None = None
 
 
 def refusal_payload(exc: RefusalError) -> dict[str, Any]:
@@ -120,6 +125,16 @@ class Dispatcher:
     async def _run_transactional(self, route: Route, context: MessageContext, is_sync: bool) -> dict[str, Any]:
         assert self.db is not None and self.inbox is not None, "transactional routes need a database"
         message_id = str(context.envelope.id)
+        async with self.db.sessions() as session:
+            prior = await self.inbox.outcome(session, message_id)
+        if prior is not None:
+            log.info("redelivered message: re-sending its recorded outcome", extra={"id": message_id})
+            return prior
+        if route.prepare is not None:
+            try:
+                context.prepared = await route.prepare(context)
+            except RefusalError as exc:
+                return await self._record(message_id, self._refusal_outcome(context.envelope, exc, is_sync))
         try:
             async with self.db.transaction() as session:
                 prior = await self.inbox.outcome(session, message_id)
@@ -131,19 +146,29 @@ class Dispatcher:
                 await self.inbox.record(session, message_id, outcome, self.clock.now())
                 return outcome
         except RefusalError as exc:
-            outcome = self._refusal_outcome(context.envelope, exc, is_sync)
+            return await self._record(message_id, self._refusal_outcome(context.envelope, exc, is_sync))
         except IntegrityError:
-            outcome = None  # a concurrent delivery of the same id committed first
+            # Either a concurrent delivery of the same id committed first (its outcome is recorded), or
+            # the effect itself hit a constraint; then the message is retried and the handler's own
+            # checks see the committed state.
+            async with self.db.sessions() as session:
+                prior = await self.inbox.outcome(session, message_id)
+            if prior is None:
+                raise
+            return prior
+
+    async def _record(self, message_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        """Record a refusal outcome (its effect was rolled back) unless another delivery recorded one."""
+        assert self.db is not None and self.inbox is not None
         try:
             async with self.db.transaction() as session:
                 prior = await self.inbox.outcome(session, message_id)
                 if prior is not None:
                     return prior
-                assert outcome is not None
                 await self.inbox.record(session, message_id, outcome, self.clock.now())
                 return outcome
         except IntegrityError:
-            async with self.db.transaction() as session:
+            async with self.db.sessions() as session:
                 prior = await self.inbox.outcome(session, message_id)
             assert prior is not None
             return prior

@@ -34,6 +34,9 @@ class Refusal(StrEnum):
     NO_CONTRACT = "NO_CONTRACT"
     NO_CAPACITY = "NO_CAPACITY"
     DUPLICATE_REQUEST = "DUPLICATE_REQUEST"
+    NOT_GUARDIAN = "NOT_GUARDIAN"
+    NO_SUCH_SLOT = "NO_SUCH_SLOT"
+    NO_SUCH_BOOKING = "NO_SUCH_BOOKING"
     # Gateway (ШЭП) refusals of a message rather than of a citizen's request.
     ROUTE_UNKNOWN = "ROUTE_UNKNOWN"
     ACCESS_DENIED = "ACCESS_DENIED"
@@ -79,6 +82,12 @@ REFUSAL_TEXTS: dict[Refusal, tuple[str, str]] = {
     Refusal.NO_CONTRACT: ("У медицинской организации нет договора с ФСМС.", "attachment rules"),
     Refusal.NO_CAPACITY: ("Медицинская организация не принимает новых пациентов.", "attachment rules"),
     Refusal.DUPLICATE_REQUEST: ("Такой запрос уже подан.", "idempotency"),
+    Refusal.NOT_GUARDIAN: (
+        "Заявитель не является родителем (законным представителем) несовершеннолетнего по данным ГБД ФЛ.",
+        "attachment of minors",
+    ),
+    Refusal.NO_SUCH_SLOT: ("Такого времени приёма нет в расписании врача.", "schedule"),
+    Refusal.NO_SUCH_BOOKING: ("Активная запись с таким номером не найдена.", "cancellation"),
     Refusal.ROUTE_UNKNOWN: ("Получатель сообщения не зарегистрирован в ШЭП.", "gateway routing"),
     Refusal.ACCESS_DENIED: ("Отправителю не разрешён этот вид сообщения.", "gateway access rights"),
     Refusal.EXPIRED: ("Срок действия сообщения истёк.", "envelope expiry"),

@@ -23,6 +23,8 @@ _SHARED_ENV = {
     "log_level": "EMHANA_LOG_LEVEL",
     "crl_refresh_seconds": "EMHANA_CRL_REFRESH_SECONDS",
     "delivery_limit": "EMHANA_DELIVERY_LIMIT",
+    "population_size": "EMHANA_POPULATION_SIZE",
+    "population_seed": "EMHANA_POPULATION_SEED",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import aio_pika
 from aio_pika.abc import AbstractChannel
 
-SERVICE_ADDRESSES = ("portal", "gateway", "gbd_fl", "signature")
+SERVICE_ADDRESSES = ("portal", "gateway", "gbd_fl", "signature", "arm")  # "arm": the АРМ system itself
 GATEWAY = "gateway"
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 

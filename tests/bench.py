@@ -26,7 +26,6 @@ from pathlib import Path
 
 import aio_pika
 
-from services.gbd_fl.generator import generate
 from shared.bus import Bus
 from shared.certs import TrustStore
 from shared.clock import Clock
@@ -34,6 +33,7 @@ from shared.contracts import PERSON_LOOKUP
 from shared.envelope import ServiceIdentity
 from shared.mesh import Mesh, check_broker
 from shared.messaging import MeshClient
+from shared.population import generate
 from tests.conftest import free_port
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
@@ -168,7 +168,7 @@ def main() -> None:
             amqp_url=AMQP_URL,
             namespace=f"bench-{uuid.uuid4().hex[:6]}",
             ports={s: free_port() for s in ("signature", "gbd_fl", "arm", "portal", "gateway")},
-            env={"EMHANA_LOG_LEVEL": "WARNING", "EMHANA_GBD_FL_SEED_POPULATION": "10000"},
+            env={"EMHANA_LOG_LEVEL": "WARNING", "EMHANA_POPULATION_SIZE": "10000"},
             log_file=Path(tmp) / "mesh.log",
         )
         mesh.start()

@@ -29,7 +29,8 @@ from shared.topology import SERVICE_ADDRESSES, arm_address, dead_letter_queue, q
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
 POSTGRES_URL = os.environ.get("EMHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 SERVICES = ("signature", "gbd_fl", "arm", "portal", "gateway")
-GBD_FL_SEED = 20121229
+POPULATION_SEED = 20121229
+POPULATION_SIZE = 3000
 ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
 
 
@@ -100,8 +101,8 @@ def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         env={
             "EMHANA_CRL_REFRESH_SECONDS": "0.2",
             "EMHANA_GATEWAY_OPERATOR_TOKEN": OPERATOR_TOKEN,
-            "EMHANA_GBD_FL_SEED_POPULATION": "3000",
-            "EMHANA_GBD_FL_SEED": str(GBD_FL_SEED),
+            "EMHANA_POPULATION_SIZE": str(POPULATION_SIZE),
+            "EMHANA_POPULATION_SEED": str(POPULATION_SEED),
             "EMHANA_DELIVERY_LIMIT": "3",
             "EMHANA_LOG_LEVEL": "INFO",
             **database_env,
@@ -179,6 +180,6 @@ def portal(mesh: Mesh, bus: Bus, store: TrustStore, clock: Clock) -> MeshClient:
 @pytest.fixture(scope="session")
 def some_iin() -> str:
     """A living person of the registry (the generator is deterministic for a seed)."""
-    from services.gbd_fl.generator import generate
+    from shared.population import generate
 
-    return next(p.iin for p in generate(100, GBD_FL_SEED) if p.alive)
+    return next(p.iin for p in generate(100, POPULATION_SEED) if p.alive)

@@ -1,10 +1,161 @@
-"""Bus handlers of the АРМ."""
+"""Bus handlers of the АРМ: parse the contract, call :mod:`services.arm.service`, reply or send status."""
 
 from __future__ import annotations
 
-from shared.messaging import Route, basic_routes
+from typing import Any
+
+from sqlalchemy import func, select
+
+from services.arm.models import Attachment, Clinic, Doctor
+from services.arm.service import ArmService, Prepared, refusal_of, verify_request
+from shared.bus import RequestTimeout
+from shared.contracts import (
+    ATTACHMENT_LOOKUP,
+    CLINICS_LIST,
+    ESERVICE_REQUEST,
+    ESERVICE_STATUS,
+    PERSON_LOOKUP,
+    SLOT_HOLD,
+    SLOTS_QUERY,
+    AttachmentInfo,
+    AttachmentLookup,
+    EServiceRequest,
+    Person,
+    SlotHoldRequest,
+    SlotsQuery,
+    parse_payload,
+)
+from shared.messaging import MessageContext, Route, basic_routes
+from shared.refusals import Refusal, RefusalError
 from shared.runtime import ServiceRuntime
 
 
-def routes(_runtime: ServiceRuntime) -> dict[str, Route]:
-    return basic_routes("arm")
+def clinic_bin_of(context: MessageContext) -> str:
+    address = context.envelope.recipient
+    if not address.startswith("arm."):
+        raise RefusalError(Refusal.MALFORMED, "this message goes to a clinic address arm.<БИН>")
+    return address.split(".", 1)[1]
+
+
+def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route]:
+    async def prepare(context: MessageContext) -> Prepared:
+        request = parse_payload(EServiceRequest, context.envelope.payload)
+        prepared = Prepared(request)
+        try:
+            prepared.signed, prepared.signer = verify_request(request, runtime.store, clinic_bin_of(context))
+        except RefusalError as exc:
+            prepared.rejection = exc
+            return prepared
+        try:
+            answer = await runtime.client.request(
+                "gbd_fl", PERSON_LOOKUP, {"iin": prepared.signed.patient_iin}, sender=context.envelope.recipient
+            )
+        except RefusalError as exc:
+            prepared.person_refusal = exc
+        except RequestTimeout:
+            # A technical fault, not a refusal on the merits: nothing is registered, the portal offers a retry.
+            prepared.rejection = RefusalError(Refusal.TIMEOUT, "ГБД ФЛ did not answer")
+        else:
+            prepared.person = Person.model_validate(answer["person"])
+            prepared.parents = list(answer.get("parents", []))
+            if not prepared.person.alive:
+                prepared.person_refusal = RefusalError(Refusal.PERSON_DECEASED)
+        return prepared
+
+    async def eservice_request(context: MessageContext) -> None:
+        assert context.session is not None
+        prepared: Prepared = context.prepared
+        registration, outcome = await service.process(context.session, clinic_bin_of(context), prepared)
+        request_id = str(prepared.request.request_id)
+
+        def status(name: str, **extra: Any) -> None:
+            payload = {"request_id": request_id, "status": name, "at": service.clock.now().isoformat(), **extra}
+            context.send(ESERVICE_STATUS, context.envelope.sender, payload)
+
+        if registration is not None:
+            status("registered", registration_number=registration.number)
+        if outcome.status == "completed":
+            status("completed", registration_number=outcome.registration_number, result=outcome.result)
+        else:
+            assert outcome.refusal is not None
+            status("refused", registration_number=outcome.registration_number, refusal=refusal_of(outcome.refusal))
+
+    async def clinic(session, context: MessageContext) -> Clinic:  # type: ignore[no-untyped-def]
+        row = await session.get(Clinic, clinic_bin_of(context))
+        if row is None:
+            raise RefusalError(Refusal.ROUTE_UNKNOWN, "this АРМ does not host that clinic")
+        return row
+
+    async def slots(context: MessageContext) -> dict[str, Any]:
+        query = parse_payload(SlotsQuery, context.envelope.payload)
+        async with runtime.db.sessions() as session:
+            found = await service.free_slots(
+                session, await clinic(session, context), query.doctor_code, query.specialty, query.date_from, query.days
+            )
+        return {"slots": [s.model_dump(mode="json") for s in found]}
+
+    async def hold(context: MessageContext) -> dict[str, Any]:
+        request = parse_payload(SlotHoldRequest, context.envelope.payload)
+        async with runtime.db.transaction() as session:
+            until = await service.hold(
+                session, await clinic(session, context), request.doctor_code, request.slot_start, request.iin
+            )
+        return {"held_until": until.isoformat()}
+
+    async def attachment_lookup(context: MessageContext) -> dict[str, Any]:
+        request = parse_payload(AttachmentLookup, context.envelope.payload)
+        async with runtime.db.sessions() as session:
+            row = await service.open_attachment(session, request.iin)
+            if row is None:
+                raise RefusalError(Refusal.NOT_ATTACHED, "no open attachment")
+            clinic_row = await session.get(Clinic, row.clinic_bin)
+        assert clinic_row is not None
+        info = AttachmentInfo(
+            iin=row.iin, clinic_bin=row.clinic_bin, clinic_name=clinic_row.name, site=row.site, since=row.since
+        )
+        return info.model_dump(mode="json")
+
+    async def clinics(_context: MessageContext) -> dict[str, Any]:
+        async with runtime.db.sessions() as session:
+            rows = list(await session.scalars(select(Clinic).order_by(Clinic.bin)))
+            doctors = list(await session.scalars(select(Doctor).order_by(Doctor.code)))
+            counts = {
+                bin_: n
+                for bin_, n in (
+                    await session.execute(
+                        select(Attachment.clinic_bin, func.count())
+                        .where(Attachment.until.is_(None))
+                        .group_by(Attachment.clinic_bin)
+                    )
+                ).all()
+            }
+        return {
+            "clinics": [
+                {
+                    "bin": c.bin,
+                    "name": c.name,
+                    "short_name": c.short_name,
+                    "district": c.district,
+                    "address": c.address,
+                    "phone": c.phone,
+                    "fsms_contract": c.fsms_contract,
+                    "accepting": c.fsms_contract and counts.get(c.bin, 0) < c.capacity,
+                    "hours": c.hours,
+                    "doctors": [
+                        {"code": d.code, "name": d.name, "specialty": d.specialty, "room": d.room}
+                        for d in doctors
+                        if d.clinic_bin == c.bin
+                    ],
+                }
+                for c in rows
+            ]
+        }
+
+    return {
+        **basic_routes("arm"),
+        ESERVICE_REQUEST: Route(eservice_request, transactional=True, prepare=prepare),
+        SLOTS_QUERY: Route(slots),
+        SLOT_HOLD: Route(hold),
+        ATTACHMENT_LOOKUP: Route(attachment_lookup),
+        CLINICS_LIST: Route(clinics),
+    }

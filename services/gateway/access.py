@@ -9,7 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from shared.contracts import DOCUMENT_VERIFY, PERSON_LOOKUP, PING, PONG, REFUSAL
+from shared.contracts import (
+    ATTACHMENT_LOOKUP,
+    CLINICS_LIST,
+    DOCUMENT_VERIFY,
+    ESERVICE_REQUEST,
+    ESERVICE_STATUS,
+    PERSON_LOOKUP,
+    PING,
+    PONG,
+    REFUSAL,
+    SLOT_HOLD,
+    SLOTS_QUERY,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +34,11 @@ class Right:
 RIGHTS: tuple[Right, ...] = (
     Right("portal", "gbd_fl", frozenset({PERSON_LOOKUP, PING})),
     Right("portal", "signature", frozenset({DOCUMENT_VERIFY, PING})),
-    Right("portal", "arm.*", frozenset({PING})),
+    Right("portal", "arm", frozenset({ATTACHMENT_LOOKUP, CLINICS_LIST, PING})),
+    Right("portal", "arm.*", frozenset({ESERVICE_REQUEST, SLOTS_QUERY, SLOT_HOLD, PING})),
     Right("arm.*", "gbd_fl", frozenset({PERSON_LOOKUP, PING})),
     Right("arm.*", "signature", frozenset({DOCUMENT_VERIFY, PING})),
-    Right("arm.*", "portal", frozenset({PING})),
+    Right("arm.*", "portal", frozenset({ESERVICE_STATUS, PING})),
 )
 
 

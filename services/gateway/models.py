@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -24,7 +26,7 @@ class JournalRow(Base):
     sender: Mapped[str] = mapped_column(String(100))
     recipient: Mapped[str] = mapped_column(String(100))
     channel: Mapped[str] = mapped_column(String(5))  # sync | async
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     body_sha256: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(40))  # delivered | replied | refused:<CODE>
 
@@ -35,7 +37,7 @@ class AcceptedMessage(Base):
     __tablename__ = "accepted_messages"
 
     message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    accepted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    accepted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class Provider(Base):

@@ -14,7 +14,7 @@ from shared.serve import serve
 
 def create_app(settings: GbdFlSettings) -> FastAPI:
     async def on_start(runtime: ServiceRuntime) -> None:
-        await seed(runtime.db, settings.seed_population, settings.seed)
+        await seed(runtime.db, settings.population_size, settings.population_seed)
 
     runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)
     runtime.routes.update(routes(runtime))

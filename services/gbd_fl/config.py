@@ -14,6 +14,6 @@ class GbdFlSettings(ServiceSettings):
     service: ClassVar[str] = "gbd_fl"
     default_port: ClassVar[int] = 8104
 
-    seed_population: int = 10_000
+    population_size: int = 10_000
     """Generate this many synthetic persons on first start when the registry is empty (0: none)."""
-    seed: int = 20121229
+    population_seed: int = 20121229

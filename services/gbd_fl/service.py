@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gbd_fl.generator import generate
 from services.gbd_fl.models import PersonRow, RelationRow
 from shared.contracts import Address, Person
 from shared.db import Database
 from shared.ids import InvalidIdentifier, parse_iin
+from shared.population import generate
 from shared.refusals import Refusal, RefusalError
 
 log = logging.getLogger(__name__)

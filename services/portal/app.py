@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from fastapi import FastAPI
 
+from services.portal.api import router
 from services.portal.config import PortalSettings
 from services.portal.handlers import routes
+from services.portal.models import Base
+from services.portal.service import PortalService
 from shared.runtime import ServiceRuntime
 from shared.serve import serve
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: PortalSettings) -> FastAPI:
-    runtime = ServiceRuntime(settings)
-    runtime.routes.update(routes(runtime))
-    return runtime.create_app("Emhana portal (ПЭП)", "Citizen accounts, requests, statuses and results.")
+    app: FastAPI
+
+    async def on_start(runtime: ServiceRuntime) -> None:
+        service = PortalService(settings, runtime.db, runtime.clock, runtime.client, runtime.store)
+        app.state.portal = service
+        runtime.routes.update(routes(runtime, service))
+        runtime.background(_resend_periodically(service, settings.resend_after_seconds))
+
+    runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)
+    app = runtime.create_app("Emhana portal (ПЭП)", "Citizen accounts, requests, statuses and results.", [router])
+    return app
+
+
+async def _resend_periodically(service: PortalService, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await service.resend_unsent()
+        except Exception:
+            log.exception("resending failed")
 
 
 if __name__ == "__main__":

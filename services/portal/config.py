@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -13,3 +15,22 @@ class PortalSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EMHANA_PORTAL_", env_file=".env", extra="ignore")
     service: ClassVar[str] = "portal"
     default_port: ClassVar[int] = 8101
+
+    token_ttl_seconds: int = 1800
+    """Access tokens expire after this long (and at logout)."""
+    draft_ttl_seconds: int = 600
+    """A prepared document must be signed within this time."""
+    document_max_age_seconds: int = 600
+    """One-step submission: how old the signed document's ``time`` may be."""
+    login_failures_per_iin: int = 5
+    login_failures_per_client: int = 20
+    login_window_seconds: int = 900
+    """Failed logins are counted over this sliding window; the lock lifts by itself."""
+    password_min_length: int = 8
+    password_max_length: int = 128
+    resend_after_seconds: float = 5.0
+    """A submitted request whose sending was not confirmed is sent again after this long."""
+    office_hours: tuple[dt.time, dt.time] = (dt.time(9, 0), dt.time(18, 0))
+    """Working hours for deadlines counted in working days (attachment: one working day)."""
+    timezone: str = "Asia/Almaty"
+    extra_holidays: list[dt.date] = Field(default_factory=list)

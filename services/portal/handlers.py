@@ -1,10 +1,29 @@
-"""Bus handlers of the portal."""
+"""Bus handlers of the portal: status reports from clinics and refusals from the gateway."""
 
 from __future__ import annotations
 
-from shared.messaging import Route, basic_routes
+from services.portal.service import PortalService
+from shared.contracts import ESERVICE_STATUS, REFUSAL, EServiceStatus, RefusalPayload, parse_payload
+from shared.messaging import MessageContext, Route, basic_routes
 from shared.runtime import ServiceRuntime
 
 
-def routes(_runtime: ServiceRuntime) -> dict[str, Route]:
-    return basic_routes("portal")
+def routes(_runtime: ServiceRuntime, service: PortalService) -> dict[str, Route]:
+    async def status(context: MessageContext) -> None:
+        assert context.session is not None
+        await service.apply_status(
+            context.session, context.envelope.sender, parse_payload(EServiceStatus, context.envelope.payload)
+        )
+
+    async def refused(context: MessageContext) -> None:
+        assert context.session is not None
+        refusal = parse_payload(RefusalPayload, context.envelope.payload)
+        await service.apply_gateway_refusal(
+            context.session, str(context.envelope.correlation_id), refusal.code, refusal.detail or refusal.message
+        )
+
+    return {
+        **basic_routes("portal"),
+        ESERVICE_STATUS: Route(status, transactional=True),
+        REFUSAL: Route(refused, transactional=True),
+    }

@@ -248,6 +248,16 @@ class DevCA:
         ]
         return self.issue(subject, roles=(Role.LEGAL_ENTITY, Role.INFORMATION_SYSTEM), **options)
 
+    def issue_organization(self, bin_: str, name: str, common_name: str, **options) -> Issued:
+        """A legal entity's signing certificate (a clinic's seal for its results): O, OU = BIN…, signing right."""
+        subject = [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"BIN{bin_}"),
+        ]
+        return self.issue(subject, roles=(Role.LEGAL_ENTITY, Role.SIGNING_RIGHT), **options)
+
     def save(self, issued: Issued, name: str, *, p12_password: bytes = DEFAULT_P12_PASSWORD) -> Path:
         """Write ``issued/<name>.pem`` (chain), ``.key.pem`` and ``.p12``; return the PEM path."""
         pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in issued.chain)
@@ -314,11 +324,31 @@ SERVICES = ("portal", "gateway", "arm", "gbd_fl", "signature")
 OPERATOR_BIN = "121240000013"  # the mesh operator's БИН written into service certificates
 
 
-def bootstrap(ca: DevCA) -> None:
-    """Issue the certificate of every service that has none yet."""
+def bootstrap(ca: DevCA, *, population_size: int = 10_000, population_seed: int = 20121229, demo: int = 3) -> None:
+    """Issue what is missing: each service's certificate, each demo clinic's seal, demo citizens' keys."""
+    from shared.demo import demo_citizens
+    from shared.seed import load_clinics
+
+    issued = ca.folder / "issued"
     for service in SERVICES:
-        if not (ca.folder / "issued" / f"service-{service}.pem").exists():
+        if not (issued / f"service-{service}.pem").exists():
             ca.save(ca.issue_service(service, OPERATOR_BIN), f"service-{service}")
+    for clinic in load_clinics().clinics:
+        if not (issued / f"clinic-{clinic.bin}.pem").exists():
+            ca.save(ca.issue_organization(clinic.bin, clinic.name, clinic.short_name), f"clinic-{clinic.bin}")
+    if demo <= 0 or population_size <= 0:
+        return
+    citizens = demo_citizens(population_size, population_seed)
+    for person in [
+        *citizens.attached_1[:demo],
+        *citizens.attached_4[:demo],
+        *citizens.unattached[:demo],
+        citizens.parent,
+    ]:
+        if not (issued / f"citizen-{person.iin}.pem").exists():
+            surname, name = person.surname.upper(), person.name.upper()
+            patronymic = person.patronymic.upper() if person.patronymic else None
+            ca.save(ca.issue_person(person.iin, surname, name, patronymic), f"citizen-{person.iin}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,7 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ca = DevCA(args.dir, clock=Clock(float(os.environ.get("EMHANA_CLOCK_OFFSET_SECONDS", "0"))))
     if args.command == "bootstrap":
-        bootstrap(ca)
+        bootstrap(
+            ca,
+            population_size=int(os.environ.get("EMHANA_POPULATION_SIZE", "10000")),
+            population_seed=int(os.environ.get("EMHANA_POPULATION_SEED", "20121229")),
+        )
     elif args.command == "service":
         ca.save(ca.issue_service(args.address, args.bin), f"service-{args.address}")
     elif args.command == "person":

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from services.gbd_fl.generator import generate
 from shared.ids import (
     IdentifierProblem,
     InvalidIdentifier,
@@ -19,6 +18,7 @@ from shared.ids import (
     parse_bin,
     parse_iin,
 )
+from shared.population import generate
 
 
 def test_design_examples() -> None:

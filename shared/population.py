@@ -1,7 +1,7 @@
 """Synthetic population of Astana: valid ИИНs consistent with birth date and sex, realistic names,
 real districts and streets, families (children linked to their parents).
 
-Deterministic for a seed. ``python -m services.gbd_fl.generator --count 1000000 --out persons.csv``
+Deterministic for a seed. ``python -m shared.population --count 1000000 --out persons.csv``
 writes a CSV; the service seeds its database from :func:`generate` directly.
 """
 
@@ -277,7 +277,7 @@ def generate(count: int, seed: int = 20121229, today: dt.date = dt.date(2026, 1,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.gbd_fl.generator", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m shared.population", description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=20121229)
     parser.add_argument("--out", default="-", help="CSV file (default: standard output)")

@@ -1,0 +1,190 @@
+"""АРМ tables. Rules that must hold under concurrency are database constraints, not reads before writes:
+one active booking per slot, one active booking per patient per doctor per day, one active attachment
+per ИИН, one registration per signed document."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import UtcDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+
+    bin: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    short_name: Mapped[str] = mapped_column(String(80))
+    district: Mapped[str] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(40))
+    fsms_contract: Mapped[bool] = mapped_column(Boolean)
+    capacity: Mapped[int] = mapped_column(Integer)
+    hours: Mapped[dict] = mapped_column(JSON)  # {"1": ["08:00", "20:00"], …} local time, ISO weekday
+    timezone: Mapped[str] = mapped_column(String(40))
+
+
+class Site(Base):
+    """Участок: a catchment area of streets served by one doctor."""
+
+    __tablename__ = "sites"
+
+    clinic_bin: Mapped[str] = mapped_column(ForeignKey("clinics.bin"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doctor: Mapped[str] = mapped_column(String(120))
+    streets: Mapped[list] = mapped_column(JSON)
+
+
+class Doctor(Base):
+    __tablename__ = "doctors"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    clinic_bin: Mapped[str] = mapped_column(ForeignKey("clinics.bin"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    specialty: Mapped[str] = mapped_column(String(80))
+    room: Mapped[str] = mapped_column(String(20))
+    site: Mapped[int | None] = mapped_column(Integer)
+    template: Mapped[dict] = mapped_column(JSON)  # weekdays, start, end, slot_minutes, breaks
+
+
+class Absence(Base):
+    """A day a doctor does not receive (leave, training); their slots disappear."""
+
+    __tablename__ = "absences"
+
+    doctor_code: Mapped[str] = mapped_column(ForeignKey("doctors.code"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+
+
+class Counter(Base):
+    """Per-clinic, per-year registration numbers."""
+
+    __tablename__ = "registration_counters"
+
+    clinic_bin: Mapped[str] = mapped_column(String(12), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Registration(Base):
+    """Process 6 of diagram 1: a signed request registered under the clinic's number."""
+
+    __tablename__ = "registrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    clinic_bin: Mapped[str] = mapped_column(String(12), index=True)
+    service: Mapped[str] = mapped_column(String(30))
+    request_id: Mapped[str] = mapped_column(String(36), index=True)
+    document_nonce: Mapped[str] = mapped_column(String(64), unique=True)  # a signed document counts once
+    iin: Mapped[str] = mapped_column(String(12), index=True)
+    patient_iin: Mapped[str] = mapped_column(String(12), index=True)
+    document: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # registered | completed | refused
+    registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    refusal_code: Mapped[str | None] = mapped_column(String(40))
+    result: Mapped[str | None] = mapped_column(Text)
+
+
+class HomeCall(Base):
+    """Журнал регистрации вызовов."""
+
+    __tablename__ = "home_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"), unique=True)
+    clinic_bin: Mapped[str] = mapped_column(String(12), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    called_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    patient_iin: Mapped[str] = mapped_column(String(12))
+    patient_name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20))
+    complaints: Mapped[str] = mapped_column(Text)
+    temperature: Mapped[float | None]
+    category: Mapped[str] = mapped_column(String(40))
+    site: Mapped[int | None] = mapped_column(Integer)
+    doctor: Mapped[str] = mapped_column(String(120))
+    visit_from: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    visit_to: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(20))  # registered → assigned → completed | cancelled
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        # A slot can be booked once; a cancelled booking frees it (partial unique indexes: SQLite and PostgreSQL).
+        Index(
+            "uq_active_slot",
+            "doctor_code",
+            "slot_start",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index(
+            "uq_active_patient_doctor_day",
+            "patient_iin",
+            "doctor_code",
+            "slot_day",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"))
+    number: Mapped[str] = mapped_column(String(40), index=True)
+    clinic_bin: Mapped[str] = mapped_column(String(12))
+    doctor_code: Mapped[str] = mapped_column(ForeignKey("doctors.code"))
+    slot_start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    slot_day: Mapped[dt.date] = mapped_column(Date)
+    iin: Mapped[str] = mapped_column(String(12))
+    patient_iin: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(20))  # active | cancelled
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class SlotHold(Base):
+    """A slot held for a few minutes while the citizen signs ("отправить запрос" → "подписать")."""
+
+    __tablename__ = "slot_holds"
+
+    doctor_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    slot_start: Mapped[dt.datetime] = mapped_column(UtcDateTime, primary_key=True)
+    iin: Mapped[str] = mapped_column(String(12))
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Attachment(Base):
+    """The attachment register: one open attachment per ИИН (``until`` is null)."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        Index(
+            "uq_open_attachment",
+            "iin",
+            unique=True,
+            sqlite_where=text("until IS NULL"),
+            postgresql_where=text("until IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    iin: Mapped[str] = mapped_column(String(12), index=True)
+    clinic_bin: Mapped[str] = mapped_column(String(12), index=True)
+    site: Mapped[int | None] = mapped_column(Integer)
+    since: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(String(30))  # initial | voluntary | residence_change
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id"))

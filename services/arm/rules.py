@@ -1,0 +1,123 @@
+"""The АРМ's rules as plain functions: working hours, the home-call window, schedule slots, categories.
+
+No database and no transport here; ``services/arm/service.py`` applies these to stored data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from shared.calendar import WorkCalendar
+from shared.refusals import Refusal, RefusalError
+
+CUTOFF = dt.timedelta(hours=2)  # regulation, Приложение 1 п. 9: accepted until 2 hours before closing
+VISIT_WINDOW = dt.timedelta(hours=2)
+ADULT_AGE = 18
+
+
+def parse_time(value: str) -> dt.time:
+    return dt.time.fromisoformat(value)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingHours:
+    """A clinic's hours by ISO weekday in its own time zone, closed on public holidays."""
+
+    by_weekday: dict[int, tuple[dt.time, dt.time]]
+    tz: zoneinfo.ZoneInfo
+    calendar: WorkCalendar
+
+    @classmethod
+    def from_json(cls, hours: dict[str, Sequence[str]], tz: str, calendar: WorkCalendar) -> WorkingHours:
+        by_weekday = {int(day): (parse_time(span[0]), parse_time(span[1])) for day, span in hours.items()}
+        return cls(by_weekday=by_weekday, tz=zoneinfo.ZoneInfo(tz), calendar=calendar)
+
+    def on(self, day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
+        """Opening and closing instants on ``day`` (local date), or None when closed."""
+        span = self.by_weekday.get(day.isoweekday())
+        if span is None or self.calendar.is_holiday(day):
+            return None
+        return dt.datetime.combine(day, span[0], self.tz), dt.datetime.combine(day, span[1], self.tz)
+
+    def next_open_day(self, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+        for offset in range(1, 15):
+            hours = self.on(day + dt.timedelta(days=offset))
+            if hours is not None:
+                return hours
+        raise RefusalError(Refusal.CLINIC_CLOSED, "the clinic has no working day in the next two weeks")
+
+
+def _round_up(moment: dt.datetime, minutes: int = 30) -> dt.datetime:
+    moment = moment.replace(second=0, microsecond=0)
+    extra = (-moment.minute) % minutes
+    return moment + dt.timedelta(minutes=extra)
+
+
+def home_call_window(
+    hours: WorkingHours, now: dt.datetime, after_cutoff: str = "refuse"
+) -> tuple[dt.datetime, dt.datetime]:
+    """When the doctor will come: the same day, from an hour after the call, inside working hours.
+
+    A call later than 2 hours before closing, or on a day the clinic is closed, is refused
+    (``AFTER_CUTOFF`` / ``CLINIC_CLOSED``) or, with ``after_cutoff="next_day"``, planned for the next
+    working day's first window — an explicit outcome either way, never a silent queue.
+    """
+    local = now.astimezone(hours.tz)
+    today = hours.on(local.date())
+    if today is None:
+        if after_cutoff == "next_day":
+            opening, closing = hours.next_open_day(local.date())
+            return opening, min(opening + VISIT_WINDOW, closing)
+        raise RefusalError(Refusal.CLINIC_CLOSED)
+    opening, closing = today
+    if local > closing - CUTOFF:
+        if after_cutoff == "next_day":
+            opening, closing = hours.next_open_day(local.date())
+            return opening, min(opening + VISIT_WINDOW, closing)
+        raise RefusalError(Refusal.AFTER_CUTOFF)
+    start = max(opening, _round_up(local + dt.timedelta(hours=1)))
+    return start, min(start + VISIT_WINDOW, closing)
+
+
+def day_slots(
+    template: dict, day: dt.date, tz: zoneinfo.ZoneInfo, calendar: WorkCalendar, absent: bool = False
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """A doctor's slots on ``day`` from the weekly template, minus breaks, holidays and absences."""
+    if absent or day.isoweekday() not in template["weekdays"] or calendar.is_holiday(day):
+        return []
+    length = dt.timedelta(minutes=int(template["slot_minutes"]))
+    start = dt.datetime.combine(day, parse_time(template["start"]), tz)
+    end = dt.datetime.combine(day, parse_time(template["end"]), tz)
+    breaks = [
+        (dt.datetime.combine(day, parse_time(a), tz), dt.datetime.combine(day, parse_time(b), tz))
+        for a, b in template.get("breaks", [])
+    ]
+    slots = []
+    while start + length <= end:
+        slot_end = start + length
+        if not any(start < b_end and slot_end > b_start for b_start, b_end in breaks):
+            slots.append((start, slot_end))
+        start = slot_end
+    return slots
+
+
+def age_on(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def call_category(age: int, temperature: float | None) -> str:
+    """Journal category: who goes (pediatric or adult) and how urgently."""
+    who = "детский" if age < ADULT_AGE else "взрослый"
+    return f"{who}, неотложный" if temperature is not None and temperature >= 39.0 else who
+
+
+def site_for_street(street: str, sites: Iterable[tuple[int, Sequence[str]]]) -> int | None:
+    """The участок whose streets include ``street`` (case-insensitive)."""
+    wanted = street.strip().lower()
+    for number, streets in sites:
+        if any(wanted == s.lower() or wanted.endswith(s.lower()) for s in streets):
+            return number
+    return None

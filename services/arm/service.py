@@ -1,0 +1,507 @@
+"""The АРМ's work on a citizen's signed request (regulation, diagram 1, processes 6–8 and condition 3).
+
+``prepare`` runs before the database transaction (signature check, ГБД ФЛ lookup through the gateway);
+``process`` runs inside it: register under the clinic's number, check the grounds of the service, and
+produce either a result signed with the clinic's certificate or a coded, motivated refusal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.arm.config import ArmSettings
+from services.arm.models import Absence, Attachment, Booking, Clinic, Counter, Doctor, HomeCall, Registration, Site
+from services.arm.models import SlotHold as SlotHoldRow
+from services.arm.rules import WorkingHours, age_on, call_category, day_slots, home_call_window, site_for_street
+from shared.calendar import WorkCalendar
+from shared.canonical import canonical_json
+from shared.certs import CertIdentity, TrustStore
+from shared.clock import Clock
+from shared.contracts import (
+    AppointmentCancelForm,
+    AppointmentForm,
+    AttachmentForm,
+    EServiceRequest,
+    HomeCallForm,
+    Person,
+    ServiceKind,
+    SignedRequest,
+    Slot,
+)
+from shared.db import insert_or_ignore
+from shared.documents import verify_document
+from shared.envelope import ServiceIdentity
+from shared.jws import sign_compact
+from shared.refusals import Refusal, RefusalError, refusal_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """What was learnt before the transaction: the verified document and the patient from ГБД ФЛ."""
+
+    request: EServiceRequest
+    signed: SignedRequest | None = None
+    signer: CertIdentity | None = None
+    person: Person | None = None
+    parents: list[str] = field(default_factory=list)
+    rejection: RefusalError | None = None  # the document itself is not acceptable: no registration
+    person_refusal: RefusalError | None = None  # grounds fail on ГБД ФЛ data: registered, then refused
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: str  # completed | refused
+    registration_number: str | None
+    result: str | None = None
+    refusal: RefusalError | None = None
+
+
+def verify_request(request: EServiceRequest, store: TrustStore, clinic_bin: str) -> tuple[SignedRequest, CertIdentity]:
+    """Check the citizen's signature again, on the АРМ's own trust store, and the document's form."""
+    document = verify_document(request.document, store)
+    try:
+        signed = SignedRequest.model_validate(document.claims())
+    except ValidationError as exc:
+        raise RefusalError(Refusal.MALFORMED, f"signed request: {exc.error_count()} invalid fields") from None
+    if document.signer.iin != signed.iin:
+        raise RefusalError(Refusal.IIN_MISMATCH)
+    if signed.provider != clinic_bin:
+        raise RefusalError(Refusal.MALFORMED, "the document is addressed to another clinic")
+    signed.form()
+    return signed, document.signer
+
+
+class ArmService:
+    """Rules of the three e-services applied to the АРМ's database."""
+
+    def __init__(self, settings: ArmSettings, clock: Clock, signers: dict[str, ServiceIdentity]) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.signers = signers
+        self.calendar = WorkCalendar(settings.extra_holidays)
+
+    # -- registration (process 6) ------------------------------------------------------------
+    async def next_number(self, session: AsyncSession, clinic_bin: str, year: int) -> str:
+        await insert_or_ignore(session, Counter.__table__, {"clinic_bin": clinic_bin, "year": year, "value": 0})
+        value = await session.scalar(
+            update(Counter)
+            .where(Counter.clinic_bin == clinic_bin, Counter.year == year)
+            .values(value=Counter.value + 1)
+            .returning(Counter.value)
+        )
+        return f"{clinic_bin[-4:]}-{year}-{value:06d}"
+
+    async def process(
+        self, session: AsyncSession, clinic_bin: str, prepared: Prepared
+    ) -> tuple[Registration | None, Outcome]:
+        """Register and decide; returns the registration (None when the document was rejected)."""
+        now = self.clock.now()
+        if prepared.rejection is not None:
+            return None, Outcome("refused", None, refusal=prepared.rejection)
+        signed = prepared.signed
+        assert signed is not None
+        if await session.scalar(select(Registration.number).where(Registration.document_nonce == signed.nonce)):
+            return None, Outcome("refused", None, refusal=RefusalError(Refusal.DUPLICATE_REQUEST))
+        clinic = await session.get(Clinic, clinic_bin)
+        assert clinic is not None
+        registration = Registration(
+            number=await self.next_number(session, clinic_bin, now.year),
+            clinic_bin=clinic_bin,
+            service=signed.service.value,
+            request_id=str(prepared.request.request_id),
+            document_nonce=signed.nonce,
+            iin=signed.iin,
+            patient_iin=signed.patient_iin,
+            document=prepared.request.document,
+            status="registered",
+            registered_at=now,
+        )
+        session.add(registration)
+        await session.flush()
+        try:
+            if prepared.person_refusal is not None:
+                raise prepared.person_refusal
+            claims = await self.decide(session, clinic, registration, prepared, now)
+        except RefusalError as exc:
+            registration.status, registration.refusal_code, registration.decided_at = "refused", exc.code, now
+            log.info("request refused", extra={"number": registration.number, "code": exc.code})
+            return registration, Outcome("refused", registration.number, refusal=exc)
+        result = self.sign_result(clinic, registration, claims, now)
+        registration.status, registration.result, registration.decided_at = "completed", result, now
+        return registration, Outcome("completed", registration.number, result=result)
+
+    def sign_result(self, clinic: Clinic, registration: Registration, claims: dict[str, Any], now: dt.datetime) -> str:
+        """Process 8: the result document, signed with the clinic's own certificate."""
+        signer = self.signers[clinic.bin]
+        document = {
+            **claims,
+            "registration_number": registration.number,
+            "request_id": registration.request_id,
+            "clinic": {"bin": clinic.bin, "name": clinic.name, "address": clinic.address, "phone": clinic.phone},
+            "iin": registration.iin,
+            "patient_iin": registration.patient_iin,
+            "issued_at": now.isoformat(),
+            "nonce": uuid.uuid4().hex,
+        }
+        return sign_compact(canonical_json(document), signer.key, signer.chain)
+
+    async def decide(
+        self, session: AsyncSession, clinic: Clinic, registration: Registration, prepared: Prepared, now: dt.datetime
+    ) -> dict[str, Any]:
+        """Condition 3: the grounds of the requested service; returns the result's content."""
+        signed, person = prepared.signed, prepared.person
+        assert signed is not None and person is not None
+        form = signed.form()
+        if isinstance(form, HomeCallForm):
+            return await self.home_call(session, clinic, registration, form, person, now)
+        if isinstance(form, AppointmentForm):
+            return await self.appointment(session, clinic, registration, form, now)
+        if isinstance(form, AppointmentCancelForm):
+            return await self.cancel(session, clinic, registration, form, now)
+        if isinstance(form, AttachmentForm):
+            return await self.attachment(session, clinic, registration, form, prepared, now)
+        raise RefusalError(Refusal.MALFORMED, f"unknown service {signed.service}")
+
+    # -- helpers -----------------------------------------------------------------------------
+    def hours(self, clinic: Clinic) -> WorkingHours:
+        return WorkingHours.from_json(clinic.hours, clinic.timezone, self.calendar)
+
+    @staticmethod
+    async def open_attachment(session: AsyncSession, iin: str) -> Attachment | None:
+        return await session.scalar(select(Attachment).where(Attachment.iin == iin, Attachment.until.is_(None)))
+
+    async def require_attached(self, session: AsyncSession, clinic: Clinic, iin: str) -> Attachment:
+        attachment = await self.open_attachment(session, iin)
+        if attachment is None or attachment.clinic_bin != clinic.bin:
+            raise RefusalError(Refusal.NOT_ATTACHED)
+        return attachment
+
+    @staticmethod
+    async def site_of(session: AsyncSession, clinic: Clinic, street: str) -> Site | None:
+        sites = list(await session.scalars(select(Site).where(Site.clinic_bin == clinic.bin).order_by(Site.number)))
+        number = site_for_street(street, [(s.number, s.streets) for s in sites])
+        return next((s for s in sites if s.number == number), None)
+
+    async def slot_of(
+        self, session: AsyncSession, clinic: Clinic, doctor_code: str, start: dt.datetime, now: dt.datetime
+    ) -> tuple[Doctor, dt.datetime]:
+        """The doctor and the slot's end, if ``start`` is a real, future slot inside the booking window."""
+        doctor = await session.get(Doctor, doctor_code)
+        if doctor is None or doctor.clinic_bin != clinic.bin:
+            raise RefusalError(Refusal.NO_SUCH_SLOT, "no such doctor at this clinic")
+        start = start.astimezone(dt.UTC)
+        if start <= now:
+            raise RefusalError(Refusal.SLOT_IN_PAST)
+        if start > now + dt.timedelta(days=self.settings.booking_window_days):
+            raise RefusalError(Refusal.NO_SUCH_SLOT, f"bookings open {self.settings.booking_window_days} days ahead")
+        hours = self.hours(clinic)
+        day = start.astimezone(hours.tz).date()
+        absent = await session.get(Absence, (doctor.code, day)) is not None
+        for slot_start, slot_end in day_slots(doctor.template, day, hours.tz, self.calendar, absent):
+            if slot_start == start:
+                return doctor, slot_end
+        raise RefusalError(Refusal.NO_SUCH_SLOT)
+
+    # -- the services ------------------------------------------------------------------------
+    async def home_call(
+        self,
+        session: AsyncSession,
+        clinic: Clinic,
+        registration: Registration,
+        form: HomeCallForm,
+        person: Person,
+        now: dt.datetime,
+    ) -> dict[str, Any]:
+        attachment = await self.require_attached(session, clinic, person.iin)
+        visit_from, visit_to = home_call_window(self.hours(clinic), now, self.settings.after_cutoff)
+        site = await self.site_of(session, clinic, person.address.street)
+        if site is None and attachment.site is not None:
+            site = await session.get(Site, (clinic.bin, attachment.site))
+        doctor = site.doctor if site else "дежурный врач"
+        age = age_on(person.birth_date, now.date())
+        session.add(
+            HomeCall(
+                registration_id=registration.id,
+                clinic_bin=clinic.bin,
+                number=registration.number,
+                called_at=now,
+                patient_iin=person.iin,
+                patient_name=f"{person.surname} {person.name}",
+                address=form.address,
+                phone=form.phone,
+                complaints=form.complaints,
+                temperature=form.temperature,
+                category=call_category(age, form.temperature),
+                site=site.number if site else None,
+                doctor=doctor,
+                visit_from=visit_from,
+                visit_to=visit_to,
+                status="assigned",
+            )
+        )
+        local = self.hours(clinic).tz
+        return {
+            "document": "Справка о вызове врача на дом",
+            "service": ServiceKind.HOME_CALL.value,
+            "visit": {
+                "date": visit_from.astimezone(local).date().isoformat(),
+                "from": visit_from.astimezone(local).isoformat(),
+                "to": visit_to.astimezone(local).isoformat(),
+            },
+            "address": form.address,
+            "doctor": doctor,
+            "site": site.number if site else None,
+        }
+
+    async def appointment(
+        self, session: AsyncSession, clinic: Clinic, registration: Registration, form: AppointmentForm, now: dt.datetime
+    ) -> dict[str, Any]:
+        doctor, slot_end = await self.slot_of(session, clinic, form.doctor_code, form.slot_start, now)
+        await self.require_attached(session, clinic, registration.patient_iin)
+        start = form.slot_start.astimezone(dt.UTC)
+        hold = await session.get(SlotHoldRow, (doctor.code, start))
+        if hold is not None and hold.iin != registration.iin and hold.expires_at > now:
+            raise RefusalError(Refusal.SLOT_TAKEN, "the slot is held by another citizen")
+        tz = self.hours(clinic).tz
+        booked = await insert_or_ignore(
+            session,
+            Booking.__table__,
+            {
+                "registration_id": registration.id,
+                "number": registration.number,
+                "clinic_bin": clinic.bin,
+                "doctor_code": doctor.code,
+                "slot_start": start,
+                "slot_day": start.astimezone(tz).date(),
+                "iin": registration.iin,
+                "patient_iin": registration.patient_iin,
+                "status": "active",
+                "created_at": now,
+            },
+        )
+        if not booked:
+            taken = await session.scalar(
+                select(Booking.id).where(
+                    Booking.doctor_code == doctor.code, Booking.slot_start == start, Booking.status == "active"
+                )
+            )
+            if taken:
+                raise RefusalError(Refusal.SLOT_TAKEN)
+            raise RefusalError(Refusal.DUPLICATE_REQUEST, "one booking per patient with a doctor per day")
+        await session.execute(
+            delete(SlotHoldRow).where(SlotHoldRow.doctor_code == doctor.code, SlotHoldRow.slot_start == start)
+        )
+        return {
+            "document": "Талон записи на приём к врачу",
+            "service": ServiceKind.APPOINTMENT.value,
+            "doctor": {"code": doctor.code, "name": doctor.name, "specialty": doctor.specialty},
+            "room": doctor.room,
+            "start": start.astimezone(tz).isoformat(),
+            "end": slot_end.astimezone(tz).isoformat(),
+        }
+
+    async def cancel(
+        self,
+        session: AsyncSession,
+        clinic: Clinic,
+        registration: Registration,
+        form: AppointmentCancelForm,
+        now: dt.datetime,
+    ) -> dict[str, Any]:
+        booking = await session.scalar(
+            select(Booking).where(
+                Booking.number == form.registration_number,
+                Booking.clinic_bin == clinic.bin,
+                Booking.status == "active",
+                (Booking.iin == registration.iin) | (Booking.patient_iin == registration.iin),
+            )
+        )
+        if booking is None:
+            raise RefusalError(Refusal.NO_SUCH_BOOKING)
+        booking.status, booking.cancelled_at = "cancelled", now
+        return {
+            "document": "Отмена записи на приём",
+            "service": ServiceKind.APPOINTMENT_CANCEL.value,
+            "cancelled_registration_number": booking.number,
+            "slot_start": booking.slot_start.isoformat(),
+        }
+
+    async def attachment(
+        self,
+        session: AsyncSession,
+        clinic: Clinic,
+        registration: Registration,
+        form: AttachmentForm,
+        prepared: Prepared,
+        now: dt.datetime,
+    ) -> dict[str, Any]:
+        person = prepared.person
+        assert person is not None
+        # Lock the clinic row so that two attachments cannot both take its last free place (PostgreSQL;
+        # SQLite runs one writer at a time anyway).
+        await session.execute(select(Clinic.bin).where(Clinic.bin == clinic.bin).with_for_update())
+        if not clinic.fsms_contract:
+            raise RefusalError(Refusal.NO_CONTRACT)
+        if person.iin != registration.iin and (
+            age_on(person.birth_date, now.date()) >= 18 or registration.iin not in prepared.parents
+        ):
+            raise RefusalError(Refusal.NOT_GUARDIAN)
+        current = await self.open_attachment(session, person.iin)
+        if current is not None and current.clinic_bin == clinic.bin:
+            raise RefusalError(Refusal.ALREADY_ATTACHED)
+        attached = await session.scalar(
+            select(func.count())
+            .select_from(Attachment)
+            .where(Attachment.clinic_bin == clinic.bin, Attachment.until.is_(None))
+        )
+        if (attached or 0) >= clinic.capacity:
+            raise RefusalError(Refusal.NO_CAPACITY)
+        if current is not None and form.reason == "voluntary":
+            changes = await session.scalar(
+                select(func.count())
+                .select_from(Attachment)
+                .where(
+                    Attachment.iin == person.iin,
+                    Attachment.reason == "voluntary",
+                    Attachment.since > now - dt.timedelta(days=365),
+                )
+            )
+            if (changes or 0) >= self.settings.voluntary_changes_per_year:
+                raise RefusalError(Refusal.CHANGE_LIMIT)
+        if current is not None:
+            current.until = now  # the previous attachment closes in the same transaction
+            await session.flush()
+        site = await self.site_of(session, clinic, form.new_address or person.address.street)
+        inserted = await insert_or_ignore(
+            session,
+            Attachment.__table__,
+            {
+                "iin": person.iin,
+                "clinic_bin": clinic.bin,
+                "site": site.number if site else None,
+                "since": now,
+                "until": None,
+                "reason": form.reason,
+                "registration_id": registration.id,
+            },
+        )
+        if not inserted:
+            raise RefusalError(Refusal.DUPLICATE_REQUEST, "another attachment of this person is being processed")
+        return {
+            "document": "Уведомление о прикреплении к медицинской организации",
+            "service": ServiceKind.ATTACHMENT.value,
+            "since": now.isoformat(),
+            "site": site.number if site else None,
+            "site_doctor": site.doctor if site else None,
+            "previous_clinic_bin": current.clinic_bin if current else None,
+            "reason": form.reason,
+        }
+
+    # -- queries -----------------------------------------------------------------------------
+    async def free_slots(
+        self,
+        session: AsyncSession,
+        clinic: Clinic,
+        doctor_code: str | None,
+        specialty: str | None,
+        date_from: dt.date | None,
+        days: int,
+    ) -> list[Slot]:
+        now = self.clock.now()
+        hours = self.hours(clinic)
+        today = now.astimezone(hours.tz).date()
+        first = max(date_from or today, today)
+        last = min(first + dt.timedelta(days=days), today + dt.timedelta(days=self.settings.booking_window_days))
+        query = select(Doctor).where(Doctor.clinic_bin == clinic.bin)
+        if doctor_code:
+            query = query.where(Doctor.code == doctor_code)
+        if specialty:
+            query = query.where(Doctor.specialty == specialty)
+        doctors = list(await session.scalars(query.order_by(Doctor.code)))
+        codes = [d.code for d in doctors]
+        taken = {
+            (code, start)
+            for code, start in (
+                await session.execute(
+                    select(Booking.doctor_code, Booking.slot_start).where(
+                        Booking.doctor_code.in_(codes), Booking.status == "active"
+                    )
+                )
+            ).all()
+        }
+        taken |= {
+            (code, start)
+            for code, start in (
+                await session.execute(
+                    select(SlotHoldRow.doctor_code, SlotHoldRow.slot_start).where(
+                        SlotHoldRow.doctor_code.in_(codes), SlotHoldRow.expires_at > now
+                    )
+                )
+            ).all()
+        }
+        absences = {
+            (a.doctor_code, a.day) for a in await session.scalars(select(Absence).where(Absence.doctor_code.in_(codes)))
+        }
+        slots = []
+        day = first
+        while day < last:
+            for doctor in doctors:
+                for start, end in day_slots(
+                    doctor.template, day, hours.tz, self.calendar, (doctor.code, day) in absences
+                ):
+                    if start > now and (doctor.code, start.astimezone(dt.UTC)) not in taken:
+                        slots.append(
+                            Slot(
+                                doctor_code=doctor.code,
+                                doctor_name=doctor.name,
+                                specialty=doctor.specialty,
+                                room=doctor.room,
+                                start=start,
+                                end=end,
+                            )
+                        )
+            day += dt.timedelta(days=1)
+        return slots
+
+    async def hold(
+        self, session: AsyncSession, clinic: Clinic, doctor_code: str, start: dt.datetime, iin: str
+    ) -> dt.datetime:
+        """Hold a free slot for ``hold_minutes`` while the citizen signs; SLOT_TAKEN when it is not free."""
+        now = self.clock.now()
+        doctor, _ = await self.slot_of(session, clinic, doctor_code, start, now)
+        start = start.astimezone(dt.UTC)
+        if await session.scalar(
+            select(Booking.id).where(
+                Booking.doctor_code == doctor.code, Booking.slot_start == start, Booking.status == "active"
+            )
+        ):
+            raise RefusalError(Refusal.SLOT_TAKEN)
+        await session.execute(
+            delete(SlotHoldRow).where(
+                SlotHoldRow.doctor_code == doctor.code,
+                SlotHoldRow.slot_start == start,
+                (SlotHoldRow.expires_at <= now) | (SlotHoldRow.iin == iin),
+            )
+        )
+        until = now + dt.timedelta(minutes=self.settings.hold_minutes)
+        if not await insert_or_ignore(
+            session,
+            SlotHoldRow.__table__,
+            {"doctor_code": doctor.code, "slot_start": start, "iin": iin, "expires_at": until},
+        ):
+            raise RefusalError(Refusal.SLOT_TAKEN, "the slot is held by another citizen")
+        return until
+
+
+def refusal_of(exc: RefusalError) -> dict[str, Any]:
+    return {"code": exc.code.value, "message": refusal_text(exc.code), "detail": exc.detail}

@@ -1,0 +1,188 @@
+"""HTTP API of the portal (ПЭП): what a citizen's browser or REST client calls."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.portal.models import Citizen
+from services.portal.models import Request as RequestRow
+from services.portal.schemas import (
+    EventOut,
+    LoginIn,
+    PreparedOut,
+    PrepareIn,
+    ProfileOut,
+    RefusalOut,
+    RegisterIn,
+    RequestOut,
+    ResultOut,
+    ServiceOut,
+    SignIn,
+    TokenOut,
+)
+from services.portal.service import PROCESSING, TITLES, PortalService, refusal_body
+from shared.contracts import CLINICS_LIST, FORMS, SLOTS_QUERY, ServiceKind
+from shared.http import ApiError
+from shared.jws import parse
+from shared.topology import arm_address
+
+router = APIRouter(prefix="/api/v1")
+_bearer = HTTPBearer(auto_error=False)
+
+
+def portal(request: Request) -> PortalService:
+    return request.app.state.portal
+
+
+async def current_citizen(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Citizen:
+    if credentials is None:
+        raise ApiError(401, "UNAUTHORIZED", "log in first: Authorization: Bearer <token>")
+    return await portal(request).citizen(credentials.credentials)
+
+
+CitizenDep = Annotated[Citizen, Depends(current_citizen)]
+PortalDep = Annotated[PortalService, Depends(portal)]
+
+
+def request_out(row: RequestRow, events: list | None = None) -> RequestOut:
+    refusal = refusal_body(row.refusal_code)
+    return RequestOut(
+        id=row.id,
+        iin=row.iin,
+        patient_iin=row.patient_iin,
+        service=ServiceKind(row.service),
+        clinic_bin=row.clinic_bin,
+        status=row.status,
+        registration_number=row.registration_number,
+        deadline=row.deadline,
+        submitted_at=row.submitted_at,
+        updated_at=row.updated_at,
+        refusal=RefusalOut(code=refusal["code"], message=row.refusal_message or refusal["message"])
+        if refusal
+        else None,
+        has_result=row.result is not None,
+        history=[EventOut(status=e.status, at=e.at, detail=e.detail) for e in events] if events is not None else None,
+    )
+
+
+@router.post("/auth/register", status_code=201, tags=["auth"])
+async def register(body: RegisterIn, service: PortalDep) -> dict[str, str]:
+    """Registration with ИИН and password; the person must be alive in ГБД ФЛ."""
+    citizen = await service.register(body.iin, body.password)
+    return {"iin": citizen.iin, "surname": citizen.surname, "name": citizen.name}
+
+
+@router.post("/auth/login", response_model=TokenOut, tags=["auth"])
+async def login(body: LoginIn, request: Request, service: PortalDep) -> TokenOut:
+    """Authorisation (process 1). Wrong ИИН or password: 401 AUTH_FAILED (process 2); 429 when throttled."""
+    client = request.client.host if request.client else "unknown"
+    token, expires = await service.login(body.iin, body.password, client)
+    return TokenOut(access_token=token, expires_at=expires)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"])
+async def logout(
+    _citizen: CitizenDep, credentials: Annotated[HTTPAuthorizationCredentials, Depends(_bearer)], service: PortalDep
+) -> Response:
+    """Revoke the token in use."""
+    await service.logout(credentials.credentials)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=ProfileOut, tags=["auth"])
+async def me(citizen: CitizenDep, service: PortalDep) -> ProfileOut:
+    return ProfileOut(
+        iin=citizen.iin, surname=citizen.surname, name=citizen.name, attachment=await service.attachment_of(citizen.iin)
+    )
+
+
+@router.get("/services", response_model=list[ServiceOut], tags=["catalogue"])
+async def services() -> list[ServiceOut]:
+    """The e-services with each form's JSON schema (field formats: the regulation's форматные требования)."""
+    return [
+        ServiceOut(
+            code=kind,
+            title=TITLES[kind][0],
+            result=TITLES[kind][1],
+            deadline=f"{int(PROCESSING[kind].total_seconds() // 60)} минут" if kind in PROCESSING else "1 рабочий день",
+            form_schema=FORMS[kind].model_json_schema(),
+        )
+        for kind in ServiceKind
+    ]
+
+
+@router.get("/clinics", tags=["catalogue"])
+async def clinics(_citizen: CitizenDep, service: PortalDep) -> list[dict[str, Any]]:
+    """Clinics, their hours, doctors and whether they accept attachments."""
+    return (await service.ask("arm", CLINICS_LIST, {}))["clinics"]
+
+
+@router.get("/clinics/{clinic_bin}/slots", tags=["catalogue"])
+async def slots(
+    clinic_bin: str,
+    _citizen: CitizenDep,
+    service: PortalDep,
+    doctor_code: Annotated[str | None, Query(max_length=40)] = None,
+    specialty: Annotated[str | None, Query(max_length=80)] = None,
+    days: Annotated[int, Query(ge=1, le=14)] = 7,
+) -> list[dict[str, Any]]:
+    """Free slots of the clinic's doctors (bounded window, never in the past)."""
+    if not (len(clinic_bin) == 12 and clinic_bin.isdigit()):
+        raise ApiError(422, "BIN_INVALID", "a БИН has 12 digits")
+    answer = await service.ask(
+        arm_address(clinic_bin), SLOTS_QUERY, {"doctor_code": doctor_code, "specialty": specialty, "days": days}
+    )
+    return answer["slots"]
+
+
+@router.post("/requests/prepare", response_model=PreparedOut, status_code=201, tags=["requests"])
+async def prepare(body: PrepareIn, citizen: CitizenDep, service: PortalDep) -> PreparedOut:
+    """ "Отправить запрос": validate the form; get the exact document to sign (a slot is held meanwhile)."""
+    prepared = await service.prepare(citizen, body.service, body.clinic_bin, body.fields)
+    return PreparedOut(draft_id=prepared.draft_id, document=prepared.document, expires_at=prepared.expires_at)
+
+
+@router.post("/requests/{draft_id}/sign", response_model=RequestOut, status_code=201, tags=["requests"])
+async def sign(draft_id: str, body: SignIn, citizen: CitizenDep, service: PortalDep) -> RequestOut:
+    """ "Подписать": the compact JWS of the prepared document; condition 2 is checked, then it is sent."""
+    return request_out(await service.sign(citizen, draft_id, body.jws))
+
+
+@router.post("/requests", response_model=RequestOut, status_code=201, tags=["requests"])
+async def submit(body: SignIn, citizen: CitizenDep, service: PortalDep) -> RequestOut:
+    """One-step submission of a document the client signed itself (see the service's form schema)."""
+    return request_out(await service.submit_signed(citizen, body.jws))
+
+
+@router.get("/requests", response_model=list[RequestOut], tags=["requests"])
+async def list_requests(citizen: CitizenDep, service: PortalDep) -> list[RequestOut]:
+    """Your requests: ИИН, number, service, status, deadline."""
+    return [request_out(r) for r in await service.requests(citizen)]
+
+
+@router.get("/requests/{request_id}", response_model=RequestOut, tags=["requests"])
+async def request_detail(request_id: str, citizen: CitizenDep, service: PortalDep) -> RequestOut:
+    """ "Обновить статус": the request with its history of status changes."""
+    row, events = await service.request_detail(citizen, request_id)
+    return request_out(row, events)
+
+
+@router.get("/requests/{request_id}/result", response_model=ResultOut, tags=["requests"])
+async def result(request_id: str, citizen: CitizenDep, service: PortalDep) -> ResultOut:
+    """ "Просмотр результата" / "открыть": the clinic-signed result document."""
+    row, _ = await service.request_detail(citizen, request_id)
+    if row.result is None:
+        raise ApiError(404, "NO_RESULT", "there is no result yet")
+    return ResultOut(request_id=row.id, jws=row.result, document=json.loads(parse(row.result).payload))
+
+
+@router.post("/requests/{request_id}/retry", response_model=RequestOut, tags=["requests"])
+async def retry(request_id: str, citizen: CitizenDep, service: PortalDep) -> RequestOut:
+    """Send a technically failed request again (the same signed document)."""
+    return request_out(await service.retry(citizen, request_id))

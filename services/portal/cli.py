@@ -1,0 +1,231 @@
+"""``emhana`` — the citizen's command-line client for the portal, doing what a REST client would.
+
+    emhana register --iin 871205300017
+    emhana login --iin 871205300017
+    emhana services
+    emhana submit home_call --key var/pki/issued/citizen-871205300017.p12 \\
+        --field address="г. Астана, ул. Сейфуллина 10, кв 5" --field phone=+77011234567 --field complaints="температура"
+    emhana status <request-id> --wait 30
+    emhana result <request-id> --verify
+
+The session (portal URL and token) is kept in ``~/.emhana/session.json`` (mode 0600); ``EMHANA_SESSION``
+names another file. Documents are signed locally: the key never leaves this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
+
+from shared.jws import SigningKey, sign_compact
+
+DEFAULT_PORTAL = os.environ.get("EMHANA_PORTAL_URL", "http://127.0.0.1:8101")
+DEFAULT_SIGNATURE = os.environ.get("EMHANA_SIGNATURE_URL", "http://127.0.0.1:8105")
+FINAL = {"completed", "refused", "failed"}
+
+
+class CliError(Exception):
+    pass
+
+
+def session_file() -> Path:
+    return Path(os.environ.get("EMHANA_SESSION", Path.home() / ".emhana" / "session.json"))
+
+
+def load_session() -> dict[str, str]:
+    path = session_file()
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_session(data: dict[str, str]) -> None:
+    path = session_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def load_key(path: Path, password: str | None, chain_path: Path | None) -> tuple[SigningKey, list[x509.Certificate]]:
+    """A PKCS#12 file (with its password), or a PEM key with the PEM chain next to it (``.key.pem``/``.pem``)."""
+    data = path.read_bytes()
+    if path.suffix.lower() in (".p12", ".pfx"):
+        key, cert, extra = pkcs12.load_key_and_certificates(data, (password or "").encode() or None)
+        if key is None or cert is None:
+            raise CliError("the PKCS#12 file holds no key and certificate")
+        return key, [cert, *extra]  # type: ignore[list-item,return-value]
+    key = load_pem_private_key(data, (password or "").encode() or None)
+    chain_file = chain_path or path.with_name(path.name.replace(".key.pem", ".pem"))
+    return key, x509.load_pem_x509_certificates(chain_file.read_bytes())  # type: ignore[return-value]
+
+
+class Portal:
+    def __init__(self, url: str, token: str | None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=url, headers=headers, timeout=30)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                raise CliError(
+                    f"{response.status_code} {body.get('code')}: {body.get('message')} {body.get('detail') or ''}"
+                )
+            except ValueError:
+                raise CliError(f"{response.status_code}: {response.text[:200]}") from None
+        return response.json() if response.content else None
+
+
+def parse_fields(pairs: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise CliError(f"--field wants name=value, got {pair!r}")
+        try:
+            fields[name] = json.loads(value) if value[:1] in "[{" or name == "temperature" else value
+        except json.JSONDecodeError:
+            fields[name] = value
+    return fields
+
+
+def show(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def password_of(args: argparse.Namespace, prompt: str = "Password: ") -> str:
+    return args.password or os.environ.get("EMHANA_PASSWORD") or getpass.getpass(prompt)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="emhana", description="Citizen client of the Emhana portal.")
+    parser.add_argument("--portal", default=None, help=f"portal URL (default {DEFAULT_PORTAL})")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("register", "login"):
+        p = sub.add_parser(name)
+        p.add_argument("--iin", required=True)
+        p.add_argument("--password", help="or EMHANA_PASSWORD, or asked")
+    sub.add_parser("logout")
+    sub.add_parser("me")
+    sub.add_parser("services", help="the catalogue with each form's fields")
+    sub.add_parser("clinics")
+    slots = sub.add_parser("slots", help="free slots of a clinic")
+    slots.add_argument("--clinic", required=True)
+    slots.add_argument("--doctor")
+    slots.add_argument("--days", type=int, default=7)
+    submit = sub.add_parser("submit", help="prepare, sign locally and submit a request")
+    submit.add_argument("service", choices=["home_call", "appointment", "attachment", "appointment_cancel"])
+    submit.add_argument("--key", type=Path, required=True, help="PKCS#12 (.p12) or PEM key (.key.pem)")
+    submit.add_argument("--key-password", default=os.environ.get("EMHANA_KEY_PASSWORD", "emhana"))
+    submit.add_argument("--chain", type=Path, help="PEM chain for a PEM key (default: <name>.pem)")
+    submit.add_argument("--clinic", help="БИН of the clinic (default: yours)")
+    submit.add_argument("--field", action="append", default=[], metavar="NAME=VALUE")
+    sub.add_parser("requests", help="your requests")
+    status = sub.add_parser("status", help="a request with its history")
+    status.add_argument("request_id")
+    status.add_argument("--wait", type=float, default=0, help="poll up to this many seconds for a final status")
+    result = sub.add_parser("result", help="the clinic-signed result")
+    result.add_argument("request_id")
+    result.add_argument("--verify", action="store_true", help="check it with the signature service")
+    result.add_argument("--signature", default=DEFAULT_SIGNATURE)
+    retry = sub.add_parser("retry", help="send a failed request again")
+    retry.add_argument("request_id")
+    args = parser.parse_args(argv)
+
+    session = load_session()
+    url = args.portal or session.get("portal") or DEFAULT_PORTAL
+    portal = Portal(url, session.get("token"))
+    try:
+        return run(args, portal, url)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"error: cannot reach {url}: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
+    if args.command == "register":
+        show(portal.call("POST", "/api/v1/auth/register", json={"iin": args.iin, "password": password_of(args)}))
+    elif args.command == "login":
+        token = portal.call("POST", "/api/v1/auth/login", json={"iin": args.iin, "password": password_of(args)})
+        save_session({"portal": url, "token": token["access_token"]})
+        print(f"logged in until {token['expires_at']}")
+    elif args.command == "logout":
+        portal.call("POST", "/api/v1/auth/logout")
+        save_session({"portal": url})
+        print("logged out")
+    elif args.command == "me":
+        show(portal.call("GET", "/api/v1/me"))
+    elif args.command == "services":
+        for service in portal.call("GET", "/api/v1/services"):
+            fields = service["form_schema"].get("properties", {})
+            required = set(service["form_schema"].get("required", []))
+            print(f"{service['code']}: {service['title']} (срок: {service['deadline']})")
+            for name, spec in fields.items():
+                print(f"    {name}{'*' if name in required else ''}: {spec.get('description', spec.get('type', ''))}")
+    elif args.command == "clinics":
+        for clinic in portal.call("GET", "/api/v1/clinics"):
+            accepting = "принимает" if clinic["accepting"] else "не принимает"
+            print(f"{clinic['bin']}  {clinic['short_name']:<18} {clinic['district']:<9} {accepting}")
+            for doctor in clinic["doctors"]:
+                print(f"      {doctor['code']:<18} {doctor['name']} — {doctor['specialty']}, каб. {doctor['room']}")
+    elif args.command == "slots":
+        params = {"days": args.days, **({"doctor_code": args.doctor} if args.doctor else {})}
+        for slot in portal.call("GET", f"/api/v1/clinics/{args.clinic}/slots", params=params):
+            print(f"{slot['start']}  {slot['doctor_code']:<18} {slot['doctor_name']} (каб. {slot['room']})")
+    elif args.command == "submit":
+        fields = parse_fields(args.field)
+        body = {"service": args.service, "fields": fields, **({"clinic_bin": args.clinic} if args.clinic else {})}
+        prepared = portal.call("POST", "/api/v1/requests/prepare", json=body)
+        key, chain = load_key(args.key, args.key_password, args.chain)
+        jws = sign_compact(prepared["document"].encode(), key, chain)
+        request = portal.call("POST", f"/api/v1/requests/{prepared['draft_id']}/sign", json={"jws": jws})
+        show(request)
+    elif args.command == "requests":
+        for request in portal.call("GET", "/api/v1/requests"):
+            number = request["registration_number"] or "—"
+            print(
+                f"{request['id']}  {request['service']:<18} {request['status']:<10} {number:<18} "
+                f"срок {request['deadline']}"
+            )
+    elif args.command == "status":
+        deadline = time.monotonic() + args.wait
+        while True:
+            request = portal.call("GET", f"/api/v1/requests/{args.request_id}")
+            if request["status"] in FINAL or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+        show(request)
+    elif args.command == "result":
+        result = portal.call("GET", f"/api/v1/requests/{args.request_id}/result")
+        show(result["document"])
+        if args.verify:
+            verdict = httpx.post(
+                f"{args.signature}/api/v1/verify",
+                json={"jws": result["jws"], "expected_bin": result["document"]["clinic"]["bin"]},
+                timeout=30,
+            ).json()
+            signer = verdict.get("signer") or {}
+            print(
+                f"signature: {'VALID' if verdict['valid'] else 'INVALID ' + str(verdict['code'])}"
+                f" — {signer.get('organization')} (БИН {signer.get('bin')})"
+            )
+            return 0 if verdict["valid"] else 3
+    elif args.command == "retry":
+        show(portal.call("POST", f"/api/v1/requests/{args.request_id}/retry"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

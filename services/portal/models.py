@@ -1,0 +1,104 @@
+"""Portal tables: citizens, their tokens and failed logins, prepared drafts, requests and their history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import UtcDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Citizen(Base):
+    __tablename__ = "citizens"
+
+    iin: Mapped[str] = mapped_column(String(12), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    surname: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(80))
+    registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Token(Base):
+    """An access token, stored only as its SHA-256: a leaked table gives nobody a session."""
+
+    __tablename__ = "tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    iin: Mapped[str] = mapped_column(ForeignKey("citizens.iin"), index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class LoginFailure(Base):
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(80))  # "iin:<sha256>" or "client:<address>"
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Draft(Base):
+    """ "Отправить запрос": a validated form turned into the exact document the citizen is to sign."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    iin: Mapped[str] = mapped_column(String(12), index=True)
+    service: Mapped[str] = mapped_column(String(30))
+    clinic_bin: Mapped[str] = mapped_column(String(12))
+    document: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly the bytes to sign
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class Request(Base):
+    __tablename__ = "requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    iin: Mapped[str] = mapped_column(String(12), index=True)  # the citizen who signed and sees it
+    patient_iin: Mapped[str] = mapped_column(String(12))
+    service: Mapped[str] = mapped_column(String(30))
+    clinic_bin: Mapped[str] = mapped_column(String(12))
+    document: Mapped[str] = mapped_column(Text)  # the citizen's compact JWS
+    document_nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)  # envelope id of the latest sending
+    status: Mapped[str] = mapped_column(String(20))  # submitted | registered | completed | refused | failed
+    registration_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    refusal_code: Mapped[str | None] = mapped_column(String(40))
+    refusal_message: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)  # the clinic-signed result (compact JWS)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    deadline: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class RequestEvent(Base):
+    """ "Обновить статус": every status change, in order."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class KnownAttachment(Base):
+    """The clinic a person is attached to, as the portal last learnt it (routing of home calls, bookings)."""
+
+    __tablename__ = "known_attachments"
+
+    iin: Mapped[str] = mapped_column(String(12), primary_key=True)
+    clinic_bin: Mapped[str] = mapped_column(String(12))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,93 @@
+"""HTTP request and response bodies of the portal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts import IIN_PATTERN, ServiceKind
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterIn(Body):
+    iin: str = Field(min_length=1, max_length=32)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LoginIn(RegisterIn):
+    pass
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_at: dt.datetime
+
+
+class ProfileOut(BaseModel):
+    iin: str
+    surname: str
+    name: str
+    attachment: dict[str, Any] | None
+
+
+class ServiceOut(BaseModel):
+    code: ServiceKind
+    title: str
+    result: str
+    deadline: str
+    form_schema: dict[str, Any]
+
+
+class PrepareIn(Body):
+    service: ServiceKind
+    clinic_bin: str | None = Field(default=None, pattern=IIN_PATTERN)
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class PreparedOut(BaseModel):
+    draft_id: str
+    document: str = Field(description="canonical JSON: sign exactly these UTF-8 bytes (compact JWS, RS256/ES256, x5c)")
+    expires_at: dt.datetime
+
+
+class SignIn(Body):
+    jws: str = Field(min_length=1, max_length=256 * 1024)
+
+
+class EventOut(BaseModel):
+    status: str
+    at: dt.datetime
+    detail: str | None
+
+
+class RefusalOut(BaseModel):
+    code: str
+    message: str
+
+
+class RequestOut(BaseModel):
+    id: str
+    iin: str
+    patient_iin: str
+    service: ServiceKind
+    clinic_bin: str
+    status: str
+    registration_number: str | None
+    deadline: dt.datetime
+    submitted_at: dt.datetime
+    updated_at: dt.datetime
+    refusal: RefusalOut | None
+    has_result: bool
+    history: list[EventOut] | None = None
+
+
+class ResultOut(BaseModel):
+    request_id: str
+    jws: str = Field(description="the clinic-signed result; anyone can check it with POST /api/v1/verify")
+    document: dict[str, Any]

@@ -1,0 +1,457 @@
+"""The portal's rules (regulation, diagram 1): registration, authorisation (process 1, condition 1,
+process 2), the form and its document (process 3), the signature check (condition 2, process 4),
+sending through the gateway (process 5), and the statuses the АРМ reports (processes 6–8).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.portal import security
+from services.portal.config import PortalSettings
+from services.portal.models import Citizen, Draft, KnownAttachment, Request, RequestEvent, Token
+from shared.bus import RequestTimeout
+from shared.calendar import WorkCalendar
+from shared.canonical import canonical_json
+from shared.certs import TrustStore
+from shared.clock import Clock
+from shared.contracts import (
+    ATTACHMENT_LOOKUP,
+    DOCUMENT_VERIFY,
+    ESERVICE_REQUEST,
+    FORMS,
+    PERSON_LOOKUP,
+    SLOT_HOLD,
+    AppointmentForm,
+    EServiceStatus,
+    ServiceKind,
+    SignedRequest,
+)
+from shared.db import Database
+from shared.documents import verify_document
+from shared.http import ApiError
+from shared.ids import InvalidIdentifier, parse_iin
+from shared.jws import JwsError, parse
+from shared.messaging import MeshClient
+from shared.refusals import Refusal, RefusalError, refusal_text
+from shared.topology import arm_address
+
+log = logging.getLogger(__name__)
+
+# Status order: a late "registered" never overwrites "completed" (status messages may cross in flight).
+STATUS_RANK = {"submitted": 0, "registered": 1, "failed": 2, "completed": 3, "refused": 3}
+# Refusals that are technical faults, not decisions on the merits: the request is "failed", with a retry.
+TECHNICAL = {
+    Refusal.TIMEOUT,
+    Refusal.INTERNAL,
+    Refusal.ROUTE_UNKNOWN,
+    Refusal.ACCESS_DENIED,
+    Refusal.EXPIRED,
+    Refusal.MALFORMED,
+    Refusal.CERT_STATUS_UNKNOWN,
+}
+# Приложение 1, table 1: processing by the АРМ within 30 minutes; attachment: one working day.
+PROCESSING = {
+    ServiceKind.HOME_CALL: dt.timedelta(minutes=30),
+    ServiceKind.APPOINTMENT: dt.timedelta(minutes=30),
+    ServiceKind.APPOINTMENT_CANCEL: dt.timedelta(minutes=30),
+}
+TITLES = {
+    ServiceKind.HOME_CALL: ("Вызов врача на дом", "справка о вызове врача на дом, подписанная ЭЦП поликлиники"),
+    ServiceKind.APPOINTMENT: ("Запись на прием к врачу", "талон записи с врачом, специальностью, временем и кабинетом"),
+    ServiceKind.APPOINTMENT_CANCEL: ("Отмена записи на прием", "подтверждение отмены, время освобождается"),
+    ServiceKind.ATTACHMENT: (
+        "Прикрепление к медицинской организации, оказывающей ПМСП",
+        "уведомление о прикреплении, подписанное ЭЦП",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    draft_id: str
+    document: str
+    expires_at: dt.datetime
+
+
+class PortalService:
+    def __init__(self, settings: PortalSettings, db: Database, clock: Clock, client: MeshClient, store: TrustStore):
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.client = client
+        self.store = store
+        self.tz = zoneinfo.ZoneInfo(settings.timezone)
+        self.calendar = WorkCalendar(settings.extra_holidays)
+
+    # -- accounts --------------------------------------------------------------------------
+    async def register(self, iin: str, password: str) -> Citizen:
+        """Registration with ИИН + password; the person must be alive in ГБД ФЛ (asked via the gateway)."""
+        try:
+            parse_iin(iin)
+        except InvalidIdentifier as exc:
+            raise RefusalError(Refusal.IIN_INVALID, exc.detail) from None
+        security.check_password_policy(password, iin, self.settings)
+        async with self.db.sessions() as session:
+            if await session.get(Citizen, iin) is not None:
+                raise ApiError(409, "ALREADY_REGISTERED", "this ИИН is already registered; log in instead")
+        person = (await self.ask("gbd_fl", PERSON_LOOKUP, {"iin": iin}))["person"]
+        if not person["alive"]:
+            raise RefusalError(Refusal.PERSON_DECEASED)
+        citizen = Citizen(
+            iin=iin,
+            password_hash=await security.hash_password(password),
+            surname=person["surname"],
+            name=person["name"],
+            registered_at=self.clock.now(),
+        )
+        try:
+            async with self.db.transaction() as session:
+                session.add(citizen)
+        except Exception:
+            async with self.db.sessions() as session:
+                if await session.get(Citizen, iin) is not None:
+                    raise ApiError(409, "ALREADY_REGISTERED", "this ИИН is already registered") from None
+            raise
+        log.info("citizen registered", extra={"iin": iin})
+        return citizen
+
+    async def login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime]:
+        """Process 1 / condition 1; a wrong ИИН or password is process 2 (AUTH_FAILED)."""
+        now = self.clock.now()
+        async with self.db.sessions() as session:
+            await security.throttle_check(session, iin, client, now, self.settings)
+            citizen = await session.get(Citizen, iin)
+        if not await security.verify_password(password, citizen.password_hash if citizen else None):
+            async with self.db.transaction() as session:
+                await security.record_failure(session, iin, client, now)
+            log.info("login refused", extra={"iin": iin, "client": client})
+            raise RefusalError(Refusal.AUTH_FAILED)
+        async with self.db.transaction() as session:
+            await security.clear_failures(session, iin, now, self.settings)
+            return await security.issue_token(session, iin, now, self.settings.token_ttl_seconds)
+
+    async def logout(self, token: str) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Token).where(Token.token_hash == security.token_hash(token)).values(revoked_at=self.clock.now())
+            )
+
+    async def citizen(self, token: str) -> Citizen:
+        async with self.db.sessions() as session:
+            iin = await security.citizen_of_token(session, token, self.clock.now())
+            citizen = await session.get(Citizen, iin) if iin else None
+        if citizen is None:
+            raise ApiError(401, "UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
+        return citizen
+
+    # -- the mesh --------------------------------------------------------------------------
+    async def ask(self, recipient: str, type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await self.client.request(recipient, type, payload)
+        except RequestTimeout:
+            raise RefusalError(Refusal.TIMEOUT, f"{recipient} did not answer in time") from None
+
+    async def attachment_of(self, iin: str) -> dict[str, Any] | None:
+        try:
+            info = await self.ask("arm", ATTACHMENT_LOOKUP, {"iin": iin})
+        except RefusalError as exc:
+            if exc.code is Refusal.NOT_ATTACHED:
+                return None
+            raise
+        async with self.db.transaction() as session:
+            await session.merge(KnownAttachment(iin=iin, clinic_bin=info["clinic_bin"], updated_at=self.clock.now()))
+        return info
+
+    # -- process 3: the form and the document to sign ---------------------------------------
+    def deadline(self, service: ServiceKind, submitted: dt.datetime) -> dt.datetime:
+        if service in PROCESSING:
+            return submitted + PROCESSING[service]
+        local = submitted.astimezone(self.tz)
+        opening, closing = self.settings.office_hours
+        if self.calendar.is_working_day(local.date()) and opening <= local.time() < closing:
+            day = self.calendar.next_working_day(local.date())  # one working day later, same time
+            return dt.datetime.combine(day, local.time(), self.tz).astimezone(dt.UTC)
+        # After hours: the working day starts counting from the next working day (end of that day).
+        start = (
+            local.date()
+            if self.calendar.is_working_day(local.date()) and local.time() < opening
+            else (self.calendar.next_working_day(local.date()))
+        )
+        return dt.datetime.combine(start, closing, self.tz).astimezone(dt.UTC)
+
+    async def clinic_for(
+        self, citizen: Citizen, service: ServiceKind, clinic_bin: str | None, fields: dict[str, Any]
+    ) -> str:
+        if service is ServiceKind.APPOINTMENT_CANCEL:
+            async with self.db.sessions() as session:
+                booking = await session.scalar(
+                    select(Request).where(
+                        Request.iin == citizen.iin,
+                        Request.registration_number == fields.get("registration_number"),
+                        Request.service == ServiceKind.APPOINTMENT.value,
+                    )
+                )
+            if booking is None:
+                raise RefusalError(Refusal.NO_SUCH_BOOKING, "no booking of yours has that registration number")
+            return booking.clinic_bin
+        if clinic_bin:
+            return clinic_bin
+        if service is ServiceKind.ATTACHMENT:
+            raise ApiError(422, "CLINIC_REQUIRED", "choose the clinic to attach to (clinic_bin)")
+        attachment = await self.attachment_of(fields.get("patient_iin") or citizen.iin)
+        if attachment is None:
+            raise RefusalError(Refusal.NOT_ATTACHED, "attach to a clinic first")
+        return str(attachment["clinic_bin"])
+
+    async def prepare(
+        self, citizen: Citizen, service: ServiceKind, clinic_bin: str | None, fields: dict[str, Any]
+    ) -> Prepared:
+        """ "Отправить запрос": validate the form, fix the provider, hold a slot, return the document to sign."""
+        try:
+            form = FORMS[service].model_validate(fields)
+        except ValidationError as exc:
+            errors = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+            raise ApiError(422, "VALIDATION_ERROR", json.dumps(errors, ensure_ascii=False)) from None
+        clean = form.model_dump(mode="json", exclude_none=True)
+        clinic = await self.clinic_for(citizen, service, clinic_bin, clean)
+        now = self.clock.now()
+        if isinstance(form, AppointmentForm):
+            await self.ask(
+                arm_address(clinic),
+                SLOT_HOLD,
+                {
+                    "doctor_code": form.doctor_code,
+                    "slot_start": form.slot_start.isoformat(),
+                    "iin": citizen.iin,
+                },
+            )
+        document = SignedRequest(
+            service=service, iin=citizen.iin, provider=clinic, fields=clean, time=now, nonce=uuid.uuid4().hex
+        )
+        text = canonical_json(document.model_dump(mode="json")).decode()
+        draft = Draft(
+            id=str(uuid.uuid4()),
+            iin=citizen.iin,
+            service=service.value,
+            clinic_bin=clinic,
+            document=text,
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=self.settings.draft_ttl_seconds),
+            used_at=None,
+        )
+        async with self.db.transaction() as session:
+            session.add(draft)
+        return Prepared(draft_id=draft.id, document=text, expires_at=draft.expires_at)
+
+    # -- condition 2 and process 5 ----------------------------------------------------------
+    async def check_signature(self, jws: str, iin: str) -> None:
+        """Condition 2, by the signature service: validity, CRL, SIGN key, ИИН = the citizen's."""
+        verdict = await self.ask("signature", DOCUMENT_VERIFY, {"jws": jws, "expected_iin": iin, "purpose": "SIGN"})
+        if not verdict["valid"]:
+            raise RefusalError(Refusal(verdict["code"]))
+
+    async def sign(self, citizen: Citizen, draft_id: str, jws: str) -> Request:
+        """ "Подписать": the signed document must be exactly the prepared one."""
+        now = self.clock.now()
+        async with self.db.sessions() as session:
+            draft = await session.get(Draft, draft_id)
+        if draft is None or draft.iin != citizen.iin:
+            raise ApiError(404, "NOT_FOUND", "no such prepared request")
+        if draft.used_at is not None:
+            raise RefusalError(Refusal.DUPLICATE_REQUEST, "this prepared request was already signed")
+        if draft.expires_at <= now:
+            raise ApiError(410, "DRAFT_EXPIRED", "the prepared request expired; prepare it again")
+        if _signed_content(jws) != draft.document.encode():
+            raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the prepared document")
+        await self.check_signature(jws, citizen.iin)
+        signed = SignedRequest.model_validate_json(draft.document)
+        return await self.submit(citizen, signed, jws, draft_id=draft.id)
+
+    async def submit_signed(self, citizen: Citizen, jws: str) -> Request:
+        """One-step submission for REST clients that already hold a signed document."""
+        try:
+            signed = SignedRequest.model_validate_json(_signed_content(jws))
+        except ValidationError as exc:
+            raise RefusalError(Refusal.MALFORMED, f"signed request: {exc.error_count()} invalid fields") from None
+        if signed.iin != citizen.iin:
+            raise RefusalError(Refusal.IIN_MISMATCH, "the document is not in your name")
+        age = abs((self.clock.now() - signed.time).total_seconds())
+        if age > self.settings.document_max_age_seconds:
+            raise RefusalError(Refusal.EXPIRED, "the document's time is too far from now")
+        signed.form()
+        await self.check_signature(jws, citizen.iin)
+        return await self.submit(citizen, signed, jws)
+
+    async def submit(self, citizen: Citizen, signed: SignedRequest, jws: str, draft_id: str | None = None) -> Request:
+        """Process 5: store the request (``submitted``, with its deadline) and send it to the clinic."""
+        now = self.clock.now()
+        request = Request(
+            id=str(uuid.uuid4()),
+            iin=citizen.iin,
+            patient_iin=signed.patient_iin,
+            service=signed.service.value,
+            clinic_bin=signed.provider,
+            document=jws,
+            document_nonce=signed.nonce,
+            message_id=str(uuid.uuid4()),
+            status="submitted",
+            submitted_at=now,
+            deadline=self.deadline(signed.service, now),
+            updated_at=now,
+        )
+        async with self.db.sessions() as session:
+            if await session.scalar(select(Request.id).where(Request.document_nonce == signed.nonce)):
+                raise RefusalError(Refusal.DUPLICATE_REQUEST)
+        async with self.db.transaction() as session:
+            session.add(request)
+            session.add(RequestEvent(request_id=request.id, status="submitted", at=now, detail=None))
+            if draft_id is not None:
+                await session.execute(update(Draft).where(Draft.id == draft_id).values(used_at=now))
+        log.info("request submitted", extra={"request": request.id, "service": request.service})
+        await self.send(request)
+        return request
+
+    async def send(self, request: Request) -> None:
+        """Publish (broker-confirmed) and mark sent; an unconfirmed sending is repeated by the resender."""
+        try:
+            await self.client.send(
+                arm_address(request.clinic_bin),
+                ESERVICE_REQUEST,
+                {"request_id": request.id, "document": request.document},
+                message_id=uuid.UUID(request.message_id),
+            )
+        except Exception:  # the resender tries again; the request is stored
+            log.warning("sending failed; will retry", extra={"request": request.id}, exc_info=True)
+            return
+        async with self.db.transaction() as session:
+            await session.execute(update(Request).where(Request.id == request.id).values(sent_at=self.clock.now()))
+
+    async def resend_unsent(self) -> int:
+        cutoff = self.clock.now() - dt.timedelta(seconds=self.settings.resend_after_seconds)
+        async with self.db.sessions() as session:
+            pending = list(
+                await session.scalars(
+                    select(Request).where(
+                        Request.status == "submitted", Request.sent_at.is_(None), Request.updated_at < cutoff
+                    )
+                )
+            )
+        for request in pending:
+            await self.send(request)
+        return len(pending)
+
+    async def retry(self, citizen: Citizen, request_id: str) -> Request:
+        """The retry path of a technically failed request: the same document, a new message."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            request = await self.own(session, citizen, request_id)
+            if request.status != "failed":
+                raise ApiError(409, "NOT_FAILED", "only a failed request can be retried")
+            request.status, request.message_id, request.sent_at, request.updated_at = (
+                "submitted",
+                str(uuid.uuid4()),
+                None,
+                now,
+            )
+            request.refusal_code = request.refusal_message = None
+            session.add(RequestEvent(request_id=request.id, status="submitted", at=now, detail="retry"))
+        await self.send(request)
+        return request
+
+    # -- processes 6–8 as the АРМ reports them ----------------------------------------------
+    async def apply_status(self, session: AsyncSession, sender: str, status: EServiceStatus) -> None:
+        request = await session.get(Request, str(status.request_id))
+        if request is None or sender != arm_address(request.clinic_bin):
+            log.warning("status for an unknown request or from the wrong clinic", extra={"sender": sender})
+            return
+        now = self.clock.now()
+        detail = status.registration_number
+        name = status.status
+        if status.refusal is not None:
+            detail = f"{status.refusal.code}: {status.refusal.message}"
+            if status.refusal.code in TECHNICAL:
+                name = "failed"
+        if status.result is not None:
+            try:
+                verify_document(status.result, self.store, expected_bin=request.clinic_bin)
+            except RefusalError as exc:
+                log.error("clinic result failed verification", extra={"request": request.id, "code": exc.code})
+                name, detail = "failed", f"{Refusal.INTERNAL}: result signature invalid ({exc.code})"
+        session.add(RequestEvent(request_id=request.id, status=name, at=status.at, detail=detail))
+        if status.registration_number:
+            request.registration_number = status.registration_number
+        if STATUS_RANK[name] >= STATUS_RANK[request.status] and request.status not in ("completed", "refused"):
+            request.status, request.updated_at = name, now
+            if status.refusal is not None:
+                request.refusal_code, request.refusal_message = status.refusal.code.value, status.refusal.message
+            if name == "completed":
+                request.result = status.result
+                if request.service == ServiceKind.ATTACHMENT.value:
+                    await session.merge(
+                        KnownAttachment(iin=request.patient_iin, clinic_bin=request.clinic_bin, updated_at=now)
+                    )
+
+    async def apply_gateway_refusal(self, session: AsyncSession, message_id: str, code: Refusal, message: str) -> None:
+        request = await session.scalar(select(Request).where(Request.message_id == message_id))
+        if request is None:
+            return
+        now = self.clock.now()
+        if code is Refusal.REPLAYED and request.sent_at is None:
+            request.sent_at = now  # a resend of a sending that had in fact been accepted
+            return
+        if request.status in ("submitted", "registered"):
+            request.status, request.refusal_code, request.refusal_message, request.updated_at = (
+                "failed",
+                code.value,
+                message,
+                now,
+            )
+            session.add(RequestEvent(request_id=request.id, status="failed", at=now, detail=f"{code}: {message}"))
+
+    # -- what the citizen sees ---------------------------------------------------------------
+    @staticmethod
+    async def own(session: AsyncSession, citizen: Citizen, request_id: str) -> Request:
+        request = await session.get(Request, request_id)
+        if request is None or request.iin != citizen.iin:
+            raise ApiError(404, "NOT_FOUND", "no such request")  # another citizen's request does not exist for you
+        return request
+
+    async def requests(self, citizen: Citizen) -> list[Request]:
+        async with self.db.sessions() as session:
+            return list(
+                await session.scalars(
+                    select(Request).where(Request.iin == citizen.iin).order_by(Request.submitted_at.desc())
+                )
+            )
+
+    async def request_detail(self, citizen: Citizen, request_id: str) -> tuple[Request, list[RequestEvent]]:
+        async with self.db.sessions() as session:
+            request = await self.own(session, citizen, request_id)
+            events = list(
+                await session.scalars(
+                    select(RequestEvent).where(RequestEvent.request_id == request_id).order_by(RequestEvent.id)
+                )
+            )
+        return request, events
+
+
+def _signed_content(jws: str) -> bytes:
+    try:
+        return parse(jws).payload
+    except JwsError as exc:
+        raise RefusalError(Refusal.SIGNATURE_INVALID, f"not a signed document: {exc}") from None
+
+
+def refusal_body(code: str | None) -> dict[str, str] | None:
+    return None if code is None else {"code": code, "message": refusal_text(Refusal(code))}

@@ -1,0 +1,57 @@
+"""Demo citizens: chosen deterministically from the synthetic population, so that ГБД ФЛ, the АРМ's
+seeded attachment register, the development CA (their certificates) and the tests all agree on them
+without talking to each other."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from shared.population import SyntheticPerson, generate
+
+ADULT = 18
+REFERENCE_DAY = dt.date(2026, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoCitizens:
+    attached_1: list[SyntheticPerson]  # Сарыарка residents: attached to Поликлиника № 1
+    attached_4: list[SyntheticPerson]  # Есиль residents: attached to Поликлиника № 4
+    unattached: list[SyntheticPerson]  # other districts: attached nowhere
+    parent: SyntheticPerson  # an unattached parent …
+    child: SyntheticPerson  # … and their minor child
+    deceased: SyntheticPerson | None
+
+    def everyone(self) -> list[SyntheticPerson]:
+        return [*self.attached_1, *self.attached_4, *self.unattached, self.parent, self.child]
+
+
+def _age(person: SyntheticPerson) -> int:
+    born = person.birth_date
+    return REFERENCE_DAY.year - born.year - ((REFERENCE_DAY.month, REFERENCE_DAY.day) < (born.month, born.day))
+
+
+def demo_citizens(size: int, seed: int, per_group: int = 60) -> DemoCitizens:
+    """Living adults 20–60 by district, a parent with a minor child outside the seeded districts."""
+    people = list(generate(size, seed))
+    by_iin = {p.iin: p for p in people}
+    adults = [p for p in people if p.alive and 20 <= _age(p) <= 60]
+    unattached = [p for p in adults if p.district not in ("Сарыарка", "Есиль")]
+    child = next(
+        p
+        for p in people
+        if p.alive
+        and _age(p) < 14
+        and p.parents
+        and p.district not in ("Сарыарка", "Есиль")
+        and all(by_iin.get(q) is not None and by_iin[q].alive for q in p.parents)
+    )
+    parent = by_iin[child.parents[0]]
+    return DemoCitizens(
+        attached_1=[p for p in adults if p.district == "Сарыарка"][:per_group],
+        attached_4=[p for p in adults if p.district == "Есиль"][:per_group],
+        unattached=[p for p in unattached if p.iin not in child.parents][:per_group],
+        parent=parent,
+        child=child,
+        deceased=next((p for p in people if not p.alive), None),
+    )
