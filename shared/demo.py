@@ -31,7 +31,7 @@ def _age(person: SyntheticPerson) -> int:
     return REFERENCE_DAY.year - born.year - ((REFERENCE_DAY.month, REFERENCE_DAY.day) < (born.month, born.day))
 
 
-def demo_citizens(size: int, seed: int, per_group: int = 60) -> DemoCitizens:
+def demo_citizens(size: int, seed: int, per_group: int = 80) -> DemoCitizens:
     """Living adults 20–60 by district, a parent with a minor child outside the seeded districts."""
     people = list(generate(size, seed))
     by_iin = {p.iin: p for p in people}

@@ -20,9 +20,11 @@ from services.signature.ca import DevCA
 from shared.bus import Bus
 from shared.certs import TrustStore
 from shared.clock import Clock
+from shared.demo import DemoCitizens, demo_citizens
 from shared.envelope import ServiceIdentity
 from shared.mesh import Mesh
 from shared.messaging import MeshClient
+from shared.population import SyntheticPerson
 from shared.seed import load_clinics
 from shared.topology import SERVICE_ADDRESSES, arm_address, dead_letter_queue, queue_name
 
@@ -105,6 +107,8 @@ def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             "EMHANA_POPULATION_SEED": str(POPULATION_SEED),
             "EMHANA_DELIVERY_LIMIT": "3",
             "EMHANA_LOG_LEVEL": "INFO",
+            "EMHANA_PORTAL_LOGIN_WINDOW_SECONDS": "3",
+            "EMHANA_PORTAL_RESEND_AFTER_SECONDS": "1",
             **database_env,
         },
         log_file=var_dir / "mesh.log",
@@ -175,6 +179,30 @@ def portal(mesh: Mesh, bus: Bus, store: TrustStore, clock: Clock) -> MeshClient:
     return MeshClient(
         bus=bus, identity=identity(mesh, "portal"), store=store, clock=clock, namespace=mesh.namespace, timeout=10
     )
+
+
+@pytest.fixture(scope="session")
+def demo() -> DemoCitizens:
+    return demo_citizens(POPULATION_SIZE, POPULATION_SEED)
+
+
+class People:
+    """Hands each test its own demo citizens, so that tests sharing a mesh never share a person."""
+
+    def __init__(self, demo: DemoCitizens) -> None:
+        self.pools = {
+            "attached_1": iter(demo.attached_1),
+            "attached_4": iter(demo.attached_4),
+            "unattached": iter(demo.unattached),
+        }
+
+    def take(self, pool: str, count: int = 1) -> list[SyntheticPerson]:
+        return [next(self.pools[pool]) for _ in range(count)]
+
+
+@pytest.fixture(scope="session")
+def people(demo: DemoCitizens, mesh: Mesh) -> People:
+    return People(demo)
 
 
 @pytest.fixture(scope="session")

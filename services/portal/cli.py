@@ -78,7 +78,8 @@ class Portal:
             try:
                 body = response.json()
                 raise CliError(
-                    f"{response.status_code} {body.get('code')}: {body.get('message')} {body.get('detail') or ''}"
+                    f"{response.status_code} {body.get('code')}: {body.get('message')}"
+                    + (f" ({body['detail']})" if body.get("detail") else "")
                 )
             except ValueError:
                 raise CliError(f"{response.status_code}: {response.text[:200]}") from None

@@ -163,11 +163,16 @@ class PortalService:
             raise RefusalError(Refusal.TIMEOUT, f"{recipient} did not answer in time") from None
 
     async def attachment_of(self, iin: str) -> dict[str, Any] | None:
+        """The person's clinic from the attachment register; the last one known when the register is down."""
         try:
             info = await self.ask("arm", ATTACHMENT_LOOKUP, {"iin": iin})
         except RefusalError as exc:
             if exc.code is Refusal.NOT_ATTACHED:
                 return None
+            async with self.db.sessions() as session:
+                known = await session.get(KnownAttachment, iin)
+            if exc.code is Refusal.TIMEOUT and known is not None:
+                return {"iin": iin, "clinic_bin": known.clinic_bin, "as_of": known.updated_at.isoformat()}
             raise
         async with self.db.transaction() as session:
             await session.merge(KnownAttachment(iin=iin, clinic_bin=info["clinic_bin"], updated_at=self.clock.now()))
@@ -371,7 +376,9 @@ class PortalService:
 
     # -- processes 6–8 as the АРМ reports them ----------------------------------------------
     async def apply_status(self, session: AsyncSession, sender: str, status: EServiceStatus) -> None:
-        request = await session.get(Request, str(status.request_id))
+        # Lock the row: "registered" and "completed" may be applied concurrently, and without the lock the
+        # later commit would overwrite the earlier status (a lost update; PostgreSQL runs them in parallel).
+        request = await session.get(Request, str(status.request_id), with_for_update=True)
         if request is None or sender != arm_address(request.clinic_bin):
             log.warning("status for an unknown request or from the wrong clinic", extra={"sender": sender})
             return
@@ -403,7 +410,7 @@ class PortalService:
                     )
 
     async def apply_gateway_refusal(self, session: AsyncSession, message_id: str, code: Refusal, message: str) -> None:
-        request = await session.scalar(select(Request).where(Request.message_id == message_id))
+        request = await session.scalar(select(Request).where(Request.message_id == message_id).with_for_update())
         if request is None:
             return
         now = self.clock.now()

@@ -1,0 +1,123 @@
+"""A test citizen: a key from the test CA, and the portal's REST API driven exactly as a client would."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from services.signature.ca import DevCA, Issued
+from shared.canonical import canonical_json
+from shared.clock import Clock
+from shared.jws import sign_compact
+from shared.mesh import Mesh
+from shared.population import SyntheticPerson
+
+PASSWORD = "Tulpar-Zhol-2026"
+FINAL = {"completed", "refused", "failed"}
+
+
+class ApiFailure(AssertionError):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"{response.status_code} {response.text[:300]}")
+        self.status = response.status_code
+        self.body = response.json()
+        self.code = self.body.get("code")
+
+
+@dataclass
+class Citizen:
+    person: SyntheticPerson
+    mesh: Mesh
+    ca: DevCA
+    clock: Clock
+    key: Issued = field(init=False)
+    http: httpx.AsyncClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key = self.ca.issue_person(self.person.iin, self.person.surname.upper(), self.person.name.upper())
+        self.http = httpx.AsyncClient(base_url=self.mesh.url("portal"), timeout=30)
+
+    @property
+    def iin(self) -> str:
+        return self.person.iin
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise ApiFailure(response)
+        return response.json() if response.content else None
+
+    async def enter(self) -> Citizen:
+        """Register (once) and log in."""
+        try:
+            await self.call("POST", "/api/v1/auth/register", json={"iin": self.iin, "password": PASSWORD})
+        except ApiFailure as exc:
+            if exc.code != "ALREADY_REGISTERED":
+                raise
+        token = await self.call("POST", "/api/v1/auth/login", json={"iin": self.iin, "password": PASSWORD})
+        self.http.headers["Authorization"] = f"Bearer {token['access_token']}"
+        return self
+
+    async def prepare(self, service: str, clinic: str | None = None, **fields: Any) -> dict[str, Any]:
+        body = {"service": service, "fields": fields, **({"clinic_bin": clinic} if clinic else {})}
+        return await self.call("POST", "/api/v1/requests/prepare", json=body)
+
+    async def sign(
+        self, prepared: dict[str, Any], key: Issued | None = None, content: bytes | None = None
+    ) -> dict[str, Any]:
+        signer = key or self.key
+        jws = sign_compact(content or prepared["document"].encode(), signer.key, signer.chain)
+        return await self.call("POST", f"/api/v1/requests/{prepared['draft_id']}/sign", json={"jws": jws})
+
+    async def submit(self, service: str, clinic: str | None = None, **fields: Any) -> dict[str, Any]:
+        """ "Отправить запрос" then "подписать"; returns the stored request."""
+        return await self.sign(await self.prepare(service, clinic, **fields))
+
+    def signed_document(self, service: str, clinic: str, **fields: Any) -> str:
+        """A document signed without the portal's help (one-step submission)."""
+        document = {
+            "service": service,
+            "iin": self.iin,
+            "provider": clinic,
+            "fields": fields,
+            "time": self.clock.now().isoformat(),
+            "nonce": uuid.uuid4().hex,
+        }
+        return sign_compact(canonical_json(document), self.key.key, self.key.chain)
+
+    async def submit_signed(self, jws: str) -> dict[str, Any]:
+        return await self.call("POST", "/api/v1/requests", json={"jws": jws})
+
+    async def wait(self, request_id: str, seconds: float = 30, until: set[str] = FINAL) -> dict[str, Any]:
+        for _ in range(int(seconds * 10)):
+            request = await self.call("GET", f"/api/v1/requests/{request_id}")
+            if request["status"] in until:
+                return request
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"request {request_id} still {request['status']} after {seconds}s")
+
+    async def verified_result(self, request_id: str, clinic: str) -> dict[str, Any]:
+        """The result, checked independently by the signature service against the clinic's БИН."""
+        result = await self.call("GET", f"/api/v1/requests/{request_id}/result")
+        async with httpx.AsyncClient(base_url=self.mesh.url("signature")) as http:
+            verdict = (await http.post("/api/v1/verify", json={"jws": result["jws"], "expected_bin": clinic})).json()
+        assert verdict["valid"], verdict
+        assert verdict["signer"]["bin"] == clinic and verdict["signer"]["key_usage"] == "SIGN"
+        payload = json.loads(__import__("base64").urlsafe_b64decode(verdict["payload"] + "=="))
+        assert payload == result["document"]
+        return result["document"]
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+def local(clock: Clock) -> dt.datetime:
+    import zoneinfo
+
+    return clock.now().astimezone(zoneinfo.ZoneInfo("Asia/Almaty"))

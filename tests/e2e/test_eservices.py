@@ -1,0 +1,379 @@
+"""The three e-services end to end through the portal (regulation, diagram 1), over the real broker.
+
+The mesh runs on a Tuesday at 16:30 in Astana (see conftest): Поликлиника № 1 closes at 20:00 (home
+calls accepted until 18:00), Нура-Мед closes at 18:00 (cut-off passed), morning slots are in the past.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import zoneinfo
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+
+from services.signature.ca import DevCA
+from shared.clock import Clock
+from shared.ids import make_iin
+from shared.mesh import Mesh
+from shared.topology import arm_address, queue_name
+from tests.conftest import People
+from tests.e2e.citizens import PASSWORD, ApiFailure, Citizen
+from tests.e2e.test_gateway import _queue_depth
+
+CLINIC_1 = "980440012347"  # Поликлиника № 1: hours 08–20, attached: Сарыарка
+CLINIC_4 = "030740045218"  # Поликлиника № 4: attached: Есиль
+NURA = "090240077883"  # Нура-Мед: closes 18:00, capacity 2
+NO_CONTRACT = "151040031418"  # Алтын Дән: no ФСМС contract
+ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
+HOME_CALL = {"address": "г. Астана, улица Сейфуллина, 10, кв. 5", "phone": "+77011234567", "complaints": "температура"}
+
+
+@pytest.fixture
+async def citizen_factory(mesh: Mesh, ca: DevCA, clock: Clock) -> AsyncIterator[Callable[..., Citizen]]:
+    made: list[Citizen] = []
+
+    def make(person) -> Citizen:  # type: ignore[no-untyped-def]
+        citizen = Citizen(person, mesh, ca, clock)
+        made.append(citizen)
+        return citizen
+
+    yield make
+    for citizen in made:
+        await citizen.close()
+
+
+async def citizens(factory, people: People, pool: str, count: int = 1) -> list[Citizen]:  # type: ignore[no-untyped-def]
+    return [await factory(p).enter() for p in people.take(pool, count)]
+
+
+async def refused_with(failure_code: str, call) -> ApiFailure:  # type: ignore[no-untyped-def]
+    with pytest.raises(ApiFailure) as info:
+        await call
+    assert info.value.code == failure_code, info.value.body
+    return info.value
+
+
+def tomorrow_slots(clock: Clock, hour: int = 8, count: int = 10, minutes: int = 20) -> list[dt.datetime]:
+    """Wednesday morning slots of d1-therapist-1 (08:00–14:00, 20-minute slots, break 11:00–11:20)."""
+    day = clock.now().astimezone(ASTANA).date() + dt.timedelta(days=1)
+    first = dt.datetime.combine(day, dt.time(hour, 0), ASTANA)
+    return [first + dt.timedelta(minutes=minutes * i) for i in range(count)]
+
+
+# -- each service from registration to a verified, clinic-signed result --------------------------
+
+
+async def test_home_call_from_registration_to_signed_result(citizen_factory, people: People, clock: Clock) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    me = await citizen.call("GET", "/api/v1/me")
+    assert me["attachment"]["clinic_bin"] == CLINIC_1
+    request = await citizen.submit("home_call", temperature=39.2, **HOME_CALL)
+    assert request["status"] == "submitted" and request["iin"] == citizen.iin
+    submitted = dt.datetime.fromisoformat(request["submitted_at"])
+    assert dt.datetime.fromisoformat(request["deadline"]) - submitted == dt.timedelta(minutes=30)
+    final = await citizen.wait(request["id"])
+    assert final["status"] == "completed", final
+    assert [e["status"] for e in final["history"]] == ["submitted", "registered", "completed"]
+    assert final["registration_number"].startswith(CLINIC_1[-4:])
+    notice = await citizen.verified_result(request["id"], CLINIC_1)
+    visit_from = dt.datetime.fromisoformat(notice["visit"]["from"]).astimezone(ASTANA)
+    visit_to = dt.datetime.fromisoformat(notice["visit"]["to"]).astimezone(ASTANA)
+    now = clock.now().astimezone(ASTANA)
+    assert visit_from.date() == now.date()  # the visit is the same day
+    assert visit_from >= now + dt.timedelta(minutes=59) and visit_to <= visit_from.replace(hour=20, minute=0)
+    assert notice["registration_number"] == final["registration_number"] and notice["patient_iin"] == citizen.iin
+    assert notice["doctor"]
+
+
+async def test_appointment_and_cancellation(citizen_factory, people: People, clock: Clock) -> None:
+    first, second = await citizens(citizen_factory, people, "attached_1", 2)
+    slot = tomorrow_slots(clock, hour=12, count=1)[0]
+    free = await first.call("GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": "d1-therapist-1"})
+    assert slot.isoformat() in {s["start"] for s in free}
+    request = await first.submit("appointment", doctor_code="d1-therapist-1", slot_start=slot.isoformat())
+    final = await first.wait(request["id"])
+    assert final["status"] == "completed", final
+    ticket = await first.verified_result(request["id"], CLINIC_1)
+    assert (ticket["room"], ticket["doctor"]["specialty"]) == ("204", "участковый терапевт")
+    assert dt.datetime.fromisoformat(ticket["start"]) == slot
+    taken = await first.call("GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": "d1-therapist-1"})
+    assert slot.isoformat() not in {s["start"] for s in taken}
+    await refused_with(
+        "SLOT_TAKEN", second.prepare("appointment", doctor_code="d1-therapist-1", slot_start=slot.isoformat())
+    )
+
+    cancel = await first.submit("appointment_cancel", registration_number=final["registration_number"])
+    assert (await first.wait(cancel["id"]))["status"] == "completed"
+    again = await second.submit("appointment", doctor_code="d1-therapist-1", slot_start=slot.isoformat())
+    assert (await second.wait(again["id"]))["status"] == "completed"  # the cancelled slot was freed
+
+
+async def test_attachment_change_and_the_portal_then_routes_there(citizen_factory, people: People) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "unattached")
+    await refused_with("NOT_ATTACHED", citizen.prepare("home_call", **HOME_CALL))
+    request = await citizen.submit("attachment", clinic=CLINIC_4)
+    final = await citizen.wait(request["id"])
+    assert final["status"] == "completed", final
+    notice = await citizen.verified_result(request["id"], CLINIC_4)
+    assert notice["document"].startswith("Уведомление о прикреплении") and notice["previous_clinic_bin"] is None
+    deadline = dt.datetime.fromisoformat(final["deadline"]).astimezone(ASTANA)
+    assert deadline.date() > dt.datetime.fromisoformat(final["submitted_at"]).astimezone(ASTANA).date()
+    home_call = await citizen.submit("home_call", **HOME_CALL)  # no clinic given: routed to the new clinic
+    assert home_call["clinic_bin"] == CLINIC_4
+    assert (await citizen.wait(home_call["id"]))["status"] == "completed"
+
+
+async def test_voluntary_change_limit_but_residence_change_is_allowed(citizen_factory, people: People) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    moved = await citizen.wait((await citizen.submit("attachment", clinic=CLINIC_4))["id"])
+    assert moved["status"] == "completed"
+    back = await citizen.wait((await citizen.submit("attachment", clinic=CLINIC_1))["id"])
+    assert (back["status"], back["refusal"]["code"]) == ("refused", "CHANGE_LIMIT")
+    assert back["refusal"]["message"]
+    residence = await citizen.submit(
+        "attachment", clinic=CLINIC_1, reason="residence_change", new_address="улица Сейфуллина, 3"
+    )
+    assert (await citizen.wait(residence["id"]))["status"] == "completed"
+    again = await citizen.wait((await citizen.submit("attachment", clinic=CLINIC_1))["id"])
+    assert again["refusal"]["code"] == "ALREADY_ATTACHED"
+
+
+async def test_minor_is_attached_by_a_parent_but_not_by_a_stranger(citizen_factory, demo, people: People) -> None:
+    parent = await citizen_factory(demo.parent).enter()
+    (stranger,) = await citizens(citizen_factory, people, "unattached")
+    refused = await stranger.wait(
+        (await stranger.submit("attachment", clinic=CLINIC_4, patient_iin=demo.child.iin))["id"]
+    )
+    assert refused["refusal"]["code"] == "NOT_GUARDIAN"
+    request = await parent.submit("attachment", clinic=CLINIC_4, patient_iin=demo.child.iin)
+    final = await parent.wait(request["id"])
+    assert final["status"] == "completed" and final["patient_iin"] == demo.child.iin
+    notice = await parent.verified_result(request["id"], CLINIC_4)
+    assert (notice["patient_iin"], notice["iin"]) == (demo.child.iin, parent.iin)
+
+
+# -- refusals of diagram 1 ---------------------------------------------------------------------
+
+
+async def test_registration_and_login_refusals(citizen_factory, people: People, mesh: Mesh) -> None:
+    (person,) = people.take("unattached")
+    citizen = citizen_factory(person)
+    await refused_with(
+        "PASSWORD_POLICY", citizen.call("POST", "/api/v1/auth/register", json={"iin": person.iin, "password": "short"})
+    )
+    await refused_with(
+        "PASSWORD_POLICY",
+        citizen.call("POST", "/api/v1/auth/register", json={"iin": person.iin, "password": "qwerty123"}),
+    )
+    await refused_with(
+        "IIN_INVALID", citizen.call("POST", "/api/v1/auth/register", json={"iin": "123456789011", "password": PASSWORD})
+    )
+    absent = make_iin(dt.date(1985, 3, 15), "M", 9876)
+    await refused_with(
+        "PERSON_NOT_FOUND", citizen.call("POST", "/api/v1/auth/register", json={"iin": absent, "password": PASSWORD})
+    )
+    await citizen.enter()
+    await refused_with(
+        "ALREADY_REGISTERED",
+        citizen.call("POST", "/api/v1/auth/register", json={"iin": person.iin, "password": PASSWORD}),
+    )
+    # process 2: wrong password — and an unknown ИИН gets the same answer
+    failure = await refused_with(
+        "AUTH_FAILED",
+        citizen.call("POST", "/api/v1/auth/login", json={"iin": person.iin, "password": "Wrong-pass-123"}),
+    )
+    assert failure.status == 401
+    await refused_with(
+        "AUTH_FAILED", citizen.call("POST", "/api/v1/auth/login", json={"iin": absent, "password": PASSWORD})
+    )
+
+
+async def test_login_throttling_lifts_by_itself_and_logout_revokes(citizen_factory, people: People) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "unattached")
+    login = {"iin": citizen.iin, "password": "Wrong-pass-123"}
+    for _ in range(5):
+        await refused_with("AUTH_FAILED", citizen.call("POST", "/api/v1/auth/login", json=login))
+    throttled = await refused_with(
+        "TOO_MANY_ATTEMPTS", citizen.call("POST", "/api/v1/auth/login", json={**login, "password": PASSWORD})
+    )
+    assert throttled.status == 429
+    await asyncio.sleep(3.2)  # the test mesh counts failures over a 3-second window
+    assert await citizen.enter()
+    await citizen.call("GET", "/api/v1/requests")
+    await citizen.call("POST", "/api/v1/auth/logout")
+    await refused_with("UNAUTHORIZED", citizen.call("GET", "/api/v1/requests"))
+
+
+@pytest.mark.parametrize("fault", ["revoked", "expired", "someone_else", "auth_key", "tampered", "other_content"])
+async def test_signature_refusals_at_condition_2(
+    citizen_factory, people: People, ca: DevCA, clock: Clock, fault: str
+) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    prepared = await citizen.prepare("home_call", **HOME_CALL)
+    now = clock.now()
+    key, content, code = (
+        None,
+        None,
+        {
+            "revoked": "CERT_REVOKED",
+            "expired": "CERT_EXPIRED",
+            "someone_else": "IIN_MISMATCH",
+            "auth_key": "CERT_WRONG_USAGE",
+            "tampered": "SIGNATURE_INVALID",
+            "other_content": "SIGNATURE_INVALID",
+        }[fault],
+    )
+    if fault == "revoked":
+        key = ca.issue_person(citizen.iin, "A", "B")
+        ca.revoke(key.certificate.serial_number)
+        await asyncio.sleep(0.5)  # services re-read CRL files every 0.2 s in the test mesh
+    elif fault == "expired":
+        key = ca.issue_person(
+            citizen.iin, "A", "B", not_before=now - dt.timedelta(days=400), not_after=now - dt.timedelta(days=1)
+        )
+    elif fault == "someone_else":
+        key = ca.issue_person(people.take("attached_1")[0].iin, "C", "D")
+    elif fault == "auth_key":
+        key = ca.issue_person(citizen.iin, "A", "B", purpose=__import__("shared.certs").certs.KeyPurpose.AUTH)
+    elif fault == "other_content":
+        content = prepared["document"].replace("температура", "кашель").encode()
+    if fault == "tampered":
+        from shared.jws import sign_compact
+
+        header, payload, signature = sign_compact(
+            prepared["document"].encode(), citizen.key.key, citizen.key.chain
+        ).split(".")
+        forged = f"{header}.{payload}.{signature[:-6]}AAAAAA"
+        with pytest.raises(ApiFailure) as info:
+            await citizen.call("POST", f"/api/v1/requests/{prepared['draft_id']}/sign", json={"jws": forged})
+        assert info.value.code == code
+    else:
+        await refused_with(code, citizen.sign(prepared, key=key, content=content))
+    assert await citizen.call("GET", "/api/v1/requests") == []  # process 4: nothing was stored or sent
+
+
+async def test_not_attached_is_refused_by_the_clinic(citizen_factory, people: People, clock: Clock) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "attached_4")
+    home_call = await citizen.wait((await citizen.submit("home_call", clinic=CLINIC_1, **HOME_CALL))["id"])
+    assert (home_call["status"], home_call["refusal"]["code"]) == ("refused", "NOT_ATTACHED")
+    assert home_call["registration_number"]  # registered (process 6), then refused (process 7)
+    slot = tomorrow_slots(clock, hour=13, count=1)[0]
+    jws = citizen.signed_document("appointment", CLINIC_1, doctor_code="d1-therapist-1", slot_start=slot.isoformat())
+    booking = await citizen.wait((await citizen.submit_signed(jws))["id"])
+    assert booking["refusal"]["code"] == "NOT_ATTACHED"
+
+
+async def test_after_cutoff_and_slot_in_past(citizen_factory, people: People, clock: Clock) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "unattached")
+    attached = await citizen.wait((await citizen.submit("attachment", clinic=NURA))["id"])
+    if attached["status"] == "refused":  # the capacity test may have filled Нура-Мед first
+        assert attached["refusal"]["code"] == "NO_CAPACITY"
+        pytest.fail("Нура-Мед was full before the cut-off could be checked")
+    call = await citizen.wait((await citizen.submit("home_call", **HOME_CALL))["id"])
+    assert (call["status"], call["refusal"]["code"]) == ("refused", "AFTER_CUTOFF")
+    (patient,) = await citizens(citizen_factory, people, "attached_1")
+    this_morning = clock.now().astimezone(ASTANA).replace(hour=9, minute=0, second=0, microsecond=0)
+    await refused_with(
+        "SLOT_IN_PAST",
+        patient.prepare("appointment", doctor_code="d1-therapist-1", slot_start=this_morning.isoformat()),
+    )
+    jws = patient.signed_document(
+        "appointment", CLINIC_1, doctor_code="d1-therapist-1", slot_start=this_morning.isoformat()
+    )
+    signed_way = await patient.wait((await patient.submit_signed(jws))["id"])
+    assert signed_way["refusal"]["code"] == "SLOT_IN_PAST"
+
+
+async def test_clinic_without_contract_or_full(citizen_factory, people: People) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "unattached")
+    no_contract = await citizen.wait((await citizen.submit("attachment", clinic=NO_CONTRACT))["id"])
+    assert no_contract["refusal"]["code"] == "NO_CONTRACT"
+    codes = []
+    for person in await citizens(citizen_factory, people, "unattached", 3):  # Нура-Мед has room for 2
+        codes.append((await person.wait((await person.submit("attachment", clinic=NURA))["id"]))["status"])
+    assert "refused" in codes
+    last = await person.call("GET", f"/api/v1/requests/{(await person.call('GET', '/api/v1/requests'))[0]['id']}")
+    assert last["refusal"]["code"] == "NO_CAPACITY"
+    clinics = {c["bin"]: c for c in await citizen.call("GET", "/api/v1/clinics")}
+    assert clinics[NURA]["accepting"] is False and clinics[NO_CONTRACT]["accepting"] is False
+
+
+# -- concurrency, privacy, outages -------------------------------------------------------------
+
+
+async def test_fifty_citizens_ten_slots(citizen_factory, people: People, clock: Clock) -> None:
+    crowd = await citizens(citizen_factory, people, "attached_1", 50)
+    tomorrow = clock.now().astimezone(ASTANA).date() + dt.timedelta(days=1)
+    free = await crowd[0].call("GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": "d1-therapist-1"})
+    slots = [
+        start
+        for start in (dt.datetime.fromisoformat(s["start"]) for s in free)
+        if start.astimezone(ASTANA).date() == tomorrow
+    ][:10]
+    assert len(slots) == 10
+    documents = [
+        c.signed_document("appointment", CLINIC_1, doctor_code="d1-therapist-1", slot_start=slots[i % 10].isoformat())
+        for i, c in enumerate(crowd)
+    ]
+    submitted = await asyncio.gather(*(c.submit_signed(d) for c, d in zip(crowd, documents, strict=True)))
+    finals = await asyncio.gather(*(c.wait(r["id"], seconds=60) for c, r in zip(crowd, submitted, strict=True)))
+    completed = [(c, f) for c, f in zip(crowd, finals, strict=True) if f["status"] == "completed"]
+    refused = [f for f in finals if f["status"] == "refused"]
+    assert len(completed) == 10 and len(refused) == 40, [f["status"] for f in finals]
+    assert {f["refusal"]["code"] for f in refused} == {"SLOT_TAKEN"}
+    starts = [dt.datetime.fromisoformat((await c.verified_result(f["id"], CLINIC_1))["start"]) for c, f in completed]
+    assert sorted(starts) == sorted(slots)  # every slot booked exactly once
+
+
+async def test_a_citizen_sees_only_their_own_requests(citizen_factory, people: People) -> None:
+    alice, bob = await citizens(citizen_factory, people, "attached_1", 2)
+    request = await alice.submit("home_call", **HOME_CALL)
+    await alice.wait(request["id"])
+    assert [r["id"] for r in await bob.call("GET", "/api/v1/requests")] == []
+    for path in (f"/api/v1/requests/{request['id']}", f"/api/v1/requests/{request['id']}/result"):
+        await refused_with("NOT_FOUND", bob.call("GET", path))
+    await refused_with("NOT_FOUND", bob.call("POST", f"/api/v1/requests/{request['id']}/retry"))
+    async with httpx.AsyncClient(base_url=alice.mesh.url("portal")) as anonymous:
+        assert (await anonymous.get("/api/v1/requests")).status_code == 401
+
+
+async def test_request_sent_while_the_clinic_is_down_is_answered_once_back(
+    citizen_factory, people: People, mesh: Mesh
+) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    assert (await citizen.call("GET", "/api/v1/me"))["attachment"]["clinic_bin"] == CLINIC_1
+    mesh.stop_service("arm")
+    try:
+        request = await citizen.submit("home_call", **HOME_CALL)
+        await asyncio.sleep(1.0)
+        assert (await citizen.call("GET", f"/api/v1/requests/{request['id']}"))["status"] == "submitted"
+        assert await _queue_depth(None, queue_name(mesh.namespace, arm_address(CLINIC_1))) == 1
+    finally:
+        mesh.start_service("arm")
+        mesh.wait_ready(["arm"])
+    final = await citizen.wait(request["id"], seconds=60)
+    assert final["status"] == "completed"
+    assert [e["status"] for e in final["history"]] == ["submitted", "registered", "completed"]
+
+
+async def test_catalogue_gives_form_schemas_with_formats(mesh: Mesh) -> None:
+    async with httpx.AsyncClient(base_url=mesh.url("portal")) as http:
+        catalogue = {s["code"]: s for s in (await http.get("/api/v1/services")).json()}
+    assert set(catalogue) == {"home_call", "appointment", "appointment_cancel", "attachment"}
+    home_call = catalogue["home_call"]["form_schema"]
+    assert home_call["properties"]["phone"]["pattern"] == r"^\+7\d{10}$"
+    assert set(home_call["required"]) == {"address", "phone", "complaints"}
+    assert catalogue["attachment"]["deadline"] == "1 рабочий день"
+
+
+async def test_bad_forms_are_refused_before_anything_is_signed(citizen_factory, people: People) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    bad = await refused_with("VALIDATION_ERROR", citizen.prepare("home_call", address="x", phone="8701", complaints=""))
+    assert "phone" in bad.body["message"]
+    await refused_with(
+        "VALIDATION_ERROR", citizen.call("POST", "/api/v1/requests/prepare", json={"service": "teleport"})
+    )
+    await refused_with("NOT_FOUND", citizen.call("POST", "/api/v1/requests/not-a-draft/sign", json={"jws": "a.b.c"}))
