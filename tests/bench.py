@@ -8,13 +8,18 @@ Starts a private mesh (own namespace, free ports) and measures, for N concurrent
    an echo in place of ГБД ФЛ, quorum queues, publisher confirms, Direct Reply-To) with no signing,
    no database and no logic;
 
-and the ratio of the two.
+and the ratio of the two; then
+
+3. e-service transactions: a mix of home calls, appointments and attachments, each timed from
+   "отправить запрос" (prepare) through "подписать" (condition 2 at the signature service), the АРМ's
+   registration and decision, to the clinic-signed result being visible in the portal.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import platform
 import statistics
@@ -65,10 +70,9 @@ async def run_clients(clients: int, total: int, one: Callable[[int], Awaitable[N
     return latencies, time.perf_counter() - started
 
 
-async def signed_lookups(mesh: Mesh, clients: int, total: int, iins: list[str]) -> dict[str, float | str]:
+async def signed_lookups(mesh: Mesh, clock: Clock, clients: int, total: int, iins: list[str]) -> dict[str, float | str]:
     bus = Bus(AMQP_URL, name="bench", prefetch=clients)
     await bus.connect()
-    clock = Clock()
     store = TrustStore.from_files(mesh.pki_dir / "trust.pem", mesh.pki_dir / "crl", clock=clock)
     portal = MeshClient(
         bus=bus,
@@ -155,14 +159,69 @@ async def bare_round_trips(namespace: str, clients: int, total: int) -> dict[str
     return summary("bare aio-pika, same hops", latencies, elapsed)
 
 
+async def eservice_mix(
+    mesh: Mesh, clock: Clock, clients: int, per_service: int, offset: int = 0
+) -> dict[str, float | str]:
+    """Completed e-service transactions per second, for ``clients`` citizens working at once."""
+    from services.signature.ca import DevCA
+    from shared.demo import demo_citizens
+    from tests.e2e.citizens import Citizen
+
+    ca = DevCA(mesh.pki_dir, clock=clock)
+    demo = demo_citizens(10_000, 20121229, per_group=offset + per_service)
+    chosen = slice(offset, offset + per_service)
+    home = [Citizen(p, mesh, ca, clock) for p in demo.attached_1[chosen]]
+    booking = [Citizen(p, mesh, ca, clock) for p in demo.attached_4[chosen]]
+    attaching = [Citizen(p, mesh, ca, clock) for p in demo.unattached[chosen]]
+    everyone = home + booking + attaching
+    for start in range(0, len(everyone), 16):  # Argon2 is deliberately slow: register in small batches
+        await asyncio.gather(*(c.enter() for c in everyone[start : start + 16]))
+    free = await booking[0].call("GET", "/api/v1/clinics/030740045218/slots", params={"days": 14})
+    slots = iter(free)
+    jobs: list[Callable[[], Awaitable[dict]]] = []
+    for i in range(per_service):
+        jobs.append(
+            lambda c=home[i]: c.submit(
+                "home_call", address="г. Астана, проспект Республики, 5", phone="+77010000000", complaints="температура"
+            )
+        )
+        slot = next(slots)
+        jobs.append(
+            lambda c=booking[i], s=slot: c.submit("appointment", doctor_code=s["doctor_code"], slot_start=s["start"])
+        )
+        jobs.append(lambda c=attaching[i]: c.submit("attachment", clinic="980440012347"))
+    owners = [c for i in range(per_service) for c in (home[i], booking[i], attaching[i])]
+    outcomes: list[str] = []
+
+    async def one(i: int) -> None:
+        request = await jobs[i]()
+        final = await owners[i].wait(request["id"], seconds=120, every=0.02)
+        outcomes.append(final["status"])
+
+    latencies, elapsed = await run_clients(clients, len(jobs), one)
+    for citizen in everyone:
+        await citizen.close()
+    row = summary(f"e-service mix ({len(jobs)})", latencies, elapsed)
+    row["completed"] = outcomes.count("completed")
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--eservice-clients", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--per-service", type=int, default=40, help="transactions of each service per row")
     args = parser.parse_args()
     check_broker(AMQP_URL)
     iins = [p.iin for p in generate(10_000, 20121229) if p.alive][:5000]
     with tempfile.TemporaryDirectory() as tmp:
+        import zoneinfo
+
+        astana = zoneinfo.ZoneInfo("Asia/Almaty")
+        today = dt.datetime.now(astana).date()
+        tuesday = today + dt.timedelta(days=(1 - today.weekday()) % 7 or 7)
+        clock = Clock.starting_at(dt.datetime.combine(tuesday, dt.time(10, 0), astana))  # clinics open
         mesh = Mesh(
             var_dir=Path(tmp),
             amqp_url=AMQP_URL,
@@ -170,6 +229,7 @@ def main() -> None:
             ports={s: free_port() for s in ("signature", "gbd_fl", "arm", "portal", "gateway")},
             env={"EMHANA_LOG_LEVEL": "WARNING", "EMHANA_POPULATION_SIZE": "10000"},
             log_file=Path(tmp) / "mesh.log",
+            clock_offset_seconds=clock.offset_seconds,
         )
         mesh.start()
         try:
@@ -180,7 +240,7 @@ def main() -> None:
             )
             print(f"{'clients':>7}  {'path':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
             for clients in args.clients:
-                signed = asyncio.run(signed_lookups(mesh, clients, args.requests, iins))
+                signed = asyncio.run(signed_lookups(mesh, clock, clients, args.requests, iins))
                 bare = asyncio.run(bare_round_trips(mesh.namespace, clients, args.requests))
                 for row in (signed, bare):
                     print(
@@ -189,6 +249,16 @@ def main() -> None:
                     )
                 ratio = float(bare["throughput"]) / float(signed["throughput"])
                 print(f"{'':>7}  bare/signed throughput ratio: {ratio:.1f}x\n")
+            print("e-service transactions: prepare → sign → АРМ decision → signed result visible in the portal")
+            print(f"{'clients':>7}  {'mix':<28} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8}  completed")
+            for number, clients in enumerate(args.eservice_clients):
+                row = asyncio.run(
+                    eservice_mix(mesh, clock, clients, args.per_service, offset=number * args.per_service)
+                )
+                print(
+                    f"{clients:>7}  {row['name']:<28} {row['throughput']:>8.1f} "
+                    f"{row['p50']:>8.1f} {row['p99']:>8.1f}  {row['completed']}/{row['n']}"
+                )
         finally:
             mesh.stop()
 

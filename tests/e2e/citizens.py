@@ -94,12 +94,14 @@ class Citizen:
     async def submit_signed(self, jws: str) -> dict[str, Any]:
         return await self.call("POST", "/api/v1/requests", json={"jws": jws})
 
-    async def wait(self, request_id: str, seconds: float = 30, until: set[str] = FINAL) -> dict[str, Any]:
-        for _ in range(int(seconds * 10)):
+    async def wait(
+        self, request_id: str, seconds: float = 30, until: set[str] = FINAL, every: float = 0.1
+    ) -> dict[str, Any]:
+        for _ in range(int(seconds / every)):
             request = await self.call("GET", f"/api/v1/requests/{request_id}")
             if request["status"] in until:
                 return request
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(every)
         raise AssertionError(f"request {request_id} still {request['status']} after {seconds}s")
 
     async def verified_result(self, request_id: str, clinic: str) -> dict[str, Any]:

@@ -1,0 +1,77 @@
+"""The citizen command-line client, run as a user would run it (the README's demo), against the mesh."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from services.signature.ca import DevCA
+from shared.mesh import ROOT, Mesh
+from tests.conftest import People
+
+CLINIC_1 = "980440012347"
+
+
+def emhana(mesh: Mesh, session: str, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "EMHANA_SESSION": session,
+        "EMHANA_PORTAL_URL": mesh.url("portal"),
+        "EMHANA_SIGNATURE_URL": mesh.url("signature"),
+        **({"EMHANA_PASSWORD": password} if password else {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services.portal.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.usefixtures("mesh")
+def test_cli_does_the_whole_flow(mesh: Mesh, ca: DevCA, people: People, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (person,) = people.take("attached_1")
+    ca.save(ca.issue_person(person.iin, person.surname.upper(), person.name.upper()), f"cli-{person.iin}")
+    key = str(mesh.pki_dir / "issued" / f"cli-{person.iin}.p12")
+    session = str(tmp_path / "session.json")
+
+    assert emhana(mesh, session, "register", "--iin", person.iin, password="Tulpar-Zhol-2026").returncode == 0
+    wrong = emhana(mesh, session, "login", "--iin", person.iin, password="Not-the-password-1")
+    assert wrong.returncode == 1 and "AUTH_FAILED" in wrong.stderr
+    assert emhana(mesh, session, "login", "--iin", person.iin, password="Tulpar-Zhol-2026").returncode == 0
+    assert "home_call" in emhana(mesh, session, "services").stdout
+    assert CLINIC_1 in emhana(mesh, session, "clinics").stdout
+
+    submitted = emhana(
+        mesh,
+        session,
+        "submit",
+        "home_call",
+        "--key",
+        key,
+        "--field",
+        "address=г. Астана, улица Сейфуллина, 12",
+        "--field",
+        "phone=+77017654321",
+        "--field",
+        "complaints=головная боль",
+        "--field",
+        "temperature=38.5",
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    request_id = json.loads(submitted.stdout)["id"]
+    status = json.loads(emhana(mesh, session, "status", request_id, "--wait", "30").stdout)
+    assert status["status"] == "completed", status
+    assert request_id in emhana(mesh, session, "requests").stdout
+    result = emhana(mesh, session, "result", request_id, "--verify")
+    assert result.returncode == 0 and "signature: VALID" in result.stdout
+
+    assert emhana(mesh, session, "logout").returncode == 0
+    after = emhana(mesh, session, "requests")
+    assert after.returncode == 1 and "UNAUTHORIZED" in after.stderr

@@ -1,0 +1,68 @@
+"""Portal security rules on a real (SQLite) database: tokens expire and are revoked; passwords are Argon2."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from services.portal import security
+from services.portal.config import PortalSettings
+from services.portal.models import Base, Citizen, Token
+from shared.db import Database
+from shared.http import ApiError
+
+NOW = dt.datetime(2026, 11, 24, 11, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> Database:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'portal.db'}")
+    await database.create_all(Base.metadata)
+    async with database.transaction() as session:
+        session.add(Citizen(iin="850315300019", password_hash="x", surname="A", name="B", registered_at=NOW))
+    return database
+
+
+async def test_tokens_expire_and_can_be_revoked(db: Database) -> None:
+    async with db.transaction() as session:
+        token, expires = await security.issue_token(session, "850315300019", NOW, ttl_seconds=1800)
+    assert expires == NOW + dt.timedelta(minutes=30)
+    async with db.sessions() as session:
+        assert await security.citizen_of_token(session, token, NOW + dt.timedelta(minutes=29)) == "850315300019"
+        assert await security.citizen_of_token(session, token, NOW + dt.timedelta(minutes=30)) is None
+        assert await security.citizen_of_token(session, token + "x", NOW) is None
+        stored = await session.get(Token, security.token_hash(token))
+        assert stored is not None and token not in stored.token_hash  # only the hash is kept
+    async with db.transaction() as session:
+        (await session.get(Token, security.token_hash(token))).revoked_at = NOW  # type: ignore[union-attr]
+    async with db.sessions() as session:
+        assert await security.citizen_of_token(session, token, NOW) is None
+
+
+async def test_passwords_are_argon2_and_policy_is_enforced() -> None:
+    hashed = await security.hash_password("Tulpar-Zhol-2026")
+    assert hashed.startswith("$argon2id$")
+    assert await security.verify_password("Tulpar-Zhol-2026", hashed)
+    assert not await security.verify_password("tulpar-zhol-2026", hashed)
+    assert not await security.verify_password("anything", None)  # unknown ИИН: same cost, always false
+    settings = PortalSettings()
+    for bad in ("short", "x" * 129, "password123", "Пароль123", "my850315300019pw"):
+        with pytest.raises(ApiError) as info:
+            security.check_password_policy(bad, "850315300019", settings)
+        assert info.value.code == "PASSWORD_POLICY"
+    security.check_password_policy("Tulpar-Zhol-2026", "850315300019", settings)
+
+
+async def test_failed_logins_are_throttled_within_a_window(db: Database) -> None:
+    settings = PortalSettings(login_failures_per_iin=3, login_window_seconds=60)
+    async with db.transaction() as session:
+        for i in range(3):
+            await security.record_failure(session, "850315300019", "10.0.0.1", NOW + dt.timedelta(seconds=i))
+    async with db.sessions() as session:
+        with pytest.raises(ApiError) as info:
+            await security.throttle_check(session, "850315300019", "10.0.0.2", NOW + dt.timedelta(seconds=10), settings)
+        assert info.value.status == 429
+        await security.throttle_check(session, "061211600012", "10.0.0.2", NOW, settings)  # others unaffected
+        await security.throttle_check(session, "850315300019", "10.0.0.2", NOW + dt.timedelta(seconds=61), settings)
