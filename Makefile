@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install pinned dependencies
 
 run: $(STAMP) ## the whole mesh locally against AMQP_URL, demo data and certificates on first run
-	$(PY) -m shared.mesh
+	$(PY) -m shared.mesh $(if $(CLOCK_START),--clock-start $(CLOCK_START),)
 
 test: $(STAMP) ## the whole test suite (needs RabbitMQ on AMQP_URL; PostgreSQL on EMHANA_TEST_POSTGRES_URL)
 	$(PY) -m pytest -q

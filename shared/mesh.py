@@ -145,6 +145,29 @@ class Mesh:
             self.stop_service(service)
 
 
+def print_demo_citizens(pki_dir: Path) -> None:
+    """Who to log in as: the demo citizens that have keys (see README, "Demo")."""
+    from shared.demo import demo_citizens
+
+    size = int(os.environ.get("EMHANA_POPULATION_SIZE", "10000"))
+    demo = demo_citizens(size, int(os.environ.get("EMHANA_POPULATION_SEED", "20121229")))
+    groups = [
+        ("Поликлиника № 1", demo.attached_1),
+        ("Поликлиника № 4", demo.attached_4),
+        ("not attached", demo.unattached),
+    ]
+    print("Demo citizens (register with any good password; key password 'emhana'):", file=sys.stderr)
+    for label, people in [*groups, ("parent of a minor", [demo.parent])]:
+        for person in people:
+            key = pki_dir / "issued" / f"citizen-{person.iin}.p12"
+            if key.exists():
+                print(f"  {person.iin}  {person.surname} {person.name:<10} {label:<17} {key}", file=sys.stderr)
+    print(
+        f"  {demo.child.iin}  {demo.child.surname} {demo.child.name:<10} minor child of {demo.parent.iin}",
+        file=sys.stderr,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.mesh", description="Run the whole Emhana mesh locally.")
     parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("EMHANA_VAR_DIR", "var")))
@@ -174,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nEmhana is up:", file=sys.stderr)
         for service in mesh.ports:
             print(f"  {service:<10} {mesh.url(service)}/docs", file=sys.stderr)
+        print_demo_citizens(mesh.pki_dir)
         print("Ctrl-C stops everything.\n", file=sys.stderr)
         while all(p.poll() is None for p in mesh.processes.values()):
             time.sleep(0.5)

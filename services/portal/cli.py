@@ -130,16 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     submit.add_argument("--chain", type=Path, help="PEM chain for a PEM key (default: <name>.pem)")
     submit.add_argument("--clinic", help="БИН of the clinic (default: yours)")
     submit.add_argument("--field", action="append", default=[], metavar="NAME=VALUE")
+    submit.add_argument("--wait", type=float, default=0, help="then poll up to this many seconds for the outcome")
     sub.add_parser("requests", help="your requests")
     status = sub.add_parser("status", help="a request with its history")
-    status.add_argument("request_id")
+    status.add_argument("request_id", nargs="?", default="last", help="default: your last submitted request")
     status.add_argument("--wait", type=float, default=0, help="poll up to this many seconds for a final status")
     result = sub.add_parser("result", help="the clinic-signed result")
-    result.add_argument("request_id")
+    result.add_argument("request_id", nargs="?", default="last", help="default: your last submitted request")
     result.add_argument("--verify", action="store_true", help="check it with the signature service")
     result.add_argument("--signature", default=DEFAULT_SIGNATURE)
     retry = sub.add_parser("retry", help="send a failed request again")
-    retry.add_argument("request_id")
+    retry.add_argument("request_id", nargs="?", default="last")
     args = parser.parse_args(argv)
 
     session = load_session()
@@ -155,7 +156,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def wait_for(portal: Portal, request_id: str, seconds: float) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        request = portal.call("GET", f"/api/v1/requests/{request_id}")
+        if request["status"] in FINAL or time.monotonic() >= deadline:
+            return request
+        time.sleep(0.5)
+
+
 def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
+    if getattr(args, "request_id", None) == "last":
+        args.request_id = load_session().get("last_request")
+        if not args.request_id:
+            raise CliError("no request submitted from this session yet; give a request id")
     if args.command == "register":
         show(portal.call("POST", "/api/v1/auth/register", json={"iin": args.iin, "password": password_of(args)}))
     elif args.command == "login":
@@ -192,7 +206,8 @@ def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
         key, chain = load_key(args.key, args.key_password, args.chain)
         jws = sign_compact(prepared["document"].encode(), key, chain)
         request = portal.call("POST", f"/api/v1/requests/{prepared['draft_id']}/sign", json={"jws": jws})
-        show(request)
+        save_session({**load_session(), "last_request": request["id"]})
+        show(wait_for(portal, request["id"], args.wait) if args.wait else request)
     elif args.command == "requests":
         for request in portal.call("GET", "/api/v1/requests"):
             number = request["registration_number"] or "—"
@@ -201,13 +216,7 @@ def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
                 f"срок {request['deadline']}"
             )
     elif args.command == "status":
-        deadline = time.monotonic() + args.wait
-        while True:
-            request = portal.call("GET", f"/api/v1/requests/{args.request_id}")
-            if request["status"] in FINAL or time.monotonic() >= deadline:
-                break
-            time.sleep(0.5)
-        show(request)
+        show(wait_for(portal, args.request_id, args.wait))
     elif args.command == "result":
         result = portal.call("GET", f"/api/v1/requests/{args.request_id}/result")
         show(result["document"])
