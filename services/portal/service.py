@@ -447,7 +447,10 @@ class PortalService:
             request = await self.own(session, citizen, request_id)
             events = list(
                 await session.scalars(
-                    select(RequestEvent).where(RequestEvent.request_id == request_id).order_by(RequestEvent.id)
+                    # By when each step happened, not by arrival: the АРМ's reports may cross in flight.
+                    select(RequestEvent)
+                    .where(RequestEvent.request_id == request_id)
+                    .order_by(RequestEvent.at, RequestEvent.id)
                 )
             )
         return request, events
