@@ -1,0 +1,110 @@
+"""The АРМ's and portal's time rules as plain functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+
+from services.arm.rules import (
+    WorkingHours,
+    age_on,
+    call_category,
+    day_slots,
+    home_call_window,
+    site_for_street,
+)
+from services.portal.config import PortalSettings
+from services.portal.service import PortalService
+from shared.calendar import WorkCalendar
+from shared.contracts import ServiceKind
+from shared.refusals import Refusal, RefusalError
+
+ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
+HOURS = WorkingHours.from_json(
+    {
+        "1": ["08:00", "20:00"],
+        "2": ["08:00", "20:00"],
+        "3": ["08:00", "20:00"],
+        "4": ["08:00", "20:00"],
+        "5": ["08:00", "20:00"],
+        "6": ["09:00", "14:00"],
+    },
+    "Asia/Almaty",
+    WorkCalendar(),
+)
+TUESDAY = dt.date(2026, 11, 24)
+
+
+def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), ASTANA)
+
+
+def test_home_call_is_the_same_day_from_an_hour_later() -> None:
+    start, end = home_call_window(HOURS, at(TUESDAY, 10, 10))
+    assert (start, end) == (at(TUESDAY, 11, 30), at(TUESDAY, 13, 30))
+    start, end = home_call_window(HOURS, at(TUESDAY, 7, 0))  # before opening: from the opening
+    assert start == at(TUESDAY, 8, 0)
+    start, end = home_call_window(HOURS, at(TUESDAY, 17, 55))  # just before the cut-off: window ends at closing
+    assert (start, end) == (at(TUESDAY, 19, 0), at(TUESDAY, 20, 0))
+
+
+def test_cutoff_two_hours_before_closing() -> None:
+    home_call_window(HOURS, at(TUESDAY, 18, 0))
+    with pytest.raises(RefusalError) as info:
+        home_call_window(HOURS, at(TUESDAY, 18, 1))
+    assert info.value.code is Refusal.AFTER_CUTOFF
+    start, _ = home_call_window(HOURS, at(TUESDAY, 18, 1), after_cutoff="next_day")
+    assert start == at(TUESDAY + dt.timedelta(days=1), 8, 0)
+
+
+def test_closed_days_and_holidays() -> None:
+    sunday = TUESDAY + dt.timedelta(days=5)
+    with pytest.raises(RefusalError) as info:
+        home_call_window(HOURS, at(sunday, 10))
+    assert info.value.code is Refusal.CLINIC_CLOSED
+    start, _ = home_call_window(HOURS, at(sunday, 10), after_cutoff="next_day")
+    assert start == at(sunday + dt.timedelta(days=1), 8, 0)
+    independence_day = dt.date(2026, 12, 16)  # a Wednesday, a public holiday
+    assert HOURS.on(independence_day) is None
+    extra = WorkCalendar([TUESDAY])
+    assert WorkingHours.from_json({"2": ["08:00", "20:00"]}, "Asia/Almaty", extra).on(TUESDAY) is None
+
+
+def test_slots_follow_the_template_minus_breaks_holidays_and_absences() -> None:
+    template = {
+        "weekdays": [1, 2, 3],
+        "start": "08:00",
+        "end": "10:00",
+        "slot_minutes": 20,
+        "breaks": [["09:00", "09:20"]],
+    }
+    slots = day_slots(template, TUESDAY, ASTANA, WorkCalendar())
+    assert [s.strftime("%H:%M") for s, _ in slots] == ["08:00", "08:20", "08:40", "09:20", "09:40"]
+    assert (
+        day_slots(template, TUESDAY + dt.timedelta(days=3), ASTANA, WorkCalendar()) == []
+    )  # Friday: not a weekday of his
+    assert day_slots(template, TUESDAY, ASTANA, WorkCalendar(), absent=True) == []
+    assert day_slots(template, dt.date(2026, 12, 16), ASTANA, WorkCalendar()) == []
+
+
+def test_category_age_and_site() -> None:
+    assert age_on(dt.date(2008, 11, 25), dt.date(2026, 11, 24)) == 17
+    assert age_on(dt.date(2008, 11, 24), dt.date(2026, 11, 24)) == 18
+    assert call_category(7, 39.5) == "детский, неотложный"
+    assert call_category(40, 37.0) == "взрослый"
+    sites = [(1, ["улица Сейфуллина"]), (2, ["улица Кошкарбаева"])]
+    assert site_for_street("Улица Кошкарбаева", sites) == 2
+    assert site_for_street("проспект Абая", sites) is None
+
+
+def test_deadlines_thirty_minutes_or_one_working_day() -> None:
+    portal = PortalService(PortalSettings(), None, None, None, None)  # type: ignore[arg-type]
+    submitted = at(TUESDAY, 11, 0).astimezone(dt.UTC)
+    assert portal.deadline(ServiceKind.HOME_CALL, submitted) - submitted == dt.timedelta(minutes=30)
+    assert portal.deadline(ServiceKind.ATTACHMENT, submitted) == at(TUESDAY + dt.timedelta(days=1), 11, 0)
+    friday_evening = at(TUESDAY + dt.timedelta(days=3), 19, 0)  # after hours: counts from Monday, ends 18:00
+    assert portal.deadline(ServiceKind.ATTACHMENT, friday_evening) == at(TUESDAY + dt.timedelta(days=6), 18, 0)
+    early = at(TUESDAY, 7, 0)  # before opening on a working day: that day's end
+    assert portal.deadline(ServiceKind.ATTACHMENT, early) == at(TUESDAY, 18, 0)
