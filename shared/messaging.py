@@ -53,6 +53,17 @@ HandlerFn = Callable[[MessageContext], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass(frozen=True, slots=True)
+class MeshEndpoint:
+    """Who a participant is on the mesh: its bus, signing identity, trust store, clock and namespace."""
+
+    bus: Bus
+    identity: ServiceIdentity
+    store: TrustStore
+    clock: Clock
+    namespace: str
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """A message type's handler. ``prepare`` (transactional routes) runs first, outside the transaction,
     for slow reads such as lookups through the gateway; its result is ``context.prepared``."""
@@ -71,22 +82,16 @@ class Dispatcher:
 
     def __init__(
         self,
-        *,
-        identity: ServiceIdentity,
-        store: TrustStore,
-        clock: Clock,
-        bus: Bus,
-        namespace: str,
+        endpoint: MeshEndpoint,
         routes: dict[str, Route],
+        *,
         db: Database | None = None,
         inbox: Inbox | None = None,
         reply_ttl: dt.timedelta = dt.timedelta(minutes=5),
     ) -> None:
-        self.identity = identity
-        self.store = store
-        self.clock = clock
-        self.bus = bus
-        self.namespace = namespace
+        self.endpoint = endpoint
+        self.identity, self.store, self.clock = endpoint.identity, endpoint.store, endpoint.clock
+        self.bus, self.namespace = endpoint.bus, endpoint.namespace
         self.routes = routes
         self.db = db
         self.inbox = inbox
@@ -224,21 +229,11 @@ class MeshClient:
     """Sends signed messages through the gateway: request/reply (sync) and fire-and-confirm (async)."""
 
     def __init__(
-        self,
-        *,
-        bus: Bus,
-        identity: ServiceIdentity,
-        store: TrustStore,
-        clock: Clock,
-        namespace: str,
-        timeout: float = 10.0,
-        ttl: dt.timedelta = dt.timedelta(minutes=5),
+        self, endpoint: MeshEndpoint, *, timeout: float = 10.0, ttl: dt.timedelta = dt.timedelta(minutes=5)
     ) -> None:
-        self.bus = bus
-        self.identity = identity
-        self.store = store
-        self.clock = clock
-        self.namespace = namespace
+        self.endpoint = endpoint
+        self.identity, self.store, self.clock = endpoint.identity, endpoint.store, endpoint.clock
+        self.bus, self.namespace = endpoint.bus, endpoint.namespace
         self.timeout = timeout
         self.ttl = ttl
 

@@ -25,7 +25,7 @@ from shared.db import Database
 from shared.envelope import ServiceIdentity
 from shared.http import install_error_handlers
 from shared.inbox import Inbox
-from shared.messaging import Dispatcher, MeshClient, Route
+from shared.messaging import Dispatcher, MeshClient, MeshEndpoint, Route
 from shared.settings import ServiceSettings
 from shared.topology import GATEWAY, declare, queue_name
 
@@ -69,24 +69,11 @@ class ServiceRuntime:
         )
         self.identity = ServiceIdentity.from_pki(self.settings.service, pki, self.settings.certificate_name)
         await self.bus.connect()
-        self.client = MeshClient(
-            bus=self.bus,
-            identity=self.identity,
-            store=self.store,
-            clock=self.clock,
-            namespace=self.settings.namespace,
-            timeout=self.settings.rpc_timeout_seconds,
+        endpoint = MeshEndpoint(
+            bus=self.bus, identity=self.identity, store=self.store, clock=self.clock, namespace=self.settings.namespace
         )
-        self.dispatcher = Dispatcher(
-            identity=self.identity,
-            store=self.store,
-            clock=self.clock,
-            bus=self.bus,
-            namespace=self.settings.namespace,
-            routes=self.routes,
-            db=self.db,
-            inbox=self.inbox,
-        )
+        self.client = MeshClient(endpoint, timeout=self.settings.rpc_timeout_seconds)
+        self.dispatcher = Dispatcher(endpoint, self.routes, db=self.db, inbox=self.inbox)
         if self.on_start is not None:
             await self.on_start(self)
         await self.declare([GATEWAY, *self.addresses])

@@ -37,7 +37,7 @@ from shared.clock import Clock
 from shared.contracts import PERSON_LOOKUP
 from shared.envelope import ServiceIdentity
 from shared.mesh import Mesh, check_broker
-from shared.messaging import MeshClient
+from shared.messaging import MeshClient, MeshEndpoint
 from shared.population import generate
 from tests.conftest import free_port
 
@@ -74,14 +74,8 @@ async def signed_lookups(mesh: Mesh, clock: Clock, clients: int, total: int, iin
     bus = Bus(AMQP_URL, name="bench", prefetch=clients)
     await bus.connect()
     store = TrustStore.from_files(mesh.pki_dir / "trust.pem", mesh.pki_dir / "crl", clock=clock)
-    portal = MeshClient(
-        bus=bus,
-        identity=ServiceIdentity.from_pki("portal", mesh.pki_dir, "service-portal"),
-        store=store,
-        clock=clock,
-        namespace=mesh.namespace,
-        timeout=30,
-    )
+    identity = ServiceIdentity.from_pki("portal", mesh.pki_dir, "service-portal")
+    portal = MeshClient(MeshEndpoint(bus, identity, store, clock, mesh.namespace), timeout=30)
 
     async def one(i: int) -> None:
         answer = await portal.request("gbd_fl", PERSON_LOOKUP, {"iin": iins[i % len(iins)]})

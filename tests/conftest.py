@@ -23,7 +23,7 @@ from shared.clock import Clock
 from shared.demo import DemoCitizens, demo_citizens
 from shared.envelope import ServiceIdentity
 from shared.mesh import Mesh
-from shared.messaging import MeshClient
+from shared.messaging import MeshClient, MeshEndpoint
 from shared.population import SyntheticPerson
 from shared.seed import load_clinics
 from shared.topology import SERVICE_ADDRESSES, arm_address, dead_letter_queue, queue_name
@@ -176,9 +176,7 @@ def identity(mesh: Mesh, service: str) -> ServiceIdentity:
 @pytest.fixture(scope="session")
 def portal(mesh: Mesh, bus: Bus, store: TrustStore, clock: Clock) -> MeshClient:
     """A client that speaks as the portal (holding the portal's certificate)."""
-    return MeshClient(
-        bus=bus, identity=identity(mesh, "portal"), store=store, clock=clock, namespace=mesh.namespace, timeout=10
-    )
+    return MeshClient(MeshEndpoint(bus, identity(mesh, "portal"), store, clock, mesh.namespace), timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from shared.clock import Clock
 from shared.contracts import PERSON_LOOKUP, PING, PONG
 from shared.envelope import ServiceIdentity, open_envelope, seal
 from shared.mesh import Mesh
-from shared.messaging import MeshClient
+from shared.messaging import MeshClient, MeshEndpoint
 from shared.refusals import Refusal, RefusalError
 from shared.topology import arm_address, queue_name
 from tests.conftest import AMQP_URL, CLINICS, OPERATOR_TOKEN, identity
@@ -85,9 +85,9 @@ async def test_unknown_recipient(portal: MeshClient, mesh: Mesh) -> None:
 
 
 async def test_sender_not_allowed(mesh: Mesh, bus: Bus, store: TrustStore, clock: Clock) -> None:
-    gbd_fl = MeshClient(bus=bus, identity=identity(mesh, "gbd_fl"), store=store, clock=clock, namespace=mesh.namespace)
+    gbd_fl = MeshClient(MeshEndpoint(bus, identity(mesh, "gbd_fl"), store, clock, mesh.namespace))
     assert (await refused(gbd_fl.request(CLINIC, PING, {}))).code is Refusal.ACCESS_DENIED
-    portal = MeshClient(bus=bus, identity=identity(mesh, "portal"), store=store, clock=clock, namespace=mesh.namespace)
+    portal = MeshClient(MeshEndpoint(bus, identity(mesh, "portal"), store, clock, mesh.namespace))
     assert (await refused(portal.request("gbd_fl", "document.verify", {}))).code is Refusal.ACCESS_DENIED
 
 
@@ -137,11 +137,7 @@ async def test_revoked_service_certificate_is_refused_within_seconds(
 ) -> None:
     fresh = ca.issue_service("portal", OPERATOR_BIN)
     client = MeshClient(
-        bus=bus,
-        identity=ServiceIdentity("portal", fresh.key, fresh.chain),
-        store=store,
-        clock=clock,
-        namespace=mesh.namespace,
+        MeshEndpoint(bus, ServiceIdentity("portal", fresh.key, fresh.chain), store, clock, mesh.namespace)
     )
     assert (await client.request("gbd_fl", PING, {}))["service"] == "gbd_fl"
     ca.revoke(fresh.certificate.serial_number)

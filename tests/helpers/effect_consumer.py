@@ -25,7 +25,7 @@ from shared.contracts import PING
 from shared.db import Database
 from shared.envelope import ServiceIdentity
 from shared.inbox import Inbox
-from shared.messaging import Dispatcher, MessageContext, Route
+from shared.messaging import Dispatcher, MeshEndpoint, MessageContext, Route
 from shared.topology import declare, queue_name
 
 
@@ -46,16 +46,14 @@ async def main(address: str, workdir: Path, mode: str) -> None:
     clock = Clock(float(os.environ.get("EMHANA_CLOCK_OFFSET_SECONDS", "0")))
     bus = Bus(os.environ["AMQP_URL"], name=f"helper-{mode}", prefetch=8)
     await bus.connect()
-    dispatcher = Dispatcher(
+    endpoint = MeshEndpoint(
+        bus=bus,
         identity=ServiceIdentity.from_pki("arm", pki, "service-arm"),
         store=TrustStore.from_files(pki / "trust.pem", pki / "crl", clock=clock),
         clock=clock,
-        bus=bus,
         namespace=namespace,
-        routes={PING: Route(ping, transactional=True)},
-        db=db,
-        inbox=inbox,
     )
+    dispatcher = Dispatcher(endpoint, {PING: Route(ping, transactional=True)}, db=db, inbox=inbox)
     dispatcher.addresses = {address}
     if mode == "crash":
 
