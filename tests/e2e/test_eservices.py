@@ -377,3 +377,32 @@ async def test_bad_forms_are_refused_before_anything_is_signed(citizen_factory, 
         "VALIDATION_ERROR", citizen.call("POST", "/api/v1/requests/prepare", json={"service": "teleport"})
     )
     await refused_with("NOT_FOUND", citizen.call("POST", "/api/v1/requests/not-a-draft/sign", json={"jws": "a.b.c"}))
+
+
+async def test_one_booking_per_patient_per_doctor_per_day_and_documents_count_once(
+    citizen_factory, people: People, clock: Clock
+) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    tomorrow = clock.now().astimezone(ASTANA).date() + dt.timedelta(days=1)
+    free = await citizen.call("GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": "d1-therapist-2"})
+    first, second = [s["start"] for s in free if dt.datetime.fromisoformat(s["start"]).date() == tomorrow][:2]
+    jws = citizen.signed_document("appointment", CLINIC_1, doctor_code="d1-therapist-2", slot_start=first)
+    booked = await citizen.wait((await citizen.submit_signed(jws))["id"])
+    assert booked["status"] == "completed"
+    duplicate = await refused_with("DUPLICATE_REQUEST", citizen.submit_signed(jws))  # the same signed document
+    assert duplicate.status == 409
+    same_day = await citizen.wait(
+        (await citizen.submit("appointment", doctor_code="d1-therapist-2", slot_start=second))["id"]
+    )
+    assert (same_day["status"], same_day["refusal"]["code"]) == ("refused", "DUPLICATE_REQUEST")
+    other_doctor = [
+        s["start"]
+        for s in await citizen.call(
+            "GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": "d1-therapist-1"}
+        )
+        if dt.datetime.fromisoformat(s["start"]).date() == tomorrow
+    ][-1]
+    another = await citizen.wait(
+        (await citizen.submit("appointment", doctor_code="d1-therapist-1", slot_start=other_doctor))["id"]
+    )
+    assert another["status"] == "completed"  # another doctor the same day is fine
