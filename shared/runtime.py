@@ -8,6 +8,7 @@ own certificate → broker → topology → consumers; shutdown in reverse, lett
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
@@ -22,7 +23,7 @@ from shared.bus import Bus
 from shared.certs import TrustStore
 from shared.clock import Clock
 from shared.db import Database
-from shared.envelope import ServiceIdentity
+from shared.envelope import MAX_TTL, ServiceIdentity
 from shared.http import install_error_handlers
 from shared.inbox import Inbox
 from shared.messaging import Dispatcher, MeshClient, MeshEndpoint, Route
@@ -76,12 +77,25 @@ class ServiceRuntime:
         self.dispatcher = Dispatcher(endpoint, self.routes, db=self.db, inbox=self.inbox)
         if self.on_start is not None:
             await self.on_start(self)
+        self.background(self._purge_inbox())
         await self.declare([GATEWAY, *self.addresses])
         self.dispatcher.addresses = set(self.addresses)
         if self.routes:
             for address in self.addresses:
                 await self.bus.consume(queue_name(self.settings.namespace, address), self.dispatcher.handle)
         log.info("started", extra={"addresses": ",".join(self.addresses), "port": self.settings.port})
+
+    async def _purge_inbox(self) -> None:
+        while True:
+            await asyncio.sleep(3600)
+            try:
+                cutoff = self.clock.now() - dt.timedelta(days=self.settings.inbox_retention_days)
+                async with self.db.transaction() as session:
+                    # Never forget an id that a still-valid envelope could carry (replays must stay refused).
+                    removed = await self.inbox.purge(session, min(cutoff, self.clock.now() - MAX_TTL * 2))
+                log.info("processed message ids purged", extra={"removed": removed})
+            except Exception:
+                log.exception("inbox purge failed")
 
     async def declare(self, addresses: list[str]) -> None:
         await declare(self.bus.channel, self.settings.namespace, addresses, self.settings.delivery_limit)

@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
     rpc_timeout_seconds: float = 10.0
     message_ttl_seconds: int = 300
     crl_refresh_seconds: float = 2.0
+    inbox_retention_days: float = 7.0
+    """Processed message ids are kept this long (longer than any envelope can live: replays stay refused)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -20,7 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.arm.config import ArmSettings
 from services.arm.models import Absence, Attachment, Booking, Clinic, Counter, Doctor, HomeCall, Registration, Site
 from services.arm.models import SlotHold as SlotHoldRow
-from services.arm.rules import WorkingHours, age_on, call_category, day_slots, home_call_window, site_for_street
+from services.arm.rules import (
+    ADULT_AGE,
+    WorkingHours,
+    age_on,
+    call_category,
+    day_slots,
+    home_call_window,
+    site_for_street,
+)
 from shared.calendar import WorkCalendar
 from shared.canonical import canonical_json
 from shared.certs import CertIdentity, TrustStore
@@ -161,6 +169,11 @@ class ArmService:
         """Condition 3: the grounds of the requested service; returns the result's content."""
         signed, person = prepared.signed, prepared.person
         assert signed is not None and person is not None
+        if person.iin != signed.iin and (
+            age_on(person.birth_date, now.date()) >= ADULT_AGE or signed.iin not in prepared.parents
+        ):
+            # Acting for someone else: only a parent or guardian (per ГБД ФЛ) for a minor.
+            raise RefusalError(Refusal.NOT_GUARDIAN)
         form = signed.form()
         if isinstance(form, HomeCallForm):
             return await self.home_call(session, clinic, registration, form, person, now)
@@ -352,10 +365,6 @@ class ArmService:
         await session.execute(select(Clinic.bin).where(Clinic.bin == clinic.bin).with_for_update())
         if not clinic.fsms_contract:
             raise RefusalError(Refusal.NO_CONTRACT)
-        if person.iin != registration.iin and (
-            age_on(person.birth_date, now.date()) >= 18 or registration.iin not in prepared.parents
-        ):
-            raise RefusalError(Refusal.NOT_GUARDIAN)
         current = await self.open_attachment(session, person.iin)
         if current is not None and current.clinic_bin == clinic.bin:
             raise RefusalError(Refusal.ALREADY_ATTACHED)

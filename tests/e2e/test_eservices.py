@@ -406,3 +406,18 @@ async def test_one_booking_per_patient_per_doctor_per_day_and_documents_count_on
         (await citizen.submit("appointment", doctor_code="d1-therapist-1", slot_start=other_doctor))["id"]
     )
     assert another["status"] == "completed"  # another doctor the same day is fine
+
+
+async def test_acting_for_another_person_needs_to_be_their_guardian(citizen_factory, demo, people: People) -> None:
+    alice, bob = await citizens(citizen_factory, people, "attached_1", 2)
+    for_adult = await alice.wait(
+        (await alice.submit("home_call", clinic=CLINIC_1, patient_iin=bob.iin, **HOME_CALL))["id"]
+    )
+    assert (for_adult["status"], for_adult["refusal"]["code"]) == ("refused", "NOT_GUARDIAN")
+    parent = await citizen_factory(demo.parent).enter()
+    attached = await parent.wait((await parent.submit("attachment", clinic=CLINIC_4, patient_iin=demo.child.iin))["id"])
+    assert attached["status"] == "completed" or attached["refusal"]["code"] == "ALREADY_ATTACHED"  # order of tests
+    child_call = await parent.wait((await parent.submit("home_call", patient_iin=demo.child.iin, **HOME_CALL))["id"])
+    assert child_call["status"] == "completed" and child_call["clinic_bin"] == CLINIC_4, child_call
+    notice = await parent.verified_result(child_call["id"], CLINIC_4)
+    assert notice["patient_iin"] == demo.child.iin and notice["iin"] == parent.iin
