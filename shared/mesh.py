@@ -190,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         namespace=os.environ.get("EMHANA_NAMESPACE", "emhana"),
         clock_offset_seconds=offset,
     )
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C and SIGTERM stop the mesh even when started from a shell that ignores SIGINT in the background.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         mesh.start()
         mesh.wait_ready(timeout=120)
@@ -201,8 +203,13 @@ def main(argv: list[str] | None = None) -> int:
         print("Ctrl-C stops everything.\n", file=sys.stderr)
         while all(p.poll() is None for p in mesh.processes.values()):
             time.sleep(0.5)
-        dead = [s for s, p in mesh.processes.items() if p.poll() is not None]
-        print(f"service(s) exited: {', '.join(dead)}; stopping the mesh", file=sys.stderr)
+        dead = {s: p.returncode for s, p in mesh.processes.items() if p.poll() is not None}
+        if len(dead) == len(mesh.processes) and not any(dead.values()):
+            print("all services stopped", file=sys.stderr)
+            return 0
+        print(
+            f"service(s) exited: {', '.join(f'{s} ({c})' for s, c in dead.items())}; stopping the mesh", file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         print("\nstopping…", file=sys.stderr)
