@@ -33,7 +33,11 @@ class BrokerUnavailable(RuntimeError):
 
 def check_broker(amqp_url: str, timeout: float = 5.0) -> None:
     """Raise BrokerUnavailable with advice when nothing accepts AMQP connections at ``amqp_url``."""
+    import logging
+
     import aio_pika
+
+    logging.getLogger("aiormq").setLevel(logging.CRITICAL)  # the advice below replaces its connection noise
 
     async def probe() -> None:
         connection = await aio_pika.connect(amqp_url, timeout=timeout)
