@@ -124,6 +124,9 @@ CLINICS_LIST = "clinics.list"  # portal → arm, sync: the clinics the АРМ ho
 
 IIN_PATTERN = r"^\d{12}$"
 PHONE_PATTERN = r"^\+7\d{10}$"
+CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"  # doctor codes, registration numbers
+# Free text from citizens: no control characters (NUL, in particular, is refused by PostgreSQL).
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 
 class ServiceKind(StrEnum):
@@ -139,9 +142,11 @@ class HomeCallForm(Contract):
     """Вызов врача на дом: the form's fields and their format requirements."""
 
     patient_iin: str | None = Field(default=None, pattern=IIN_PATTERN, description="ИИН of the patient if not you")
-    address: str = Field(min_length=5, max_length=200, description="where the doctor should come")
+    address: str = Field(min_length=5, max_length=200, pattern=TEXT_PATTERN, description="where the doctor should come")
     phone: str = Field(pattern=PHONE_PATTERN, description="+7XXXXXXXXXX")
-    complaints: str = Field(min_length=3, max_length=500, description="complaints in the patient's words")
+    complaints: str = Field(
+        min_length=3, max_length=500, pattern=TEXT_PATTERN, description="complaints in the patient's words"
+    )
     temperature: float | None = Field(default=None, ge=34.0, le=43.0)
 
 
@@ -149,14 +154,14 @@ class AppointmentForm(Contract):
     """Запись на прием к врачу: a free slot of a doctor of your clinic."""
 
     patient_iin: str | None = Field(default=None, pattern=IIN_PATTERN)
-    doctor_code: str = Field(min_length=1, max_length=40)
+    doctor_code: str = Field(pattern=CODE_PATTERN)
     slot_start: dt.datetime = Field(description="start of the slot, with its UTC offset")
 
 
 class AppointmentCancelForm(Contract):
     """Cancel a booking by its registration number; the slot becomes free."""
 
-    registration_number: str = Field(min_length=1, max_length=40)
+    registration_number: str = Field(pattern=CODE_PATTERN)
 
 
 class AttachmentForm(Contract):
@@ -164,7 +169,7 @@ class AttachmentForm(Contract):
 
     patient_iin: str | None = Field(default=None, pattern=IIN_PATTERN, description="a minor's ИИН (you sign)")
     reason: Literal["voluntary", "residence_change"] = "voluntary"
-    new_address: str | None = Field(default=None, min_length=5, max_length=200)
+    new_address: str | None = Field(default=None, min_length=5, max_length=200, pattern=TEXT_PATTERN)
 
 
 FORMS: dict[ServiceKind, type[Contract]] = {
@@ -183,7 +188,7 @@ class SignedRequest(Contract):
     provider: str = Field(pattern=IIN_PATTERN, description="БИН of the clinic")
     fields: dict[str, Any]
     time: dt.datetime
-    nonce: str = Field(min_length=8, max_length=64)
+    nonce: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
 
     def form(self) -> Contract:
         """The fields validated against the service's form; a mismatch is ``MALFORMED``."""
@@ -209,8 +214,8 @@ class EServiceStatus(Contract):
 
 
 class SlotsQuery(Contract):
-    doctor_code: str | None = None
-    specialty: str | None = None
+    doctor_code: str | None = Field(default=None, pattern=CODE_PATTERN)
+    specialty: str | None = Field(default=None, max_length=80, pattern=TEXT_PATTERN)
     date_from: dt.date | None = None
     days: int = Field(default=7, ge=1, le=14)
 
@@ -225,7 +230,7 @@ class Slot(Contract):
 
 
 class SlotHoldRequest(Contract):
-    doctor_code: str
+    doctor_code: str = Field(pattern=CODE_PATTERN)
     slot_start: dt.datetime
     iin: str = Field(pattern=IIN_PATTERN)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -44,8 +45,13 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def b64url_decode(text: str) -> bytes:
-    if not text.isascii() or any(c in text for c in "=+/ \n"):
+    # Strict alphabet: Python's decoder would silently skip other characters, letting two different
+    # strings (one with, say, a NUL in it) carry the same signature.
+    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise JwsError(JwsProblem.MALFORMED, "not base64url")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -70,7 +70,9 @@ async def access_rights() -> list[RightOut]:
 @router.get("/journal", response_model=list[JournalEntry], dependencies=[Depends(require_operator)])
 async def journal(
     request: Request,
-    correlation_id: Annotated[str, Query(min_length=1, max_length=64, description="message or correlation id")],
+    correlation_id: Annotated[
+        str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="message or correlation id")
+    ],
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[JournalEntry]:
     """Every journaled message that is, or belongs to, the given id, in arrival order."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -25,7 +26,7 @@ from services.portal.schemas import (
     TokenOut,
 )
 from services.portal.service import PROCESSING, TITLES, PortalService, refusal_body
-from shared.contracts import CLINICS_LIST, FORMS, SLOTS_QUERY, ServiceKind
+from shared.contracts import CLINICS_LIST, CODE_PATTERN, FORMS, SLOTS_QUERY, TEXT_PATTERN, ServiceKind
 from shared.http import ApiError
 from shared.jws import parse
 from shared.topology import arm_address
@@ -128,8 +129,8 @@ async def slots(
     clinic_bin: str,
     _citizen: CitizenDep,
     service: PortalDep,
-    doctor_code: Annotated[str | None, Query(max_length=40)] = None,
-    specialty: Annotated[str | None, Query(max_length=80)] = None,
+    doctor_code: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+    specialty: Annotated[str | None, Query(max_length=80, pattern=TEXT_PATTERN)] = None,
     days: Annotated[int, Query(ge=1, le=14)] = 7,
 ) -> list[dict[str, Any]]:
     """Free slots of the clinic's doctors (bounded window, never in the past)."""
@@ -149,9 +150,9 @@ async def prepare(body: PrepareIn, citizen: CitizenDep, service: PortalDep) -> P
 
 
 @router.post("/requests/{draft_id}/sign", response_model=RequestOut, status_code=201, tags=["requests"])
-async def sign(draft_id: str, body: SignIn, citizen: CitizenDep, service: PortalDep) -> RequestOut:
+async def sign(draft_id: uuid.UUID, body: SignIn, citizen: CitizenDep, service: PortalDep) -> RequestOut:
     """ "Подписать": the compact JWS of the prepared document; condition 2 is checked, then it is sent."""
-    return request_out(await service.sign(citizen, draft_id, body.jws))
+    return request_out(await service.sign(citizen, str(draft_id), body.jws))
 
 
 @router.post("/requests", response_model=RequestOut, status_code=201, tags=["requests"])
@@ -167,22 +168,22 @@ async def list_requests(citizen: CitizenDep, service: PortalDep) -> list[Request
 
 
 @router.get("/requests/{request_id}", response_model=RequestOut, tags=["requests"])
-async def request_detail(request_id: str, citizen: CitizenDep, service: PortalDep) -> RequestOut:
+async def request_detail(request_id: uuid.UUID, citizen: CitizenDep, service: PortalDep) -> RequestOut:
     """ "Обновить статус": the request with its history of status changes."""
-    row, events = await service.request_detail(citizen, request_id)
+    row, events = await service.request_detail(citizen, str(request_id))
     return request_out(row, events)
 
 
 @router.get("/requests/{request_id}/result", response_model=ResultOut, tags=["requests"])
-async def result(request_id: str, citizen: CitizenDep, service: PortalDep) -> ResultOut:
+async def result(request_id: uuid.UUID, citizen: CitizenDep, service: PortalDep) -> ResultOut:
     """ "Просмотр результата" / "открыть": the clinic-signed result document."""
-    row, _ = await service.request_detail(citizen, request_id)
+    row, _ = await service.request_detail(citizen, str(request_id))
     if row.result is None:
         raise ApiError(404, "NO_RESULT", "there is no result yet")
     return ResultOut(request_id=row.id, jws=row.result, document=json.loads(parse(row.result).payload))
 
 
 @router.post("/requests/{request_id}/retry", response_model=RequestOut, tags=["requests"])
-async def retry(request_id: str, citizen: CitizenDep, service: PortalDep) -> RequestOut:
+async def retry(request_id: uuid.UUID, citizen: CitizenDep, service: PortalDep) -> RequestOut:
     """Send a technically failed request again (the same signed document)."""
-    return request_out(await service.retry(citizen, request_id))
+    return request_out(await service.retry(citizen, str(request_id)))

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.portal import security
@@ -131,7 +132,8 @@ class PortalService:
         now = self.clock.now()
         async with self.db.sessions() as session:
             await security.throttle_check(session, iin, client, now, self.settings)
-            citizen = await session.get(Citizen, iin)
+            # A malformed ИИН is simply a failed login (no hint), and never reaches a database query.
+            citizen = await session.get(Citizen, iin) if len(iin) == 12 and iin.isdigit() else None
         if not await security.verify_password(password, citizen.password_hash if citizen else None):
             async with self.db.transaction() as session:
                 await security.record_failure(session, iin, client, now)
@@ -318,11 +320,15 @@ class PortalService:
         async with self.db.sessions() as session:
             if await session.scalar(select(Request.id).where(Request.document_nonce == signed.nonce)):
                 raise RefusalError(Refusal.DUPLICATE_REQUEST)
-        async with self.db.transaction() as session:
-            session.add(request)
-            session.add(RequestEvent(request_id=request.id, status="submitted", at=now, detail=None))
-            if draft_id is not None:
-                await session.execute(update(Draft).where(Draft.id == draft_id).values(used_at=now))
+        try:
+            async with self.db.transaction() as session:
+                session.add(request)
+                await session.flush()  # the unique nonce settles a race between two submissions of one document
+                session.add(RequestEvent(request_id=request.id, status="submitted", at=now, detail=None))
+                if draft_id is not None:
+                    await session.execute(update(Draft).where(Draft.id == draft_id).values(used_at=now))
+        except IntegrityError:
+            raise RefusalError(Refusal.DUPLICATE_REQUEST) from None
         log.info("request submitted", extra={"request": request.id, "service": request.service})
         await self.send(request)
         return request

@@ -240,22 +240,12 @@ class DevCA:
 
     def issue_service(self, address: str, bin_: str, organization: str = "Emhana", **options) -> Issued:
         """An information system's certificate: CN = its mesh address, role 1.2.398.3.3.4.1.2.6."""
-        subject = [
-            x509.NameAttribute(NameOID.COMMON_NAME, address),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"BIN{bin_}"),
-        ]
+        subject = organization_subject(address, organization, bin_)
         return self.issue(subject, roles=(Role.LEGAL_ENTITY, Role.INFORMATION_SYSTEM), **options)
 
     def issue_organization(self, bin_: str, name: str, common_name: str, **options) -> Issued:
         """A legal entity's signing certificate (a clinic's seal for its results): O, OU = BIN…, signing right."""
-        subject = [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"BIN{bin_}"),
-        ]
+        subject = organization_subject(common_name, name, bin_)
         return self.issue(subject, roles=(Role.LEGAL_ENTITY, Role.SIGNING_RIGHT), **options)
 
     def save(self, issued: Issued, name: str, *, p12_password: bytes = DEFAULT_P12_PASSWORD) -> Path:
@@ -306,6 +296,16 @@ class DevCA:
                 )
             crl = builder.sign(key, hashes.SHA256())
             self._write(filename, crl.public_bytes(serialization.Encoding.DER))
+
+
+def organization_subject(common_name: str, organization: str, bin_: str) -> list[x509.NameAttribute]:
+    """A legal entity's subject: CN, C=KZ, O = organisation, OU = "BIN" + 12 digits."""
+    return [
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"BIN{bin_}"),
+    ]
 
 
 def person_subject(iin: str, surname: str, name: str, patronymic: str | None) -> list[x509.NameAttribute]:

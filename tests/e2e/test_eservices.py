@@ -376,7 +376,11 @@ async def test_bad_forms_are_refused_before_anything_is_signed(citizen_factory, 
     await refused_with(
         "VALIDATION_ERROR", citizen.call("POST", "/api/v1/requests/prepare", json={"service": "teleport"})
     )
-    await refused_with("NOT_FOUND", citizen.call("POST", "/api/v1/requests/not-a-draft/sign", json={"jws": "a.b.c"}))
+    await refused_with(
+        "VALIDATION_ERROR", citizen.call("POST", "/api/v1/requests/not-a-draft/sign", json={"jws": "a.b.c"})
+    )
+    unknown = "00000000-0000-4000-8000-000000000000"
+    await refused_with("NOT_FOUND", citizen.call("POST", f"/api/v1/requests/{unknown}/sign", json={"jws": "a.b.c"}))
 
 
 async def test_one_booking_per_patient_per_doctor_per_day_and_documents_count_once(

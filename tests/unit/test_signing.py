@@ -71,6 +71,11 @@ def test_forged_headers_are_refused(dev_ca: DevCA, trust: TrustStore) -> None:
             refusal(lambda f=forged: verify_document(f"{f}.{payload}.{signature}", trust)) is Refusal.SIGNATURE_INVALID
         )
     assert refusal(lambda: verify_document(f"{header}.{payload}.", trust)) is Refusal.SIGNATURE_INVALID
+    for odd in ("\x00", "=", "+", " "):  # characters a lenient base64 decoder would skip
+        assert (
+            refusal(lambda o=odd: verify_document(f"{header}.{payload}{o}.{signature}", trust))
+            is Refusal.SIGNATURE_INVALID
+        )
     assert refusal(lambda: verify_document("not-a-jws", trust)) is Refusal.SIGNATURE_INVALID
 
 
@@ -130,3 +135,12 @@ def test_envelope_verification(dev_ca: DevCA, trust: TrustStore) -> None:
     assert refusal(lambda: open_envelope(old, trust, clock)) is Refusal.EXPIRED
     assert refusal(lambda: open_envelope(b"{not json", trust, clock)) is Refusal.MALFORMED
     assert refusal(lambda: open_envelope(b'{"signature": "a..b"}', trust, clock)) is Refusal.MALFORMED
+
+
+def test_base64url_is_strict() -> None:
+    from shared.jws import JwsError, b64url_decode
+
+    assert b64url_decode("YWI") == b"ab"
+    for text in ("YW\x00I", "YWI=", "YW I", "YW+I", "YW/I", "Y"):
+        with pytest.raises(JwsError):
+            b64url_decode(text)
