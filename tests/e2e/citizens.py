@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import base64
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -111,15 +111,9 @@ class Citizen:
             verdict = (await http.post("/api/v1/verify", json={"jws": result["jws"], "expected_bin": clinic})).json()
         assert verdict["valid"], verdict
         assert verdict["signer"]["bin"] == clinic and verdict["signer"]["key_usage"] == "SIGN"
-        payload = json.loads(__import__("base64").urlsafe_b64decode(verdict["payload"] + "=="))
+        payload = json.loads(base64.urlsafe_b64decode(verdict["payload"] + "=="))
         assert payload == result["document"]
         return result["document"]
 
     async def close(self) -> None:
         await self.http.aclose()
-
-
-def local(clock: Clock) -> dt.datetime:
-    import zoneinfo
-
-    return clock.now().astimezone(zoneinfo.ZoneInfo("Asia/Almaty"))

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from services.signature.ca import DevCA
+from shared.certs import KeyPurpose
 from shared.clock import Clock
 from shared.ids import make_iin
 from shared.mesh import Mesh
@@ -237,7 +238,7 @@ async def test_signature_refusals_at_condition_2(
     elif fault == "someone_else":
         key = ca.issue_person(people.take("attached_1")[0].iin, "C", "D")
     elif fault == "auth_key":
-        key = ca.issue_person(citizen.iin, "A", "B", purpose=__import__("shared.certs").certs.KeyPurpose.AUTH)
+        key = ca.issue_person(citizen.iin, "A", "B", purpose=KeyPurpose.AUTH)
     elif fault == "other_content":
         content = prepared["document"].replace("температура", "кашель").encode()
     if fault == "tampered":

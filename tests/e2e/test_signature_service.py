@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from services.signature.ca import DevCA
 from shared.certs import KeyPurpose
@@ -107,12 +108,7 @@ async def test_alg_none_and_hmac_are_refused(mesh: Mesh, ca: DevCA) -> None:
     import hmac
 
     issued = ca.issue_person(IIN, "A", "B")
-    x5c = [
-        base64.b64encode(
-            c.public_bytes(__import__("cryptography").hazmat.primitives.serialization.Encoding.DER)
-        ).decode()
-        for c in issued.chain
-    ]
+    x5c = [base64.b64encode(c.public_bytes(Encoding.DER)).decode() for c in issued.chain]
     payload = b64url_encode(DOCUMENT)
     for alg in ("none", "HS256"):
         header = b64url_encode(json.dumps({"alg": alg, "x5c": x5c}).encode())

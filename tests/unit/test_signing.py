@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from pathlib import Path
@@ -64,7 +65,7 @@ def test_document_round_trip(dev_ca: DevCA, trust: TrustStore, key_type: str) ->
 def test_forged_headers_are_refused(dev_ca: DevCA, trust: TrustStore) -> None:
     issued = dev_ca.issue_person("061211600012", "A", "B")
     header, payload, signature = sign_compact(b"{}", issued.key, issued.chain).split(".")
-    x5c = json.loads(__import__("base64").urlsafe_b64decode(header + "=="))["x5c"]
+    x5c = json.loads(base64.urlsafe_b64decode(header + "=="))["x5c"]
     for alg in ("none", "HS256", "RS512"):
         forged = b64url_encode(json.dumps({"alg": alg, "x5c": x5c}).encode())
         assert (
