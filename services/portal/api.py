@@ -13,6 +13,7 @@ from services.portal.models import Citizen
 from services.portal.models import Request as RequestRow
 from services.portal.schemas import (
     EventOut,
+    IndicatorOut,
     LoginIn,
     PreparedOut,
     PrepareIn,
@@ -23,6 +24,7 @@ from services.portal.schemas import (
     ResultOut,
     ServiceOut,
     SignIn,
+    SurveyIn,
     TokenOut,
 )
 from services.portal.service import PROCESSING, TITLES, PortalService, refusal_body
@@ -187,3 +189,16 @@ async def result(request_id: uuid.UUID, citizen: CitizenDep, service: PortalDep)
 async def retry(request_id: uuid.UUID, citizen: CitizenDep, service: PortalDep) -> RequestOut:
     """Send a technically failed request again (the same signed document)."""
     return request_out(await service.retry(citizen, str(request_id)))
+
+
+@router.post("/requests/{request_id}/survey", status_code=204, tags=["quality"])
+async def survey(request_id: uuid.UUID, body: SurveyIn, citizen: CitizenDep, service: PortalDep) -> Response:
+    """Приложение 3: the questionnaire on quality and accessibility, once the request has its outcome."""
+    await service.answer_survey(citizen, str(request_id), body.process_and_result, body.information)
+    return Response(status_code=204)
+
+
+@router.get("/services/{code}/indicators", response_model=IndicatorOut, tags=["quality"])
+async def indicators(code: ServiceKind, service: PortalDep) -> IndicatorOut:
+    """The service's "качество" and "доступность" indicators from the questionnaires (aggregates only)."""
+    return IndicatorOut.model_validate(await service.indicators(code))

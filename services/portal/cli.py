@@ -139,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     result.add_argument("request_id", nargs="?", default="last", help="default: your last submitted request")
     result.add_argument("--verify", action="store_true", help="check it with the signature service")
     result.add_argument("--signature", default=DEFAULT_SIGNATURE)
+    survey = sub.add_parser("survey", help="answer the quality questionnaire (Приложение 3) for a request")
+    survey.add_argument("request_id", nargs="?", default="last")
+    survey.add_argument("--quality", type=int, choices=[1, 2, 3], required=True, help="process and result")
+    survey.add_argument("--information", type=int, choices=[1, 2, 3], required=True)
     retry = sub.add_parser("retry", help="send a failed request again")
     retry.add_argument("request_id", nargs="?", default="last")
     args = parser.parse_args(argv)
@@ -232,6 +236,10 @@ def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
                 f" — {signer.get('organization')} (БИН {signer.get('bin')})"
             )
             return 0 if verdict["valid"] else 3
+    elif args.command == "survey":
+        body = {"process_and_result": args.quality, "information": args.information}
+        portal.call("POST", f"/api/v1/requests/{args.request_id}/survey", json=body)
+        print("thank you: answers recorded")
     elif args.command == "retry":
         show(portal.call("POST", f"/api/v1/requests/{args.request_id}/retry"))
     return 0

@@ -102,3 +102,15 @@ class KnownAttachment(Base):
     iin: Mapped[str] = mapped_column(String(12), primary_key=True)
     clinic_bin: Mapped[str] = mapped_column(String(12))
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class SurveyAnswer(Base):
+    """Приложение 3: the quality ("качество") and accessibility ("доступность") questionnaire, once per request."""
+
+    __tablename__ = "survey_answers"
+
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    service: Mapped[str] = mapped_column(String(30), index=True)
+    process_and_result: Mapped[int] = mapped_column(Integer)  # question 1: 1 not, 2 partly, 3 satisfied
+    information: Mapped[int] = mapped_column(Integer)  # question 2
+    answered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -91,3 +91,18 @@ class ResultOut(BaseModel):
     request_id: str
     jws: str = Field(description="the clinic-signed result; anyone can check it with POST /api/v1/verify")
     document: dict[str, Any]
+
+
+class SurveyIn(Body):
+    """Приложение 3. Answers: 1 — не удовлетворен, 2 — частично удовлетворен, 3 — удовлетворен."""
+
+    process_and_result: int = Field(ge=1, le=3, description="качеством процесса и результатом оказания услуги")
+    information: int = Field(ge=1, le=3, description="качеством информации о порядке оказания услуги")
+
+
+class IndicatorOut(BaseModel):
+    service: ServiceKind
+    answers: int
+    process_and_result: dict[str, int] = Field(description="answers by value: 1, 2, 3")
+    information: dict[str, int]
+    satisfied_share: float | None = Field(description="share of answers 'удовлетворен' to question 1")

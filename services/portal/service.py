@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.portal import security
 from services.portal.config import PortalSettings
-from services.portal.models import Citizen, Draft, KnownAttachment, Request, RequestEvent, Token
+from services.portal.models import Citizen, Draft, KnownAttachment, Request, RequestEvent, SurveyAnswer, Token
 from shared.bus import RequestTimeout
 from shared.calendar import WorkCalendar
 from shared.canonical import canonical_json
@@ -460,6 +460,45 @@ class PortalService:
                 )
             )
         return request, events
+
+    # -- Приложение 3: quality and accessibility ----------------------------------------------
+    async def answer_survey(self, citizen: Citizen, request_id: str, process_and_result: int, information: int) -> None:
+        """Once per request, after its outcome (completed or refused)."""
+        try:
+            async with self.db.transaction() as session:
+                request = await self.own(session, citizen, request_id)
+                if request.status not in ("completed", "refused"):
+                    raise ApiError(409, "NOT_FINISHED", "the questionnaire opens once the request has its outcome")
+                session.add(
+                    SurveyAnswer(
+                        request_id=request.id,
+                        service=request.service,
+                        process_and_result=process_and_result,
+                        information=information,
+                        answered_at=self.clock.now(),
+                    )
+                )
+        except IntegrityError:
+            raise ApiError(409, "SURVEY_ANSWERED", "this request's questionnaire was already answered") from None
+
+    async def indicators(self, service: ServiceKind) -> dict[str, Any]:
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(SurveyAnswer.process_and_result, SurveyAnswer.information).where(
+                        SurveyAnswer.service == service.value
+                    )
+                )
+            ).all()
+        first = {str(v): sum(1 for r in rows if r[0] == v) for v in (1, 2, 3)}
+        second = {str(v): sum(1 for r in rows if r[1] == v) for v in (1, 2, 3)}
+        return {
+            "service": service,
+            "answers": len(rows),
+            "process_and_result": first,
+            "information": second,
+            "satisfied_share": round(first["3"] / len(rows), 3) if rows else None,
+        }
 
 
 def _signed_content(jws: str) -> bytes:

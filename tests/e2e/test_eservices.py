@@ -351,6 +351,10 @@ async def test_request_sent_while_the_clinic_is_down_is_answered_once_back(
         request = await citizen.submit("home_call", **HOME_CALL)
         await asyncio.sleep(1.0)
         assert (await citizen.call("GET", f"/api/v1/requests/{request['id']}"))["status"] == "submitted"
+        survey = {"process_and_result": 3, "information": 3}  # the questionnaire waits for the outcome
+        await refused_with(
+            "NOT_FINISHED", citizen.call("POST", f"/api/v1/requests/{request['id']}/survey", json=survey)
+        )
         assert await _queue_depth(None, queue_name(mesh.namespace, arm_address(CLINIC_1))) == 1
     finally:
         mesh.start_service("arm")
@@ -426,3 +430,26 @@ async def test_acting_for_another_person_needs_to_be_their_guardian(citizen_fact
     assert child_call["status"] == "completed" and child_call["clinic_bin"] == CLINIC_4, child_call
     notice = await parent.verified_result(child_call["id"], CLINIC_4)
     assert notice["patient_iin"] == demo.child.iin and notice["iin"] == parent.iin
+
+
+async def test_quality_questionnaire_after_the_outcome(citizen_factory, people: People, mesh: Mesh) -> None:
+    alice, bob = await citizens(citizen_factory, people, "attached_1", 2)
+    async with httpx.AsyncClient(base_url=mesh.url("portal")) as http:
+        before = (await http.get("/api/v1/services/home_call/indicators")).json()
+    request = await alice.submit("home_call", **HOME_CALL)
+    answers = {"process_and_result": 3, "information": 2}
+    await alice.wait(request["id"])
+    await refused_with("NOT_FOUND", bob.call("POST", f"/api/v1/requests/{request['id']}/survey", json=answers))
+    await refused_with(
+        "VALIDATION_ERROR",
+        alice.call(
+            "POST", f"/api/v1/requests/{request['id']}/survey", json={"process_and_result": 4, "information": 0}
+        ),
+    )
+    await alice.call("POST", f"/api/v1/requests/{request['id']}/survey", json=answers)
+    await refused_with("SURVEY_ANSWERED", alice.call("POST", f"/api/v1/requests/{request['id']}/survey", json=answers))
+    async with httpx.AsyncClient(base_url=mesh.url("portal")) as http:
+        after = (await http.get("/api/v1/services/home_call/indicators")).json()
+    assert after["answers"] == before["answers"] + 1
+    assert after["process_and_result"]["3"] == before["process_and_result"]["3"] + 1
+    assert after["information"]["2"] == before["information"]["2"] + 1
