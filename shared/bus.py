@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractQueue,
@@ -28,6 +29,24 @@ from shared.topology import DIRECT_REPLY_TO
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]
+
+
+RECOVERY_WAIT = 30.0  # how long a publish waits for its channel to be restored
+RECOVERY_PAUSE = 2.0  # pause before requeueing a message that met an infrastructure error
+INFRASTRUCTURE_ERRORS = (
+    aiormq.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+async def _settle(action: Awaitable[Any]) -> None:
+    """Ack/nack on a channel that may have died meanwhile (then the broker redelivers anyway)."""
+    try:
+        await action
+    except INFRASTRUCTURE_ERRORS:
+        log.info("could not settle a message; the broker will redeliver it")
 
 
 class Unprocessable(Exception):
@@ -52,6 +71,7 @@ class Bus:
         self._pending: dict[str, asyncio.Future[AbstractIncomingMessage]] = {}
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._in_flight: set[asyncio.Task[Any]] = set()
+        self._replies_ready = asyncio.Event()
 
     async def connect(self, timeout: float = 10.0) -> None:
         """Connect (raises ``ConnectionError``-like errors when no broker answers)."""
@@ -63,8 +83,23 @@ class Bus:
         await self._consume.set_qos(prefetch_count=self.prefetch)
         # Direct Reply-To: requests must be published on the channel that consumes the pseudo-queue.
         self._rpc = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        # aio-pika reopens channels and restores declared queues and their consumers, but not a consumer
+        # on the Direct Reply-To pseudo-queue; without it the broker closes the channel on every request.
+        self._rpc.close_callbacks.add(lambda *_: self._replies_ready.clear())
+        self._rpc.reopen_callbacks.add(self._consume_replies)
+        await self._consume_replies()
+
+    async def _consume_replies(self, *_: Any) -> None:
+        assert self._rpc is not None
         reply_queue = await self._rpc.get_queue(DIRECT_REPLY_TO, ensure=False)
         await reply_queue.consume(self._on_reply, no_ack=True)
+        self._replies_ready.set()
+
+    async def _usable(self, channel: AbstractRobustChannel, timeout: float) -> None:
+        """Wait (bounded) for a channel that is being restored after a broker or network incident."""
+        await asyncio.wait_for(channel.ready(), timeout)
+        if channel is self._rpc:
+            await asyncio.wait_for(self._replies_ready.wait(), timeout)
 
     @property
     def channel(self) -> AbstractRobustChannel:
@@ -97,6 +132,7 @@ class Bus:
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
+        await self._usable(self._publish, RECOVERY_WAIT)
         await self._publish.default_exchange.publish(message, routing_key=routing_key, mandatory=True)
 
     async def request(
@@ -124,6 +160,7 @@ class Bus:
                 delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
                 expiration=timeout,
             )
+            await self._usable(self._rpc, timeout)
             await self._rpc.default_exchange.publish(message, routing_key=routing_key, mandatory=True)
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
@@ -165,12 +202,20 @@ class Bus:
                 await handler(message)
             except Unprocessable as exc:
                 log.warning("message dead-lettered: %s", exc, extra={"queue": queue_name, "id": message.message_id})
-                await message.reject(requeue=False)
+                await _settle(message.reject(requeue=False))
+            except INFRASTRUCTURE_ERRORS as exc:
+                # The broker or a channel is recovering: not the message's fault. Pause before requeueing so
+                # that its few deliveries are not all spent in the moment of the incident.
+                log.warning(
+                    "infrastructure error; message requeued after a pause: %r", exc, extra={"id": message.message_id}
+                )
+                await asyncio.sleep(RECOVERY_PAUSE)
+                await _settle(message.nack(requeue=True))
             except Exception:
                 log.exception("handler failed; message requeued", extra={"queue": queue_name, "id": message.message_id})
-                await message.nack(requeue=True)
+                await _settle(message.nack(requeue=True))
             else:
-                await message.ack()
+                await _settle(message.ack())
             finally:
                 if task is not None:
                     self._in_flight.discard(task)

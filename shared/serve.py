@@ -19,4 +19,7 @@ def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSet
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Keep idle connections longer than clients do (httpx: 5 s), so that the client, not the server,
+        # closes them: otherwise a request sent on a connection the server is closing fails mid-flight.
+        timeout_keep_alive=75,
     )

@@ -11,7 +11,7 @@ import os
 import socket
 import uuid
 import zoneinfo
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import aio_pika
 import pytest
@@ -27,6 +27,7 @@ from shared.messaging import MeshClient, MeshEndpoint
 from shared.population import SyntheticPerson
 from shared.seed import load_clinics
 from shared.topology import SERVICE_ADDRESSES, arm_address, dead_letter_queue, queue_name
+from tests.e2e.citizens import Citizen
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
 POSTGRES_URL = os.environ.get("EMHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
@@ -48,10 +49,26 @@ OPERATOR_TOKEN = "test-operator-token"
 CLINICS = load_clinics().clinics
 
 
+_taken_ports: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port below the kernel's ephemeral range (32768+), so that no outgoing connection can take it
+    between this check and the service binding it; never the same one twice in a test session."""
+    import random
+
+    for _ in range(1000):
+        port = random.randint(20000, 32000)
+        if port in _taken_ports:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _taken_ports.add(port)
+        return port
+    raise RuntimeError("no free port found")
 
 
 def all_addresses() -> list[str]:
@@ -209,3 +226,17 @@ def some_iin() -> str:
     from shared.population import generate
 
     return next(p.iin for p in generate(100, POPULATION_SEED) if p.alive)
+
+
+@pytest.fixture
+async def citizen_factory(mesh: Mesh, ca: DevCA, clock: Clock) -> AsyncIterator[Callable[..., Citizen]]:
+    made: list[Citizen] = []
+
+    def make(person: SyntheticPerson) -> Citizen:
+        citizen = Citizen(person, mesh, ca, clock)
+        made.append(citizen)
+        return citizen
+
+    yield make
+    for citizen in made:
+        await citizen.close()

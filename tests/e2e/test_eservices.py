@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import zoneinfo
-from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -30,20 +29,6 @@ NURA = "090240077883"  # Нура-Мед: closes 18:00, capacity 2
 NO_CONTRACT = "151040031418"  # Алтын Дән: no ФСМС contract
 ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
 HOME_CALL = {"address": "г. Астана, улица Сейфуллина, 10, кв. 5", "phone": "+77011234567", "complaints": "температура"}
-
-
-@pytest.fixture
-async def citizen_factory(mesh: Mesh, ca: DevCA, clock: Clock) -> AsyncIterator[Callable[..., Citizen]]:
-    made: list[Citizen] = []
-
-    def make(person) -> Citizen:  # type: ignore[no-untyped-def]
-        citizen = Citizen(person, mesh, ca, clock)
-        made.append(citizen)
-        return citizen
-
-    yield make
-    for citizen in made:
-        await citizen.close()
 
 
 async def citizens(factory, people: People, pool: str, count: int = 1) -> list[Citizen]:  # type: ignore[no-untyped-def]
