@@ -172,13 +172,34 @@ def print_demo_citizens(pki_dir: Path) -> None:
     )
 
 
+def clock_start(value: str) -> dt.datetime:
+    """An ISO instant, or ``HH:MM``: the next working day (Mon–Fri, not a holiday) at that time in Astana."""
+    import zoneinfo
+
+    from shared.calendar import WorkCalendar
+
+    if len(value) <= 5 and ":" in value:
+        astana = zoneinfo.ZoneInfo("Asia/Almaty")
+        now = dt.datetime.now(astana)
+        moment = dt.datetime.combine(now.date(), dt.time.fromisoformat(value), astana)
+        calendar = WorkCalendar()
+        while moment <= now or not calendar.is_working_day(moment.date()):
+            moment += dt.timedelta(days=1)
+        return moment
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a UTC offset, e.g. 2026-11-24T10:00+05:00")
+    return moment
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.mesh", description="Run the whole Emhana mesh locally.")
     parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("EMHANA_VAR_DIR", "var")))
     parser.add_argument(
         "--clock-start",
-        type=dt.datetime.fromisoformat,
-        help="run every service's clock from this instant, e.g. 2026-11-24T16:30+05:00 (rules, cut-offs)",
+        type=clock_start,
+        help="run every service's clock from this instant (2026-11-24T16:30+05:00) or from a time of day "
+        "on the next working day in Astana (10:00)",
     )
     args = parser.parse_args(argv)
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
@@ -188,6 +209,13 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     offset = Clock.starting_at(args.clock_start).offset_seconds if args.clock_start else 0.0
+    if offset < 0:
+        print(
+            "note: a clock in the past needs its own --var-dir (certificates there are issued in mesh time)",
+            file=sys.stderr,
+        )
+    if args.clock_start:
+        print(f"clocks start at {args.clock_start.isoformat()}", file=sys.stderr)
     mesh = Mesh(
         var_dir=args.var_dir.resolve(),
         amqp_url=amqp_url,

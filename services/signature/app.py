@@ -20,13 +20,14 @@ log = logging.getLogger(__name__)
 
 
 async def _keep_crls_fresh(runtime: ServiceRuntime, settings: SignatureSettings) -> None:
-    # The development CA republishes before the CRL's next update so services never fail closed by accident.
+    # The development CA republishes at start (in the mesh's time, which may be shifted) and then well
+    # before each next update, so that services never fail closed by accident.
     while True:
-        await asyncio.sleep(settings.crl_republish_seconds)
         with suppress(Exception):
             ca = DevCA(settings.pki, clock=runtime.clock)
             ca.publish_crls(next_update=dt.timedelta(seconds=settings.crl_republish_seconds * 24))
             log.info("CRLs republished")
+        await asyncio.sleep(settings.crl_republish_seconds)
 
 
 def create_app(settings: SignatureSettings) -> FastAPI:
