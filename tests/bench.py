@@ -32,6 +32,7 @@ from pathlib import Path
 import aio_pika
 
 from shared.bus import Bus
+from shared.calendar import WorkCalendar
 from shared.certs import TrustStore
 from shared.clock import Clock
 from shared.contracts import PERSON_LOOKUP
@@ -215,6 +216,8 @@ def main() -> None:
         astana = zoneinfo.ZoneInfo("Asia/Almaty")
         today = dt.datetime.now(astana).date()
         tuesday = today + dt.timedelta(days=(1 - today.weekday()) % 7 or 7)
+        while not WorkCalendar().is_working_day(tuesday):
+            tuesday += dt.timedelta(days=7)
         clock = Clock.starting_at(dt.datetime.combine(tuesday, dt.time(10, 0), astana))  # clinics open
         mesh = Mesh(
             var_dir=Path(tmp),

@@ -18,6 +18,7 @@ import pytest
 
 from services.signature.ca import DevCA
 from shared.bus import Bus
+from shared.calendar import WorkCalendar
 from shared.certs import TrustStore
 from shared.clock import Clock
 from shared.demo import DemoCitizens, demo_citizens
@@ -40,8 +41,12 @@ ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
 def mesh_start_time() -> dt.datetime:
     """The mesh runs on a Tuesday at 16:30 in Astana: after the cut-off of a clinic that closes at 18:00,
     before it for one that closes at 20:00, with morning slots already past and afternoon ones ahead."""
+    calendar = WorkCalendar()
     today = dt.datetime.now(ASTANA).date()
     tuesday = today + dt.timedelta(days=(1 - today.weekday()) % 7 or 7)
+    # Tests use that day and the next one's schedule: skip weeks where either is a public holiday.
+    while not (calendar.is_working_day(tuesday) and calendar.is_working_day(tuesday + dt.timedelta(days=1))):
+        tuesday += dt.timedelta(days=7)
     return dt.datetime.combine(tuesday, dt.time(16, 30), ASTANA)
 
 
