@@ -33,12 +33,16 @@ def create_app(settings: PortalSettings) -> FastAPI:
 
 
 async def _resend_periodically(service: PortalService, every: float) -> None:
+    rounds = 0
     while True:
         await asyncio.sleep(every)
+        rounds += 1
         try:
             await service.resend_unsent()
+            if rounds % max(1, int(3600 / every)) == 0:
+                log.info("expired drafts purged", extra={"removed": await service.purge_drafts()})
         except Exception:
-            log.exception("resending failed")
+            log.exception("periodic upkeep failed")
 
 
 if __name__ == "__main__":

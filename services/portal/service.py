@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -361,6 +361,12 @@ class PortalService:
         for request in pending:
             await self.send(request)
         return len(pending)
+
+    async def purge_drafts(self, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
+        """Forget prepared documents that expired long ago (signed ones live on in their request)."""
+        async with self.db.transaction() as session:
+            result = await session.execute(delete(Draft).where(Draft.expires_at < self.clock.now() - older_than))
+        return result.rowcount or 0  # type: ignore[attr-defined]
 
     async def retry(self, citizen: Citizen, request_id: str) -> Request:
         """The retry path of a technically failed request: the same document, a new message."""

@@ -66,3 +66,29 @@ async def test_failed_logins_are_throttled_within_a_window(db: Database) -> None
         assert info.value.status == 429
         await security.throttle_check(session, "061211600012", "10.0.0.2", NOW, settings)  # others unaffected
         await security.throttle_check(session, "850315300019", "10.0.0.2", NOW + dt.timedelta(seconds=61), settings)
+
+
+async def test_expired_drafts_are_purged(db: Database) -> None:
+    from services.portal.models import Draft
+    from services.portal.service import PortalService
+    from shared.clock import Clock
+
+    clock = Clock.starting_at(NOW)
+    async with db.transaction() as session:
+        for name, expires in (("old", NOW - dt.timedelta(days=2)), ("recent", NOW - dt.timedelta(hours=1))):
+            session.add(
+                Draft(
+                    id=name,
+                    iin="850315300019",
+                    service="home_call",
+                    clinic_bin="980440012347",
+                    document="{}",
+                    created_at=expires,
+                    expires_at=expires,
+                    used_at=None,
+                )
+            )
+    portal = PortalService(PortalSettings(), db, clock, None, None)  # type: ignore[arg-type]
+    assert await portal.purge_drafts() == 1
+    async with db.sessions() as session:
+        assert await session.get(Draft, "old") is None and await session.get(Draft, "recent") is not None
