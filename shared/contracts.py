@@ -116,7 +116,7 @@ def parse_payload(contract: type[C], payload: dict[str, Any]) -> C:
 
 # -- the three e-services (portal ⇄ АРМ) ----------------------------------------------------------
 ESERVICE_REQUEST = "eservice.request"  # portal → arm.<БИН>, async: a citizen's signed request
-ESERVICE_STATUS = "eservice.status"  # arm.<БИН> → portal, async: registered / completed / refused
+ESERVICE_STATUS = "eservice.status"  # arm.<БИН> → portal, async: each status of a request (see EServiceStatus)
 SLOTS_QUERY = "slots.query"  # portal → arm.<БИН>, sync: free slots of the clinic's doctors
 SLOT_HOLD = "slot.hold"  # portal → arm.<БИН>, sync: hold a slot while the citizen signs
 ATTACHMENT_LOOKUP = "attachment.lookup"  # portal → arm, sync: which clinic a person is attached to
@@ -204,13 +204,41 @@ class EServiceRequest(Contract):
     document: str = Field(min_length=1, max_length=256 * 1024)
 
 
+# What a request can become at the clinic. ``registered``/``completed``/``refused`` are diagram 1's
+# processes 6–8; the rest are what staff record afterwards in the journals (diagram 2, process 8):
+# assigned (home call: a doctor assigned), visited (the doctor came), arrived (appointment: the patient
+# came), fulfilled (was seen), no_show (did not come), cancelled (by the clinic, with the reason).
+ClinicStatus = Literal[
+    "registered", "completed", "refused", "assigned", "visited", "arrived", "fulfilled", "no_show", "cancelled"
+]
+
+
+class FiledRequest(Contract):
+    """A request that clinic staff registered for a citizen (diagram 2): the portal shows it too."""
+
+    iin: str = Field(pattern=IIN_PATTERN, description="the citizen the request is for")
+    patient_iin: str = Field(pattern=IIN_PATTERN)
+    service: ServiceKind
+    document: str = Field(min_length=1, max_length=256 * 1024, description="the staff-signed document (JWS)")
+    document_nonce: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
+    submitted_at: dt.datetime
+    deadline: dt.datetime
+
+
 class EServiceStatus(Contract):
+    """A status of a request, sent by the clinic. ``seq`` orders them: the АРМ numbers a request's status
+    messages 1, 2, 3…, and a receiver applies one only when its ``seq`` is higher than the last applied,
+    so messages that cross in flight (or arrive twice) never overwrite a later status."""
+
     request_id: uuid.UUID
-    status: Literal["registered", "completed", "refused"]
+    seq: int = Field(ge=1, le=10_000)
+    status: ClinicStatus
     at: dt.datetime
     registration_number: str | None = None
     refusal: RefusalPayload | None = None
     result: str | None = Field(default=None, description="the clinic-signed result (compact JWS)")
+    note: str | None = Field(default=None, max_length=500, description="what staff recorded, e.g. the reason")
+    filed: FiledRequest | None = Field(default=None, description="set when the request was filed at the clinic")
 
 
 class SlotsQuery(Contract):

@@ -32,6 +32,11 @@ from shared.topology import GATEWAY, queue_name
 
 log = logging.getLogger(__name__)
 
+# A client waits this much longer than the gateway waits for the recipient (both use the same
+# ``rpc_timeout_seconds``), so that a slow recipient is reported by the gateway's signed TIMEOUT refusal,
+# never by the client giving up first while the gateway is still waiting.
+GATEWAY_ANSWER_MARGIN_SECONDS = 5.0
+
 
 @dataclass(slots=True)
 class MessageContext:

@@ -26,7 +26,7 @@ from shared.db import Database
 from shared.envelope import MAX_TTL, ServiceIdentity
 from shared.http import install_error_handlers
 from shared.inbox import Inbox
-from shared.messaging import Dispatcher, MeshClient, MeshEndpoint, Route
+from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS, Dispatcher, MeshClient, MeshEndpoint, Route
 from shared.settings import ServiceSettings
 from shared.topology import GATEWAY, declare, queue_name
 
@@ -73,7 +73,7 @@ class ServiceRuntime:
         endpoint = MeshEndpoint(
             bus=self.bus, identity=self.identity, store=self.store, clock=self.clock, namespace=self.settings.namespace
         )
-        self.client = MeshClient(endpoint, timeout=self.settings.rpc_timeout_seconds)
+        self.client = MeshClient(endpoint, timeout=self.settings.rpc_timeout_seconds + GATEWAY_ANSWER_MARGIN_SECONDS)
         self.dispatcher = Dispatcher(endpoint, self.routes, db=self.db, inbox=self.inbox)
         if self.on_start is not None:
             await self.on_start(self)

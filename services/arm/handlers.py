@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import func, select
 
 from services.arm.models import Attachment, Clinic, Doctor
-from services.arm.service import ArmService, Prepared, refusal_of, verify_request
+from services.arm.service import ArmService, Prepared, status_reports, verify_request
 from shared.bus import RequestTimeout
 from shared.contracts import (
     ATTACHMENT_LOOKUP,
@@ -25,7 +26,7 @@ from shared.contracts import (
     SlotsQuery,
     parse_payload,
 )
-from shared.messaging import MessageContext, Route, basic_routes
+from shared.messaging import MeshClient, MessageContext, Route, basic_routes
 from shared.refusals import Refusal, RefusalError
 from shared.runtime import ServiceRuntime
 
@@ -37,18 +38,38 @@ def clinic_bin_of(context: MessageContext) -> str:
     return address.split(".", 1)[1]
 
 
+LOOKUP_ATTEMPTS = 3
+LOOKUP_BACKOFF_SECONDS = 1.0
+
+
+async def lookup_person(client: MeshClient, iin: str, sender: str, attempts: int = 1) -> dict[str, Any]:
+    """Ask ГБД ФЛ through the gateway (process 3). A timeout is retried ``attempts`` times in all, with a
+    growing pause: a burst that delays ГБД ФЛ is not a reason to fail a citizen's signed request."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await client.request("gbd_fl", PERSON_LOOKUP, {"iin": iin}, sender=sender)
+        except RequestTimeout:
+            pass
+        except RefusalError as exc:
+            if exc.code is not Refusal.TIMEOUT:
+                raise
+        if attempt < attempts:
+            await asyncio.sleep(LOOKUP_BACKOFF_SECONDS * attempt)
+    raise RequestTimeout(f"ГБД ФЛ did not answer {attempts} times")
+
+
 def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route]:
     async def prepare(context: MessageContext) -> Prepared:
         request = parse_payload(EServiceRequest, context.envelope.payload)
-        prepared = Prepared(request)
+        prepared = Prepared(request, accepted_at=context.accepted_at)
         try:
             prepared.signed, prepared.signer = verify_request(request, runtime.store, clinic_bin_of(context))
         except RefusalError as exc:
             prepared.rejection = exc
             return prepared
         try:
-            answer = await runtime.client.request(
-                "gbd_fl", PERSON_LOOKUP, {"iin": prepared.signed.patient_iin}, sender=context.envelope.recipient
+            answer = await lookup_person(
+                runtime.client, prepared.signed.patient_iin, context.envelope.recipient, LOOKUP_ATTEMPTS
             )
         except RefusalError as exc:
             prepared.person_refusal = exc
@@ -67,18 +88,8 @@ def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route]:
         prepared: Prepared = context.prepared
         registration, outcome = await service.process(context.session, clinic_bin_of(context), prepared)
         request_id = str(prepared.request.request_id)
-
-        def status(name: str, **extra: Any) -> None:
-            payload = {"request_id": request_id, "status": name, "at": service.clock.now().isoformat(), **extra}
-            context.send(ESERVICE_STATUS, context.envelope.sender, payload)
-
-        if registration is not None:
-            status("registered", registration_number=registration.number)
-        if outcome.status == "completed":
-            status("completed", registration_number=outcome.registration_number, result=outcome.result)
-        else:
-            assert outcome.refusal is not None
-            status("refused", registration_number=outcome.registration_number, refusal=refusal_of(outcome.refusal))
+        for report in status_reports(registration, request_id, outcome, service.clock.now()):
+            context.send(ESERVICE_STATUS, context.envelope.sender, report)
 
     async def clinic(session, context: MessageContext) -> Clinic:  # type: ignore[no-untyped-def]
         row = await session.get(Clinic, clinic_bin_of(context))

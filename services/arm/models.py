@@ -92,6 +92,9 @@ class Registration(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     refusal_code: Mapped[str | None] = mapped_column(String(40))
     result: Mapped[str | None] = mapped_column(Text)
+    status_seq: Mapped[int] = mapped_column(Integer, default=0)  # the last ``seq`` sent to the citizen's portal
+    channel: Mapped[str] = mapped_column(String(10), default="portal")  # portal (diagram 1) | staff (diagram 2)
+    operator_iin: Mapped[str | None] = mapped_column(String(12))  # the staff member who filed it (diagram 2)
 
 
 class HomeCall(Base):

@@ -58,6 +58,7 @@ class Prepared:
     """What was learnt before the transaction: the verified document and the patient from ГБД ФЛ."""
 
     request: EServiceRequest
+    accepted_at: dt.datetime | None = None  # when the gateway accepted the signed request (time rules)
     signed: SignedRequest | None = None
     signer: CertIdentity | None = None
     person: Person | None = None
@@ -510,6 +511,45 @@ class ArmService:
         ):
             raise RefusalError(Refusal.SLOT_TAKEN, "the slot is held by another citizen")
         return until
+
+
+def status_reports(
+    registration: Registration | None, request_id: str, outcome: Outcome, at: dt.datetime
+) -> list[dict[str, Any]]:
+    """The status messages of a decision, numbered: ``registered`` (1) when registered, then the outcome.
+
+    The numbers let the portal apply them in order whatever order they arrive in; later changes made in
+    the journals continue the sequence (:func:`follow_up`).
+    """
+    reports: list[dict[str, Any]] = []
+    base = {"request_id": request_id, "at": at.isoformat()}
+    if registration is not None:
+        reports.append({**base, "seq": 1, "status": "registered", "registration_number": registration.number})
+    decision: dict[str, Any] = {**base, "seq": len(reports) + 1, "registration_number": outcome.registration_number}
+    if outcome.status == "completed":
+        decision.update(status="completed", result=outcome.result)
+    else:
+        assert outcome.refusal is not None
+        decision.update(status="refused", refusal=refusal_of(outcome.refusal))
+    reports.append(decision)
+    if registration is not None:
+        registration.status_seq = decision["seq"]
+    return reports
+
+
+def follow_up(registration: Registration, status: str, at: dt.datetime, note: str | None = None) -> dict[str, Any]:
+    """The next status message of a registered request (a change staff recorded in a journal)."""
+    registration.status_seq += 1
+    report: dict[str, Any] = {
+        "request_id": registration.request_id,
+        "seq": registration.status_seq,
+        "status": status,
+        "at": at.isoformat(),
+        "registration_number": registration.number,
+    }
+    if note:
+        report["note"] = note
+    return report
 
 
 def refusal_of(exc: RefusalError) -> dict[str, Any]:

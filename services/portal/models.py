@@ -71,7 +71,11 @@ class Request(Base):
     document: Mapped[str] = mapped_column(Text)  # the citizen's compact JWS
     document_nonce: Mapped[str] = mapped_column(String(64), unique=True)
     message_id: Mapped[str] = mapped_column(String(36), unique=True)  # envelope id of the latest sending
-    status: Mapped[str] = mapped_column(String(20))  # submitted | registered | completed | refused | failed
+    # submitted | registered | completed | refused | failed, then what the clinic records (see ClinicStatus)
+    status: Mapped[str] = mapped_column(String(20))
+    status_seq: Mapped[int] = mapped_column(Integer, default=0)  # ``seq`` of the clinic's last applied status
+    status_note: Mapped[str | None] = mapped_column(Text)  # what the clinic said with it (e.g. a reason)
+    channel: Mapped[str] = mapped_column(String(10), default="portal")  # portal | staff (filed at the clinic)
     registration_number: Mapped[str | None] = mapped_column(String(40), index=True)
     refusal_code: Mapped[str | None] = mapped_column(String(40))
     refusal_message: Mapped[str | None] = mapped_column(Text)

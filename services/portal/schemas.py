@@ -78,6 +78,8 @@ class RequestOut(BaseModel):
     service: ServiceKind
     clinic_bin: str
     status: str
+    note: str | None = Field(default=None, description="what the clinic said with the status, e.g. a reason")
+    channel: str = Field(default="portal", description="portal, or staff when filed at the clinic for you")
     registration_number: str | None
     deadline: dt.datetime
     submitted_at: dt.datetime

@@ -49,8 +49,6 @@ from shared.topology import arm_address
 
 log = logging.getLogger(__name__)
 
-# Status order: a late "registered" never overwrites "completed" (status messages may cross in flight).
-STATUS_RANK = {"submitted": 0, "registered": 1, "failed": 2, "completed": 3, "refused": 3}
 # Refusals that are technical faults, not decisions on the merits: the request is "failed", with a retry.
 TECHNICAL = {
     Refusal.TIMEOUT,
@@ -375,12 +373,15 @@ class PortalService:
             request = await self.own(session, citizen, request_id)
             if request.status != "failed":
                 raise ApiError(409, "NOT_FAILED", "only a failed request can be retried")
+            # "failed" means the clinic never registered this request: no clinic status is outstanding,
+            # and the new sending is numbered afresh by the clinic.
             request.status, request.message_id, request.sent_at, request.updated_at = (
                 "submitted",
                 str(uuid.uuid4()),
                 None,
                 now,
             )
+            request.status_seq = 0
             request.refusal_code = request.refusal_message = None
             session.add(RequestEvent(request_id=request.id, status="submitted", at=now, detail="retry"))
         await self.send(request)
@@ -388,15 +389,19 @@ class PortalService:
 
     # -- processes 6–8 as the АРМ reports them ----------------------------------------------
     async def apply_status(self, session: AsyncSession, sender: str, status: EServiceStatus) -> None:
-        # Lock the row: "registered" and "completed" may be applied concurrently, and without the lock the
-        # later commit would overwrite the earlier status (a lost update; PostgreSQL runs them in parallel).
+        """Apply a clinic's status message. Every message goes into the history; the request's status moves
+        only for a higher ``seq`` than the last applied one, so statuses that cross in flight never
+        overwrite a later one (and a final status is never overwritten by an earlier one)."""
+        # Lock the row: two statuses may be applied concurrently (PostgreSQL runs them in parallel).
         request = await session.get(Request, str(status.request_id), with_for_update=True)
+        if request is None and status.filed is not None:
+            request = await self.file_from_clinic(session, sender, status)
         if request is None or sender != arm_address(request.clinic_bin):
             log.warning("status for an unknown request or from the wrong clinic", extra={"sender": sender})
             return
         now = self.clock.now()
-        detail = status.registration_number
-        name = status.status
+        name: str = status.status
+        detail = status.note or status.registration_number
         if status.refusal is not None:
             detail = f"{status.refusal.code}: {status.refusal.message}"
             if status.refusal.code in TECHNICAL:
@@ -410,26 +415,71 @@ class PortalService:
         session.add(RequestEvent(request_id=request.id, status=name, at=status.at, detail=detail))
         if status.registration_number:
             request.registration_number = status.registration_number
-        if STATUS_RANK[name] >= STATUS_RANK[request.status] and request.status not in ("completed", "refused"):
-            request.status, request.updated_at = name, now
-            if status.refusal is not None:
-                request.refusal_code, request.refusal_message = status.refusal.code.value, status.refusal.message
-            if name == "completed":
-                request.result = status.result
-                if request.service == ServiceKind.ATTACHMENT.value:
-                    await session.merge(
-                        KnownAttachment(iin=request.patient_iin, clinic_bin=request.clinic_bin, updated_at=now)
-                    )
+        if status.seq <= request.status_seq:
+            return  # an earlier status arriving late: history only
+        request.status_seq, request.status, request.updated_at = status.seq, name, now
+        request.status_note = status.note
+        if status.refusal is not None:
+            request.refusal_code, request.refusal_message = status.refusal.code.value, status.refusal.message
+        if name == "completed":
+            request.result = status.result
+            if request.service == ServiceKind.ATTACHMENT.value:
+                await session.merge(
+                    KnownAttachment(iin=request.patient_iin, clinic_bin=request.clinic_bin, updated_at=now)
+                )
+
+    async def file_from_clinic(self, session: AsyncSession, sender: str, status: EServiceStatus) -> Request | None:
+        """A request that clinic staff registered for a citizen (diagram 2) joins the citizen's history.
+
+        The staff-signed document must verify and be the clinic's own; otherwise nothing is stored."""
+        filed = status.filed
+        assert filed is not None
+        clinic_bin = sender.removeprefix("arm.")
+        try:
+            document = verify_document(filed.document, self.store, expected_bin=clinic_bin)
+            signed = SignedRequest.model_validate(document.claims())
+        except (RefusalError, ValidationError):
+            log.warning("a clinic-filed request failed verification", extra={"sender": sender})
+            return None
+        if signed.nonce != filed.document_nonce or signed.iin != filed.iin or signed.provider != clinic_bin:
+            log.warning("a clinic-filed request does not match its document", extra={"sender": sender})
+            return None
+        request = Request(
+            id=str(status.request_id),
+            iin=filed.iin,
+            patient_iin=filed.patient_iin,
+            service=filed.service.value,
+            clinic_bin=clinic_bin,
+            document=filed.document,
+            document_nonce=filed.document_nonce,
+            message_id=str(status.request_id),
+            status="submitted",
+            status_seq=0,
+            channel="staff",
+            submitted_at=filed.submitted_at,
+            deadline=filed.deadline,
+            updated_at=self.clock.now(),
+            sent_at=filed.submitted_at,
+        )
+        session.add(request)
+        session.add(RequestEvent(request_id=request.id, status="submitted", at=filed.submitted_at, detail="staff"))
+        await session.flush()
+        return request
 
     async def apply_gateway_refusal(self, session: AsyncSession, message_id: str, code: Refusal, message: str) -> None:
+        """The gateway refused our sending of a request: the request failed, unless the clinic has it."""
         request = await session.scalar(select(Request).where(Request.message_id == message_id).with_for_update())
         if request is None:
             return
         now = self.clock.now()
-        if code is Refusal.REPLAYED and request.sent_at is None:
-            request.sent_at = now  # a resend of a sending that had in fact been accepted
+        if code is Refusal.REPLAYED:
+            # The gateway had accepted this very message before (a resend of a sending whose confirmation
+            # was lost): the request is on its way, nothing failed.
+            if request.sent_at is None:
+                request.sent_at = now
             return
-        if request.status in ("submitted", "registered"):
+        # A technical refusal never overrules what the clinic has reported (it has the request).
+        if request.status == "submitted" and request.status_seq == 0:
             request.status, request.refusal_code, request.refusal_message, request.updated_at = (
                 "failed",
                 code.value,

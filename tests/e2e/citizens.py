@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,14 +96,18 @@ class Citizen:
         return await self.call("POST", "/api/v1/requests", json={"jws": jws})
 
     async def wait(
-        self, request_id: str, seconds: float = 30, until: set[str] = FINAL, every: float = 0.1
+        self, request_id: str, seconds: float = 90, until: set[str] = FINAL, every: float = 0.1
     ) -> dict[str, Any]:
-        for _ in range(int(seconds / every)):
+        """Poll "обновить статус" until the request reaches one of ``until`` (a generous bound, not a speed
+        check: a slow machine takes longer, and the outcome is what is asserted)."""
+        deadline = time.monotonic() + seconds
+        while True:
             request = await self.call("GET", f"/api/v1/requests/{request_id}")
             if request["status"] in until:
                 return request
+            if time.monotonic() > deadline:
+                raise AssertionError(f"request {request_id} still {request['status']} after {seconds}s")
             await asyncio.sleep(every)
-        raise AssertionError(f"request {request_id} still {request['status']} after {seconds}s")
 
     async def verified_result(self, request_id: str, clinic: str) -> dict[str, Any]:
         """The result, checked independently by the signature service against the clinic's БИН."""

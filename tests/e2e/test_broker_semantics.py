@@ -55,7 +55,7 @@ def deliveries(workdir: Path, message_id: str) -> list[str]:
     return [flag for mid, flag in (line.split() for line in lines) if mid == message_id]
 
 
-async def eventually(check, seconds: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+async def eventually(check, seconds: float = 45.0) -> None:  # type: ignore[no-untyped-def]
     for _ in range(int(seconds * 10)):
         if await check():
             return

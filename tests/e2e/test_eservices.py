@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import zoneinfo
 
 import httpx
@@ -47,6 +48,25 @@ def tomorrow_slots(clock: Clock, hour: int = 8, count: int = 10, minutes: int = 
     day = clock.now().astimezone(ASTANA).date() + dt.timedelta(days=1)
     first = dt.datetime.combine(day, dt.time(hour, 0), ASTANA)
     return [first + dt.timedelta(minutes=minutes * i) for i in range(count)]
+
+
+async def signature_service_sees_revoked(citizen: Citizen, key, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the signature service has re-read the CRL that revokes ``key`` (no fixed sleep)."""
+    from shared.jws import sign_compact
+
+    jws = sign_compact(b"{}", key.key, key.chain)
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(base_url=citizen.mesh.url("signature")) as http:
+        while (await http.post("/api/v1/verify", json={"jws": jws})).json().get("code") != "CERT_REVOKED":
+            assert time.monotonic() < deadline, "the signature service never saw the revocation"
+            await asyncio.sleep(0.1)
+
+
+async def wait_for_queue_depth(queue: str, depth: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while await _queue_depth(None, queue) < depth:
+        assert time.monotonic() < deadline, f"{queue} never reached {depth} messages"
+        await asyncio.sleep(0.1)
 
 
 # -- each service from registration to a verified, clinic-signed result --------------------------
@@ -215,7 +235,7 @@ async def test_signature_refusals_at_condition_2(
     if fault == "revoked":
         key = ca.issue_person(citizen.iin, "A", "B")
         ca.revoke(key.certificate.serial_number)
-        await asyncio.sleep(0.5)  # services re-read CRL files every 0.2 s in the test mesh
+        await signature_service_sees_revoked(citizen, key)
     elif fault == "expired":
         key = ca.issue_person(
             citizen.iin, "A", "B", not_before=now - dt.timedelta(days=400), not_after=now - dt.timedelta(days=1)
@@ -334,13 +354,14 @@ async def test_request_sent_while_the_clinic_is_down_is_answered_once_back(
     mesh.stop_service("arm")
     try:
         request = await citizen.submit("home_call", **HOME_CALL)
-        await asyncio.sleep(1.0)
+        await wait_for_queue_depth(queue_name(mesh.namespace, arm_address(CLINIC_1)), 1)  # waits for the АРМ
         assert (await citizen.call("GET", f"/api/v1/requests/{request['id']}"))["status"] == "submitted"
         survey = {"process_and_result": 3, "information": 3}  # the questionnaire waits for the outcome
         await refused_with(
             "NOT_FINISHED", citizen.call("POST", f"/api/v1/requests/{request['id']}/survey", json=survey)
         )
         assert await _queue_depth(None, queue_name(mesh.namespace, arm_address(CLINIC_1))) == 1
+        assert (await citizen.call("GET", f"/api/v1/requests/{request['id']}"))["status"] == "submitted"
     finally:
         mesh.start_service("arm")
         mesh.wait_ready(["arm"])

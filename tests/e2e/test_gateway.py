@@ -142,7 +142,7 @@ async def test_revoked_service_certificate_is_refused_within_seconds(
     assert (await client.request("gbd_fl", PING, {}))["service"] == "gbd_fl"
     ca.revoke(fresh.certificate.serial_number)
     code = None
-    for _ in range(50):
+    for _ in range(300):
         try:
             await client.request("gbd_fl", PING, {})
         except RefusalError as exc:
@@ -166,7 +166,7 @@ async def test_async_message_waits_for_a_recipient_that_is_down(mesh: Mesh, bus:
     try:
         message_id = await portal.send(CLINIC, PING, {"reply_async": True})
         rows = await journal(mesh, message_id)
-        for _ in range(50):
+        for _ in range(300):
             if rows:
                 break
             await asyncio.sleep(0.1)
@@ -176,14 +176,14 @@ async def test_async_message_waits_for_a_recipient_that_is_down(mesh: Mesh, bus:
     finally:
         mesh.start_service("arm")
         mesh.wait_ready(["arm"])
-    for _ in range(100):
+    for _ in range(300):
         rows = await journal(mesh, message_id)
         if any(r["type"] == PONG for r in rows):
             break
         await asyncio.sleep(0.1)
     pong = [r for r in rows if r["type"] == PONG]
     assert [(r["sender"], r["recipient"], r["outcome"]) for r in pong] == [(CLINIC, "portal", "delivered")]
-    for _ in range(50):  # the АРМ acks right after publishing its pong
+    for _ in range(300):  # the АРМ acks right after publishing its pong
         if await _queue_depth(bus, queue_name(mesh.namespace, CLINIC)) == 0:
             break
         await asyncio.sleep(0.1)

@@ -121,7 +121,7 @@ async def test_alg_none_and_hmac_are_refused(mesh: Mesh, ca: DevCA) -> None:
         assert (verdict["valid"], verdict["code"]) == (False, "SIGNATURE_INVALID")
 
 
-async def _await_code(mesh: Mesh, jws: str, code: str, within: float = 10.0) -> dict:
+async def _await_code(mesh: Mesh, jws: str, code: str, within: float = 30.0) -> dict:
     """Poll until the service gives ``code`` (CRL files are re-read every 0.2 s in tests)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:

@@ -1,0 +1,135 @@
+"""The portal applies a clinic's statuses by the clinic's sequence, and technical faults never overrule the
+clinic: a burst that delays messages must not show a citizen ``failed`` while the clinic decides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from services.portal.config import PortalSettings
+from services.portal.models import Base, Request, RequestEvent
+from services.portal.service import PortalService
+from shared.clock import Clock
+from shared.contracts import EServiceStatus
+from shared.db import Database
+from shared.refusals import Refusal
+
+CLINIC = "980440012347"
+SENDER = f"arm.{CLINIC}"
+AT = dt.datetime(2026, 11, 24, 11, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def portal(tmp_path: Path) -> PortalService:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'portal.db'}")
+    await db.create_all(Base.metadata)
+    return PortalService(PortalSettings(), db, Clock(), client=None, store=None)  # type: ignore[arg-type]
+
+
+async def submitted(portal: PortalService) -> Request:
+    request = Request(
+        id=str(uuid.uuid4()),
+        iin="850315300019",
+        patient_iin="850315300019",
+        service="appointment",
+        clinic_bin=CLINIC,
+        document="a.b.c",
+        document_nonce=uuid.uuid4().hex,
+        message_id=str(uuid.uuid4()),
+        status="submitted",
+        status_seq=0,
+        submitted_at=AT,
+        deadline=AT + dt.timedelta(minutes=30),
+        updated_at=AT,
+        sent_at=AT,
+    )
+    async with portal.db.transaction() as session:
+        session.add(request)
+    return request
+
+
+def status(request: Request, seq: int, name: str, **extra: object) -> EServiceStatus:
+    return EServiceStatus.model_validate(
+        {"request_id": request.id, "seq": seq, "status": name, "at": AT + dt.timedelta(seconds=seq), **extra}
+    )
+
+
+async def apply(portal: PortalService, message: EServiceStatus) -> None:
+    async with portal.db.transaction() as session:
+        await portal.apply_status(session, SENDER, message)
+
+
+async def refuse(portal: PortalService, request: Request, code: Refusal) -> None:
+    async with portal.db.transaction() as session:
+        await portal.apply_gateway_refusal(session, request.message_id, code, "technical")
+
+
+async def state(portal: PortalService, request: Request) -> tuple[str, list[str]]:
+    async with portal.db.sessions() as session:
+        row = await session.get(Request, request.id)
+        events = list(
+            await session.scalars(
+                select(RequestEvent.status).where(RequestEvent.request_id == request.id).order_by(RequestEvent.id)
+            )
+        )
+    assert row is not None
+    return row.status, events
+
+
+REFUSED = {"code": "SLOT_TAKEN", "message": "занято"}
+
+
+async def test_statuses_crossing_in_flight_end_in_the_later_one(portal: PortalService) -> None:
+    request = await submitted(portal)
+    await apply(portal, status(request, 2, "refused", registration_number="2347-2026-000001", refusal=REFUSED))
+    await apply(portal, status(request, 1, "registered", registration_number="2347-2026-000001"))
+    assert await state(portal, request) == ("refused", ["refused", "registered"])
+
+
+async def test_a_duplicate_refusal_after_a_later_status_changes_nothing(portal: PortalService) -> None:
+    request = await submitted(portal)
+    await apply(portal, status(request, 1, "registered"))
+    await apply(portal, status(request, 2, "completed"))
+    await apply(portal, status(request, 3, "arrived", note="пришёл"))
+    await apply(portal, status(request, 2, "refused", refusal=REFUSED))
+    final, history = await state(portal, request)
+    assert final == "arrived" and history[-1] == "refused"
+
+
+async def test_a_gateway_timeout_never_overrules_a_registered_request(portal: PortalService) -> None:
+    request = await submitted(portal)
+    await apply(portal, status(request, 1, "registered"))
+    await refuse(portal, request, Refusal.TIMEOUT)
+    assert await state(portal, request) == ("registered", ["registered"])
+    await apply(portal, status(request, 2, "refused", refusal=REFUSED))
+    assert (await state(portal, request))[0] == "refused"
+
+
+async def test_replayed_is_not_a_failure(portal: PortalService) -> None:
+    request = await submitted(portal)
+    await refuse(portal, request, Refusal.REPLAYED)
+    assert await state(portal, request) == ("submitted", [])
+
+
+async def test_a_request_the_clinic_never_got_fails_and_a_retry_is_numbered_afresh(portal: PortalService) -> None:
+    request = await submitted(portal)
+    await apply(portal, status(request, 1, "refused", refusal={"code": "TIMEOUT", "message": "ГБД ФЛ"}))
+    assert (await state(portal, request))[0] == "failed"
+    async with portal.db.transaction() as session:
+        row = await session.get(Request, request.id)
+        assert row is not None
+        row.status, row.status_seq = "submitted", 0  # what PortalService.retry does to the row
+    await apply(portal, status(request, 1, "registered"))
+    await apply(portal, status(request, 2, "completed"))
+    assert (await state(portal, request))[0] == "completed"
+
+
+async def test_a_status_from_another_clinic_is_ignored(portal: PortalService) -> None:
+    request = await submitted(portal)
+    async with portal.db.transaction() as session:
+        await portal.apply_status(session, "arm.030740045218", status(request, 1, "registered"))
+    assert await state(portal, request) == ("submitted", [])
