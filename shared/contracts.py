@@ -189,6 +189,9 @@ class SignedRequest(Contract):
     fields: dict[str, Any]
     time: dt.datetime
     nonce: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
+    operator_iin: str | None = Field(
+        default=None, pattern=IIN_PATTERN, description="set when clinic staff file it for the citizen (diagram 2)"
+    )
 
     def form(self) -> Contract:
         """The fields validated against the service's form; a mismatch is ``MALFORMED``."""

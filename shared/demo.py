@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from shared.ids import make_iin
 from shared.population import SyntheticPerson, generate
+from shared.seed import ClinicsFile
 
 ADULT = 18
 REFERENCE_DAY = dt.date(2026, 1, 1)
@@ -55,3 +57,45 @@ def demo_citizens(size: int, seed: int, per_group: int = 80) -> DemoCitizens:
         child=child,
         deceased=next((p for p in people if not p.alive), None),
     )
+
+
+# -- clinic staff ---------------------------------------------------------------------------------------
+STAFF_ROLES = ("registrar", "doctor", "head")
+_STAFF_NAMES = (
+    ("АХМЕТОВА", "ГУЛЬНАРА", "F"),
+    ("СЕРИКОВ", "ЕРЛАН", "M"),
+    ("ЖУМАБАЕВА", "АЙГЕРИМ", "F"),
+    ("ОМАРОВ", "ДАУРЕН", "M"),
+    ("КАСЫМОВА", "САУЛЕ", "F"),
+    ("НУРЛАНОВ", "АСХАТ", "M"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStaff:
+    iin: str
+    surname: str
+    name: str
+    clinic_bin: str
+    role: str  # registrar | doctor | head
+    doctor_code: str | None  # for a doctor: their own schedule
+
+
+def demo_staff(clinics: ClinicsFile) -> list[DemoStaff]:
+    """A registrar, a doctor and the head of each demo clinic, with ИИН that pass the checksum.
+
+    Deterministic, so the АРМ's seed (accounts) and the development CA (their employee certificates)
+    agree without talking to each other."""
+    staff: list[DemoStaff] = []
+    for index, clinic in enumerate(clinics.clinics):
+        for offset, role in enumerate(STAFF_ROLES):
+            surname, name, sex = _STAFF_NAMES[(index + offset) % len(_STAFF_NAMES)]
+            born = dt.date(1975 + offset * 4, 1 + index % 12, 10 + offset)
+            serial = 9000 + index * 10 + offset
+            iin = make_iin(born, sex, serial)
+            while iin is None:  # that serial has no check digit: take the next one
+                serial += 100
+                iin = make_iin(born, sex, serial)
+            doctor = clinic.doctors[0].code if role == "doctor" and clinic.doctors else None
+            staff.append(DemoStaff(iin, surname, name, clinic.bin, role, doctor))
+    return staff

@@ -20,6 +20,7 @@ _STATUS = {
     Refusal.DUPLICATE_REQUEST: 409,
     Refusal.NO_SUCH_BOOKING: 404,
     Refusal.ACCESS_DENIED: 403,
+    Refusal.CERT_NOT_STAFF: 403,
     Refusal.PERSON_NOT_FOUND: 404,
     Refusal.ROUTE_UNKNOWN: 404,
     Refusal.TIMEOUT: 504,

@@ -172,6 +172,21 @@ def print_demo_citizens(pki_dir: Path) -> None:
     )
 
 
+def print_demo_staff(pki_dir: Path) -> None:
+    """Who staffs the demo clinics: log in at the АРМ's staff API; each signs with their employee key."""
+    from shared.demo import demo_staff
+    from shared.seed import load_clinics
+
+    clinics = load_clinics()
+    names = {c.bin: c.short_name for c in clinics.clinics}
+    password = os.environ.get("EMHANA_ARM_DEMO_STAFF_PASSWORD", "Emhana-Staff-2026")
+    print(f"Demo clinic staff (password '{password}'; key password 'emhana'):", file=sys.stderr)
+    for member in demo_staff(clinics):
+        key = pki_dir / "issued" / f"staff-{member.iin}.p12"
+        label = f"{member.role} of {names[member.clinic_bin]}"
+        print(f"  {member.iin}  {member.surname} {member.name:<10} {label:<30} {key}", file=sys.stderr)
+
+
 def clock_start(value: str) -> dt.datetime:
     """An ISO instant, or ``HH:MM``: the next working day (Mon–Fri, not a holiday) at that time in Astana."""
     import zoneinfo
@@ -232,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         for service in mesh.ports:
             print(f"  {service:<10} {mesh.url(service)}/docs", file=sys.stderr)
         print_demo_citizens(mesh.pki_dir)
+        print_demo_staff(mesh.pki_dir)
         print("Ctrl-C stops everything.\n", file=sys.stderr)
         while all(p.poll() is None for p in mesh.processes.values()):
             time.sleep(0.5)

@@ -287,8 +287,11 @@ class MeshClient:
         correlation_id: uuid.UUID | str | None = None,
         message_id: uuid.UUID | None = None,
         ttl: dt.timedelta = dt.timedelta(days=1),
+        sender: str | None = None,
     ) -> uuid.UUID:
-        """Publish an asynchronous message to the gateway (confirmed by the broker); return its id."""
+        """Publish an asynchronous message to the gateway (confirmed by the broker); return its id.
+
+        ``sender`` is the address spoken for when the certificate covers several (the АРМ's clinics)."""
         message_id, body = seal(
             self.identity,
             type=type,
@@ -298,6 +301,7 @@ class MeshClient:
             correlation_id=correlation_id,
             ttl=ttl,
             message_id=message_id,
+            sender=sender,
         )
         await self.bus.publish(queue_name(self.namespace, GATEWAY), body, message_id=str(message_id), type=type)
         return message_id

@@ -37,6 +37,7 @@ class Refusal(StrEnum):
     NOT_GUARDIAN = "NOT_GUARDIAN"
     NO_SUCH_SLOT = "NO_SUCH_SLOT"
     NO_SUCH_BOOKING = "NO_SUCH_BOOKING"
+    CERT_NOT_STAFF = "CERT_NOT_STAFF"
     # Gateway (ШЭП) refusals of a message rather than of a citizen's request.
     ROUTE_UNKNOWN = "ROUTE_UNKNOWN"
     ACCESS_DENIED = "ACCESS_DENIED"
@@ -88,6 +89,10 @@ REFUSAL_TEXTS: dict[Refusal, tuple[str, str]] = {
     ),
     Refusal.NO_SUCH_SLOT: ("Такого времени приёма нет в расписании врача.", "schedule"),
     Refusal.NO_SUCH_BOOKING: ("Активная запись с таким номером не найдена.", "cancellation"),
+    Refusal.CERT_NOT_STAFF: (
+        "Подписать запрос может только работник этой медицинской организации своим свидетельством ЭЦП.",
+        "diagram 2, process 5",
+    ),
     Refusal.ROUTE_UNKNOWN: ("Получатель сообщения не зарегистрирован в ШЭП.", "gateway routing"),
     Refusal.ACCESS_DENIED: ("Отправителю не разрешён этот вид сообщения.", "gateway access rights"),
     Refusal.EXPIRED: ("Срок действия сообщения истёк.", "envelope expiry"),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.arm.api import router
 from services.arm.config import ArmSettings
 from services.arm.handlers import routes
 from services.arm.models import Base
-from services.arm.seed import seed
+from services.arm.seed import seed, seed_staff
 from services.arm.service import ArmService
+from services.arm.staff import StaffService
 from shared.envelope import ServiceIdentity
+from shared.outbox import Outbox
 from shared.runtime import ServiceRuntime
 from shared.seed import load_clinics
 from shared.serve import serve
@@ -18,6 +21,8 @@ from shared.topology import arm_address
 
 def create_app(settings: ArmSettings) -> FastAPI:
     clinics = load_clinics(settings.clinics_file)
+    outbox = Outbox(Base.metadata)
+    app: FastAPI
 
     async def on_start(runtime: ServiceRuntime) -> None:
         # Each clinic signs its results with its own certificate (issued/clinic-<БИН>.pem).
@@ -35,10 +40,17 @@ def create_app(settings: ArmSettings) -> FastAPI:
             attach=settings.seed_attachments,
             now=runtime.clock.now(),
         )
+        if settings.seed_demo_staff:
+            await seed_staff(runtime.db, clinics, settings.demo_staff_password)
+        app.state.staff = StaffService(settings, runtime.db, runtime.clock, runtime.client, service, outbox)
+        runtime.background(outbox.run(runtime.db, runtime.client, runtime.clock))
         runtime.addresses = ["arm", *(arm_address(c.bin) for c in clinics.clinics)]
 
     runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)
-    return runtime.create_app("Emhana АРМ", "Provider workstation: registrations, journals, schedules, attachments.")
+    app = runtime.create_app(
+        "Emhana АРМ", "Provider workstation: staff, registrations, journals, schedules, attachments.", [router]
+    )
+    return app
 
 
 if __name__ == "__main__":

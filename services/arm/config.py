@@ -31,3 +31,14 @@ class ArmSettings(ServiceSettings):
     population_seed: int = 20121229
     seed_attachments: bool = True
     """On first start, attach the synthetic residents of Сарыарка and Есиль to the demo clinics there."""
+    # -- clinic staff (diagram 2) --
+    staff_token_ttl_seconds: int = 8 * 3600
+    """A staff session lasts a working shift at most (and ends at logout)."""
+    staff_login_failures_per_iin: int = 5
+    staff_login_failures_per_client: int = 20
+    staff_login_window_seconds: int = 900
+    staff_draft_ttl_seconds: int = 600
+    """A filled form must be signed within this time."""
+    demo_staff_password: str = "Emhana-Staff-2026"  # noqa: S105 (demo accounts, printed by make run)
+    """Password of the seeded demo staff accounts (``make run`` prints them); demo data only."""
+    seed_demo_staff: bool = True

@@ -9,6 +9,7 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.auth import LoginFailureColumns, TokenColumns
 from shared.db import UtcDateTime
 
 
@@ -61,6 +62,8 @@ class Absence(Base):
 
     doctor_code: Mapped[str] = mapped_column(ForeignKey("doctors.code"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(200))  # leave, sickness, training… (told to the booked)
+    entered_by: Mapped[str | None] = mapped_column(String(12))  # ИИН of the staff member
 
 
 class Counter(Base):
@@ -118,7 +121,10 @@ class HomeCall(Base):
     doctor: Mapped[str] = mapped_column(String(120))
     visit_from: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     visit_to: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(20))  # registered → assigned → completed | cancelled
+    status: Mapped[str] = mapped_column(String(20), index=True)  # assigned → visited | cancelled
+    note: Mapped[str | None] = mapped_column(String(500))  # e.g. why it was cancelled
+    changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    changed_by: Mapped[str | None] = mapped_column(String(12))  # ИИН of the staff member
 
 
 class Booking(Base):
@@ -156,6 +162,9 @@ class Booking(Base):
     status: Mapped[str] = mapped_column(String(20))  # active | cancelled
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    visit: Mapped[str | None] = mapped_column(String(20))  # what happened: arrived → fulfilled | no_show
+    note: Mapped[str | None] = mapped_column(String(500))  # e.g. why the clinic cancelled it
+    changed_by: Mapped[str | None] = mapped_column(String(12))  # ИИН of the staff member
 
 
 class SlotHold(Base):
@@ -191,3 +200,46 @@ class Attachment(Base):
     until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     reason: Mapped[str] = mapped_column(String(30))  # initial | voluntary | residence_change
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id"))
+    left_reason: Mapped[str | None] = mapped_column(String(200))  # why it closed, e.g. "moved to <БИН>"
+
+
+class Staff(Base):
+    """A clinic's staff member: belongs to exactly one clinic, with one role (diagram 2, process 1)."""
+
+    __tablename__ = "staff"
+
+    iin: Mapped[str] = mapped_column(String(12), primary_key=True)
+    clinic_bin: Mapped[str] = mapped_column(ForeignKey("clinics.bin"), index=True)
+    surname: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(20))  # registrar | doctor | head
+    doctor_code: Mapped[str | None] = mapped_column(String(40))  # the doctor's schedule, for role doctor
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class StaffToken(TokenColumns, Base):
+    """A staff member's access token, stored only as its SHA-256."""
+
+    __tablename__ = "staff_tokens"
+
+
+class StaffLoginFailure(LoginFailureColumns, Base):
+    __tablename__ = "staff_login_failures"
+    __table_args__ = (Index("ix_staff_login_failures_key_at", "key", "at"),)
+
+
+class StaffDraft(Base):
+    """Diagram 2, process 5: the filled form as the exact document the staff member is to sign."""
+
+    __tablename__ = "staff_drafts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    operator_iin: Mapped[str] = mapped_column(String(12), index=True)
+    clinic_bin: Mapped[str] = mapped_column(String(12))
+    document: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly the bytes to sign
+    person: Mapped[dict] = mapped_column(JSON)  # the patient as ГБД ФЛ gave it (process 3)
+    parents: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

@@ -57,29 +57,39 @@ def _round_up(moment: dt.datetime, minutes: int = 30) -> dt.datetime:
 
 
 def home_call_window(
-    hours: WorkingHours, now: dt.datetime, after_cutoff: str = "refuse"
+    hours: WorkingHours, now: dt.datetime, after_cutoff: str = "refuse", *, accepted_at: dt.datetime | None = None
 ) -> tuple[dt.datetime, dt.datetime]:
     """When the doctor will come: the same day, from an hour after the call, inside working hours.
 
     A call later than 2 hours before closing, or on a day the clinic is closed, is refused
     (``AFTER_CUTOFF`` / ``CLINIC_CLOSED``) or, with ``after_cutoff="next_day"``, planned for the next
     working day's first window — an explicit outcome either way, never a silent queue.
+
+    The cut-off is judged at ``accepted_at``, when the gateway accepted the citizen's signed call, not when
+    the АРМ got round to it: a call sent at 17:55 and processed at 18:10 (the АРМ was down) is accepted.
+    The visit is never planned before ``now``.
     """
+    called = (accepted_at or now).astimezone(hours.tz)
     local = now.astimezone(hours.tz)
-    today = hours.on(local.date())
+    today = hours.on(called.date())
     if today is None:
         if after_cutoff == "next_day":
-            opening, closing = hours.next_open_day(local.date())
-            return opening, min(opening + VISIT_WINDOW, closing)
+            return _first_window(hours, called.date())
         raise RefusalError(Refusal.CLINIC_CLOSED)
     opening, closing = today
-    if local > closing - CUTOFF:
+    if called > closing - CUTOFF:
         if after_cutoff == "next_day":
-            opening, closing = hours.next_open_day(local.date())
-            return opening, min(opening + VISIT_WINDOW, closing)
+            return _first_window(hours, called.date())
         raise RefusalError(Refusal.AFTER_CUTOFF)
-    start = max(opening, _round_up(local + dt.timedelta(hours=1)))
+    start = max(opening, _round_up(called + dt.timedelta(hours=1)), _round_up(local))
+    if start >= closing:  # processed after closing: the first window of the next working day
+        return _first_window(hours, called.date())
     return start, min(start + VISIT_WINDOW, closing)
+
+
+def _first_window(hours: WorkingHours, after: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    opening, closing = hours.next_open_day(after)
+    return opening, min(opening + VISIT_WINDOW, closing)
 
 
 def day_slots(

@@ -12,9 +12,11 @@ import logging
 
 from sqlalchemy import func, insert, select
 
-from services.arm.models import Attachment, Clinic, Doctor, Site
+from services.arm.models import Attachment, Clinic, Doctor, Site, Staff
 from services.arm.rules import site_for_street
-from shared.db import Database
+from shared.auth import hash_password
+from shared.db import Database, insert_or_ignore
+from shared.demo import demo_staff
 from shared.population import generate
 from shared.seed import ClinicsFile
 
@@ -77,3 +79,31 @@ async def seed(
         for start in range(0, len(rows), 2000):
             await session.execute(insert(Attachment), rows[start : start + 2000])
     log.info("АРМ seeded", extra={"clinics": len(clinics.clinics), "attachments": len(rows)})
+
+
+async def seed_staff(db: Database, clinics: ClinicsFile, password: str) -> None:
+    """The demo staff of each clinic (a registrar, a doctor, the head), when they have no account yet."""
+    members = demo_staff(clinics)
+    async with db.sessions() as session:
+        existing = set(await session.scalars(select(Staff.iin).where(Staff.iin.in_([m.iin for m in members]))))
+    missing = [m for m in members if m.iin not in existing]
+    if not missing:
+        return
+    password_hash = await hash_password(password)  # one Argon2 hash: the same demo password for all
+    async with db.transaction() as session:
+        for member in missing:
+            await insert_or_ignore(
+                session,
+                Staff.__table__,
+                {
+                    "iin": member.iin,
+                    "clinic_bin": member.clinic_bin,
+                    "surname": member.surname,
+                    "name": member.name,
+                    "role": member.role,
+                    "doctor_code": member.doctor_code,
+                    "password_hash": password_hash,
+                    "active": True,
+                },
+            )
+    log.info("demo staff seeded", extra={"staff": len(missing)})

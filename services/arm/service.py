@@ -86,6 +86,8 @@ def verify_request(request: EServiceRequest, store: TrustStore, clinic_bin: str)
         raise RefusalError(Refusal.IIN_MISMATCH)
     if signed.provider != clinic_bin:
         raise RefusalError(Refusal.MALFORMED, "the document is addressed to another clinic")
+    if signed.operator_iin is not None:
+        raise RefusalError(Refusal.MALFORMED, "a staff document comes through the clinic's workstation")
     signed.form()
     return signed, document.signer
 
@@ -123,8 +125,9 @@ class ArmService:
             return None, Outcome("refused", None, refusal=RefusalError(Refusal.DUPLICATE_REQUEST))
         clinic = await session.get(Clinic, clinic_bin)
         assert clinic is not None
+        local_year = now.astimezone(self.hours(clinic).tz).year  # the clinic's year, not UTC's (1 January)
         registration = Registration(
-            number=await self.next_number(session, clinic_bin, now.year),
+            number=await self.next_number(session, clinic_bin, local_year),
             clinic_bin=clinic_bin,
             service=signed.service.value,
             request_id=str(prepared.request.request_id),
@@ -177,7 +180,7 @@ class ArmService:
             raise RefusalError(Refusal.NOT_GUARDIAN)
         form = signed.form()
         if isinstance(form, HomeCallForm):
-            return await self.home_call(session, clinic, registration, form, person, now)
+            return await self.home_call(session, clinic, registration, form, person, now, prepared.accepted_at)
         if isinstance(form, AppointmentForm):
             return await self.appointment(session, clinic, registration, form, now)
         if isinstance(form, AppointmentCancelForm):
@@ -235,9 +238,12 @@ class ArmService:
         form: HomeCallForm,
         person: Person,
         now: dt.datetime,
+        accepted_at: dt.datetime | None = None,
     ) -> dict[str, Any]:
         attachment = await self.require_attached(session, clinic, person.iin)
-        visit_from, visit_to = home_call_window(self.hours(clinic), now, self.settings.after_cutoff)
+        visit_from, visit_to = home_call_window(
+            self.hours(clinic), now, self.settings.after_cutoff, accepted_at=accepted_at
+        )
         site = await self.site_of(session, clinic, person.address.street)
         if site is None and attachment.site is not None:
             site = await session.get(Site, (clinic.bin, attachment.site))
@@ -390,6 +396,8 @@ class ArmService:
                 raise RefusalError(Refusal.CHANGE_LIMIT)
         if current is not None:
             current.until = now  # the previous attachment closes in the same transaction
+            reason = "смена места жительства" if form.reason == "residence_change" else "по выбору пациента"
+            current.left_reason = f"Прикреплён к {clinic.short_name} ({reason}), № {registration.number}"
             await session.flush()
         site = await self.site_of(session, clinic, form.new_address or person.address.street)
         inserted = await insert_or_ignore(

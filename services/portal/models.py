@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.auth import LoginFailureColumns, TokenColumns
 from shared.db import UtcDateTime
 
 
@@ -24,25 +25,15 @@ class Citizen(Base):
     registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
-class Token(Base):
+class Token(TokenColumns, Base):
     """An access token, stored only as its SHA-256: a leaked table gives nobody a session."""
 
     __tablename__ = "tokens"
 
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    iin: Mapped[str] = mapped_column(ForeignKey("citizens.iin"), index=True)
-    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
-
-class LoginFailure(Base):
+class LoginFailure(LoginFailureColumns, Base):
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(80))  # "iin:<sha256>" or "client:<address>"
-    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class Draft(Base):

@@ -244,7 +244,7 @@ class PortalService:
         document = SignedRequest(
             service=service, iin=citizen.iin, provider=clinic, fields=clean, time=now, nonce=uuid.uuid4().hex
         )
-        text = canonical_json(document.model_dump(mode="json")).decode()
+        text = canonical_json(document.model_dump(mode="json", exclude_none=True)).decode()
         draft = Draft(
             id=str(uuid.uuid4()),
             iin=citizen.iin,

@@ -325,17 +325,27 @@ OPERATOR_BIN = "121240000013"  # the mesh operator's БИН written into service
 
 
 def bootstrap(ca: DevCA, *, population_size: int = 10_000, population_seed: int = 20121229, demo: int = 3) -> None:
-    """Issue what is missing: each service's certificate, each demo clinic's seal, demo citizens' keys."""
-    from shared.demo import demo_citizens
+    """Issue what is missing: each service's certificate, each demo clinic's seal, its demo staff's employee
+    certificates and demo citizens' keys."""
+    from shared.demo import demo_citizens, demo_staff
     from shared.seed import load_clinics
 
     issued = ca.folder / "issued"
     for service in SERVICES:
         if not (issued / f"service-{service}.pem").exists():
             ca.save(ca.issue_service(service, OPERATOR_BIN), f"service-{service}")
-    for clinic in load_clinics().clinics:
+    clinics = load_clinics()
+    for clinic in clinics.clinics:
         if not (issued / f"clinic-{clinic.bin}.pem").exists():
             ca.save(ca.issue_organization(clinic.bin, clinic.name, clinic.short_name), f"clinic-{clinic.bin}")
+    names = {c.bin: c.name for c in clinics.clinics}
+    for member in demo_staff(clinics):
+        if not (issued / f"staff-{member.iin}.pem").exists():
+            role = Role.HEAD if member.role == "head" else Role.EMPLOYEE
+            employee = ca.issue_employee(
+                member.iin, member.surname, member.name, member.clinic_bin, names[member.clinic_bin], role
+            )
+            ca.save(employee, f"staff-{member.iin}")
     if demo <= 0 or population_size <= 0:
         return
     citizens = demo_citizens(population_size, population_seed)

@@ -50,13 +50,13 @@ def tomorrow_slots(clock: Clock, hour: int = 8, count: int = 10, minutes: int = 
     return [first + dt.timedelta(minutes=minutes * i) for i in range(count)]
 
 
-async def signature_service_sees_revoked(citizen: Citizen, key, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+async def signature_service_sees_revoked(mesh: Mesh, key, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
     """Wait until the signature service has re-read the CRL that revokes ``key`` (no fixed sleep)."""
     from shared.jws import sign_compact
 
     jws = sign_compact(b"{}", key.key, key.chain)
     deadline = time.monotonic() + seconds
-    async with httpx.AsyncClient(base_url=citizen.mesh.url("signature")) as http:
+    async with httpx.AsyncClient(base_url=mesh.url("signature")) as http:
         while (await http.post("/api/v1/verify", json={"jws": jws})).json().get("code") != "CERT_REVOKED":
             assert time.monotonic() < deadline, "the signature service never saw the revocation"
             await asyncio.sleep(0.1)
@@ -235,7 +235,7 @@ async def test_signature_refusals_at_condition_2(
     if fault == "revoked":
         key = ca.issue_person(citizen.iin, "A", "B")
         ca.revoke(key.certificate.serial_number)
-        await signature_service_sees_revoked(citizen, key)
+        await signature_service_sees_revoked(citizen.mesh, key)
     elif fault == "expired":
         key = ca.issue_person(
             citizen.iin, "A", "B", not_before=now - dt.timedelta(days=400), not_after=now - dt.timedelta(days=1)

@@ -59,6 +59,18 @@ def test_cutoff_two_hours_before_closing() -> None:
     assert start == at(TUESDAY + dt.timedelta(days=1), 8, 0)
 
 
+def test_cutoff_is_judged_when_the_gateway_accepted_the_call() -> None:
+    """Sent at 17:55, processed at 18:10 because the АРМ was down: accepted, visit the same day."""
+    start, end = home_call_window(HOURS, at(TUESDAY, 18, 10), accepted_at=at(TUESDAY, 17, 55))
+    assert start.date() == TUESDAY and at(TUESDAY, 18, 10) < start < end <= at(TUESDAY, 20, 0)
+    with pytest.raises(RefusalError) as info:  # sent after the cut-off: refused however fast it is processed
+        home_call_window(HOURS, at(TUESDAY, 18, 2), accepted_at=at(TUESDAY, 18, 1))
+    assert info.value.code is Refusal.AFTER_CUTOFF
+    # processed after closing: planned for the next working day, not in the past
+    start, _ = home_call_window(HOURS, at(TUESDAY, 20, 30), accepted_at=at(TUESDAY, 17, 0))
+    assert start.date() > TUESDAY
+
+
 def test_closed_days_and_holidays() -> None:
     sunday = TUESDAY + dt.timedelta(days=5)
     with pytest.raises(RefusalError) as info:

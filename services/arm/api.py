@@ -1,0 +1,234 @@
+"""HTTP API of the АРМ for clinic staff (regulation, diagram 2): log in, look a citizen up, file and sign
+a request, work in the journals. Every route answers for the staff member's own clinic only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.arm import journals
+from services.arm.models import Clinic, Staff
+from services.arm.schemas import (
+    AbsenceIn,
+    AbsenceOut,
+    AppointmentChangeIn,
+    AppointmentOut,
+    AttachmentOut,
+    FiledOut,
+    HomeCallChangeIn,
+    HomeCallOut,
+    PageOut,
+    RefusalBody,
+    StaffLoginIn,
+    StaffOut,
+    StaffPreparedOut,
+    StaffPrepareIn,
+    StaffSignIn,
+    StaffTokenOut,
+)
+from services.arm.service import refusal_of
+from services.arm.staff import StaffService
+from shared.contracts import TEXT_PATTERN
+from shared.http import ApiError
+
+router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
+_bearer = HTTPBearer(auto_error=False)
+
+
+def staff_service(request: Request) -> StaffService:
+    return request.app.state.staff
+
+
+StaffServiceDep = Annotated[StaffService, Depends(staff_service)]
+
+
+async def current_member(
+    service: StaffServiceDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Staff:
+    if credentials is None:
+        raise ApiError(401, "UNAUTHORIZED", "log in first: Authorization: Bearer <token>")
+    return await service.member(credentials.credentials)
+
+
+MemberDep = Annotated[Staff, Depends(current_member)]
+PageDep = Annotated[int, Query(ge=1, le=100_000)]
+SizeDep = Annotated[int, Query(ge=1, le=journals.MAX_PAGE_SIZE)]
+
+
+def staff_out(member: Staff) -> StaffOut:
+    return StaffOut(
+        iin=member.iin,
+        surname=member.surname,
+        name=member.name,
+        clinic_bin=member.clinic_bin,
+        role=member.role,
+        doctor_code=member.doctor_code,
+    )
+
+
+async def clinic_day(service: StaffService, member: Staff, day: dt.date | None) -> tuple[dt.date, Clinic]:
+    async with service.db.sessions() as session:
+        clinic = await session.get(Clinic, member.clinic_bin)
+    assert clinic is not None
+    tz = service.arm.hours(clinic).tz
+    return day or service.clock.now().astimezone(tz).date(), clinic
+
+
+@router.post("/auth/login", response_model=StaffTokenOut)
+async def login(body: StaffLoginIn, request: Request, service: StaffServiceDep) -> StaffTokenOut:
+    """Process 1: ИИН and password. 401 AUTH_FAILED for a wrong pair; 429 when throttled."""
+    client = request.client.host if request.client else "unknown"
+    token, expires, member = await service.login(body.iin, body.password, client)
+    return StaffTokenOut(access_token=token, expires_at=expires, staff=staff_out(member))
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(
+    _member: MemberDep,
+    credentials: Annotated[HTTPAuthorizationCredentials, Depends(_bearer)],
+    service: StaffServiceDep,
+) -> Response:
+    await service.logout(credentials.credentials)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=StaffOut)
+async def me(member: MemberDep) -> StaffOut:
+    return staff_out(member)
+
+
+@router.get("/persons/{iin}")
+async def person(iin: str, member: MemberDep, service: StaffServiceDep) -> dict:
+    """Processes 3–4: the citizen as ГБД ФЛ knows them, and their attachment; 404 PERSON_NOT_FOUND."""
+    return await service.person(member, iin)
+
+
+@router.post("/requests/prepare", response_model=StaffPreparedOut, status_code=201)
+async def prepare(body: StaffPrepareIn, member: MemberDep, service: StaffServiceDep) -> StaffPreparedOut:
+    """Processes 2 and 5: the service, the citizen and the form; returns the exact document to sign."""
+    draft = await service.prepare(member, body.service, body.iin, body.fields)
+    return StaffPreparedOut(
+        draft_id=draft.id, document=draft.document, expires_at=draft.expires_at, person=draft.person
+    )
+
+
+@router.post("/requests/{draft_id}/sign", response_model=FiledOut, status_code=201)
+async def sign(draft_id: str, body: StaffSignIn, member: MemberDep, service: StaffServiceDep) -> FiledOut:
+    """Processes 5–8: the staff member's signature is checked, the request registered and decided."""
+    if len(draft_id) != 36:
+        raise ApiError(404, "NOT_FOUND", "no such prepared request")
+    filed = await service.sign(member, draft_id, body.jws)
+    return FiledOut(
+        request_id=filed.request_id,
+        registration_number=filed.registration_number,
+        status="completed" if filed.status == "completed" else "refused",
+        refusal=RefusalBody(**refusal_of(filed.refusal)) if filed.refusal else None,
+        result_jws=filed.result,
+        result=filed.result_document(),
+    )
+
+
+@router.get("/journal/home-calls", response_model=PageOut)
+async def home_call_journal(
+    member: MemberDep,
+    service: StaffServiceDep,
+    day: dt.date | None = None,
+    doctor: Annotated[str | None, Query(max_length=120, pattern=TEXT_PATTERN)] = None,
+    site: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    status: Annotated[str | None, Query(pattern=r"^(assigned|visited|cancelled)$")] = None,
+    page: PageDep = 1,
+    size: SizeDep = 50,
+) -> PageOut:
+    """Журнал регистрации вызовов of a day (today by default), filterable, paginated."""
+    day, clinic = await clinic_day(service, member, day)
+    async with service.db.sessions() as session:
+        found = await journals.home_calls(
+            session,
+            member.clinic_bin,
+            service.arm.hours(clinic).tz,
+            day,
+            doctor=doctor,
+            site=site,
+            status=status,
+            page=page,
+            size=size,
+        )
+    items = [HomeCallOut.model_validate(call, from_attributes=True) for call in found.items]
+    return PageOut(total=found.total, page=found.page, size=found.size, items=items)
+
+
+@router.get("/journal/appointments", response_model=PageOut)
+async def appointment_journal(
+    member: MemberDep,
+    service: StaffServiceDep,
+    day: dt.date | None = None,
+    doctor_code: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_.-]{1,40}$")] = None,
+    site: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    state: Annotated[str | None, Query(pattern=r"^(booked|arrived|fulfilled|no_show|cancelled)$")] = None,
+    page: PageDep = 1,
+    size: SizeDep = 50,
+) -> PageOut:
+    """The appointments of a day, by doctor, участок and state, paginated."""
+    day, _ = await clinic_day(service, member, day)
+    async with service.db.sessions() as session:
+        found = await journals.appointments(
+            session, member.clinic_bin, day, doctor_code=doctor_code, site=site, state=state, page=page, size=size
+        )
+    items = [
+        AppointmentOut(
+            number=booking.number,
+            doctor_code=doctor.code,
+            doctor_name=doctor.name,
+            room=doctor.room,
+            slot_start=booking.slot_start,
+            patient_iin=booking.patient_iin,
+            state=journals.appointment_state(booking),
+            note=booking.note,
+        )
+        for booking, doctor in found.items
+    ]
+    return PageOut(total=found.total, page=found.page, size=found.size, items=items)
+
+
+@router.get("/attachments", response_model=PageOut)
+async def attachment_register(
+    member: MemberDep,
+    service: StaffServiceDep,
+    state: Annotated[str, Query(pattern=r"^(open|closed|all)$")] = "open",
+    site: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    page: PageDep = 1,
+    size: SizeDep = 50,
+) -> PageOut:
+    """The attachment register: who is attached since when, who left when and why."""
+    async with service.db.sessions() as session:
+        found = await journals.attachments(session, member.clinic_bin, state=state, site=site, page=page, size=size)
+    items = [AttachmentOut.model_validate(row, from_attributes=True) for row in found.items]
+    return PageOut(total=found.total, page=found.page, size=found.size, items=items)
+
+
+@router.post("/home-calls/{number}", response_model=HomeCallOut)
+async def change_home_call(
+    number: str, body: HomeCallChangeIn, member: MemberDep, service: StaffServiceDep
+) -> HomeCallOut:
+    """Record a doctor assigned, the visit made, or a cancellation (with the reason)."""
+    call = await service.change_home_call(member, number[:40], body.action, body.doctor, body.note)
+    return HomeCallOut.model_validate(call, from_attributes=True)
+
+
+@router.post("/appointments/{number}", response_model=dict)
+async def change_appointment(
+    number: str, body: AppointmentChangeIn, member: MemberDep, service: StaffServiceDep
+) -> dict:
+    """Record an arrival, a visit fulfilled, a no-show, or a cancellation by the clinic (with the reason)."""
+    booking = await service.change_appointment(member, number[:40], body.action, body.note)
+    return {"number": booking.number, "state": journals.appointment_state(booking), "note": booking.note}
+
+
+@router.post("/absences", response_model=AbsenceOut, status_code=201)
+async def absence(body: AbsenceIn, member: MemberDep, service: StaffServiceDep) -> AbsenceOut:
+    """A doctor's absence: their slots that day go, and every booked citizen gets a signed cancellation."""
+    cancelled = await service.absence(member, body.doctor_code, body.day, body.reason)
+    return AbsenceOut(doctor_code=body.doctor_code, day=body.day, cancelled=cancelled)

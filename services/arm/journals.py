@@ -1,0 +1,124 @@
+"""The journals a clinic's staff read: home calls and appointments of a day, and the attachment register.
+
+Every query is bounded by the clinic (staff see only their own clinic's rows), by the day or the page,
+and returns one page with the total, so a journal of a busy clinic never loads everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.arm.models import Attachment, Booking, Doctor, HomeCall
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    size: int
+
+
+async def _page(session: AsyncSession, query: Select[Any], page: int, size: int) -> tuple[list[Any], int]:
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = list((await session.execute(query.offset((page - 1) * size).limit(size))).all())
+    return rows, int(total or 0)
+
+
+def _day_bounds(day: dt.date, tz: zoneinfo.ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time(0), tz)
+    return start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC)
+
+
+async def home_calls(
+    session: AsyncSession,
+    clinic_bin: str,
+    tz: zoneinfo.ZoneInfo,
+    day: dt.date,
+    *,
+    doctor: str | None = None,
+    site: int | None = None,
+    status: str | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> Page[HomeCall]:
+    """Журнал регистрации вызовов: the calls whose visit falls on ``day`` (local), by time of the call."""
+    start, end = _day_bounds(day, tz)
+    query = select(HomeCall).where(
+        HomeCall.clinic_bin == clinic_bin, HomeCall.visit_from >= start, HomeCall.visit_from < end
+    )
+    if doctor:
+        query = query.where(HomeCall.doctor == doctor)
+    if site is not None:
+        query = query.where(HomeCall.site == site)
+    if status:
+        query = query.where(HomeCall.status == status)
+    rows, total = await _page(session, query.order_by(HomeCall.called_at, HomeCall.id), page, size)
+    return Page([r[0] for r in rows], total, page, size)
+
+
+def appointment_state(booking: Booking) -> str:
+    """booked, arrived, fulfilled, no_show or cancelled: one word for what the journal shows."""
+    return "cancelled" if booking.status == "cancelled" else booking.visit or "booked"
+
+
+async def appointments(
+    session: AsyncSession,
+    clinic_bin: str,
+    day: dt.date,
+    *,
+    doctor_code: str | None = None,
+    site: int | None = None,
+    state: str | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> Page[tuple[Booking, Doctor]]:
+    """The appointment journal of ``day``: each booking with its doctor, by time."""
+    query = (
+        select(Booking, Doctor)
+        .join(Doctor, Doctor.code == Booking.doctor_code)
+        .where(Booking.clinic_bin == clinic_bin, Booking.slot_day == day)
+    )
+    if doctor_code:
+        query = query.where(Booking.doctor_code == doctor_code)
+    if site is not None:
+        query = query.where(Doctor.site == site)
+    if state == "cancelled":
+        query = query.where(Booking.status == "cancelled")
+    elif state == "booked":
+        query = query.where(Booking.status == "active", Booking.visit.is_(None))
+    elif state:
+        query = query.where(Booking.status == "active", Booking.visit == state)
+    rows, total = await _page(session, query.order_by(Booking.slot_start, Booking.id), page, size)
+    return Page([(r[0], r[1]) for r in rows], total, page, size)
+
+
+async def attachments(
+    session: AsyncSession,
+    clinic_bin: str,
+    *,
+    state: str = "open",
+    site: int | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> Page[Attachment]:
+    """The attachment register: who is attached since when (open), who left when and why (closed)."""
+    query = select(Attachment).where(Attachment.clinic_bin == clinic_bin)
+    if state == "open":
+        query = query.where(Attachment.until.is_(None))
+    elif state == "closed":
+        query = query.where(Attachment.until.is_not(None))
+    if site is not None:
+        query = query.where(Attachment.site == site)
+    rows, total = await _page(session, query.order_by(Attachment.since.desc(), Attachment.id.desc()), page, size)
+    return Page([r[0] for r in rows], total, page, size)

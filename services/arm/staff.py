@@ -1,0 +1,402 @@
+"""The provider channel (regulation, diagram 2 and table 2 of Приложение 1): clinic staff at the АРМ.
+
+Process 1: a staff member logs in with ИИН and password. Process 2: they choose the service and enter
+the citizen's ИИН. Process 3 / condition 1: the АРМ asks ГБД ФЛ through the gateway; process 4: a person
+ГБД ФЛ does not know gets that message and nothing is registered. Process 5: the form (the same
+definitions as the portal channel) is signed with the staff member's own employee certificate, checked
+by the signature service. Processes 6–8: registration under the clinic's one number sequence, the same
+grounds (:class:`services.arm.service.ArmService`), and the result. The citizen's portal learns of the
+request and of every later change through signed status messages (sent from the outbox).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.arm.config import ArmSettings
+from services.arm.handlers import lookup_person
+from services.arm.models import (
+    Absence,
+    Booking,
+    Clinic,
+    Doctor,
+    HomeCall,
+    Registration,
+    Staff,
+    StaffDraft,
+    StaffLoginFailure,
+    StaffToken,
+)
+from services.arm.service import ArmService, Prepared, follow_up, status_reports
+from shared import auth
+from shared.bus import RequestTimeout
+from shared.canonical import canonical_json
+from shared.certs import Role
+from shared.clock import Clock
+from shared.contracts import (
+    DOCUMENT_VERIFY,
+    ESERVICE_STATUS,
+    FORMS,
+    EServiceRequest,
+    FiledRequest,
+    Person,
+    ServiceKind,
+    SignedRequest,
+    Verdict,
+)
+from shared.db import Database
+from shared.http import ApiError
+from shared.ids import InvalidIdentifier, parse_iin
+from shared.jws import JwsError, parse
+from shared.messaging import MeshClient
+from shared.outbox import Outbox
+from shared.refusals import Refusal, RefusalError
+from shared.topology import arm_address
+
+log = logging.getLogger(__name__)
+
+STAFF_ROLES = {Role.EMPLOYEE.value, Role.HEAD.value}  # certificate roles that may sign for the clinic
+# Приложение 1, table 2: process 8 (the result) within 10 minutes of the registration.
+STAFF_CHANNEL_DEADLINE = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class FiledOutcome:
+    """What process 8 gives the staff member to tell the citizen (the date and time of the visit…)."""
+
+    request_id: str
+    registration_number: str | None
+    status: str
+    refusal: RefusalError | None
+    result: str | None
+
+    def result_document(self) -> dict[str, Any] | None:
+        return None if self.result is None else json.loads(parse(self.result).payload)
+
+
+def _form_error(exc: ValidationError) -> ApiError:
+    errors = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+    return ApiError(422, "VALIDATION_ERROR", json.dumps(errors, ensure_ascii=False))
+
+
+def _iin(value: str) -> str:
+    try:
+        parse_iin(value)
+    except InvalidIdentifier as exc:
+        raise RefusalError(Refusal.IIN_INVALID, exc.detail) from None
+    return value
+
+
+class StaffService:
+    """Staff accounts, the provider channel's filing of requests, and the journals' recorded changes."""
+
+    def __init__(
+        self,
+        settings: ArmSettings,
+        db: Database,
+        clock: Clock,
+        client: MeshClient,
+        arm: ArmService,
+        outbox: Outbox,
+    ) -> None:
+        self.settings, self.db, self.clock, self.client = settings, db, clock, client
+        self.arm, self.outbox = arm, outbox
+        self.limits = auth.LoginLimits(
+            settings.staff_login_failures_per_iin,
+            settings.staff_login_failures_per_client,
+            settings.staff_login_window_seconds,
+        )
+
+    # -- process 1: authorisation --------------------------------------------------------------
+    async def login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime, Staff]:
+        """ИИН and password; a wrong pair is 401 AUTH_FAILED (no hint which), 429 when throttled."""
+        now = self.clock.now()
+        async with self.db.sessions() as session:
+            await auth.throttle_check(session, StaffLoginFailure, iin, client, now, self.limits)
+            member = await session.get(Staff, iin) if len(iin) == 12 and iin.isdigit() else None
+        known = member is not None and member.active
+        if not await auth.verify_password(password, member.password_hash if known and member else None):
+            async with self.db.transaction() as session:
+                await auth.record_failure(session, StaffLoginFailure, iin, client, now)
+            log.info("staff login refused", extra={"iin": iin, "client": client})
+            raise RefusalError(Refusal.AUTH_FAILED)
+        assert member is not None
+        async with self.db.transaction() as session:
+            await auth.clear_failures(session, StaffLoginFailure, iin, now, self.limits)
+            ttl = self.settings.staff_token_ttl_seconds
+            token, expires = await auth.issue_token(session, StaffToken, iin, now, ttl)
+        return token, expires, member
+
+    async def logout(self, token: str) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(StaffToken)
+                .where(StaffToken.token_hash == auth.token_hash(token))
+                .values(revoked_at=self.clock.now())
+            )
+
+    async def member(self, token: str) -> Staff:
+        async with self.db.sessions() as session:
+            iin = await auth.iin_of_token(session, StaffToken, token, self.clock.now())
+            member = await session.get(Staff, iin) if iin else None
+        if member is None or not member.active:
+            raise ApiError(401, "UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
+        return member
+
+    # -- processes 3 and 4: the citizen in ГБД ФЛ --------------------------------------------------
+    async def person(self, member: Staff, iin: str) -> dict[str, Any]:
+        """Condition 1: the person as ГБД ФЛ knows them; PERSON_NOT_FOUND (process 4) otherwise."""
+        try:
+            answer = await lookup_person(self.client, _iin(iin), arm_address(member.clinic_bin))
+        except RequestTimeout:
+            raise RefusalError(Refusal.TIMEOUT, "ГБД ФЛ did not answer") from None
+        person = Person.model_validate(answer["person"])
+        async with self.db.sessions() as session:
+            attachment = await self.arm.open_attachment(session, person.iin)
+        return {
+            "person": person.model_dump(mode="json"),
+            "parents": list(answer.get("parents", [])),
+            "attachment": None
+            if attachment is None
+            else {"clinic_bin": attachment.clinic_bin, "site": attachment.site, "since": attachment.since.isoformat()},
+        }
+
+    # -- process 5: the form and the document to sign ---------------------------------------------
+    async def prepare(self, member: Staff, service: ServiceKind, iin: str, fields: dict[str, Any]) -> StaffDraft:
+        """Validate the form (one definition for both channels), look the patient up, return the document."""
+        _iin(iin)
+        try:
+            form = FORMS[service].model_validate(fields)
+        except ValidationError as exc:
+            raise _form_error(exc) from None
+        clean = form.model_dump(mode="json", exclude_none=True)
+        found = await self.person(member, clean.get("patient_iin") or iin)
+        now = self.clock.now()
+        document = SignedRequest(
+            service=service,
+            iin=iin,
+            provider=member.clinic_bin,
+            fields=clean,
+            time=now,
+            nonce=uuid.uuid4().hex,
+            operator_iin=member.iin,
+        )
+        draft = StaffDraft(
+            id=str(uuid.uuid4()),
+            operator_iin=member.iin,
+            clinic_bin=member.clinic_bin,
+            document=canonical_json(document.model_dump(mode="json", exclude_none=True)).decode(),
+            person=found["person"],
+            parents=found["parents"],
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=self.settings.staff_draft_ttl_seconds),
+            used_at=None,
+        )
+        async with self.db.transaction() as session:
+            session.add(draft)
+        return draft
+
+    async def check_signature(self, member: Staff, jws: str) -> None:
+        """Process 5 by the signature service: valid, not revoked, SIGN key, this staff member's ИИН, this
+        clinic's БИН — and an employee's certificate (a citizen's or a seal is not a staff signature)."""
+        try:
+            answer = await self.client.request(
+                "signature",
+                DOCUMENT_VERIFY,
+                {"jws": jws, "expected_iin": member.iin, "expected_bin": member.clinic_bin, "purpose": "SIGN"},
+                sender=arm_address(member.clinic_bin),
+            )
+        except RequestTimeout:
+            raise RefusalError(Refusal.TIMEOUT, "the signature service did not answer") from None
+        verdict = Verdict.model_validate(answer)
+        if not verdict.valid:
+            raise RefusalError(verdict.code or Refusal.SIGNATURE_INVALID, verdict.message)
+        assert verdict.signer is not None
+        if not STAFF_ROLES & set(verdict.signer.roles):
+            raise RefusalError(Refusal.CERT_NOT_STAFF, "the certificate carries no employee role")
+
+    async def sign(self, member: Staff, draft_id: str, jws: str) -> FiledOutcome:
+        """Processes 5–8: the signed document must be exactly the prepared one; register and decide."""
+        now = self.clock.now()
+        async with self.db.sessions() as session:
+            draft = await session.get(StaffDraft, draft_id)
+        if draft is None or draft.operator_iin != member.iin:
+            raise ApiError(404, "NOT_FOUND", "no such prepared request")
+        if draft.used_at is not None:
+            raise RefusalError(Refusal.DUPLICATE_REQUEST, "this prepared request was already signed")
+        if draft.expires_at <= now:
+            raise ApiError(410, "DRAFT_EXPIRED", "the prepared request expired; fill the form again")
+        try:
+            content = parse(jws).payload
+        except JwsError as exc:
+            raise RefusalError(Refusal.SIGNATURE_INVALID, f"not a signed document: {exc}") from None
+        if content != draft.document.encode():
+            raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the prepared document")
+        await self.check_signature(member, jws)
+        signed = SignedRequest.model_validate_json(draft.document)
+        person = Person.model_validate(draft.person)
+        request_id = str(uuid.uuid4())
+        prepared = Prepared(
+            request=EServiceRequest(request_id=uuid.UUID(request_id), document=jws),
+            accepted_at=now,
+            signed=signed,
+            person=person,
+            parents=list(draft.parents),
+        )
+        if not person.alive:
+            prepared.person_refusal = RefusalError(Refusal.PERSON_DECEASED)
+        async with self.db.transaction() as session:
+            used = await session.execute(
+                update(StaffDraft).where(StaffDraft.id == draft.id, StaffDraft.used_at.is_(None)).values(used_at=now)
+            )
+            if not used.rowcount:  # type: ignore[attr-defined]
+                raise RefusalError(Refusal.DUPLICATE_REQUEST, "this prepared request was already signed")
+            registration, outcome = await self.arm.process(session, member.clinic_bin, prepared)
+            if registration is None:
+                assert outcome.refusal is not None
+                raise outcome.refusal  # not registered: nothing is kept (the draft stays unused)
+            registration.channel, registration.operator_iin = "staff", member.iin
+            reports = status_reports(registration, request_id, outcome, now)
+            filed = FiledRequest(
+                iin=signed.iin,
+                patient_iin=signed.patient_iin,
+                service=signed.service,
+                document=jws,
+                document_nonce=signed.nonce,
+                submitted_at=now,
+                deadline=now + STAFF_CHANNEL_DEADLINE,
+            ).model_dump(mode="json")
+            for report in reports:  # each may arrive first: each can open the request in the citizen's portal
+                report["filed"] = filed
+            for report in reports:
+                await self.report(session, member.clinic_bin, report, now)
+        self.outbox.nudge()
+        log.info("staff filed a request", extra={"number": registration.number, "service": signed.service.value})
+        return FiledOutcome(request_id, registration.number, outcome.status, outcome.refusal, outcome.result)
+
+    async def report(self, session: AsyncSession, clinic_bin: str, status: dict[str, Any], now: dt.datetime) -> None:
+        """Queue a status message to the citizen's portal, sent once this transaction commits."""
+        await self.outbox.add(session, "portal", ESERVICE_STATUS, status, now, sender=arm_address(clinic_bin))
+
+    # -- journals: what staff record ---------------------------------------------------------------
+    async def _registration(self, session: AsyncSession, registration_id: int) -> Registration:
+        registration = await session.get(Registration, registration_id, with_for_update=True)
+        assert registration is not None
+        return registration
+
+    async def change_home_call(
+        self, member: Staff, number: str, action: str, doctor: str | None = None, note: str | None = None
+    ) -> HomeCall:
+        """assign (a doctor), visited, cancel (with the reason); the citizen's portal is told each."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            call = await session.scalar(
+                select(HomeCall)
+                .where(HomeCall.number == number, HomeCall.clinic_bin == member.clinic_bin)
+                .with_for_update()
+            )
+            if call is None:
+                raise ApiError(404, "NOT_FOUND", "no such home call in this clinic's journal")
+            if call.status != "assigned":
+                raise ApiError(409, "ALREADY_CLOSED", f"this home call is already {call.status}")
+            if action == "assign":
+                if not doctor:
+                    raise ApiError(422, "VALIDATION_ERROR", "name the doctor to assign")
+                call.doctor, status, note = doctor, "assigned", note or f"Назначен врач: {doctor}"
+            elif action == "visited":
+                call.status, status = "visited", "visited"
+            elif action == "cancel":
+                if not note:
+                    raise ApiError(422, "VALIDATION_ERROR", "give the reason for the cancellation")
+                call.status, status = "cancelled", "cancelled"
+            else:
+                raise ApiError(422, "VALIDATION_ERROR", f"unknown action {action}")
+            call.note, call.changed_at, call.changed_by = note, now, member.iin
+            registration = await self._registration(session, call.registration_id)
+            await self.report(session, member.clinic_bin, follow_up(registration, status, now, note), now)
+        self.outbox.nudge()
+        return call
+
+    async def change_appointment(self, member: Staff, number: str, action: str, note: str | None = None) -> Booking:
+        """arrived, fulfilled, no_show, cancel (by the clinic, with the reason); the portal is told each."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            booking = await session.scalar(
+                select(Booking)
+                .where(Booking.number == number, Booking.clinic_bin == member.clinic_bin)
+                .with_for_update()
+            )
+            if booking is None:
+                raise ApiError(404, "NOT_FOUND", "no such appointment in this clinic's journal")
+            if booking.status != "active" or booking.visit in ("fulfilled", "no_show"):
+                raise ApiError(409, "ALREADY_CLOSED", "this appointment is already closed")
+            allowed = {"arrived": (None,), "fulfilled": (None, "arrived"), "no_show": (None,), "cancel": (None,)}
+            if action not in allowed:
+                raise ApiError(422, "VALIDATION_ERROR", f"unknown action {action}")
+            if booking.visit not in allowed[action]:
+                raise ApiError(409, "INVALID_TRANSITION", f"cannot mark {action} after {booking.visit}")
+            if action in ("arrived", "fulfilled", "no_show") and booking.slot_day > await self.today(session, member):
+                raise ApiError(409, "INVALID_TRANSITION", "a visit is recorded on the day of the appointment")
+            if action == "cancel":
+                if not note:
+                    raise ApiError(422, "VALIDATION_ERROR", "give the reason for the cancellation")
+                booking.status, booking.cancelled_at, status = "cancelled", now, "cancelled"
+            else:
+                booking.visit, status = action, action
+            booking.note, booking.changed_by = note, member.iin
+            registration = await self._registration(session, booking.registration_id)
+            await self.report(session, member.clinic_bin, follow_up(registration, status, now, note), now)
+        self.outbox.nudge()
+        return booking
+
+    async def today(self, session: AsyncSession, member: Staff) -> dt.date:
+        """Today in the clinic's own time zone."""
+        clinic = await session.get(Clinic, member.clinic_bin)
+        assert clinic is not None
+        return self.clock.now().astimezone(self.arm.hours(clinic).tz).date()
+
+    async def absence(self, member: Staff, doctor_code: str, day: dt.date, reason: str) -> list[str]:
+        """A doctor's absence: their slots that day disappear, and every citizen booked in them gets a
+        signed cancellation with the reason. Returns the cancelled registration numbers."""
+        if member.role not in ("registrar", "head"):
+            raise ApiError(403, "FORBIDDEN_ROLE", "absences are entered by a registrar or the head")
+        now = self.clock.now()
+        note = f"Приём отменён: врач отсутствует ({reason})"
+        async with self.db.transaction() as session:
+            doctor = await session.get(Doctor, doctor_code)
+            if doctor is None or doctor.clinic_bin != member.clinic_bin:
+                raise ApiError(404, "NOT_FOUND", "no such doctor in this clinic")
+            absence = await session.get(Absence, (doctor_code, day))
+            if absence is None:
+                session.add(Absence(doctor_code=doctor_code, day=day, reason=reason, entered_by=member.iin))
+            else:
+                absence.reason, absence.entered_by = reason, member.iin
+            bookings = list(
+                await session.scalars(
+                    select(Booking)
+                    .where(Booking.doctor_code == doctor_code, Booking.slot_day == day, Booking.status == "active")
+                    .order_by(Booking.slot_start)
+                    .with_for_update()
+                )
+            )
+            for booking in bookings:
+                booking.status, booking.cancelled_at, booking.note, booking.changed_by = (
+                    "cancelled",
+                    now,
+                    note,
+                    member.iin,
+                )
+                registration = await self._registration(session, booking.registration_id)
+                await self.report(session, member.clinic_bin, follow_up(registration, "cancelled", now, note), now)
+        self.outbox.nudge()
+        log.info("doctor absence entered", extra={"doctor": doctor_code, "cancelled": len(bookings)})
+        return [b.number for b in bookings]
