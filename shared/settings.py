@@ -2,17 +2,23 @@
 
 Facts every service shares can also be given once, unprefixed: ``AMQP_URL``, ``EMHANA_NAMESPACE``,
 ``EMHANA_PKI_DIR``, ``EMHANA_VAR_DIR``, ``EMHANA_CLOCK_OFFSET_SECONDS``, ``EMHANA_LOG_LEVEL``,
-``EMHANA_CRL_REFRESH_SECONDS``, ``EMHANA_DELIVERY_LIMIT``. A prefixed value wins.
+``EMHANA_CRL_REFRESH_SECONDS``, ``EMHANA_DELIVERY_LIMIT``, ``EMHANA_EXTRA_HOLIDAYS``,
+``EMHANA_EXTRA_WORKING_DAYS``, ``EMHANA_CLINICS_FILE``. A prefixed value wins.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.calendar import WorkCalendar
+from shared.seed import DEFAULT_CLINICS_FILE
 
 _SHARED_ENV = {
     "amqp_url": "AMQP_URL",
@@ -25,7 +31,11 @@ _SHARED_ENV = {
     "delivery_limit": "EMHANA_DELIVERY_LIMIT",
     "population_size": "EMHANA_POPULATION_SIZE",
     "population_seed": "EMHANA_POPULATION_SEED",
+    "extra_holidays": "EMHANA_EXTRA_HOLIDAYS",
+    "extra_working_days": "EMHANA_EXTRA_WORKING_DAYS",
+    "clinics_file": "EMHANA_CLINICS_FILE",
 }
+_JSON_VALUES = {"extra_holidays", "extra_working_days"}  # JSON lists of ISO dates
 
 
 class ServiceSettings(BaseSettings):
@@ -51,6 +61,12 @@ class ServiceSettings(BaseSettings):
     crl_refresh_seconds: float = 2.0
     inbox_retention_days: float = 7.0
     """Processed message ids are kept this long (longer than any envelope can live: replays stay refused)."""
+    extra_holidays: list[dt.date] = Field(default_factory=list)
+    """Days off the calendar package does not know yet (a transfer announced this year), e.g. ["2026-12-31"]."""
+    extra_working_days: list[dt.date] = Field(default_factory=list)
+    """Weekend days worked in exchange for a day off, when the calendar package does not know them yet."""
+    clinics_file: Path = DEFAULT_CLINICS_FILE
+    """The clinics (hours, doctors, участки): one file for every service."""
 
     @model_validator(mode="before")
     @classmethod
@@ -58,7 +74,7 @@ class ServiceSettings(BaseSettings):
         if isinstance(data, dict):
             for field, env in _SHARED_ENV.items():
                 if data.get(field) is None and os.environ.get(env):
-                    data[field] = os.environ[env]
+                    data[field] = json.loads(os.environ[env]) if field in _JSON_VALUES else os.environ[env]
         return data
 
     @property
@@ -72,6 +88,10 @@ class ServiceSettings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.var_dir / (self.service + '.db')}"
+
+    def work_calendar(self) -> WorkCalendar:
+        """The Kazakhstan calendar with this deployment's extra days."""
+        return WorkCalendar(self.extra_holidays, self.extra_working_days)
 
     @property
     def certificate_name(self) -> str:

@@ -203,7 +203,7 @@ def portal(mesh: Mesh, bus: Bus, store: TrustStore, clock: Clock) -> MeshClient:
 
 @pytest.fixture(scope="session")
 def demo() -> DemoCitizens:
-    return demo_citizens(POPULATION_SIZE, POPULATION_SEED)
+    return demo_citizens(POPULATION_SIZE, POPULATION_SEED, per_group=300)
 
 
 class People:

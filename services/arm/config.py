@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.seed import DEFAULT_CLINICS_FILE
 from shared.settings import ServiceSettings
 
 
@@ -18,15 +14,12 @@ class ArmSettings(ServiceSettings):
     service: ClassVar[str] = "arm"
     default_port: ClassVar[int] = 8103
 
-    clinics_file: Path = DEFAULT_CLINICS_FILE
-    """Clinics this АРМ deployment hosts; each gets the queue ``arm.<БИН>``."""
     after_cutoff: Literal["refuse", "next_day"] = "refuse"
     """Home call after the cut-off: refuse with AFTER_CUTOFF, or plan the visit for the next working day."""
     voluntary_changes_per_year: int = 1
     """Voluntary attachment changes allowed in 12 months (2012 rules: 1; later rules: 2)."""
     booking_window_days: int = 14
     hold_minutes: int = 5
-    extra_holidays: list[dt.date] = Field(default_factory=list)
     population_size: int = 10_000
     population_seed: int = 20121229
     seed_attachments: bool = True

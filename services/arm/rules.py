@@ -8,46 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from shared.calendar import WorkCalendar
+from shared.calendar import WorkCalendar, WorkingHours, parse_time
 from shared.refusals import Refusal, RefusalError
 
 CUTOFF = dt.timedelta(hours=2)  # regulation, Приложение 1 п. 9: accepted until 2 hours before closing
 VISIT_WINDOW = dt.timedelta(hours=2)
 ADULT_AGE = 18
-
-
-def parse_time(value: str) -> dt.time:
-    return dt.time.fromisoformat(value)
-
-
-@dataclass(frozen=True, slots=True)
-class WorkingHours:
-    """A clinic's hours by ISO weekday in its own time zone, closed on public holidays."""
-
-    by_weekday: dict[int, tuple[dt.time, dt.time]]
-    tz: zoneinfo.ZoneInfo
-    calendar: WorkCalendar
-
-    @classmethod
-    def from_json(cls, hours: dict[str, Sequence[str]], tz: str, calendar: WorkCalendar) -> WorkingHours:
-        by_weekday = {int(day): (parse_time(span[0]), parse_time(span[1])) for day, span in hours.items()}
-        return cls(by_weekday=by_weekday, tz=zoneinfo.ZoneInfo(tz), calendar=calendar)
-
-    def on(self, day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
-        """Opening and closing instants on ``day`` (local date), or None when closed."""
-        span = self.by_weekday.get(day.isoweekday())
-        if span is None or self.calendar.is_holiday(day):
-            return None
-        return dt.datetime.combine(day, span[0], self.tz), dt.datetime.combine(day, span[1], self.tz)
-
-    def next_open_day(self, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-        for offset in range(1, 15):
-            hours = self.on(day + dt.timedelta(days=offset))
-            if hours is not None:
-                return hours
-        raise RefusalError(Refusal.CLINIC_CLOSED, "the clinic has no working day in the next two weeks")
 
 
 def _round_up(moment: dt.datetime, minutes: int = 30) -> dt.datetime:

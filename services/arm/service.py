@@ -29,7 +29,6 @@ from services.arm.rules import (
     home_call_window,
     site_for_street,
 )
-from shared.calendar import WorkCalendar
 from shared.canonical import canonical_json
 from shared.certs import CertIdentity, TrustStore
 from shared.clock import Clock
@@ -99,7 +98,7 @@ class ArmService:
         self.settings = settings
         self.clock = clock
         self.signers = signers
-        self.calendar = WorkCalendar(settings.extra_holidays)
+        self.calendar = settings.work_calendar()
 
     # -- registration (process 6) ------------------------------------------------------------
     async def next_number(self, session: AsyncSession, clinic_bin: str, year: int) -> str:

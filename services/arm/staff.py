@@ -39,6 +39,7 @@ from services.arm.models import (
 from services.arm.service import ArmService, Prepared, follow_up, status_reports
 from shared import auth
 from shared.bus import RequestTimeout
+from shared.calendar import WorkingHours
 from shared.canonical import canonical_json
 from shared.certs import Role
 from shared.clock import Clock
@@ -54,6 +55,7 @@ from shared.contracts import (
     Verdict,
 )
 from shared.db import Database
+from shared.deadlines import deadline
 from shared.http import ApiError
 from shared.ids import InvalidIdentifier, parse_iin
 from shared.jws import JwsError, parse
@@ -65,8 +67,6 @@ from shared.topology import arm_address
 log = logging.getLogger(__name__)
 
 STAFF_ROLES = {Role.EMPLOYEE.value, Role.HEAD.value}  # certificate roles that may sign for the clinic
-# Приложение 1, table 2: process 8 (the result) within 10 minutes of the registration.
-STAFF_CHANNEL_DEADLINE = dt.timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +273,7 @@ class StaffService:
                 document=jws,
                 document_nonce=signed.nonce,
                 submitted_at=now,
-                deadline=now + STAFF_CHANNEL_DEADLINE,
+                deadline=deadline(signed.service, "staff", now, await self.hours(session, member)),
             ).model_dump(mode="json")
             for report in reports:  # each may arrive first: each can open the request in the citizen's portal
                 report["filed"] = filed
@@ -358,11 +358,14 @@ class StaffService:
         self.outbox.nudge()
         return booking
 
-    async def today(self, session: AsyncSession, member: Staff) -> dt.date:
-        """Today in the clinic's own time zone."""
+    async def hours(self, session: AsyncSession, member: Staff) -> WorkingHours:
         clinic = await session.get(Clinic, member.clinic_bin)
         assert clinic is not None
-        return self.clock.now().astimezone(self.arm.hours(clinic).tz).date()
+        return self.arm.hours(clinic)
+
+    async def today(self, session: AsyncSession, member: Staff) -> dt.date:
+        """Today in the clinic's own time zone."""
+        return self.clock.now().astimezone((await self.hours(session, member)).tz).date()
 
     async def absence(self, member: Staff, doctor_code: str, day: dt.date, reason: str) -> list[str]:
         """A doctor's absence: their slots that day disappear, and every citizen booked in them gets a

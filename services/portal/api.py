@@ -27,8 +27,9 @@ from services.portal.schemas import (
     SurveyIn,
     TokenOut,
 )
-from services.portal.service import PROCESSING, TITLES, PortalService, refusal_body
+from services.portal.service import TITLES, PortalService, refusal_body
 from shared.contracts import CLINICS_LIST, CODE_PATTERN, FORMS, SLOTS_QUERY, TEXT_PATTERN, ServiceKind
+from shared.deadlines import deadline_text
 from shared.http import ApiError
 from shared.jws import parse
 from shared.topology import arm_address
@@ -115,7 +116,7 @@ async def services() -> list[ServiceOut]:
             code=kind,
             title=TITLES[kind][0],
             result=TITLES[kind][1],
-            deadline=f"{int(PROCESSING[kind].total_seconds() // 60)} минут" if kind in PROCESSING else "1 рабочий день",
+            deadline=deadline_text(kind),
             form_schema=FORMS[kind].model_json_schema(),
         )
         for kind in ServiceKind

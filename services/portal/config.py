@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import ClassVar
 
-from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -30,7 +28,4 @@ class PortalSettings(ServiceSettings):
     password_max_length: int = 128
     resend_after_seconds: float = 5.0
     """A submitted request whose sending was not confirmed is sent again after this long."""
-    office_hours: tuple[dt.time, dt.time] = (dt.time(9, 0), dt.time(18, 0))
-    """Working hours for deadlines counted in working days (attachment: one working day)."""
     timezone: str = "Asia/Almaty"
-    extra_holidays: list[dt.date] = Field(default_factory=list)

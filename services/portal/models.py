@@ -86,6 +86,7 @@ class RequestEvent(Base):
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
     status: Mapped[str] = mapped_column(String(20))
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    seq: Mapped[int] = mapped_column(Integer, default=0)  # the clinic's ``seq`` (0: the portal's own steps)
     detail: Mapped[str | None] = mapped_column(Text)
 
 

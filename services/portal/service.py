@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.portal import security
 from services.portal.config import PortalSettings
 from services.portal.models import Citizen, Draft, KnownAttachment, Request, RequestEvent, SurveyAnswer, Token
+from shared import deadlines
 from shared.bus import RequestTimeout
-from shared.calendar import WorkCalendar
+from shared.calendar import WorkingHours
 from shared.canonical import canonical_json
 from shared.certs import TrustStore
 from shared.clock import Clock
@@ -45,6 +46,7 @@ from shared.ids import InvalidIdentifier, parse_iin
 from shared.jws import JwsError, parse
 from shared.messaging import MeshClient
 from shared.refusals import Refusal, RefusalError, refusal_text
+from shared.seed import load_clinics
 from shared.topology import arm_address
 
 log = logging.getLogger(__name__)
@@ -58,12 +60,6 @@ TECHNICAL = {
     Refusal.EXPIRED,
     Refusal.MALFORMED,
     Refusal.CERT_STATUS_UNKNOWN,
-}
-# Приложение 1, table 1: processing by the АРМ within 30 minutes; attachment: one working day.
-PROCESSING = {
-    ServiceKind.HOME_CALL: dt.timedelta(minutes=30),
-    ServiceKind.APPOINTMENT: dt.timedelta(minutes=30),
-    ServiceKind.APPOINTMENT_CANCEL: dt.timedelta(minutes=30),
 }
 TITLES = {
     ServiceKind.HOME_CALL: ("Вызов врача на дом", "справка о вызове врача на дом, подписанная ЭЦП поликлиники"),
@@ -91,7 +87,11 @@ class PortalService:
         self.client = client
         self.store = store
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
-        self.calendar = WorkCalendar(settings.extra_holidays)
+        self.calendar = settings.work_calendar()
+        clinics = load_clinics(settings.clinics_file)
+        self.clinic_hours = {
+            c.bin: WorkingHours.from_json(c.hours, clinics.timezone, self.calendar) for c in clinics.clinics
+        }
 
     # -- accounts --------------------------------------------------------------------------
     async def register(self, iin: str, password: str) -> Citizen:
@@ -179,21 +179,15 @@ class PortalService:
         return info
 
     # -- process 3: the form and the document to sign ---------------------------------------
-    def deadline(self, service: ServiceKind, submitted: dt.datetime) -> dt.datetime:
-        if service in PROCESSING:
-            return submitted + PROCESSING[service]
-        local = submitted.astimezone(self.tz)
-        opening, closing = self.settings.office_hours
-        if self.calendar.is_working_day(local.date()) and opening <= local.time() < closing:
-            day = self.calendar.next_working_day(local.date())  # one working day later, same time
-            return dt.datetime.combine(day, local.time(), self.tz).astimezone(dt.UTC)
-        # After hours: the working day starts counting from the next working day (end of that day).
-        start = (
-            local.date()
-            if self.calendar.is_working_day(local.date()) and local.time() < opening
-            else (self.calendar.next_working_day(local.date()))
+    def hours_of(self, clinic_bin: str) -> WorkingHours:
+        """The clinic's working hours from the clinic data (a clinic missing there: 09:00–18:00, Mon–Fri)."""
+        return self.clinic_hours.get(clinic_bin) or WorkingHours.from_json(
+            {str(d): ("09:00", "18:00") for d in range(1, 6)}, self.settings.timezone, self.calendar
         )
-        return dt.datetime.combine(start, closing, self.tz).astimezone(dt.UTC)
+
+    def deadline(self, service: ServiceKind, submitted: dt.datetime, clinic_bin: str) -> dt.datetime:
+        """Приложение 1, table 1, in the clinic's working time (see :mod:`shared.deadlines`)."""
+        return deadlines.deadline(service, "portal", submitted, self.hours_of(clinic_bin))
 
     async def clinic_for(
         self, citizen: Citizen, service: ServiceKind, clinic_bin: str | None, fields: dict[str, Any]
@@ -312,7 +306,7 @@ class PortalService:
             message_id=str(uuid.uuid4()),
             status="submitted",
             submitted_at=now,
-            deadline=self.deadline(signed.service, now),
+            deadline=self.deadline(signed.service, now, signed.provider),
             updated_at=now,
         )
         async with self.db.sessions() as session:
@@ -412,7 +406,7 @@ class PortalService:
             except RefusalError as exc:
                 log.error("clinic result failed verification", extra={"request": request.id, "code": exc.code})
                 name, detail = "failed", f"{Refusal.INTERNAL}: result signature invalid ({exc.code})"
-        session.add(RequestEvent(request_id=request.id, status=name, at=status.at, detail=detail))
+        session.add(RequestEvent(request_id=request.id, status=name, at=status.at, seq=status.seq, detail=detail))
         if status.registration_number:
             request.registration_number = status.registration_number
         if status.seq <= request.status_seq:
@@ -512,7 +506,7 @@ class PortalService:
                     # By when each step happened, not by arrival: the АРМ's reports may cross in flight.
                     select(RequestEvent)
                     .where(RequestEvent.request_id == request_id)
-                    .order_by(RequestEvent.at, RequestEvent.id)
+                    .order_by(RequestEvent.at, RequestEvent.seq, RequestEvent.id)
                 )
             )
         return request, events

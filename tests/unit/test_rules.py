@@ -15,10 +15,9 @@ from services.arm.rules import (
     home_call_window,
     site_for_street,
 )
-from services.portal.config import PortalSettings
-from services.portal.service import PortalService
 from shared.calendar import WorkCalendar
 from shared.contracts import ServiceKind
+from shared.deadlines import deadline
 from shared.refusals import Refusal, RefusalError
 
 ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
@@ -112,11 +111,37 @@ def test_category_age_and_site() -> None:
 
 
 def test_deadlines_thirty_minutes_or_one_working_day() -> None:
-    portal = PortalService(PortalSettings(), None, None, None, None)  # type: ignore[arg-type]
-    submitted = at(TUESDAY, 11, 0).astimezone(dt.UTC)
-    assert portal.deadline(ServiceKind.HOME_CALL, submitted) - submitted == dt.timedelta(minutes=30)
-    assert portal.deadline(ServiceKind.ATTACHMENT, submitted) == at(TUESDAY + dt.timedelta(days=1), 11, 0)
-    friday_evening = at(TUESDAY + dt.timedelta(days=3), 19, 0)  # after hours: counts from Monday, ends 18:00
-    assert portal.deadline(ServiceKind.ATTACHMENT, friday_evening) == at(TUESDAY + dt.timedelta(days=6), 18, 0)
-    early = at(TUESDAY, 7, 0)  # before opening on a working day: that day's end
-    assert portal.deadline(ServiceKind.ATTACHMENT, early) == at(TUESDAY, 18, 0)
+    """Приложение 1 in the clinic's working time (Поликлиника № 1: 08–20 weekdays, 09–14 Saturdays)."""
+    home_call, attachment = ServiceKind.HOME_CALL, ServiceKind.ATTACHMENT
+    assert deadline(home_call, "portal", at(TUESDAY, 11, 0), HOURS) == at(TUESDAY, 11, 30)
+    assert deadline(home_call, "staff", at(TUESDAY, 11, 0), HOURS) == at(TUESDAY, 11, 10)  # table 2: 10 minutes
+    late = at(TUESDAY, 19, 50)  # 10 minutes left today, 20 more from Wednesday's opening
+    assert deadline(home_call, "portal", late, HOURS) == at(TUESDAY + dt.timedelta(days=1), 8, 20)
+    assert deadline(attachment, "portal", at(TUESDAY, 11, 0), HOURS) == at(TUESDAY + dt.timedelta(days=1), 11, 0)
+    friday = TUESDAY + dt.timedelta(days=3)
+    monday = TUESDAY + dt.timedelta(days=6)
+    assert deadline(attachment, "portal", at(friday, 19, 0), HOURS) == at(monday, 19, 0)  # over the weekend
+    after_hours = at(friday, 21, 0)  # counts from Monday: the end of Monday
+    assert deadline(attachment, "portal", after_hours, HOURS) == at(monday, 20, 0)
+    saturday = at(friday + dt.timedelta(days=1), 10, 0)  # the clinic is open, but it is not a working day
+    assert deadline(home_call, "portal", saturday, HOURS) == at(monday, 8, 30)
+    assert deadline(attachment, "portal", at(TUESDAY, 7, 0), HOURS) == at(TUESDAY, 20, 0)  # before opening
+
+
+def test_deadlines_skip_public_holidays_and_count_transferred_working_days() -> None:
+    independence_eve = dt.date(2026, 12, 15)  # Tuesday; 16 December is a public holiday
+    assert deadline(ServiceKind.ATTACHMENT, "portal", at(independence_eve, 11), HOURS) == at(dt.date(2026, 12, 17), 11)
+    # 2025: Friday 3 January was a day off, transferred from Sunday 5 January, which was worked.
+    hours_2025 = WorkingHours.from_json(
+        {str(d): ("08:00", "20:00") for d in range(1, 6)}, "Asia/Almaty", WorkCalendar()
+    )
+    assert WorkCalendar().is_working_day(dt.date(2025, 1, 5)) and not WorkCalendar().is_working_day(dt.date(2025, 1, 3))
+    filed = at(dt.date(2025, 1, 2), 12)  # a holiday (New Year): counts from the transferred Sunday
+    assert deadline(ServiceKind.HOME_CALL, "portal", filed, hours_2025) == at(dt.date(2025, 1, 5), 8, 30)
+    assert deadline(ServiceKind.ATTACHMENT, "portal", filed, hours_2025) == at(dt.date(2025, 1, 5), 20, 0)
+    # A transfer the package does not know yet is configuration.
+    announced = WorkCalendar(extra_holidays=[dt.date(2026, 12, 18)], extra_working_days=[dt.date(2026, 12, 19)])
+    configured = WorkingHours.from_json({str(d): ("08:00", "20:00") for d in range(1, 6)}, "Asia/Almaty", announced)
+    assert deadline(ServiceKind.ATTACHMENT, "portal", at(dt.date(2026, 12, 17), 11), configured) == at(
+        dt.date(2026, 12, 19), 11
+    )

@@ -1,0 +1,40 @@
+"""The time limits of Приложение 1, by service and channel, in one place for every service.
+
+Portal channel (diagram 1, table 1): the АРМ processes a home call, an appointment or its cancellation
+within 30 minutes, an attachment within one working day. Staff channel (diagram 2, table 2): the result
+(process 8) within 10 minutes. Time counts in the clinic's working hours on working days: a request filed
+after hours counts from the opening of the next working day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from shared.calendar import WorkingHours
+from shared.contracts import ServiceKind
+
+Channel = Literal["portal", "staff"]
+
+PORTAL_PROCESSING: dict[ServiceKind, dt.timedelta] = {
+    ServiceKind.HOME_CALL: dt.timedelta(minutes=30),
+    ServiceKind.APPOINTMENT: dt.timedelta(minutes=30),
+    ServiceKind.APPOINTMENT_CANCEL: dt.timedelta(minutes=30),
+}
+STAFF_RESULT = dt.timedelta(minutes=10)  # table 2, processes 7 and 8
+
+
+def deadline(service: ServiceKind, channel: Channel, filed_at: dt.datetime, hours: WorkingHours) -> dt.datetime:
+    """When the request must have its outcome."""
+    if channel == "staff":
+        return hours.add_working_time(filed_at, STAFF_RESULT)
+    if service in PORTAL_PROCESSING:
+        return hours.add_working_time(filed_at, PORTAL_PROCESSING[service])
+    return hours.one_working_day(filed_at)
+
+
+def deadline_text(service: ServiceKind) -> str:
+    """How the catalogue states the time limit."""
+    if service in PORTAL_PROCESSING:
+        return f"{int(PORTAL_PROCESSING[service].total_seconds() // 60)} минут (рабочего времени поликлиники)"
+    return "1 рабочий день"
