@@ -35,6 +35,7 @@ from shared.contracts import TEXT_PATTERN
 from shared.http import ApiError
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
+public = APIRouter(prefix="/api/v1", tags=["verification"])
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -129,6 +130,22 @@ async def sign(draft_id: str, body: StaffSignIn, member: MemberDep, service: Sta
         result_jws=filed.result,
         result=filed.result_document(),
     )
+
+
+@router.get("/attachments/{number}/slip.pdf", response_class=Response)
+async def attachment_slip(number: str, member: MemberDep, service: StaffServiceDep) -> Response:
+    """The printable slip (талон) of a completed attachment, with the QR code of its verification."""
+    pdf = await service.slip(member, number[:40])
+    headers = {"Content-Disposition": f'inline; filename="talon-{number[:40]}.pdf"'}
+    return Response(content=pdf, media_type="application/pdf", headers=headers)
+
+
+@public.get("/results/{number}")
+async def verify_result(
+    number: str, service: StaffServiceDep, h: Annotated[str, Query(pattern=r"^[0-9a-f]{16}$")]
+) -> dict:
+    """Public: the clinic-signed result a slip's QR code points at, with the signature checked now."""
+    return await service.verify_result(number[:40], h)
 
 
 @router.get("/journal/home-calls", response_model=PageOut)
@@ -232,3 +249,27 @@ async def absence(body: AbsenceIn, member: MemberDep, service: StaffServiceDep) 
     """A doctor's absence: their slots that day go, and every booked citizen gets a signed cancellation."""
     cancelled = await service.absence(member, body.doctor_code, body.day, body.reason)
     return AbsenceOut(doctor_code=body.doctor_code, day=body.day, cancelled=cancelled)
+
+
+@router.get("/overdue")
+async def overdue(member: MemberDep, service: StaffServiceDep) -> dict:
+    """The clinic's overdue list (for its staff and its head): home calls past their visit window without
+    a visit, and requests decided after — or still undecided past — the deadline of Приложение 1."""
+    async with service.db.sessions() as session:
+        found = await journals.overdue(session, member.clinic_bin, service.clock.now())
+    return {
+        "home_calls": [HomeCallOut.model_validate(c, from_attributes=True) for c in found["home_calls"]],
+        "registrations": [
+            {
+                "number": r.number,
+                "service": r.service,
+                "channel": r.channel,
+                "status": r.status,
+                "registered_at": r.registered_at,
+                "deadline": r.deadline,
+                "overdue_at": r.overdue_at,
+            }
+            for r in found["registrations"]
+        ],
+        "count": len(found["home_calls"]) + len(found["registrations"]),
+    }

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from fastapi import FastAPI
 
-from services.arm.api import router
+from services.arm.api import public, router
 from services.arm.config import ArmSettings
 from services.arm.handlers import routes
+from services.arm.journals import flag_overdue
 from services.arm.models import Base
 from services.arm.seed import seed, seed_staff
 from services.arm.service import ArmService
@@ -17,6 +21,8 @@ from shared.runtime import ServiceRuntime
 from shared.seed import load_clinics
 from shared.serve import serve
 from shared.topology import arm_address
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: ArmSettings) -> FastAPI:
@@ -44,13 +50,27 @@ def create_app(settings: ArmSettings) -> FastAPI:
             await seed_staff(runtime.db, clinics, settings.demo_staff_password)
         app.state.staff = StaffService(settings, runtime.db, runtime.clock, runtime.client, service, outbox)
         runtime.background(outbox.run(runtime.db, runtime.client, runtime.clock))
+        runtime.background(watch_deadlines(runtime, settings.watch_seconds))
         runtime.addresses = ["arm", *(arm_address(c.bin) for c in clinics.clinics)]
 
     runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)
     app = runtime.create_app(
-        "Emhana АРМ", "Provider workstation: staff, registrations, journals, schedules, attachments.", [router]
+        "Emhana АРМ", "Provider workstation: staff, registrations, journals, schedules, attachments.", [router, public]
     )
     return app
+
+
+async def watch_deadlines(runtime: ServiceRuntime, every: float) -> None:
+    """The deadline watcher: flags what passed its deadline, and logs the count (ИИН never logged)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            async with runtime.db.transaction() as session:
+                flagged = await flag_overdue(session, runtime.clock.now())
+            if any(flagged.values()):
+                log.warning("overdue", extra=flagged)
+        except Exception:
+            log.exception("deadline watcher failed")
 
 
 if __name__ == "__main__":

@@ -35,3 +35,12 @@ class ArmSettings(ServiceSettings):
     demo_staff_password: str = "Emhana-Staff-2026"  # noqa: S105 (demo accounts, printed by make run)
     """Password of the seeded demo staff accounts (``make run`` prints them); demo data only."""
     seed_demo_staff: bool = True
+    watch_seconds: float = 30.0
+    """How often the deadline watcher looks for overdue home calls and requests."""
+    public_url: str | None = None
+    """Where citizens reach the АРМ's public result verification (the slip's QR code); default: its own
+    address."""
+
+    @property
+    def verification_base(self) -> str:
+        return self.public_url or f"http://{self.http_host}:{self.port}"

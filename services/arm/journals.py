@@ -11,10 +11,10 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.arm.models import Attachment, Booking, Doctor, HomeCall
+from services.arm.models import Attachment, Booking, Doctor, HomeCall, Registration
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 200
@@ -122,3 +122,43 @@ async def attachments(
         query = query.where(Attachment.site == site)
     rows, total = await _page(session, query.order_by(Attachment.since.desc(), Attachment.id.desc()), page, size)
     return Page([r[0] for r in rows], total, page, size)
+
+
+async def flag_overdue(session: AsyncSession, now: dt.datetime) -> dict[str, int]:
+    """The deadline watcher's pass: mark home calls whose visit window passed without a visit, and
+    registrations still undecided past their deadline. Returns how many were newly flagged."""
+    calls = await session.execute(
+        update(HomeCall)
+        .where(HomeCall.status == "assigned", HomeCall.visit_to < now, HomeCall.overdue_at.is_(None))
+        .values(overdue_at=now)
+    )
+    undecided = await session.execute(
+        update(Registration)
+        .where(Registration.status == "registered", Registration.deadline < now, Registration.overdue_at.is_(None))
+        .values(overdue_at=now)
+    )
+    return {"home_calls": calls.rowcount or 0, "registrations": undecided.rowcount or 0}  # type: ignore[attr-defined]
+
+
+async def overdue(
+    session: AsyncSession, clinic_bin: str, now: dt.datetime, limit: int = MAX_PAGE_SIZE
+) -> dict[str, Any]:
+    """What a clinic's staff and head see as overdue: home calls still waiting past their visit window,
+    and requests decided (or still undecided) after the deadline of Приложение 1."""
+    calls = list(
+        await session.scalars(
+            select(HomeCall)
+            .where(HomeCall.clinic_bin == clinic_bin, HomeCall.status == "assigned", HomeCall.visit_to < now)
+            .order_by(HomeCall.visit_to)
+            .limit(limit)
+        )
+    )
+    late = list(
+        await session.scalars(
+            select(Registration)
+            .where(Registration.clinic_bin == clinic_bin, Registration.overdue_at.is_not(None))
+            .order_by(Registration.overdue_at.desc())
+            .limit(limit)
+        )
+    )
+    return {"home_calls": calls, "registrations": late}

@@ -96,6 +96,8 @@ class Registration(Base):
     refusal_code: Mapped[str | None] = mapped_column(String(40))
     result: Mapped[str | None] = mapped_column(Text)
     status_seq: Mapped[int] = mapped_column(Integer, default=0)  # the last ``seq`` sent to the citizen's portal
+    deadline: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)  # Приложение 1 for its service and channel
+    overdue_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)  # when it was found past its deadline
     channel: Mapped[str] = mapped_column(String(10), default="portal")  # portal (diagram 1) | staff (diagram 2)
     operator_iin: Mapped[str | None] = mapped_column(String(12))  # the staff member who filed it (diagram 2)
 
@@ -125,6 +127,7 @@ class HomeCall(Base):
     note: Mapped[str | None] = mapped_column(String(500))  # e.g. why it was cancelled
     changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     changed_by: Mapped[str | None] = mapped_column(String(12))  # ИИН of the staff member
+    overdue_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)  # the visit window passed, no visit
 
 
 class Booking(Base):

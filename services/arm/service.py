@@ -44,6 +44,7 @@ from shared.contracts import (
     Slot,
 )
 from shared.db import insert_or_ignore
+from shared.deadlines import deadline
 from shared.documents import verify_document
 from shared.envelope import ServiceIdentity
 from shared.jws import sign_compact
@@ -137,6 +138,11 @@ class ArmService:
             status="registered",
             registered_at=now,
         )
+        channel = "staff" if signed.operator_iin else "portal"
+        registration.deadline = deadline(signed.service, channel, prepared.accepted_at or now, self.hours(clinic))
+        if registration.deadline < now:  # decided late (the АРМ was down or swamped): recorded, counted
+            registration.overdue_at = now
+            log.warning("request registered after its deadline", extra={"number": registration.number})
         session.add(registration)
         await session.flush()
         try:

@@ -37,6 +37,7 @@ from services.arm.models import (
     StaffToken,
 )
 from services.arm.service import ArmService, Prepared, follow_up, status_reports
+from services.arm.slip import attachment_slip, verification_code, verification_url
 from shared import auth
 from shared.bus import RequestTimeout
 from shared.calendar import WorkingHours
@@ -286,6 +287,50 @@ class StaffService:
     async def report(self, session: AsyncSession, clinic_bin: str, status: dict[str, Any], now: dt.datetime) -> None:
         """Queue a status message to the citizen's portal, sent once this transaction commits."""
         await self.outbox.add(session, "portal", ESERVICE_STATUS, status, now, sender=arm_address(clinic_bin))
+
+    # -- the result's printable slip and its public verification -----------------------------------
+    async def slip(self, member: Staff, number: str) -> bytes:
+        """Process 8 of an attachment: the printable slip with a QR code to verify the signed result."""
+        async with self.db.sessions() as session:
+            registration = await session.scalar(
+                select(Registration).where(
+                    Registration.number == number,
+                    Registration.clinic_bin == member.clinic_bin,
+                    Registration.service == ServiceKind.ATTACHMENT.value,
+                )
+            )
+            clinic = await session.get(Clinic, member.clinic_bin)
+        if registration is None or registration.result is None or clinic is None:
+            raise ApiError(404, "NOT_FOUND", "no completed attachment with that number in this clinic")
+        document = json.loads(parse(registration.result).payload)
+        url = verification_url(self.settings.verification_base, registration.number, registration.result)
+        return attachment_slip(document, url, clinic.timezone)
+
+    async def verify_result(self, number: str, code: str) -> dict[str, Any]:
+        """What the slip's QR code opens: the clinic-signed result, checked now by the signature service."""
+        async with self.db.sessions() as session:
+            registration = await session.scalar(select(Registration).where(Registration.number == number))
+        if registration is None or registration.result is None or code != verification_code(registration.result):
+            raise ApiError(404, "NOT_FOUND", "no such result (check the link on the slip)")
+        try:
+            answer = await self.client.request(
+                "signature",
+                DOCUMENT_VERIFY,
+                {"jws": registration.result, "expected_bin": registration.clinic_bin, "purpose": "SIGN"},
+                sender=arm_address(registration.clinic_bin),
+            )
+        except RequestTimeout:
+            raise RefusalError(Refusal.TIMEOUT, "the signature service did not answer") from None
+        verdict = Verdict.model_validate(answer)
+        return {
+            "registration_number": registration.number,
+            "valid": verdict.valid,
+            "code": verdict.code,
+            "signer": None
+            if verdict.signer is None
+            else {"organization": verdict.signer.organization, "bin": verdict.signer.bin},
+            "document": json.loads(parse(registration.result).payload),
+        }
 
     # -- journals: what staff record ---------------------------------------------------------------
     async def _registration(self, session: AsyncSession, registration_id: int) -> Registration:

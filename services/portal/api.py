@@ -27,7 +27,7 @@ from services.portal.schemas import (
     SurveyIn,
     TokenOut,
 )
-from services.portal.service import TITLES, PortalService, refusal_body
+from services.portal.service import TITLES, WAITING, PortalService, refusal_body
 from shared.contracts import CLINICS_LIST, CODE_PATTERN, FORMS, SLOTS_QUERY, TEXT_PATTERN, ServiceKind
 from shared.deadlines import deadline_text
 from shared.http import ApiError
@@ -72,6 +72,8 @@ def request_out(row: RequestRow, events: list | None = None) -> RequestOut:
         refusal=RefusalOut(code=refusal["code"], message=row.refusal_message or refusal["message"])
         if refusal
         else None,
+        overdue=row.overdue_at is not None and row.status in WAITING,
+        overdue_since=row.overdue_at,
         has_result=row.result is not None,
         history=[EventOut(status=e.status, at=e.at, detail=e.detail) for e in events] if events is not None else None,
     )

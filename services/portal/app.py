@@ -39,6 +39,7 @@ async def _resend_periodically(service: PortalService, every: float) -> None:
         rounds += 1
         try:
             await service.resend_unsent()
+            await service.flag_overdue()
             if rounds % max(1, int(3600 / every)) == 0:
                 log.info("expired drafts purged", extra={"removed": await service.purge_drafts()})
         except Exception:

@@ -53,6 +53,7 @@ class Draft(Base):
 
 class Request(Base):
     __tablename__ = "requests"
+    __table_args__ = (Index("ix_requests_status_deadline", "status", "deadline"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     iin: Mapped[str] = mapped_column(String(12), index=True)  # the citizen who signed and sees it
@@ -75,6 +76,7 @@ class Request(Base):
     deadline: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    overdue_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)  # found past its deadline, no outcome
 
 
 class RequestEvent(Base):

@@ -85,6 +85,8 @@ class RequestOut(BaseModel):
     submitted_at: dt.datetime
     updated_at: dt.datetime
     refusal: RefusalOut | None
+    overdue: bool = Field(default=False, description="past its deadline and still without an outcome")
+    overdue_since: dt.datetime | None = Field(default=None, description="when it was found past its deadline")
     has_result: bool
     history: list[EventOut] | None = None
 
@@ -105,6 +107,7 @@ class SurveyIn(Body):
 class IndicatorOut(BaseModel):
     service: ServiceKind
     answers: int
+    overdue: int = Field(description="requests of this service that went past their deadline without an outcome")
     process_and_result: dict[str, int] = Field(description="answers by value: 1, 2, 3")
     information: dict[str, int]
     satisfied_share: float | None = Field(description="share of answers 'удовлетворен' to question 1")

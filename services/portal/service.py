@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,6 +61,7 @@ TECHNICAL = {
     Refusal.MALFORMED,
     Refusal.CERT_STATUS_UNKNOWN,
 }
+WAITING = ("submitted", "registered")  # no outcome yet: these can be overdue
 TITLES = {
     ServiceKind.HOME_CALL: ("Вызов врача на дом", "справка о вызове врача на дом, подписанная ЭЦП поликлиники"),
     ServiceKind.APPOINTMENT: ("Запись на прием к врачу", "талон записи с врачом, специальностью, временем и кабинетом"),
@@ -354,6 +355,20 @@ class PortalService:
             await self.send(request)
         return len(pending)
 
+    async def flag_overdue(self) -> int:
+        """The deadline watcher: requests past their deadline without an outcome are flagged (once)."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(Request)
+                .where(Request.status.in_(WAITING), Request.deadline < now, Request.overdue_at.is_(None))
+                .values(overdue_at=now)
+            )
+        flagged = result.rowcount or 0  # type: ignore[attr-defined]
+        if flagged:
+            log.warning("requests overdue", extra={"flagged": flagged})
+        return flagged
+
     async def purge_drafts(self, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
         """Forget prepared documents that expired long ago (signed ones live on in their request)."""
         async with self.db.transaction() as session:
@@ -542,8 +557,15 @@ class PortalService:
             ).all()
         first = {str(v): sum(1 for r in rows if r[0] == v) for v in (1, 2, 3)}
         second = {str(v): sum(1 for r in rows if r[1] == v) for v in (1, 2, 3)}
+        async with self.db.sessions() as session:
+            overdue = await session.scalar(
+                select(func.count())
+                .select_from(Request)
+                .where(Request.service == service.value, Request.overdue_at.is_not(None))
+            )
         return {
             "service": service,
+            "overdue": overdue or 0,
             "answers": len(rows),
             "process_and_result": first,
             "information": second,

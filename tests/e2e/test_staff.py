@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
+import re
 import time
 import zoneinfo
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +20,7 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from pypdf import PdfReader
 
 from services.signature.ca import DevCA, person_subject
 from shared.certs import Role
@@ -103,7 +106,7 @@ async def test_home_call_filed_by_staff_reaches_the_journal_and_the_citizens_por
     assert (call["patient_iin"], call["status"], call["phone"]) == (citizen.iin, "assigned", HOME_CALL["phone"])
 
     seen = await in_portal(citizen, filed["request_id"], "completed")
-    assert (seen["channel"], seen["registration_number"]) == ("staff", number)
+    assert (seen["channel"], seen["registration_number"], seen["overdue"]) == ("staff", number, False)
     notice = await citizen.verified_result(filed["request_id"], CLINIC_1)
     assert notice["registration_number"] == number and notice["patient_iin"] == citizen.iin
 
@@ -169,6 +172,24 @@ async def test_attachment_filed_by_staff_enters_the_register(
     me = await citizen.call("GET", "/api/v1/me")
     assert me["attachment"]["clinic_bin"] == CLINIC_4
     assert (await in_portal(citizen, filed["request_id"], "completed"))["service"] == "attachment"
+
+    number = filed["registration_number"]
+    slip = await registrar.http.get(f"/api/v1/staff/attachments/{number}/slip.pdf")
+    assert slip.status_code == 200 and slip.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(slip.content)).pages)
+    flat = re.sub(r"\s+", "", text)
+    for expected in (number, citizen.iin, CLINIC_4, "1414", "Талонприкрепления"):
+        assert expected in flat, expected
+    link = re.search(r"(http://\S+/api/v1/results/\S+\?h=[0-9a-f]{16})", flat)
+    assert link is not None, text
+    async with httpx.AsyncClient() as anyone:  # the QR code's link works without logging in
+        checked = (await anyone.get(link.group(1))).json()
+        assert checked["valid"] is True and checked["signer"]["bin"] == CLINIC_4
+        assert checked["document"]["registration_number"] == number
+        forged = await anyone.get(link.group(1)[:-1] + ("0" if link.group(1)[-1] != "0" else "1"))
+        assert forged.status_code == 404
+    other = await staff_factory(CLINIC_1)
+    assert (await other.http.get(f"/api/v1/staff/attachments/{number}/slip.pdf")).status_code == 404
 
 
 # -- condition 1 and process 5's checks ---------------------------------------------------------------
@@ -272,6 +293,9 @@ async def test_staff_see_and_change_only_their_own_clinic_and_tokens_do_not_cros
         ),
     )
     assert all(i["iin"] != citizen.iin for i in (await clinic_4.journal("attachments"))["items"])
+    overdue = await clinic_4.call("GET", "/api/v1/staff/overdue")
+    numbers = [i["number"] for i in (*overdue["home_calls"], *overdue["registrations"])]
+    assert overdue["count"] == len(numbers) and all(n.startswith(CLINIC_4[-4:]) for n in numbers)
     citizen_token = citizen.http.headers["Authorization"]
     async with httpx.AsyncClient(base_url=mesh.url("arm")) as arm:
         refused = await arm.get("/api/v1/staff/me", headers={"Authorization": citizen_token})
