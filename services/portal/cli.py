@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
 import time
@@ -24,83 +23,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
 
-from shared.jws import SigningKey, sign_compact
+from shared.cli import CliError, JsonClient, SessionFile, load_key, parse_fields, show
+from shared.jws import sign_compact
 
 DEFAULT_PORTAL = os.environ.get("EMHANA_PORTAL_URL", "http://127.0.0.1:8101")
 DEFAULT_SIGNATURE = os.environ.get("EMHANA_SIGNATURE_URL", "http://127.0.0.1:8105")
 FINAL = {"completed", "refused", "failed"}
 
 
-class CliError(Exception):
-    pass
+SESSION = SessionFile("EMHANA_SESSION", "session.json")
+load_session, save_session = SESSION.load, SESSION.save
 
 
-def session_file() -> Path:
-    return Path(os.environ.get("EMHANA_SESSION", Path.home() / ".emhana" / "session.json"))
-
-
-def load_session() -> dict[str, str]:
-    path = session_file()
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def save_session(data: dict[str, str]) -> None:
-    path = session_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_text(json.dumps(data))
-
-
-def load_key(path: Path, password: str | None, chain_path: Path | None) -> tuple[SigningKey, list[x509.Certificate]]:
-    """A PKCS#12 file (with its password), or a PEM key with the PEM chain next to it (``.key.pem``/``.pem``)."""
-    data = path.read_bytes()
-    if path.suffix.lower() in (".p12", ".pfx"):
-        key, cert, extra = pkcs12.load_key_and_certificates(data, (password or "").encode() or None)
-        if key is None or cert is None:
-            raise CliError("the PKCS#12 file holds no key and certificate")
-        return key, [cert, *extra]  # type: ignore[list-item,return-value]
-    key = load_pem_private_key(data, (password or "").encode() or None)
-    chain_file = chain_path or path.with_name(path.name.replace(".key.pem", ".pem"))
-    return key, x509.load_pem_x509_certificates(chain_file.read_bytes())  # type: ignore[return-value]
-
-
-class Portal:
-    def __init__(self, url: str, token: str | None) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=url, headers=headers, timeout=30)
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-                raise CliError(
-                    f"{response.status_code} {body.get('code')}: {body.get('message')}"
-                    + (f" ({body['detail']})" if body.get("detail") else "")
-                )
-            except ValueError:
-                raise CliError(f"{response.status_code}: {response.text[:200]}") from None
-        return response.json() if response.content else None
-
-
-def parse_fields(pairs: list[str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise CliError(f"--field wants name=value, got {pair!r}")
-        try:
-            fields[name] = json.loads(value) if value[:1] in "[{" or name == "temperature" else value
-        except json.JSONDecodeError:
-            fields[name] = value
-    return fields
-
-
-def show(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+class Portal(JsonClient):
+    """The portal's citizen API."""
 
 
 def password_of(args: argparse.Namespace, prompt: str = "Password: ") -> str:

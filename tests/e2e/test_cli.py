@@ -75,3 +75,60 @@ def test_cli_does_the_whole_flow(mesh: Mesh, ca: DevCA, people: People, tmp_path
     assert emhana(mesh, session, "logout").returncode == 0
     after = emhana(mesh, session, "requests")
     assert after.returncode == 1 and "UNAUTHORIZED" in after.stderr
+
+
+def emhana_staff(mesh: Mesh, session: str, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "EMHANA_STAFF_SESSION": session,
+        "EMHANA_ARM_URL": mesh.url("arm"),
+        **({"EMHANA_PASSWORD": password} if password else {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services.arm.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.usefixtures("mesh")
+def test_staff_cli_files_a_home_call_and_records_the_visit(mesh: Mesh, people: People, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.e2e.staff import STAFF_PASSWORD, member
+
+    registrar = member(CLINIC_1)
+    (person,) = people.take("attached_1")
+    key = str(mesh.pki_dir / "issued" / f"staff-{registrar.iin}.p12")  # issued by `make run`'s bootstrap
+    session = str(tmp_path / "staff-session.json")
+    wrong = emhana_staff(mesh, session, "login", "--iin", registrar.iin, password="Not-the-password-1")
+    assert wrong.returncode == 1 and "AUTH_FAILED" in wrong.stderr
+    logged_in = emhana_staff(mesh, session, "login", "--iin", registrar.iin, password=STAFF_PASSWORD)
+    assert logged_in.returncode == 0 and CLINIC_1 in logged_in.stdout
+    assert json.loads(emhana_staff(mesh, session, "person", person.iin).stdout)["person"]["iin"] == person.iin
+    filed = emhana_staff(
+        mesh,
+        session,
+        "file",
+        "home_call",
+        "--iin",
+        person.iin,
+        "--key",
+        key,
+        "--field",
+        "address=г. Астана, улица Сейфуллина, 12",
+        "--field",
+        "phone=+77017654321",
+        "--field",
+        "complaints=головная боль",
+    )
+    assert filed.returncode == 0, filed.stderr
+    number = json.loads(filed.stdout)["registration_number"]
+    journal = json.loads(emhana_staff(mesh, session, "journal", "home-calls").stdout)
+    assert number in {item["number"] for item in journal["items"]}
+    marked = emhana_staff(mesh, session, "mark", "home-call", number, "visited")
+    assert marked.returncode == 0 and json.loads(marked.stdout)["status"] == "visited"
+    assert emhana_staff(mesh, session, "logout").returncode == 0
+    after = emhana_staff(mesh, session, "journal", "home-calls")
+    assert after.returncode == 1 and "UNAUTHORIZED" in after.stderr

@@ -1,0 +1,90 @@
+"""What the command-line clients share: a JSON API client with typed errors, key files, form fields."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
+
+from shared.jws import SigningKey
+
+
+class CliError(Exception):
+    pass
+
+
+class SessionFile:
+    """Where a client keeps its URL and token: ``~/.emhana/<name>`` (mode 0600), or the file ``env`` names."""
+
+    def __init__(self, env: str, name: str) -> None:
+        self.env, self.name = env, name
+
+    @property
+    def path(self) -> Path:
+        return Path(os.environ.get(self.env, Path.home() / ".emhana" / self.name))
+
+    def load(self) -> dict[str, str]:
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def save(self, data: dict[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch(mode=0o600, exist_ok=True)
+        self.path.write_text(json.dumps(data))
+
+
+class JsonClient:
+    """A bearer-token JSON client; an error answer becomes a :class:`CliError` with its code."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=url, headers=headers, timeout=30)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                raise CliError(
+                    f"{response.status_code} {body.get('code')}: {body.get('message')}"
+                    + (f" ({body['detail']})" if body.get("detail") else "")
+                )
+            except ValueError:
+                raise CliError(f"{response.status_code}: {response.text[:200]}") from None
+        return response.json() if response.content else None
+
+
+def load_key(path: Path, password: str | None, chain_path: Path | None) -> tuple[SigningKey, list[x509.Certificate]]:
+    """A PKCS#12 file (with its password), or a PEM key with the PEM chain next to it (``.key.pem``/``.pem``)."""
+    data = path.read_bytes()
+    if path.suffix.lower() in (".p12", ".pfx"):
+        key, cert, extra = pkcs12.load_key_and_certificates(data, (password or "").encode() or None)
+        if key is None or cert is None:
+            raise CliError("the PKCS#12 file holds no key and certificate")
+        return key, [cert, *extra]  # type: ignore[list-item,return-value]
+    key = load_pem_private_key(data, (password or "").encode() or None)
+    chain_file = chain_path or path.with_name(path.name.replace(".key.pem", ".pem"))
+    return key, x509.load_pem_x509_certificates(chain_file.read_bytes())  # type: ignore[return-value]
+
+
+def parse_fields(pairs: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise CliError(f"--field wants name=value, got {pair!r}")
+        try:
+            fields[name] = json.loads(value) if value[:1] in "[{" or name == "temperature" else value
+        except json.JSONDecodeError:
+            fields[name] = value
+    return fields
+
+
+def show(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
