@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from shared.certs import CertIdentity, KeyPurpose, TrustStore
+from shared.certs import CertIdentity, KeyPurpose, Role, TrustStore
 from shared.jws import JwsError, parse, verify_signature
 from shared.refusals import Refusal, RefusalError
 
@@ -48,3 +48,22 @@ def verify_document(
     if expected_bin is not None and signer.bin != expected_bin:
         raise RefusalError(Refusal.BIN_MISMATCH)
     return VerifiedDocument(signer=signer, payload=parsed.payload)
+
+
+# Certificate roles that may sign for a clinic as its staff (diagram 2, process 5): employee or head.
+STAFF_ROLES = frozenset({Role.EMPLOYEE.value, Role.HEAD.value})
+
+
+def has_signing_right(signer: CertIdentity) -> bool:
+    """A person (ИИН) whose certificate carries the right to sign for the organisation."""
+    return signer.iin is not None and Role.SIGNING_RIGHT.value in signer.roles
+
+
+def verify_clinic_result(token: str, store: TrustStore, clinic_bin: str) -> VerifiedDocument:
+    """A clinic's result (process 8): signed for ``clinic_bin`` by a person of the clinic with the right to
+    sign ("ЭЦП уполномоченного лица услугодателя") — a certificate with the clinic's БИН, a person's ИИН
+    and the signing-right role. A seal without a person, or an employee without that right, is refused."""
+    document = verify_document(token, store, expected_bin=clinic_bin)
+    if not has_signing_right(document.signer):
+        raise RefusalError(Refusal.NO_SIGNING_RIGHT)
+    return document

@@ -38,6 +38,7 @@ class Refusal(StrEnum):
     NO_SUCH_SLOT = "NO_SUCH_SLOT"
     NO_SUCH_BOOKING = "NO_SUCH_BOOKING"
     CERT_NOT_STAFF = "CERT_NOT_STAFF"
+    NO_SIGNING_RIGHT = "NO_SIGNING_RIGHT"
     # Gateway (ШЭП) refusals of a message rather than of a citizen's request.
     ROUTE_UNKNOWN = "ROUTE_UNKNOWN"
     ACCESS_DENIED = "ACCESS_DENIED"
@@ -92,6 +93,10 @@ REFUSAL_TEXTS: dict[Refusal, tuple[str, str]] = {
     Refusal.CERT_NOT_STAFF: (
         "Подписать запрос может только работник этой медицинской организации своим свидетельством ЭЦП.",
         "diagram 2, process 5",
+    ),
+    Refusal.NO_SIGNING_RIGHT: (
+        "Результат подписан лицом без права подписи от имени медицинской организации.",
+        "process 8: ЭЦП уполномоченного лица услугодателя",
     ),
     Refusal.ROUTE_UNKNOWN: ("Получатель сообщения не зарегистрирован в ШЭП.", "gateway routing"),
     Refusal.ACCESS_DENIED: ("Отправителю не разрешён этот вид сообщения.", "gateway access rights"),

@@ -57,6 +57,7 @@ from shared.contracts import (
 )
 from shared.db import Database
 from shared.deadlines import deadline
+from shared.documents import STAFF_ROLES
 from shared.http import ApiError
 from shared.ids import InvalidIdentifier, parse_iin
 from shared.jws import JwsError, parse
@@ -67,7 +68,6 @@ from shared.topology import arm_address
 
 log = logging.getLogger(__name__)
 
-STAFF_ROLES = {Role.EMPLOYEE.value, Role.HEAD.value}  # certificate roles that may sign for the clinic
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,10 +322,15 @@ class StaffService:
         except RequestTimeout:
             raise RefusalError(Refusal.TIMEOUT, "the signature service did not answer") from None
         verdict = Verdict.model_validate(answer)
+        valid, code = verdict.valid, verdict.code
+        if valid and verdict.signer is not None and not (
+            verdict.signer.iin and Role.SIGNING_RIGHT.value in verdict.signer.roles
+        ):
+            valid, code = False, Refusal.NO_SIGNING_RIGHT
         return {
             "registration_number": registration.number,
-            "valid": verdict.valid,
-            "code": verdict.code,
+            "valid": valid,
+            "code": code,
             "signer": None
             if verdict.signer is None
             else {"organization": verdict.signer.organization, "bin": verdict.signer.bin},

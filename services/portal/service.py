@@ -40,7 +40,7 @@ from shared.contracts import (
     SignedRequest,
 )
 from shared.db import Database
-from shared.documents import verify_document
+from shared.documents import STAFF_ROLES, verify_clinic_result, verify_document
 from shared.http import ApiError
 from shared.ids import InvalidIdentifier, parse_iin
 from shared.jws import JwsError, parse
@@ -417,7 +417,7 @@ class PortalService:
                 name = "failed"
         if status.result is not None:
             try:
-                verify_document(status.result, self.store, expected_bin=request.clinic_bin)
+                verify_clinic_result(status.result, self.store, request.clinic_bin)
             except RefusalError as exc:
                 log.error("clinic result failed verification", extra={"request": request.id, "code": exc.code})
                 name, detail = "failed", f"{Refusal.INTERNAL}: result signature invalid ({exc.code})"
@@ -446,6 +446,8 @@ class PortalService:
         clinic_bin = sender.removeprefix("arm.")
         try:
             document = verify_document(filed.document, self.store, expected_bin=clinic_bin)
+            if not STAFF_ROLES & set(document.signer.roles):
+                raise RefusalError(Refusal.CERT_NOT_STAFF)
             signed = SignedRequest.model_validate(document.claims())
         except (RefusalError, ValidationError):
             log.warning("a clinic-filed request failed verification", extra={"sender": sender})

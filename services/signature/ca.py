@@ -227,16 +227,18 @@ class DevCA:
         name: str,
         bin_: str,
         organization: str,
-        role: Role = Role.EMPLOYEE,
+        role: Role | tuple[Role, ...] = Role.EMPLOYEE,
         **options,
     ) -> Issued:
-        """A legal entity's certificate for a person acting for it (O = organisation, OU = BIN…)."""
+        """A legal entity's certificate for a person acting for it (O = organisation, OU = BIN…), with the
+        person's role(s) in it: employee, head, signing right."""
         subject = [
             *person_subject(iin, surname, name, None),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"BIN{bin_}"),
         ]
-        return self.issue(subject, roles=(Role.LEGAL_ENTITY, role), **options)
+        roles = role if isinstance(role, tuple) else (role,)
+        return self.issue(subject, roles=(Role.LEGAL_ENTITY, *roles), **options)
 
     def issue_service(self, address: str, bin_: str, organization: str = "Emhana", **options) -> Issued:
         """An information system's certificate: CN = its mesh address, role 1.2.398.3.3.4.1.2.6."""
@@ -335,10 +337,17 @@ def bootstrap(ca: DevCA, *, population_size: int = 10_000, population_seed: int 
         if not (issued / f"service-{service}.pem").exists():
             ca.save(ca.issue_service(service, OPERATOR_BIN), f"service-{service}")
     clinics = load_clinics()
+    names = {c.bin: c.name for c in clinics.clinics}
+    heads = {m.clinic_bin: m for m in demo_staff(clinics) if m.role == "head"}
     for clinic in clinics.clinics:
         if not (issued / f"clinic-{clinic.bin}.pem").exists():
-            ca.save(ca.issue_organization(clinic.bin, clinic.name, clinic.short_name), f"clinic-{clinic.bin}")
-    names = {c.bin: c.name for c in clinics.clinics}
+            # Results are signed with the ЭЦП of a person with the right to sign for the clinic (its head),
+            # which the АРМ holds to sign results as it decides them.
+            head = heads[clinic.bin]
+            signer = ca.issue_employee(
+                head.iin, head.surname, head.name, clinic.bin, names[clinic.bin], (Role.HEAD, Role.SIGNING_RIGHT)
+            )
+            ca.save(signer, f"clinic-{clinic.bin}")
     for member in demo_staff(clinics):
         if not (issued / f"staff-{member.iin}.pem").exists():
             role = Role.HEAD if member.role == "head" else Role.EMPLOYEE

@@ -14,12 +14,14 @@ import httpx
 
 from services.signature.ca import DevCA, Issued
 from shared.canonical import canonical_json
+from shared.certs import Role
 from shared.clock import Clock
 from shared.jws import sign_compact
 from shared.mesh import Mesh
 from shared.population import SyntheticPerson
 
 PASSWORD = "Tulpar-Zhol-2026"
+SIGNING_RIGHT = Role.SIGNING_RIGHT.value
 FINAL = {"completed", "refused", "failed"}
 
 
@@ -116,6 +118,7 @@ class Citizen:
             verdict = (await http.post("/api/v1/verify", json={"jws": result["jws"], "expected_bin": clinic})).json()
         assert verdict["valid"], verdict
         assert verdict["signer"]["bin"] == clinic and verdict["signer"]["key_usage"] == "SIGN"
+        assert verdict["signer"]["iin"] and SIGNING_RIGHT in verdict["signer"]["roles"]  # an authorised person
         payload = json.loads(base64.urlsafe_b64decode(verdict["payload"] + "=="))
         assert payload == result["document"]
         return result["document"]

@@ -12,7 +12,7 @@ import pytest
 from services.signature.ca import DevCA
 from shared.certs import KeyPurpose, Role, TrustStore, identity_of
 from shared.clock import Clock
-from shared.documents import verify_document
+from shared.documents import verify_clinic_result, verify_document
 from shared.envelope import ServiceIdentity, open_envelope, seal
 from shared.jws import b64url_encode, sign_compact
 from shared.refusals import Refusal, RefusalError
@@ -145,3 +145,20 @@ def test_base64url_is_strict() -> None:
     for text in ("YW\x00I", "YWI=", "YW I", "YW+I", "YW/I", "Y"):
         with pytest.raises(JwsError):
             b64url_decode(text)
+
+
+def test_a_clinic_result_needs_a_person_with_the_right_to_sign(dev_ca: DevCA, trust: TrustStore) -> None:
+    """Process 8: "ЭЦП уполномоченного лица услугодателя" — the clinic's БИН, a person, the signing right."""
+    clinic, other = "980440012347", "030740045218"
+    payload = '{"document": "Справка"}'.encode()
+
+    def signed_by(issued) -> str:  # type: ignore[no-untyped-def]
+        return sign_compact(payload, issued.key, issued.chain)
+
+    head = dev_ca.issue_employee("750110490005", "А", "Б", clinic, "Поликлиника", (Role.HEAD, Role.SIGNING_RIGHT))
+    assert verify_clinic_result(signed_by(head), trust, clinic).payload == payload
+    employee = dev_ca.issue_employee("750110490005", "А", "Б", clinic, "Поликлиника")
+    assert refusal(lambda: verify_clinic_result(signed_by(employee), trust, clinic)) is Refusal.NO_SIGNING_RIGHT
+    seal = dev_ca.issue_organization(clinic, "Поликлиника", "Поликлиника")  # no person behind it
+    assert refusal(lambda: verify_clinic_result(signed_by(seal), trust, clinic)) is Refusal.NO_SIGNING_RIGHT
+    assert refusal(lambda: verify_clinic_result(signed_by(head), trust, other)) is Refusal.BIN_MISMATCH
