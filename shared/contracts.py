@@ -138,6 +138,33 @@ class ServiceKind(StrEnum):
     ATTACHMENT = "attachment"
 
 
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+MAX_DOCUMENTS = 3
+
+
+class AttachedDocument(Contract):
+    """A document attached in electronic form: named in the signed document by its hash."""
+
+    name: str = Field(min_length=1, max_length=120, pattern=TEXT_PATTERN)
+    media_type: Literal["application/pdf", "image/jpeg", "image/png"]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=1, le=MAX_DOCUMENT_BYTES)
+
+
+class DocumentFile(Contract):
+    """The content of an attached document, travelling with the signed request to the clinic."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    content: str = Field(max_length=(MAX_DOCUMENT_BYTES * 4) // 3 + 4, description="base64")
+
+
+Documents = list[AttachedDocument] | None
+
+
+def documents_field() -> Any:
+    return Field(default=None, max_length=MAX_DOCUMENTS, description="attached documents (upload them first)")
+
+
 class HomeCallForm(Contract):
     """Вызов врача на дом: the form's fields and their format requirements."""
 
@@ -148,6 +175,7 @@ class HomeCallForm(Contract):
         min_length=3, max_length=500, pattern=TEXT_PATTERN, description="complaints in the patient's words"
     )
     temperature: float | None = Field(default=None, ge=34.0, le=43.0)
+    documents: Documents = documents_field()
 
 
 class AppointmentForm(Contract):
@@ -156,6 +184,7 @@ class AppointmentForm(Contract):
     patient_iin: str | None = Field(default=None, pattern=IIN_PATTERN)
     doctor_code: str = Field(pattern=CODE_PATTERN)
     slot_start: dt.datetime = Field(description="start of the slot, with its UTC offset")
+    documents: Documents = documents_field()
 
 
 class AppointmentCancelForm(Contract):
@@ -170,6 +199,7 @@ class AttachmentForm(Contract):
     patient_iin: str | None = Field(default=None, pattern=IIN_PATTERN, description="a minor's ИИН (you sign)")
     reason: Literal["voluntary", "residence_change"] = "voluntary"
     new_address: str | None = Field(default=None, min_length=5, max_length=200, pattern=TEXT_PATTERN)
+    documents: Documents = documents_field()
 
 
 FORMS: dict[ServiceKind, type[Contract]] = {
@@ -201,10 +231,15 @@ class SignedRequest(Contract):
     def patient_iin(self) -> str:
         return self.fields.get("patient_iin") or self.iin
 
+    def documents(self) -> list[AttachedDocument]:
+        """The attached documents the signature covers (by hash)."""
+        return [AttachedDocument.model_validate(d) for d in self.fields.get("documents") or []]
+
 
 class EServiceRequest(Contract):
     request_id: uuid.UUID
     document: str = Field(min_length=1, max_length=256 * 1024)
+    files: list[DocumentFile] = Field(default_factory=list, max_length=MAX_DOCUMENTS)
 
 
 # What a request can become at the clinic. ``registered``/``completed``/``refused`` are diagram 1's

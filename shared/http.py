@@ -36,6 +36,21 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes: by its
+    Content-Length before reading, or while streaming it — never read whole into memory first."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise ApiError(413, "TOO_LARGE", f"the body may have at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "TOO_LARGE", f"the body may have at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
     return {"code": code, "message": message, **extra}
 

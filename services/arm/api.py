@@ -17,22 +17,25 @@ from services.arm.schemas import (
     AppointmentChangeIn,
     AppointmentOut,
     AttachmentOut,
+    DocumentOut,
     FiledOut,
     HomeCallChangeIn,
     HomeCallOut,
     PageOut,
     RefusalBody,
+    RegistrationOut,
     StaffLoginIn,
     StaffOut,
     StaffPreparedOut,
     StaffPrepareIn,
     StaffSignIn,
     StaffTokenOut,
+    UploadOut,
 )
 from services.arm.service import refusal_of
 from services.arm.staff import StaffService
-from shared.contracts import TEXT_PATTERN
-from shared.http import ApiError
+from shared.contracts import MAX_DOCUMENT_BYTES, TEXT_PATTERN
+from shared.http import ApiError, read_limited
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 public = APIRouter(prefix="/api/v1", tags=["verification"])
@@ -107,10 +110,51 @@ async def person(iin: str, member: MemberDep, service: StaffServiceDep) -> dict:
     return await service.person(member, iin)
 
 
+@router.post("/uploads", response_model=UploadOut, status_code=201)
+async def upload(
+    request: Request,
+    member: MemberDep,
+    service: StaffServiceDep,
+    name: Annotated[str, Query(min_length=1, max_length=120, pattern=TEXT_PATTERN)],
+) -> UploadOut:
+    """A scanned document to attach (raw body: PDF, JPEG or PNG by content, at most 2 MiB; 413 above)."""
+    row = await service.upload(member, name, await read_limited(request, MAX_DOCUMENT_BYTES))
+    return UploadOut(id=row.id, name=row.name, media_type=row.media_type, sha256=row.sha256, size=row.size)
+
+
+@router.get("/registrations/{number}", response_model=RegistrationOut)
+async def registration(number: str, member: MemberDep, service: StaffServiceDep) -> RegistrationOut:
+    """A request of this clinic, with the documents the citizen or staff attached."""
+    row, documents = await service.registration(member, number[:40])
+    return RegistrationOut(
+        number=row.number,
+        service=row.service,
+        channel=row.channel,
+        status=row.status,
+        iin=row.iin,
+        patient_iin=row.patient_iin,
+        registered_at=row.registered_at,
+        deadline=row.deadline,
+        overdue_at=row.overdue_at,
+        refusal_code=row.refusal_code,
+        documents=[DocumentOut.model_validate(d, from_attributes=True) for d in documents],
+    )
+
+
+@router.get("/registrations/{number}/documents/{sha256}", response_class=Response)
+async def registration_document(number: str, sha256: str, member: MemberDep, service: StaffServiceDep) -> Response:
+    """One attached document, as it was signed (its hash is in the signed request)."""
+    _, documents = await service.registration(member, number[:40])
+    document = next((d for d in documents if d.sha256 == sha256), None)
+    if document is None:
+        raise ApiError(404, "NOT_FOUND", "no such document attached to this request")
+    return Response(content=document.content, media_type=document.media_type)
+
+
 @router.post("/requests/prepare", response_model=StaffPreparedOut, status_code=201)
 async def prepare(body: StaffPrepareIn, member: MemberDep, service: StaffServiceDep) -> StaffPreparedOut:
     """Processes 2 and 5: the service, the citizen and the form; returns the exact document to sign."""
-    draft = await service.prepare(member, body.service, body.iin, body.fields)
+    draft = await service.prepare(member, body.service, body.iin, body.fields, [str(d) for d in body.documents])
     return StaffPreparedOut(
         draft_id=draft.id, document=draft.document, expires_at=draft.expires_at, person=draft.person
     )

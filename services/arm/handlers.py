@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from services.arm.models import Attachment, Clinic, Doctor
 from services.arm.service import ArmService, Prepared, status_reports, verify_request
+from shared.attachments import check_files
 from shared.bus import RequestTimeout
 from shared.contracts import (
     ATTACHMENT_LOOKUP,
@@ -64,6 +65,7 @@ def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route]:
         prepared = Prepared(request, accepted_at=context.accepted_at)
         try:
             prepared.signed, prepared.signer = verify_request(request, runtime.store, clinic_bin_of(context))
+            prepared.files = check_files(prepared.signed.documents(), request.files)
         except RefusalError as exc:
             prepared.rejection = exc
             return prepared

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts import CODE_PATTERN, IIN_PATTERN, TEXT_PATTERN, ServiceKind
+from shared.contracts import CODE_PATTERN, IIN_PATTERN, MAX_DOCUMENTS, TEXT_PATTERN, ServiceKind
 
 
 class In(BaseModel):
@@ -39,6 +40,40 @@ class StaffPrepareIn(In):
     service: ServiceKind
     iin: str = Field(pattern=IIN_PATTERN, description="the citizen the request is for (process 2)")
     fields: dict[str, Any] = Field(default_factory=dict, description="the form, as the portal channel's")
+    documents: list[uuid.UUID] = Field(
+        default_factory=list, max_length=MAX_DOCUMENTS, description="ids of your uploads (scanned documents)"
+    )
+
+
+class UploadOut(BaseModel):
+    id: str
+    name: str
+    media_type: str
+    sha256: str
+    size: int
+
+
+class DocumentOut(BaseModel):
+    name: str
+    media_type: str
+    sha256: str
+    size: int
+
+
+class RegistrationOut(BaseModel):
+    """A request as the clinic sees it, with the documents attached to it."""
+
+    number: str
+    service: str
+    channel: str
+    status: str
+    iin: str
+    patient_iin: str
+    registered_at: dt.datetime
+    deadline: dt.datetime | None
+    overdue_at: dt.datetime | None
+    refusal_code: str | None
+    documents: list[DocumentOut]
 
 
 class StaffPreparedOut(BaseModel):

@@ -18,7 +18,18 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.arm.config import ArmSettings
-from services.arm.models import Absence, Attachment, Booking, Clinic, Counter, Doctor, HomeCall, Registration, Site
+from services.arm.models import (
+    Absence,
+    Attachment,
+    Booking,
+    Clinic,
+    Counter,
+    Doctor,
+    HomeCall,
+    Registration,
+    RequestDocument,
+    Site,
+)
 from services.arm.models import SlotHold as SlotHoldRow
 from services.arm.rules import (
     ADULT_AGE,
@@ -63,6 +74,7 @@ class Prepared:
     signer: CertIdentity | None = None
     person: Person | None = None
     parents: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # attached documents' contents by hash
     rejection: RefusalError | None = None  # the document itself is not acceptable: no registration
     person_refusal: RefusalError | None = None  # grounds fail on ГБД ФЛ data: registered, then refused
 
@@ -145,6 +157,17 @@ class ArmService:
             log.warning("request registered after its deadline", extra={"number": registration.number})
         session.add(registration)
         await session.flush()
+        for attached in signed.documents():  # the clinic sees them with the request
+            session.add(
+                RequestDocument(
+                    registration_id=registration.id,
+                    name=attached.name,
+                    media_type=attached.media_type,
+                    sha256=attached.sha256,
+                    size=attached.size,
+                    content=prepared.files[attached.sha256],
+                )
+            )
         try:
             if prepared.person_refusal is not None:
                 raise prepared.person_refusal

@@ -31,14 +31,16 @@ from services.arm.models import (
     Doctor,
     HomeCall,
     Registration,
+    RequestDocument,
     Staff,
     StaffDraft,
     StaffLoginFailure,
     StaffToken,
+    StaffUpload,
 )
 from services.arm.service import ArmService, Prepared, follow_up, status_reports
 from services.arm.slip import attachment_slip, verification_code, verification_url
-from shared import auth
+from shared import attachments, auth
 from shared.bus import RequestTimeout
 from shared.calendar import WorkingHours
 from shared.canonical import canonical_json
@@ -67,7 +69,6 @@ from shared.refusals import Refusal, RefusalError
 from shared.topology import arm_address
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +173,45 @@ class StaffService:
         }
 
     # -- process 5: the form and the document to sign ---------------------------------------------
-    async def prepare(self, member: Staff, service: ServiceKind, iin: str, fields: dict[str, Any]) -> StaffDraft:
+    async def upload(self, member: Staff, name: str, content: bytes) -> StaffUpload:
+        """A scanned document to attach (table 2, process 5): PDF, JPEG or PNG by content, size-limited."""
+        described = attachments.describe(name, content)
+        row = StaffUpload(
+            id=str(uuid.uuid4()), owner_iin=member.iin, content=content, created_at=self.clock.now(),
+            **described.model_dump(),
+        )  # fmt: skip
+        async with self.db.transaction() as session:
+            session.add(row)
+        return row
+
+    async def _uploads(self, member: Staff, *, ids: list[str] | None = None, hashes: set[str] | None = None) -> list:
+        async with self.db.sessions() as session:
+            query = select(StaffUpload).where(StaffUpload.owner_iin == member.iin)
+            query = query.where(StaffUpload.id.in_(ids)) if ids is not None else query
+            query = query.where(StaffUpload.sha256.in_(hashes)) if hashes is not None else query
+            return list(await session.scalars(query))
+
+    async def prepare(
+        self,
+        member: Staff,
+        service: ServiceKind,
+        iin: str,
+        fields: dict[str, Any],
+        documents: list[str] | None = None,
+    ) -> StaffDraft:
         """Validate the form (one definition for both channels), look the patient up, return the document."""
         _iin(iin)
+        if documents:
+            rows = {r.id: r for r in await self._uploads(member, ids=documents)}
+            if set(rows) != set(documents):
+                raise ApiError(404, "NOT_FOUND", "attach only your own uploads")
+            fields = {
+                **fields,
+                "documents": [
+                    {"name": r.name, "media_type": r.media_type, "sha256": r.sha256, "size": r.size}
+                    for r in (rows[d] for d in documents)
+                ],
+            }
         try:
             form = FORMS[service].model_validate(fields)
         except ValidationError as exc:
@@ -255,6 +292,10 @@ class StaffService:
         )
         if not person.alive:
             prepared.person_refusal = RefusalError(Refusal.PERSON_DECEASED)
+        wanted = {d.sha256 for d in signed.documents()}
+        prepared.files = {r.sha256: r.content for r in await self._uploads(member, hashes=wanted)} if wanted else {}
+        if set(prepared.files) != wanted:
+            raise ApiError(422, "DOCUMENT_NOT_UPLOADED", "upload every attached document first")
         async with self.db.transaction() as session:
             used = await session.execute(
                 update(StaffDraft).where(StaffDraft.id == draft.id, StaffDraft.used_at.is_(None)).values(used_at=now)
@@ -287,6 +328,24 @@ class StaffService:
     async def report(self, session: AsyncSession, clinic_bin: str, status: dict[str, Any], now: dt.datetime) -> None:
         """Queue a status message to the citizen's portal, sent once this transaction commits."""
         await self.outbox.add(session, "portal", ESERVICE_STATUS, status, now, sender=arm_address(clinic_bin))
+
+    # -- a registered request as the clinic sees it ------------------------------------------------
+    async def registration(self, member: Staff, number: str) -> tuple[Registration, list[RequestDocument]]:
+        """A request of this clinic with the documents attached to it."""
+        async with self.db.sessions() as session:
+            registration = await session.scalar(
+                select(Registration).where(Registration.number == number, Registration.clinic_bin == member.clinic_bin)
+            )
+            if registration is None:
+                raise ApiError(404, "NOT_FOUND", "no request with that number in this clinic")
+            documents = list(
+                await session.scalars(
+                    select(RequestDocument)
+                    .where(RequestDocument.registration_id == registration.id)
+                    .order_by(RequestDocument.id)
+                )
+            )
+        return registration, documents
 
     # -- the result's printable slip and its public verification -----------------------------------
     async def slip(self, member: Staff, number: str) -> bytes:
@@ -323,8 +382,10 @@ class StaffService:
             raise RefusalError(Refusal.TIMEOUT, "the signature service did not answer") from None
         verdict = Verdict.model_validate(answer)
         valid, code = verdict.valid, verdict.code
-        if valid and verdict.signer is not None and not (
-            verdict.signer.iin and Role.SIGNING_RIGHT.value in verdict.signer.roles
+        if (
+            valid
+            and verdict.signer is not None
+            and not (verdict.signer.iin and Role.SIGNING_RIGHT.value in verdict.signer.roles)
         ):
             valid, code = False, Refusal.NO_SIGNING_RIGHT
         return {

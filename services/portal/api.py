@@ -26,11 +26,20 @@ from services.portal.schemas import (
     SignIn,
     SurveyIn,
     TokenOut,
+    UploadOut,
 )
 from services.portal.service import TITLES, WAITING, PortalService, refusal_body
-from shared.contracts import CLINICS_LIST, CODE_PATTERN, FORMS, SLOTS_QUERY, TEXT_PATTERN, ServiceKind
+from shared.contracts import (
+    CLINICS_LIST,
+    CODE_PATTERN,
+    FORMS,
+    MAX_DOCUMENT_BYTES,
+    SLOTS_QUERY,
+    TEXT_PATTERN,
+    ServiceKind,
+)
 from shared.deadlines import deadline_text
-from shared.http import ApiError
+from shared.http import ApiError, read_limited
 from shared.jws import parse
 from shared.topology import arm_address
 
@@ -149,10 +158,25 @@ async def slots(
     return answer["slots"]
 
 
+@router.post("/uploads", response_model=UploadOut, status_code=201, tags=["requests"])
+async def upload(
+    request: Request,
+    citizen: CitizenDep,
+    service: PortalDep,
+    name: Annotated[str, Query(min_length=1, max_length=120, pattern=TEXT_PATTERN)],
+) -> UploadOut:
+    """A document to attach (the raw file as the body: PDF, JPEG or PNG by content, at most 2 MiB); name
+    its ``id`` in ``documents`` when preparing the request. 413 before reading a body that is too large."""
+    content = await read_limited(request, MAX_DOCUMENT_BYTES)
+    row = await service.upload(citizen, name, content)
+    return UploadOut(id=row.id, name=row.name, media_type=row.media_type, sha256=row.sha256, size=row.size)
+
+
 @router.post("/requests/prepare", response_model=PreparedOut, status_code=201, tags=["requests"])
 async def prepare(body: PrepareIn, citizen: CitizenDep, service: PortalDep) -> PreparedOut:
     """ "Отправить запрос": validate the form; get the exact document to sign (a slot is held meanwhile)."""
-    prepared = await service.prepare(citizen, body.service, body.clinic_bin, body.fields)
+    documents = [str(d) for d in body.documents]
+    prepared = await service.prepare(citizen, body.service, body.clinic_bin, body.fields, documents)
     return PreparedOut(draft_id=prepared.draft_id, document=prepared.document, expires_at=prepared.expires_at)
 
 

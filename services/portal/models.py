@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.attachments import UploadColumns
 from shared.auth import LoginFailureColumns, TokenColumns
 from shared.db import UtcDateTime
 
@@ -112,3 +113,9 @@ class SurveyAnswer(Base):
     process_and_result: Mapped[int] = mapped_column(Integer)  # question 1: 1 not, 2 partly, 3 satisfied
     information: Mapped[int] = mapped_column(Integer)  # question 2
     answered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Upload(UploadColumns, Base):
+    """A document a citizen uploaded to attach to a request (its hash goes into the signed document)."""
+
+    __tablename__ = "uploads"

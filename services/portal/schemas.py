@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts import IIN_PATTERN, ServiceKind
+from shared.contracts import IIN_PATTERN, MAX_DOCUMENTS, ServiceKind
 
 
 class Body(BaseModel):
@@ -48,6 +49,17 @@ class PrepareIn(Body):
     service: ServiceKind
     clinic_bin: str | None = Field(default=None, pattern=IIN_PATTERN)
     fields: dict[str, Any] = Field(default_factory=dict)
+    documents: list[uuid.UUID] = Field(
+        default_factory=list, max_length=MAX_DOCUMENTS, description="ids of your uploads to attach (POST /uploads)"
+    )
+
+
+class UploadOut(BaseModel):
+    id: str
+    name: str
+    media_type: str
+    sha256: str
+    size: int
 
 
 class PreparedOut(BaseModel):

@@ -20,8 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.portal import security
 from services.portal.config import PortalSettings
-from services.portal.models import Citizen, Draft, KnownAttachment, Request, RequestEvent, SurveyAnswer, Token
-from shared import deadlines
+from services.portal.models import (
+    Citizen,
+    Draft,
+    KnownAttachment,
+    Request,
+    RequestEvent,
+    SurveyAnswer,
+    Token,
+    Upload,
+)
+from shared import attachments, deadlines
 from shared.bus import RequestTimeout
 from shared.calendar import WorkingHours
 from shared.canonical import canonical_json
@@ -35,6 +44,7 @@ from shared.contracts import (
     PERSON_LOOKUP,
     SLOT_HOLD,
     AppointmentForm,
+    DocumentFile,
     EServiceStatus,
     ServiceKind,
     SignedRequest,
@@ -214,10 +224,62 @@ class PortalService:
             raise RefusalError(Refusal.NOT_ATTACHED, "attach to a clinic first")
         return str(attachment["clinic_bin"])
 
+    # -- documents attached in electronic form (process 3) -----------------------------------
+    async def upload(self, citizen: Citizen, name: str, content: bytes) -> Upload:
+        """Keep a document to attach: checked by content (PDF, JPEG, PNG) and size; its hash is returned."""
+        described = attachments.describe(name, content)
+        row = Upload(
+            id=str(uuid.uuid4()),
+            owner_iin=citizen.iin,
+            content=content,
+            created_at=self.clock.now(),
+            **described.model_dump(),
+        )
+        async with self.db.transaction() as session:
+            session.add(row)
+        return row
+
+    async def attached(self, citizen: Citizen, upload_ids: list[str]) -> list[dict[str, Any]]:
+        """The citizen's own uploads, as the form's ``documents``."""
+        async with self.db.sessions() as session:
+            rows = {r.id: r for r in await session.scalars(select(Upload).where(Upload.id.in_(upload_ids)))}
+        documents = []
+        for upload_id in upload_ids:
+            row = rows.get(upload_id)
+            if row is None or row.owner_iin != citizen.iin:
+                raise ApiError(404, "NOT_FOUND", f"no upload {upload_id} of yours")
+            documents.append(
+                {"name": row.name, "media_type": row.media_type, "sha256": row.sha256, "size": row.size}
+            )
+        return documents
+
+    async def files_of(self, iin: str, signed: SignedRequest) -> list[DocumentFile]:
+        """The contents of the documents a signed request names, from the citizen's uploads."""
+        wanted = {d.sha256 for d in signed.documents()}
+        if not wanted:
+            return []
+        async with self.db.sessions() as session:
+            rows = {
+                r.sha256: r
+                for r in await session.scalars(
+                    select(Upload).where(Upload.owner_iin == iin, Upload.sha256.in_(wanted))
+                )
+            }
+        if set(rows) != wanted:
+            raise ApiError(422, "DOCUMENT_NOT_UPLOADED", "upload every attached document first (POST /uploads)")
+        return [attachments.file_of(rows[sha].content) for sha in sorted(wanted)]
+
     async def prepare(
-        self, citizen: Citizen, service: ServiceKind, clinic_bin: str | None, fields: dict[str, Any]
+        self,
+        citizen: Citizen,
+        service: ServiceKind,
+        clinic_bin: str | None,
+        fields: dict[str, Any],
+        documents: list[str] | None = None,
     ) -> Prepared:
         """ "Отправить запрос": validate the form, fix the provider, hold a slot, return the document to sign."""
+        if documents:
+            fields = {**fields, "documents": await self.attached(citizen, documents)}
         try:
             form = FORMS[service].model_validate(fields)
         except ValidationError as exc:
@@ -290,6 +352,7 @@ class PortalService:
         if age > self.settings.document_max_age_seconds:
             raise RefusalError(Refusal.EXPIRED, "the document's time is too far from now")
         signed.form()
+        await self.files_of(citizen.iin, signed)  # every attached document must have been uploaded
         await self.check_signature(jws, citizen.iin)
         return await self.submit(citizen, signed, jws)
 
@@ -329,10 +392,12 @@ class PortalService:
     async def send(self, request: Request) -> None:
         """Publish (broker-confirmed) and mark sent; an unconfirmed sending is repeated by the resender."""
         try:
+            signed = SignedRequest.model_validate_json(_signed_content(request.document))
+            files = [f.model_dump() for f in await self.files_of(request.iin, signed)]
             await self.client.send(
                 arm_address(request.clinic_bin),
                 ESERVICE_REQUEST,
-                {"request_id": request.id, "document": request.document},
+                {"request_id": request.id, "document": request.document, "files": files},
                 message_id=uuid.UUID(request.message_id),
             )
         except Exception:  # the resender tries again; the request is stored

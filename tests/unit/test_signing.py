@@ -162,3 +162,19 @@ def test_a_clinic_result_needs_a_person_with_the_right_to_sign(dev_ca: DevCA, tr
     seal = dev_ca.issue_organization(clinic, "Поликлиника", "Поликлиника")  # no person behind it
     assert refusal(lambda: verify_clinic_result(signed_by(seal), trust, clinic)) is Refusal.NO_SIGNING_RIGHT
     assert refusal(lambda: verify_clinic_result(signed_by(head), trust, other)) is Refusal.BIN_MISMATCH
+
+
+def test_files_travelling_with_a_request_must_be_exactly_the_signed_ones() -> None:
+    from shared.attachments import check_files, file_of
+    from shared.contracts import AttachedDocument
+
+    pdf = b"%PDF-1.4 scan"
+    named = AttachedDocument(name="scan", media_type="application/pdf", sha256=file_of(pdf).sha256, size=len(pdf))
+    assert check_files([named], [file_of(pdf)]) == {named.sha256: pdf}
+    other = file_of(b"%PDF-1.4 another scan")
+    assert refusal(lambda: check_files([named], [other])) is Refusal.MALFORMED  # a different file
+    assert refusal(lambda: check_files([named], [file_of(pdf), other])) is Refusal.MALFORMED  # one too many
+    forged = file_of(pdf).model_copy(update={"sha256": other.sha256})
+    assert refusal(lambda: check_files([], [forged])) is Refusal.MALFORMED  # content does not match its hash
+    as_png = named.model_copy(update={"media_type": "image/png"})
+    assert refusal(lambda: check_files([as_png], [file_of(pdf)])) is Refusal.MALFORMED  # type judged by content
