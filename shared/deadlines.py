@@ -15,6 +15,8 @@ from shared.calendar import WorkingHours
 from shared.contracts import ServiceKind
 
 Channel = Literal["portal", "staff"]
+# п. 10 of each regulation: information and advice on the e-service by the call centre's phone number.
+CONTACT_CENTRE = "1414"
 
 PORTAL_PROCESSING: dict[ServiceKind, dt.timedelta] = {
     ServiceKind.HOME_CALL: dt.timedelta(minutes=30),
@@ -38,3 +40,13 @@ def deadline_text(service: ServiceKind) -> str:
     if service in PORTAL_PROCESSING:
         return f"{int(PORTAL_PROCESSING[service].total_seconds() // 60)} минут (рабочего времени поликлиники)"
     return "1 рабочий день"
+
+
+# Приложение 1, table 1: the time limit of each step of diagram 1 (the upper bound where a range is given).
+PORTAL_STEPS: dict[str, tuple[str, dt.timedelta]] = {
+    "process_1": ("Авторизация на ПЭП по ИИН и паролю", dt.timedelta(minutes=1)),
+    "process_3": ("Выбор услуги и формирование данных запроса", dt.timedelta(minutes=1, seconds=30)),
+    "process_5": ("Подписание ЭЦП и направление запроса в АРМ", dt.timedelta(minutes=1)),
+    "process_6": ("Регистрация документа в АРМ", dt.timedelta(minutes=1)),
+    "process_8": ("Получение результата услуги", dt.timedelta(minutes=30)),
+}

@@ -13,8 +13,10 @@ import segno
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from shared.deadlines import CONTACT_CENTRE
+
 FONTS = Path(__file__).resolve().parents[2] / "shared" / "fonts"  # DejaVu Sans: Cyrillic and Kazakh letters
-CONTACT_CENTRE = "Единый контакт-центр по вопросам оказания государственных услуг: 1414"
+CONTACT_CENTRE_LINE = f"Единый контакт-центр по вопросам оказания государственных услуг: {CONTACT_CENTRE}"
 NEXT_LINE: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 REASONS = {"voluntary": "по выбору пациента", "residence_change": "смена места жительства", "initial": "первичное"}
 
@@ -66,7 +68,7 @@ def attachment_slip(document: dict[str, Any], url: str, timezone: str) -> bytes:
     top = pdf.get_y()
     pdf.multi_cell(0, 4, "Подлинность талона проверяется по QR-коду или по ссылке:\n" + url, **NEXT_LINE)
     pdf.set_y(top + 40)
-    pdf.multi_cell(0, 4, "Документ подписан ЭЦП медицинской организации. " + CONTACT_CENTRE, **NEXT_LINE)
+    pdf.multi_cell(0, 4, "Документ подписан ЭЦП медицинской организации. " + CONTACT_CENTRE_LINE, **NEXT_LINE)
     return bytes(pdf.output())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Annotated, Any
 
@@ -38,7 +39,7 @@ from shared.contracts import (
     TEXT_PATTERN,
     ServiceKind,
 )
-from shared.deadlines import deadline_text
+from shared.deadlines import CONTACT_CENTRE, deadline_text
 from shared.http import ApiError, read_limited
 from shared.jws import parse
 from shared.topology import arm_address
@@ -99,7 +100,9 @@ async def register(body: RegisterIn, service: PortalDep) -> dict[str, str]:
 async def login(body: LoginIn, request: Request, service: PortalDep) -> TokenOut:
     """Authorisation (process 1). Wrong ИИН or password: 401 AUTH_FAILED (process 2); 429 when throttled."""
     client = request.client.host if request.client else "unknown"
+    started = time.monotonic()
     token, expires = await service.login(body.iin, body.password, client)
+    service.steps.record("process_1", time.monotonic() - started)
     return TokenOut(access_token=token, expires_at=expires)
 
 
@@ -128,6 +131,7 @@ async def services() -> list[ServiceOut]:
             title=TITLES[kind][0],
             result=TITLES[kind][1],
             deadline=deadline_text(kind),
+            contact_centre=CONTACT_CENTRE,
             form_schema=FORMS[kind].model_json_schema(),
         )
         for kind in ServiceKind
@@ -176,14 +180,19 @@ async def upload(
 async def prepare(body: PrepareIn, citizen: CitizenDep, service: PortalDep) -> PreparedOut:
     """ "Отправить запрос": validate the form; get the exact document to sign (a slot is held meanwhile)."""
     documents = [str(d) for d in body.documents]
+    started = time.monotonic()
     prepared = await service.prepare(citizen, body.service, body.clinic_bin, body.fields, documents)
+    service.steps.record("process_3", time.monotonic() - started)
     return PreparedOut(draft_id=prepared.draft_id, document=prepared.document, expires_at=prepared.expires_at)
 
 
 @router.post("/requests/{draft_id}/sign", response_model=RequestOut, status_code=201, tags=["requests"])
 async def sign(draft_id: uuid.UUID, body: SignIn, citizen: CitizenDep, service: PortalDep) -> RequestOut:
     """ "Подписать": the compact JWS of the prepared document; condition 2 is checked, then it is sent."""
-    return request_out(await service.sign(citizen, str(draft_id), body.jws))
+    started = time.monotonic()
+    signed = await service.sign(citizen, str(draft_id), body.jws)
+    service.steps.record("process_5", time.monotonic() - started)
+    return request_out(signed)
 
 
 @router.post("/requests", response_model=RequestOut, status_code=201, tags=["requests"])
@@ -225,6 +234,12 @@ async def survey(request_id: uuid.UUID, body: SurveyIn, citizen: CitizenDep, ser
     """Приложение 3: the questionnaire on quality and accessibility, once the request has its outcome."""
     await service.answer_survey(citizen, str(request_id), body.process_and_result, body.information)
     return Response(status_code=204)
+
+
+@router.get("/service-levels", tags=["quality"])
+async def service_levels(service: PortalDep) -> dict[str, Any]:
+    """The portal's steps of table 1 (Приложение 1), measured since start against their time limits."""
+    return {"steps": service.steps.report(), "contact_centre": CONTACT_CENTRE}
 
 
 @router.get("/services/{code}/indicators", response_model=IndicatorOut, tags=["quality"])

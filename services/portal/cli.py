@@ -127,7 +127,8 @@ def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
         for service in portal.call("GET", "/api/v1/services"):
             fields = service["form_schema"].get("properties", {})
             required = set(service["form_schema"].get("required", []))
-            print(f"{service['code']}: {service['title']} (срок: {service['deadline']})")
+            when, phone = service["deadline"], service["contact_centre"]
+            print(f"{service['code']}: {service['title']} (срок: {when}; справки: {phone})")
             for name, spec in fields.items():
                 print(f"    {name}{'*' if name in required else ''}: {spec.get('description', spec.get('type', ''))}")
     elif args.command == "clinics":

@@ -42,6 +42,7 @@ class ServiceOut(BaseModel):
     title: str
     result: str
     deadline: str
+    contact_centre: str = Field(description="information and advice on the e-service by phone (п. 10)")
     form_schema: dict[str, Any]
 
 

@@ -57,6 +57,7 @@ from shared.jws import JwsError, parse
 from shared.messaging import MeshClient
 from shared.refusals import Refusal, RefusalError, refusal_text
 from shared.seed import load_clinics
+from shared.steps import StepTimes
 from shared.topology import arm_address
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class PortalService:
         self.store = store
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
         self.calendar = settings.work_calendar()
+        self.steps = StepTimes(deadlines.PORTAL_STEPS)  # table 1's times, measured
         clinics = load_clinics(settings.clinics_file)
         self.clinic_hours = {
             c.bin: WorkingHours.from_json(c.hours, clinics.timezone, self.calendar) for c in clinics.clinics
@@ -491,6 +493,9 @@ class PortalService:
             request.registration_number = status.registration_number
         if status.seq <= request.status_seq:
             return  # an earlier status arriving late: history only
+        if request.channel == "portal" and name in ("registered", "completed", "refused"):
+            step = "process_6" if name == "registered" else "process_8"
+            self.steps.record(step, (status.at - request.submitted_at).total_seconds())
         request.status_seq, request.status, request.updated_at = status.seq, name, now
         request.status_note = status.note
         if status.refusal is not None:

@@ -92,6 +92,16 @@ async def test_home_call_from_registration_to_signed_result(citizen_factory, peo
     assert visit_from >= now + dt.timedelta(minutes=59) and visit_to <= visit_from.replace(hour=20, minute=0)
     assert notice["registration_number"] == final["registration_number"] and notice["patient_iin"] == citizen.iin
     assert notice["doctor"]
+    # table 1's times of the portal's own steps, measured and reported against their limits
+    levels = {s["step"]: s for s in (await citizen.call("GET", "/api/v1/service-levels"))["steps"]}
+    assert {k: levels[k]["limit_seconds"] for k in ("process_1", "process_3", "process_5", "process_8")} == {
+        "process_1": 60,
+        "process_3": 90,
+        "process_5": 60,
+        "process_8": 1800,
+    }
+    for step in ("process_1", "process_3", "process_5", "process_6", "process_8"):
+        assert levels[step]["count"] >= 1 and 0 <= levels[step]["p50_ms"] <= levels[step]["max_ms"], levels[step]
 
 
 async def test_appointment_and_cancellation(citizen_factory, people: People, clock: Clock) -> None:
@@ -378,6 +388,7 @@ async def test_catalogue_gives_form_schemas_with_formats(mesh: Mesh) -> None:
     assert home_call["properties"]["phone"]["pattern"] == r"^\+7\d{10}$"
     assert set(home_call["required"]) == {"address", "phone", "complaints"}
     assert catalogue["attachment"]["deadline"] == "1 рабочий день"
+    assert {s["contact_centre"] for s in catalogue.values()} == {"1414"}  # п. 10 of each regulation
 
 
 async def test_bad_forms_are_refused_before_anything_is_signed(citizen_factory, people: People) -> None:
