@@ -93,8 +93,10 @@ class Dispatcher:
         db: Database | None = None,
         inbox: Inbox | None = None,
         reply_ttl: dt.timedelta = dt.timedelta(minutes=5),
+        max_message_bytes: int = 12 * 1024 * 1024,
     ) -> None:
         self.endpoint = endpoint
+        self.max_message_bytes = max_message_bytes
         self.identity, self.store, self.clock = endpoint.identity, endpoint.store, endpoint.clock
         self.bus, self.namespace = endpoint.bus, endpoint.namespace
         self.routes = routes
@@ -105,6 +107,8 @@ class Dispatcher:
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         raw = message.body
+        if len(raw) > self.max_message_bytes:
+            raise Unprocessable(f"message of {len(raw)} bytes is above the limit")  # before any parsing
         try:
             opened = open_envelope(raw, self.store, self.clock, check_expiry=False)
             accepted_at = check_stamp(

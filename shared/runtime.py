@@ -22,9 +22,10 @@ from shared import logs
 from shared.bus import Bus
 from shared.certs import TrustStore
 from shared.clock import Clock
+from shared.contracts import MAX_DOCUMENT_BYTES
 from shared.db import Database
 from shared.envelope import MAX_TTL, ServiceIdentity
-from shared.http import install_error_handlers
+from shared.http import BodyLimit, install_error_handlers
 from shared.inbox import Inbox
 from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS, Dispatcher, MeshClient, MeshEndpoint, Route
 from shared.settings import ServiceSettings
@@ -74,7 +75,9 @@ class ServiceRuntime:
             bus=self.bus, identity=self.identity, store=self.store, clock=self.clock, namespace=self.settings.namespace
         )
         self.client = MeshClient(endpoint, timeout=self.settings.rpc_timeout_seconds + GATEWAY_ANSWER_MARGIN_SECONDS)
-        self.dispatcher = Dispatcher(endpoint, self.routes, db=self.db, inbox=self.inbox)
+        self.dispatcher = Dispatcher(
+            endpoint, self.routes, db=self.db, inbox=self.inbox, max_message_bytes=self.settings.max_message_bytes
+        )
         if self.on_start is not None:
             await self.on_start(self)
         self.background(self._purge_inbox())
@@ -148,6 +151,12 @@ class ServiceRuntime:
     def create_app(self, title: str, description: str, routers: list[APIRouter] | None = None) -> FastAPI:
         """FastAPI app with this runtime's lifespan, health endpoints and typed error handlers."""
         app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        upload_limit = MAX_DOCUMENT_BYTES + 64 * 1024
+        app.add_middleware(
+            BodyLimit,
+            limit=self.settings.max_body_bytes,
+            larger={"/uploads": upload_limit},  # type: ignore[arg-type]
+        )
         install_error_handlers(app)
         app.include_router(self.health_router())
         for router in routers or []:

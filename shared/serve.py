@@ -22,4 +22,8 @@ def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSet
         # Keep idle connections longer than clients do (httpx: 5 s), so that the client, not the server,
         # closes them: otherwise a request sent on a connection the server is closing fails mid-flight.
         timeout_keep_alive=75,
+        # X-Forwarded-For is believed only from proxies named in the settings (uvicorn would otherwise trust
+        # it from 127.0.0.1, letting any local client choose the address that throttling sees).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
     )

@@ -34,8 +34,9 @@ _SHARED_ENV = {
     "extra_holidays": "EMHANA_EXTRA_HOLIDAYS",
     "extra_working_days": "EMHANA_EXTRA_WORKING_DAYS",
     "clinics_file": "EMHANA_CLINICS_FILE",
+    "trusted_proxies": "EMHANA_TRUSTED_PROXIES",
 }
-_JSON_VALUES = {"extra_holidays", "extra_working_days"}  # JSON lists of ISO dates
+_JSON_VALUES = {"extra_holidays", "extra_working_days", "trusted_proxies"}  # JSON lists
 
 
 class ServiceSettings(BaseSettings):
@@ -67,6 +68,13 @@ class ServiceSettings(BaseSettings):
     """Weekend days worked in exchange for a day off, when the calendar package does not know them yet."""
     clinics_file: Path = DEFAULT_CLINICS_FILE
     """The clinics (hours, doctors, участки): one file for every service."""
+    max_body_bytes: int = 64 * 1024
+    """HTTP request bodies above this get 413 before they are read (upload routes: 2 MiB and a little)."""
+    max_message_bytes: int = 12 * 1024 * 1024
+    """Bus messages above this are refused before they are parsed (a request with 3 documents fits)."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses of reverse proxies whose X-Forwarded-For is believed; none by default, so a client cannot
+    pick the address that login throttling and the logs see."""
 
     @model_validator(mode="before")
     @classmethod

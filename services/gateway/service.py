@@ -57,8 +57,13 @@ class Gateway:
     async def handle(self, message: AbstractIncomingMessage) -> None:
         raw = message.body
         received_at = self.runtime.clock.now()
-        envelope = peek(raw)
         channel = "sync" if message.reply_to else "async"
+        if len(raw) > self.runtime.settings.max_message_bytes:
+            # Refused before parsing, journaled once and dropped: retrying would not make it smaller.
+            await self._journal_unreadable(message, channel, received_at, f"refused:{Refusal.MALFORMED}")
+            log.warning("oversized message dropped", extra={"bytes": len(raw)})
+            return
+        envelope = peek(raw)
         if envelope is None:
             await self._journal_unreadable(message, channel, received_at, f"refused:{Refusal.MALFORMED}")
             if message.reply_to:

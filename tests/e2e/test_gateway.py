@@ -212,3 +212,16 @@ async def test_journal_needs_the_operator_token(mesh: Mesh) -> None:
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "UNAUTHORIZED"
     assert wrong.status_code == 401
     assert {p["bin"] for p in directory.json()} == {c.bin for c in CLINICS}
+
+
+async def test_an_oversized_message_is_refused_once_before_parsing_and_dropped(mesh: Mesh, bus: Bus) -> None:
+    message_id = str(uuid.uuid4())
+    body = b'{"payload": "' + b"A" * (13 * 1024 * 1024) + b'"}'
+    await bus.publish(queue_name(mesh.namespace, "gateway"), body, message_id=message_id, type=PING)
+    rows: list[dict] = []
+    for _ in range(300):
+        rows = await journal(mesh, message_id)
+        if rows:
+            break
+        await asyncio.sleep(0.1)
+    assert [r["outcome"] for r in rows] == ["refused:MALFORMED"]  # once: dropped, not redelivered

@@ -102,3 +102,35 @@ async def test_every_endpoint_refuses_bad_input_with_a_code(
         assert_typed_4xx(await http.get("/no/such/endpoint"))
         assert_typed_4xx(await http.delete("/health/live"))
         assert tried > 0 or service in {"arm", "gbd_fl"}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+async def test_oversized_bodies_are_refused_before_they_are_read(mesh: Mesh, service: str) -> None:
+    """413 with a code for a body over the limit: by its Content-Length, and for a chunked one too."""
+    path = {"portal": "/api/v1/auth/login", "arm": "/api/v1/staff/auth/login"}.get(service, "/api/v1/verify")
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(200):
+            yield b"x" * 1024
+
+    async with httpx.AsyncClient(base_url=mesh.url(service)) as http:
+        declared = await http.post(path, content=b"{" + b" " * (1024 * 1024) + b"}")
+        chunked = await http.post(path, content=chunks())
+    for response in (declared, chunked):
+        assert response.status_code == 413 and response.json()["code"] == "TOO_LARGE", response.text
+
+
+async def test_x_forwarded_for_is_not_believed_from_an_unnamed_proxy(mesh: Mesh, people: People) -> None:
+    """The address that throttling and the logs see is the real peer's, not one a client claims."""
+    (person,) = people.take("unattached")
+    forged = "203.0.113.77"
+    async with httpx.AsyncClient(base_url=mesh.url("portal")) as http:
+        response = await http.post(
+            "/api/v1/auth/login",
+            json={"iin": person.iin, "password": "Wrong-pass-123"},
+            headers={"X-Forwarded-For": forged},
+        )
+    assert response.status_code == 401
+    assert mesh.log_file is not None
+    log = mesh.log_file.read_text(errors="replace")
+    assert "login refused" in log and forged not in log
