@@ -4,8 +4,8 @@ Passwords are Argon2id hashes. Tokens are opaque random strings; only their SHA-
 can be revoked and a copy of the table grants nothing. Failed logins are counted per ИИН and per client
 over a sliding window: a guesser is slowed down, and an owner is never locked out for longer than it.
 
-Each service keeps its own tables, declared with :class:`TokenColumns` and :class:`LoginFailureColumns`
-so that every function here works on either.
+Each service keeps its own tables, declared with :class:`TokenColumns`, :class:`LoginCounterColumns`
+and :class:`LoginSuccessColumns`, so that everything here works on either.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pwdlib import PasswordHash
-from sqlalchemy import String, delete, func, select
+from sqlalchemy import Integer, String, case, delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import UtcDateTime
+from shared.db import Database, UtcDateTime
 from shared.http import ApiError
 
 _hasher = PasswordHash.recommended()  # Argon2id
@@ -32,9 +34,15 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-but-the-same-cost")
 
 @dataclass(frozen=True, slots=True)
 class LoginLimits:
-    failures_per_iin: int
-    failures_per_client: int
+    """Guesses allowed per window: for one ИИН from one client (``per_pair``), from one client for any ИИН
+    (``per_client``), and for one ИИН from all clients (``per_iin``) — the last not applied to a client
+    that has logged in to that ИИН before, so that nobody can lock an owner out of their own account."""
+
+    per_pair: int
+    per_client: int
+    per_iin: int
     window_seconds: int
+    trusted_days: int = 30
 
 
 class TokenColumns:
@@ -47,11 +55,18 @@ class TokenColumns:
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
-class LoginFailureColumns:
-    """Columns of a failed-login table: ``key`` is "iin:<sha256>" or "client:<address>"."""
+class LoginCounterColumns:
+    """Columns of a login-attempt counter table: attempts of one key in the current window."""
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # "pair:…", "client:…" or "iin:…"
+    window_start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class LoginSuccessColumns:
+    """Columns of a table of clients that logged in to an ИИН (key "ok:<hash>:<client>") and when."""
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
@@ -86,32 +101,74 @@ async def iin_of_token(session: AsyncSession, model: Any, token: str, now: dt.da
     return str(row.iin)
 
 
-def _keys(iin: str, client: str) -> tuple[str, str]:
-    # The ИИН is hashed so that the throttle table holds no personal data.
-    return f"iin:{hashlib.sha256(iin.encode()).hexdigest()[:32]}", f"client:{client}"[:80]
+def _iin_key(iin: str) -> str:
+    # The ИИН is hashed so that the throttle tables hold no personal data.
+    return hashlib.sha256(iin.encode()).hexdigest()[:32]
 
 
-async def throttle_check(
-    session: AsyncSession, model: Any, iin: str, client: str, now: dt.datetime, limits: LoginLimits
-) -> None:
-    """429 TOO_MANY_ATTEMPTS while either counter is full; says when to try again."""
-    since = now - dt.timedelta(seconds=limits.window_seconds)
-    for key, limit in zip(_keys(iin, client), (limits.failures_per_iin, limits.failures_per_client), strict=True):
-        count, oldest = (
-            await session.execute(select(func.count(), func.min(model.at)).where(model.key == key, model.at > since))
-        ).one()
-        if count >= limit:
-            assert oldest is not None
-            retry = int((oldest - since).total_seconds()) + 1
-            raise ApiError(429, "TOO_MANY_ATTEMPTS", f"too many failed logins; try again in {retry} s")
+class Throttle:
+    """Login throttling that no burst can outrun: each attempt is counted atomically *before* its password
+    is checked, so at most ``per_pair`` guesses per window are ever evaluated, however many arrive at once.
+    Limits are per ИИН and client, so a guesser slows down themselves, not the owner on their own device."""
 
+    def __init__(self, db: Database, counters: Any, successes: Any, limits: LoginLimits) -> None:
+        self.db, self.counters, self.successes, self.limits = db, counters, successes, limits
 
-async def record_failure(session: AsyncSession, model: Any, iin: str, client: str, now: dt.datetime) -> None:
-    for key in _keys(iin, client):
-        session.add(model(key=key, at=now))
+    def _keys(self, iin: str, client: str) -> tuple[str, str, str]:
+        hashed = _iin_key(iin)
+        return f"pair:{hashed}:{client}"[:80], f"client:{client}"[:80], f"iin:{hashed}"
 
+    async def begin(self, iin: str, client: str, now: dt.datetime) -> None:
+        """Count this attempt; 429 TOO_MANY_ATTEMPTS with Retry-After when a limit is passed."""
+        pair, by_client, by_iin = self._keys(iin, client)
+        since = now - dt.timedelta(seconds=self.limits.window_seconds)
+        async with self.db.sessions() as session:
+            trusted = await session.get(self.successes, f"ok:{_iin_key(iin)}:{client}"[:120])
+        trusted_now = trusted is not None and trusted.at > now - dt.timedelta(days=self.limits.trusted_days)
+        async with self.db.transaction() as session:
+            counts = {key: await self._bump(session, key, now, since) for key in (pair, by_client, by_iin)}
+        checks = [(pair, self.limits.per_pair), (by_client, self.limits.per_client)]
+        if not trusted_now:
+            checks.append((by_iin, self.limits.per_iin))
+        for key, limit in checks:
+            count, started = counts[key]
+            if count > limit:
+                retry = max(1, int((started - since).total_seconds()) + 1)
+                raise ApiError(
+                    429,
+                    "TOO_MANY_ATTEMPTS",
+                    f"too many login attempts; try again in {retry} s",
+                    headers={"Retry-After": str(retry)},
+                )
 
-async def clear_failures(session: AsyncSession, model: Any, iin: str, now: dt.datetime, limits: LoginLimits) -> None:
-    """A successful login clears the ИИН's counter; old rows of every key are purged."""
-    await session.execute(delete(model).where(model.key == _keys(iin, "")[0]))
-    await session.execute(delete(model).where(model.at < now - dt.timedelta(seconds=limits.window_seconds)))
+    async def _bump(self, session: AsyncSession, key: str, now: dt.datetime, since: dt.datetime) -> tuple[int, Any]:
+        table = self.counters.__table__
+        fresh = table.c.window_start < since
+        on_postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
+        insert = (postgresql_insert if on_postgresql else sqlite_insert)(table).values(
+            key=key, window_start=now, count=1
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "count": case((fresh, 1), else_=table.c.count + 1),
+                "window_start": case((fresh, now), else_=table.c.window_start),
+            },
+        ).returning(table.c.count, table.c.window_start)
+        row = (await session.execute(statement)).one()
+        return int(row[0]), row[1]
+
+    async def succeeded(self, iin: str, client: str, now: dt.datetime) -> None:
+        """The password was right: this client's guesses are forgiven and it is trusted for this ИИН."""
+        pair, _, _ = self._keys(iin, client)
+        async with self.db.transaction() as session:
+            await session.execute(delete(self.counters).where(self.counters.key == pair))
+            await session.merge(self.successes(key=f"ok:{_iin_key(iin)}:{client}"[:120], at=now))
+
+    async def purge(self, now: dt.datetime) -> None:
+        """Forget counters of windows long past and trust older than ``trusted_days``."""
+        since = now - dt.timedelta(seconds=self.limits.window_seconds)
+        async with self.db.transaction() as session:
+            await session.execute(delete(self.counters).where(self.counters.window_start < since))
+            old = now - dt.timedelta(days=self.limits.trusted_days)
+            await session.execute(delete(self.successes).where(self.successes.at < old))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.refusals import Refusal, RefusalError
 
@@ -127,6 +128,21 @@ PHONE_PATTERN = r"^\+7\d{10}$"
 CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"  # doctor codes, registration numbers
 # Free text from citizens: no control characters (NUL, in particular, is refused by PostgreSQL).
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# Characters a clinic would not see as they are: controls (C0 and C1), format characters (bidi overrides,
+# zero-width joiners and spaces), line and paragraph separators, private-use and surrogate code points.
+_INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs"}
+
+
+def _visible_text(value: str) -> str:
+    """NFC-normalised text with nothing invisible in it; a ``ValueError`` names the first offender."""
+    value = unicodedata.normalize("NFC", value)
+    for char in value:
+        if unicodedata.category(char) in _INVISIBLE:
+            raise ValueError(f"invisible or control character U+{ord(char):04X} is not allowed")
+    return value
+
+
+FreeText = Annotated[str, AfterValidator(_visible_text)]
 
 
 class ServiceKind(StrEnum):
@@ -145,7 +161,7 @@ MAX_DOCUMENTS = 3
 class AttachedDocument(Contract):
     """A document attached in electronic form: named in the signed document by its hash."""
 
-    name: str = Field(min_length=1, max_length=120, pattern=TEXT_PATTERN)
+    name: FreeText = Field(min_length=1, max_length=120)
     media_type: Literal["application/pdf", "image/jpeg", "image/png"]
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=1, le=MAX_DOCUMENT_BYTES)
@@ -169,11 +185,9 @@ class HomeCallForm(Contract):
     """Вызов врача на дом: the form's fields and their format requirements."""
 
     patient_iin: str | None = Field(default=None, pattern=IIN_PATTERN, description="ИИН of the patient if not you")
-    address: str = Field(min_length=5, max_length=200, pattern=TEXT_PATTERN, description="where the doctor should come")
+    address: FreeText = Field(min_length=5, max_length=200, description="where the doctor should come")
     phone: str = Field(pattern=PHONE_PATTERN, description="+7XXXXXXXXXX")
-    complaints: str = Field(
-        min_length=3, max_length=500, pattern=TEXT_PATTERN, description="complaints in the patient's words"
-    )
+    complaints: FreeText = Field(min_length=3, max_length=500, description="complaints in the patient's words")
     temperature: float | None = Field(default=None, ge=34.0, le=43.0)
     documents: Documents = documents_field()
 
@@ -198,7 +212,7 @@ class AttachmentForm(Contract):
 
     patient_iin: str | None = Field(default=None, pattern=IIN_PATTERN, description="a minor's ИИН (you sign)")
     reason: Literal["voluntary", "residence_change"] = "voluntary"
-    new_address: str | None = Field(default=None, min_length=5, max_length=200, pattern=TEXT_PATTERN)
+    new_address: FreeText | None = Field(default=None, min_length=5, max_length=200)
     documents: Documents = documents_field()
 
 

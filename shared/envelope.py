@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.canonical import canonical_json
+from shared.canonical import UnacceptableJson, canonical_json, loads_strict
 from shared.certs import CertIdentity, TrustStore
 from shared.clock import Clock
 from shared.jws import JwsError, SigningKey, parse, sign_detached, verify_signature
@@ -121,7 +121,7 @@ def peek(raw: bytes) -> Envelope | None:
     """Parse without verifying (only to address a refusal to the sender); ``None`` if unreadable."""
     try:
         return Envelope.model_validate_json(raw)
-    except ValidationError:
+    except (ValidationError, ValueError, RecursionError):
         return None
 
 
@@ -130,9 +130,9 @@ def open_envelope(raw: bytes, store: TrustStore, clock: Clock, *, check_expiry: 
     if len(raw) > MAX_ENVELOPE_BYTES:
         raise RefusalError(Refusal.MALFORMED, "envelope too large")
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RefusalError(Refusal.MALFORMED, "envelope is not JSON") from None
+        body = loads_strict(raw)
+    except UnacceptableJson as exc:
+        raise RefusalError(Refusal.MALFORMED, f"envelope: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("signature"), str):
         raise RefusalError(Refusal.MALFORMED, "envelope has no signature")
     signature = body.pop("signature")

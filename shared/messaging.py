@@ -118,6 +118,11 @@ class Dispatcher:
             envelope = peek(raw)
             if envelope is not None and message.reply_to:
                 await self._publish(message, self._seal_reply(envelope, REFUSAL, refusal_payload(exc)), None)
+            if exc.code is Refusal.MALFORMED:
+                # Unreadable input (not JSON, NaN, huge integers, too deep…) is refused once and dropped: it
+                # can never become readable, and keeping it would only fill the dead-letter queue.
+                log.warning("malformed message dropped", extra={"detail": exc.detail, "id": message.message_id})
+                return
             raise Unprocessable(f"{exc.code}: {exc.detail}") from None
         envelope = opened.envelope
         context = MessageContext(envelope=envelope, signer=opened.signer, accepted_at=accepted_at)

@@ -27,8 +27,9 @@ class ArmSettings(ServiceSettings):
     # -- clinic staff (diagram 2) --
     staff_token_ttl_seconds: int = 8 * 3600
     """A staff session lasts a working shift at most (and ends at logout)."""
-    staff_login_failures_per_iin: int = 5
-    staff_login_failures_per_client: int = 20
+    staff_login_attempts_per_pair: int = 5
+    staff_login_attempts_per_client: int = 20
+    staff_login_attempts_per_iin: int = 50
     staff_login_window_seconds: int = 900
     staff_draft_ttl_seconds: int = 600
     """A filled form must be signed within this time."""

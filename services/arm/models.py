@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBin
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.attachments import UploadColumns
-from shared.auth import LoginFailureColumns, TokenColumns
+from shared.auth import LoginCounterColumns, LoginSuccessColumns, TokenColumns
 from shared.db import UtcDateTime
 
 
@@ -228,9 +228,12 @@ class StaffToken(TokenColumns, Base):
     __tablename__ = "staff_tokens"
 
 
-class StaffLoginFailure(LoginFailureColumns, Base):
-    __tablename__ = "staff_login_failures"
-    __table_args__ = (Index("ix_staff_login_failures_key_at", "key", "at"),)
+class StaffLoginCounter(LoginCounterColumns, Base):
+    __tablename__ = "staff_login_counters"
+
+
+class StaffLoginSuccess(LoginSuccessColumns, Base):
+    __tablename__ = "staff_login_successes"
 
 
 class StaffDraft(Base):

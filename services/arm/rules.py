@@ -10,11 +10,13 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 
 from shared.calendar import WorkCalendar, WorkingHours, parse_time
+from shared.guardians import ADULT_AGE, age_on
 from shared.refusals import Refusal, RefusalError
+
+__all__ = ["ADULT_AGE", "WorkingHours", "age_on", "call_category", "day_slots", "home_call_window", "site_for_street"]
 
 CUTOFF = dt.timedelta(hours=2)  # regulation, Приложение 1 п. 9: accepted until 2 hours before closing
 VISIT_WINDOW = dt.timedelta(hours=2)
-ADULT_AGE = 18
 
 
 def _round_up(moment: dt.datetime, minutes: int = 30) -> dt.datetime:
@@ -79,10 +81,6 @@ def day_slots(
             slots.append((start, slot_end))
         start = slot_end
     return slots
-
-
-def age_on(birth: dt.date, day: dt.date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 def call_category(age: int, temperature: float | None) -> str:

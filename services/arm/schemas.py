@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts import CODE_PATTERN, IIN_PATTERN, MAX_DOCUMENTS, TEXT_PATTERN, ServiceKind
+from shared.contracts import CODE_PATTERN, IIN_PATTERN, MAX_DOCUMENTS, FreeText, ServiceKind
 
 
 class In(BaseModel):
@@ -151,19 +151,19 @@ class PageOut(BaseModel):
 
 class HomeCallChangeIn(In):
     action: Literal["assign", "visited", "cancel"]
-    doctor: str | None = Field(default=None, min_length=3, max_length=120, pattern=TEXT_PATTERN)
-    note: str | None = Field(default=None, min_length=3, max_length=500, pattern=TEXT_PATTERN)
+    doctor: FreeText | None = Field(default=None, min_length=3, max_length=120)
+    note: FreeText | None = Field(default=None, min_length=3, max_length=500)
 
 
 class AppointmentChangeIn(In):
     action: Literal["arrived", "fulfilled", "no_show", "cancel"]
-    note: str | None = Field(default=None, min_length=3, max_length=500, pattern=TEXT_PATTERN)
+    note: FreeText | None = Field(default=None, min_length=3, max_length=500)
 
 
 class AbsenceIn(In):
     doctor_code: str = Field(pattern=CODE_PATTERN)
     day: dt.date
-    reason: str = Field(min_length=3, max_length=200, pattern=TEXT_PATTERN, description="leave, sickness…")
+    reason: FreeText = Field(min_length=3, max_length=200, description="leave, sickness…")
 
 
 class AbsenceOut(BaseModel):

@@ -32,7 +32,6 @@ from services.arm.models import (
 )
 from services.arm.models import SlotHold as SlotHoldRow
 from services.arm.rules import (
-    ADULT_AGE,
     WorkingHours,
     age_on,
     call_category,
@@ -58,6 +57,7 @@ from shared.db import insert_or_ignore
 from shared.deadlines import deadline
 from shared.documents import verify_document
 from shared.envelope import ServiceIdentity
+from shared.guardians import may_act_for
 from shared.jws import sign_compact
 from shared.refusals import Refusal, RefusalError, refusal_text
 
@@ -201,9 +201,7 @@ class ArmService:
         """Condition 3: the grounds of the requested service; returns the result's content."""
         signed, person = prepared.signed, prepared.person
         assert signed is not None and person is not None
-        if person.iin != signed.iin and (
-            age_on(person.birth_date, now.date()) >= ADULT_AGE or signed.iin not in prepared.parents
-        ):
+        if not may_act_for(signed.iin, person.iin, person.birth_date, prepared.parents, now.date()):
             # Acting for someone else: only a parent or guardian (per ГБД ФЛ) for a minor.
             raise RefusalError(Refusal.NOT_GUARDIAN)
         form = signed.form()

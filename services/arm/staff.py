@@ -34,7 +34,8 @@ from services.arm.models import (
     RequestDocument,
     Staff,
     StaffDraft,
-    StaffLoginFailure,
+    StaffLoginCounter,
+    StaffLoginSuccess,
     StaffToken,
     StaffUpload,
 )
@@ -112,28 +113,28 @@ class StaffService:
     ) -> None:
         self.settings, self.db, self.clock, self.client = settings, db, clock, client
         self.arm, self.outbox = arm, outbox
-        self.limits = auth.LoginLimits(
-            settings.staff_login_failures_per_iin,
-            settings.staff_login_failures_per_client,
-            settings.staff_login_window_seconds,
+        limits = auth.LoginLimits(
+            per_pair=settings.staff_login_attempts_per_pair,
+            per_client=settings.staff_login_attempts_per_client,
+            per_iin=settings.staff_login_attempts_per_iin,
+            window_seconds=settings.staff_login_window_seconds,
         )
+        self.throttle = auth.Throttle(db, StaffLoginCounter, StaffLoginSuccess, limits)
 
     # -- process 1: authorisation --------------------------------------------------------------
     async def login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime, Staff]:
         """ИИН and password; a wrong pair is 401 AUTH_FAILED (no hint which), 429 when throttled."""
         now = self.clock.now()
+        await self.throttle.begin(iin, client, now)  # counted before the password is checked
         async with self.db.sessions() as session:
-            await auth.throttle_check(session, StaffLoginFailure, iin, client, now, self.limits)
             member = await session.get(Staff, iin) if len(iin) == 12 and iin.isdigit() else None
         known = member is not None and member.active
         if not await auth.verify_password(password, member.password_hash if known and member else None):
-            async with self.db.transaction() as session:
-                await auth.record_failure(session, StaffLoginFailure, iin, client, now)
             log.info("staff login refused", extra={"iin": iin, "client": client})
             raise RefusalError(Refusal.AUTH_FAILED)
         assert member is not None
+        await self.throttle.succeeded(iin, client, now)
         async with self.db.transaction() as session:
-            await auth.clear_failures(session, StaffLoginFailure, iin, now, self.limits)
             ttl = self.settings.staff_token_ttl_seconds
             token, expires = await auth.issue_token(session, StaffToken, iin, now, ttl)
         return token, expires, member

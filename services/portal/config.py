@@ -20,10 +20,14 @@ class PortalSettings(ServiceSettings):
     """A prepared document must be signed within this time."""
     document_max_age_seconds: int = 600
     """One-step submission: how old the signed document's ``time`` may be."""
-    login_failures_per_iin: int = 5
-    login_failures_per_client: int = 20
+    login_attempts_per_pair: int = 5
+    """Password guesses for one ИИН from one client per window (each counted before it is checked)."""
+    login_attempts_per_client: int = 20
+    """Guesses from one client for any ИИН per window."""
+    login_attempts_per_iin: int = 50
+    """Guesses for one ИИН from all clients per window; not applied to a client that logged in to it before."""
     login_window_seconds: int = 900
-    """Failed logins are counted over this sliding window; the lock lifts by itself."""
+    """Attempts are counted per window; a lock lifts by itself when its window ends."""
     password_min_length: int = 8
     password_max_length: int = 128
     resend_after_seconds: float = 5.0

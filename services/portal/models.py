@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.attachments import UploadColumns
-from shared.auth import LoginFailureColumns, TokenColumns
+from shared.auth import LoginCounterColumns, LoginSuccessColumns, TokenColumns
 from shared.db import UtcDateTime
 
 
@@ -32,9 +32,12 @@ class Token(TokenColumns, Base):
     __tablename__ = "tokens"
 
 
-class LoginFailure(LoginFailureColumns, Base):
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+class LoginCounter(LoginCounterColumns, Base):
+    __tablename__ = "login_counters"
+
+
+class LoginSuccess(LoginSuccessColumns, Base):
+    __tablename__ = "login_successes"
 
 
 class Draft(Base):

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.portal.config import PortalSettings
-from services.portal.models import LoginFailure, Token
+from services.portal.models import Token
 from shared import auth
 from shared.auth import hash_password, token_hash, verify_password
 from shared.http import ApiError
@@ -38,7 +38,10 @@ def check_password_policy(password: str, iin: str, settings: PortalSettings) -> 
 
 def limits(settings: PortalSettings) -> auth.LoginLimits:
     return auth.LoginLimits(
-        settings.login_failures_per_iin, settings.login_failures_per_client, settings.login_window_seconds
+        per_pair=settings.login_attempts_per_pair,
+        per_client=settings.login_attempts_per_client,
+        per_iin=settings.login_attempts_per_iin,
+        window_seconds=settings.login_window_seconds,
     )
 
 
@@ -48,17 +51,3 @@ async def issue_token(session: AsyncSession, iin: str, now: dt.datetime, ttl_sec
 
 async def citizen_of_token(session: AsyncSession, token: str, now: dt.datetime) -> str | None:
     return await auth.iin_of_token(session, Token, token, now)
-
-
-async def throttle_check(
-    session: AsyncSession, iin: str, client: str, now: dt.datetime, settings: PortalSettings
-) -> None:
-    await auth.throttle_check(session, LoginFailure, iin, client, now, limits(settings))
-
-
-async def record_failure(session: AsyncSession, iin: str, client: str, now: dt.datetime) -> None:
-    await auth.record_failure(session, LoginFailure, iin, client, now)
-
-
-async def clear_failures(session: AsyncSession, iin: str, now: dt.datetime, settings: PortalSettings) -> None:
-    await auth.clear_failures(session, LoginFailure, iin, now, limits(settings))

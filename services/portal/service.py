@@ -24,6 +24,8 @@ from services.portal.models import (
     Citizen,
     Draft,
     KnownAttachment,
+    LoginCounter,
+    LoginSuccess,
     Request,
     RequestEvent,
     SurveyAnswer,
@@ -31,6 +33,7 @@ from services.portal.models import (
     Upload,
 )
 from shared import attachments, deadlines
+from shared.auth import Throttle
 from shared.bus import RequestTimeout
 from shared.calendar import WorkingHours
 from shared.canonical import canonical_json
@@ -51,6 +54,7 @@ from shared.contracts import (
 )
 from shared.db import Database
 from shared.documents import STAFF_ROLES, verify_clinic_result, verify_document
+from shared.guardians import may_act_for
 from shared.http import ApiError
 from shared.ids import InvalidIdentifier, parse_iin
 from shared.jws import JwsError, parse
@@ -101,6 +105,7 @@ class PortalService:
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
         self.calendar = settings.work_calendar()
         self.steps = StepTimes(deadlines.PORTAL_STEPS)  # table 1's times, measured
+        self.throttle = Throttle(db, LoginCounter, LoginSuccess, security.limits(settings))
         clinics = load_clinics(settings.clinics_file)
         self.clinic_hours = {
             c.bin: WorkingHours.from_json(c.hours, clinics.timezone, self.calendar) for c in clinics.clinics
@@ -141,17 +146,15 @@ class PortalService:
     async def login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime]:
         """Process 1 / condition 1; a wrong ИИН or password is process 2 (AUTH_FAILED)."""
         now = self.clock.now()
+        await self.throttle.begin(iin, client, now)  # counted before the password is checked
         async with self.db.sessions() as session:
-            await security.throttle_check(session, iin, client, now, self.settings)
             # A malformed ИИН is simply a failed login (no hint), and never reaches a database query.
             citizen = await session.get(Citizen, iin) if len(iin) == 12 and iin.isdigit() else None
         if not await security.verify_password(password, citizen.password_hash if citizen else None):
-            async with self.db.transaction() as session:
-                await security.record_failure(session, iin, client, now)
             log.info("login refused", extra={"iin": iin, "client": client})
             raise RefusalError(Refusal.AUTH_FAILED)
+        await self.throttle.succeeded(iin, client, now)
         async with self.db.transaction() as session:
-            await security.clear_failures(session, iin, now, self.settings)
             return await security.issue_token(session, iin, now, self.settings.token_ttl_seconds)
 
     async def logout(self, token: str) -> None:
@@ -226,6 +229,26 @@ class PortalService:
             raise RefusalError(Refusal.NOT_ATTACHED, "attach to a clinic first")
         return str(attachment["clinic_bin"])
 
+    async def check_guardian(self, citizen: Citizen, patient_iin: str) -> None:
+        """Acting for another person needs to be their parent or guardian (per ГБД ФЛ) while they are a
+        minor. Refused with NOT_GUARDIAN whatever the reason — an unknown ИИН included — so the answer
+        reveals nothing about the person; a malformed ИИН is a validation error."""
+        try:
+            parse_iin(patient_iin)
+        except InvalidIdentifier as exc:
+            raise RefusalError(Refusal.IIN_INVALID, exc.detail) from None
+        try:
+            answer = await self.ask("gbd_fl", PERSON_LOOKUP, {"iin": patient_iin})
+        except RefusalError as exc:
+            if exc.code in TECHNICAL:
+                raise
+            raise RefusalError(Refusal.NOT_GUARDIAN) from None
+        person = answer["person"]
+        birth = dt.date.fromisoformat(person["birth_date"])
+        today = self.clock.now().astimezone(self.tz).date()
+        if not may_act_for(citizen.iin, patient_iin, birth, answer.get("parents", []), today):
+            raise RefusalError(Refusal.NOT_GUARDIAN)
+
     # -- documents attached in electronic form (process 3) -----------------------------------
     async def upload(self, citizen: Citizen, name: str, content: bytes) -> Upload:
         """Keep a document to attach: checked by content (PDF, JPEG, PNG) and size; its hash is returned."""
@@ -288,6 +311,8 @@ class PortalService:
             errors = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
             raise ApiError(422, "VALIDATION_ERROR", json.dumps(errors, ensure_ascii=False)) from None
         clean = form.model_dump(mode="json", exclude_none=True)
+        if clean.get("patient_iin", citizen.iin) != citizen.iin:
+            await self.check_guardian(citizen, clean["patient_iin"])  # before anything about them is looked up
         clinic = await self.clinic_for(citizen, service, clinic_bin, clean)
         now = self.clock.now()
         if isinstance(form, AppointmentForm):
@@ -446,7 +471,8 @@ class PortalService:
         """The retry path of a technically failed request: the same document, a new message."""
         now = self.clock.now()
         async with self.db.transaction() as session:
-            request = await self.own(session, citizen, request_id)
+            # Locked: of concurrent retries only the first sees "failed"; the others see "submitted".
+            request = await self.own(session, citizen, request_id, lock=True)
             if request.status != "failed":
                 raise ApiError(409, "NOT_FAILED", "only a failed request can be retried")
             # "failed" means the clinic never registered this request: no clinic status is outstanding,
@@ -571,8 +597,9 @@ class PortalService:
 
     # -- what the citizen sees ---------------------------------------------------------------
     @staticmethod
-    async def own(session: AsyncSession, citizen: Citizen, request_id: str) -> Request:
-        request = await session.get(Request, request_id)
+    async def own(session: AsyncSession, citizen: Citizen, request_id: str, *, lock: bool = False) -> Request:
+        """The citizen's own request (``lock``: the row is locked for this transaction)."""
+        request = await session.get(Request, request_id, with_for_update=lock)
         if request is None or request.iin != citizen.iin:
             raise ApiError(404, "NOT_FOUND", "no such request")  # another citizen's request does not exist for you
         return request

@@ -160,9 +160,10 @@ async def test_voluntary_change_limit_but_residence_change_is_allowed(citizen_fa
 async def test_minor_is_attached_by_a_parent_but_not_by_a_stranger(citizen_factory, demo, people: People) -> None:
     parent = await citizen_factory(demo.parent).enter()
     (stranger,) = await citizens(citizen_factory, people, "unattached")
-    refused = await stranger.wait(
-        (await stranger.submit("attachment", clinic=CLINIC_4, patient_iin=demo.child.iin))["id"]
-    )
+    # the portal refuses before anything is prepared; a document signed anyway is refused by the clinic
+    await refused_with("NOT_GUARDIAN", stranger.prepare("attachment", clinic=CLINIC_4, patient_iin=demo.child.iin))
+    jws = stranger.signed_document("attachment", CLINIC_4, patient_iin=demo.child.iin)
+    refused = await stranger.wait((await stranger.submit_signed(jws))["id"])
     assert refused["refusal"]["code"] == "NOT_GUARDIAN"
     request = await parent.submit("attachment", clinic=CLINIC_4, patient_iin=demo.child.iin)
     final = await parent.wait(request["id"])
@@ -221,6 +222,24 @@ async def test_login_throttling_lifts_by_itself_and_logout_revokes(citizen_facto
     await citizen.call("GET", "/api/v1/requests")
     await citizen.call("POST", "/api/v1/auth/logout")
     await refused_with("UNAUTHORIZED", citizen.call("GET", "/api/v1/requests"))
+
+
+async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_allowed_number_checked(
+    citizen_factory, people: People
+) -> None:
+    """60 parallel logins for one ИИН from one client, the right password at number 55: each attempt is
+    counted before its password is checked, so at most 5 per 3-second window are ever evaluated."""
+    (citizen,) = await citizens(citizen_factory, people, "unattached")
+    bodies = [{"iin": citizen.iin, "password": PASSWORD if n == 54 else f"Wrong-pass-{n:03d}"} for n in range(60)]
+    async with httpx.AsyncClient(base_url=citizen.mesh.url("portal"), timeout=60) as http:
+        started = time.monotonic()
+        responses = await asyncio.gather(*(http.post("/api/v1/auth/login", json=b) for b in bodies))
+        elapsed = time.monotonic() - started
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 401, 429}, statuses
+    windows = int(elapsed // 3) + 1  # the test mesh counts attempts over 3-second windows
+    assert 0 < statuses.count(401) + statuses.count(200) <= 5 * windows, (statuses, elapsed)
+    assert all(r.headers.get("retry-after") for r in responses if r.status_code == 429)
 
 
 @pytest.mark.parametrize("fault", ["revoked", "expired", "someone_else", "auth_key", "tampered", "other_content"])
@@ -436,9 +455,15 @@ async def test_one_booking_per_patient_per_doctor_per_day_and_documents_count_on
 
 async def test_acting_for_another_person_needs_to_be_their_guardian(citizen_factory, demo, people: People) -> None:
     alice, bob = await citizens(citizen_factory, people, "attached_1", 2)
-    for_adult = await alice.wait(
-        (await alice.submit("home_call", clinic=CLINIC_1, patient_iin=bob.iin, **HOME_CALL))["id"]
-    )
+    # Nothing about Bob is revealed to Alice: not his clinic (no provider is chosen), not whether he exists.
+    refused = await refused_with("NOT_GUARDIAN", alice.prepare("home_call", patient_iin=bob.iin, **HOME_CALL))
+    assert CLINIC_1 not in str(refused.body)
+    absent = make_iin(dt.date(1985, 3, 15), "M", 9876)  # nobody in ГБД ФЛ
+    await refused_with("NOT_GUARDIAN", alice.prepare("home_call", patient_iin=absent, **HOME_CALL))
+    bad_checksum = bob.iin[:-1] + str((int(bob.iin[-1]) + 1) % 10)
+    await refused_with("IIN_INVALID", alice.prepare("home_call", patient_iin=bad_checksum, **HOME_CALL))
+    jws = alice.signed_document("home_call", CLINIC_1, patient_iin=bob.iin, **HOME_CALL)
+    for_adult = await alice.wait((await alice.submit_signed(jws))["id"])
     assert (for_adult["status"], for_adult["refusal"]["code"]) == ("refused", "NOT_GUARDIAN")
     parent = await citizen_factory(demo.parent).enter()
     attached = await parent.wait((await parent.submit("attachment", clinic=CLINIC_4, patient_iin=demo.child.iin))["id"])

@@ -19,7 +19,7 @@ from shared.envelope import ServiceIdentity, open_envelope, seal
 from shared.mesh import Mesh
 from shared.messaging import MeshClient, MeshEndpoint
 from shared.refusals import Refusal, RefusalError
-from shared.topology import arm_address, queue_name
+from shared.topology import arm_address, dead_letter_queue, queue_name
 from tests.conftest import AMQP_URL, CLINICS, OPERATOR_TOKEN, identity
 
 CLINIC = arm_address(CLINICS[0].bin)
@@ -225,3 +225,50 @@ async def test_an_oversized_message_is_refused_once_before_parsing_and_dropped(m
             break
         await asyncio.sleep(0.1)
     assert [r["outcome"] for r in rows] == ["refused:MALFORMED"]  # once: dropped, not redelivered
+
+
+def poison_envelopes() -> dict[str, bytes]:
+    """Envelopes whose payload no receiver should try to sign or walk: NaN, 2^60, 10,000-deep JSON."""
+    now = dt.datetime.now(dt.UTC)
+    head = (
+        f'{{"id": "{uuid.uuid4()}", "type": "person.lookup", "sender": "portal", "recipient": "gbd_fl",'
+        f' "correlation_id": null, "issued_at": "{now.isoformat()}",'
+        f' "expires_at": "{(now + dt.timedelta(minutes=1)).isoformat()}", "signature": "a..b", "payload": '
+    )
+    return {
+        "nan": (head + '{"iin": NaN}}').encode(),
+        "huge_integer": (head + f'{{"iin": {2**60}}}}}').encode(),
+        "deep": (head + '{"iin": ' + "[" * 10_000 + "]" * 10_000 + "}}").encode(),
+    }
+
+
+@pytest.mark.parametrize("kind", ["nan", "huge_integer", "deep"])
+async def test_poison_envelopes_are_refused_once_as_malformed(mesh: Mesh, bus: Bus, kind: str) -> None:
+    raw = poison_envelopes()[kind]
+    message_id = str(uuid.uuid4())
+    await bus.publish(queue_name(mesh.namespace, "gateway"), raw, message_id=message_id, type=PERSON_LOOKUP)
+    rows: list[dict] = []
+    for _ in range(300):
+        rows = await journal(mesh, message_id)
+        if rows:
+            break
+        await asyncio.sleep(0.1)
+    assert [r["outcome"] for r in rows] == ["refused:MALFORMED"]
+    # Sent straight to a service's queue: refused once and dropped there too, not dead-lettered.
+    service_queue, dlq = queue_name(mesh.namespace, "gbd_fl"), dead_letter_queue(mesh.namespace, "gbd_fl")
+    parked = await _queue_depth(bus, dlq)
+
+    def dropped() -> int:
+        assert mesh.log_file is not None
+        return sum(
+            "gbd_fl" in line and "malformed message dropped" in line for line in mesh.log_file.open(errors="replace")
+        )
+
+    before = dropped()
+    await bus.publish(service_queue, raw, message_id=str(uuid.uuid4()), type=PERSON_LOOKUP)
+    for _ in range(300):
+        if dropped() > before:
+            break
+        await asyncio.sleep(0.1)
+    assert dropped() == before + 1
+    assert await _queue_depth(bus, service_queue) == 0 and await _queue_depth(bus, dlq) == parked

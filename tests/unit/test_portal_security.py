@@ -55,19 +55,6 @@ async def test_passwords_are_argon2_and_policy_is_enforced() -> None:
     security.check_password_policy("Tulpar-Zhol-2026", "850315300019", settings)
 
 
-async def test_failed_logins_are_throttled_within_a_window(db: Database) -> None:
-    settings = PortalSettings(login_failures_per_iin=3, login_window_seconds=60)
-    async with db.transaction() as session:
-        for i in range(3):
-            await security.record_failure(session, "850315300019", "10.0.0.1", NOW + dt.timedelta(seconds=i))
-    async with db.sessions() as session:
-        with pytest.raises(ApiError) as info:
-            await security.throttle_check(session, "850315300019", "10.0.0.2", NOW + dt.timedelta(seconds=10), settings)
-        assert info.value.status == 429
-        await security.throttle_check(session, "061211600012", "10.0.0.2", NOW, settings)  # others unaffected
-        await security.throttle_check(session, "850315300019", "10.0.0.2", NOW + dt.timedelta(seconds=61), settings)
-
-
 async def test_expired_drafts_are_purged(db: Database) -> None:
     from services.portal.models import Draft
     from services.portal.service import PortalService

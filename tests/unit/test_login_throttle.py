@@ -1,0 +1,86 @@
+"""Login throttling on real databases (SQLite and PostgreSQL): attempts are counted atomically before the
+password is checked, per ИИН and client, and nobody can lock an owner out from another address."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services.portal.models import Base, LoginCounter, LoginSuccess
+from shared.auth import LoginLimits, Throttle
+from shared.db import Database
+from shared.http import ApiError
+
+POSTGRES_URL = os.environ.get("EMHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+NOW = dt.datetime(2026, 11, 24, 11, 30, tzinfo=dt.UTC)
+VICTIM = "850315300019"
+LIMITS = LoginLimits(per_pair=5, per_client=20, per_iin=12, window_seconds=60)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    admin_url = POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")
+    name = None
+    if request.param == "sqlite":
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'portal.db'}")
+    else:
+        name = f"throttle_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(admin_url)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        database = Database(f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}")
+    await database.create_all(Base.metadata)
+    yield database
+    await database.close()
+    if name is not None:
+        admin = await asyncpg.connect(admin_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def attempt(throttle: Throttle, iin: str, client: str, at: dt.datetime = NOW) -> int:
+    try:
+        await throttle.begin(iin, client, at)
+    except ApiError as exc:
+        assert exc.code == "TOO_MANY_ATTEMPTS" and exc.headers and int(exc.headers["Retry-After"]) > 0
+        return 429
+    return 200
+
+
+async def test_a_burst_of_sixty_guesses_gets_no_more_than_five_checked(db: Database) -> None:
+    throttle = Throttle(db, LoginCounter, LoginSuccess, LIMITS)
+    outcomes = await asyncio.gather(*(attempt(throttle, VICTIM, "10.0.0.66") for _ in range(60)))
+    assert outcomes.count(200) == 5 and outcomes.count(429) == 55
+    later = NOW + dt.timedelta(seconds=61)  # the window ends: the lock lifts by itself
+    assert await attempt(throttle, VICTIM, "10.0.0.66", later) == 200
+
+
+async def test_a_guesser_locks_out_themselves_not_the_owner(db: Database) -> None:
+    throttle = Throttle(db, LoginCounter, LoginSuccess, LIMITS)
+    await throttle.succeeded(VICTIM, "10.0.0.1", NOW - dt.timedelta(days=1))  # the owner's own device
+    for _ in range(6):
+        await attempt(throttle, VICTIM, "10.0.0.66")
+    assert await attempt(throttle, VICTIM, "10.0.0.66") == 429  # the guesser is slowed down…
+    assert await attempt(throttle, VICTIM, "10.0.0.1") == 200  # …the owner is not
+    # Many guessers for one ИИН reach its ceiling, which still spares the owner's known device.
+    for n in range(20):
+        await attempt(throttle, VICTIM, f"10.0.1.{n}")
+    assert await attempt(throttle, VICTIM, "10.0.2.1") == 429  # a new client meets the ceiling
+    assert await attempt(throttle, VICTIM, "10.0.0.1") == 200  # the owner's device does not
+    assert await attempt(throttle, "061211600012", "10.0.2.1") == 200  # other people are unaffected
+
+
+async def test_a_right_password_forgives_that_clients_guesses(db: Database) -> None:
+    throttle = Throttle(db, LoginCounter, LoginSuccess, LIMITS)
+    for _ in range(4):
+        assert await attempt(throttle, VICTIM, "10.0.0.1") == 200
+    await throttle.succeeded(VICTIM, "10.0.0.1", NOW)
+    for _ in range(5):
+        assert await attempt(throttle, VICTIM, "10.0.0.1") == 200
