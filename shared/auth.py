@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pwdlib import PasswordHash
-from sqlalchemy import Integer, String, case, delete
+from sqlalchemy import Integer, String, case, delete, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,10 +159,16 @@ class Throttle:
         return int(row[0]), row[1]
 
     async def succeeded(self, iin: str, client: str, now: dt.datetime) -> None:
-        """The password was right: this client's guesses are forgiven and it is trusted for this ИИН."""
-        pair, _, _ = self._keys(iin, client)
+        """The password was right: this client's guesses are forgiven, this attempt is uncounted (a busy
+        client of many honest logins is not throttled) and the client is trusted for this ИИН."""
+        pair, by_client, by_iin = self._keys(iin, client)
         async with self.db.transaction() as session:
             await session.execute(delete(self.counters).where(self.counters.key == pair))
+            await session.execute(
+                update(self.counters)
+                .where(self.counters.key.in_([by_client, by_iin]), self.counters.count > 0)
+                .values(count=self.counters.count - 1)
+            )
             await session.merge(self.successes(key=f"ok:{_iin_key(iin)}:{client}"[:120], at=now))
 
     async def purge(self, now: dt.datetime) -> None:

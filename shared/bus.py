@@ -158,7 +158,8 @@ class Bus:
                 reply_to=DIRECT_REPLY_TO,
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
-                expiration=timeout,
+                # No broker expiration: an expired message would be dead-lettered, and an outage would fill
+                # the dead-letter queues with requests nobody waits for. Receivers drop stale requests.
             )
             await self._usable(self._rpc, timeout)
             await self._rpc.default_exchange.publish(message, routing_key=routing_key, mandatory=True)

@@ -94,9 +94,12 @@ class Dispatcher:
         inbox: Inbox | None = None,
         reply_ttl: dt.timedelta = dt.timedelta(minutes=5),
         max_message_bytes: int = 12 * 1024 * 1024,
+        sync_patience: dt.timedelta = dt.timedelta(seconds=15),
     ) -> None:
         self.endpoint = endpoint
         self.max_message_bytes = max_message_bytes
+        self.sync_patience = sync_patience  # how long a synchronous caller waits (then its request is stale)
+        self._answered: dict[str, dt.datetime] = {}  # requests answered, by id, oldest first
         self.identity, self.store, self.clock = endpoint.identity, endpoint.store, endpoint.clock
         self.bus, self.namespace = endpoint.bus, endpoint.namespace
         self.routes = routes
@@ -112,7 +115,12 @@ class Dispatcher:
         try:
             opened = open_envelope(raw, self.store, self.clock, check_expiry=False)
             accepted_at = check_stamp(
-                message.headers.get(STAMP_HEADER), opened.envelope, raw, self.store, self.addresses
+                message.headers.get(STAMP_HEADER),
+                opened.envelope,
+                raw,
+                self.store,
+                self.addresses,
+                sync=bool(message.reply_to),
             )
         except RefusalError as exc:
             envelope = peek(raw)
@@ -125,9 +133,20 @@ class Dispatcher:
                 return
             raise Unprocessable(f"{exc.code}: {exc.detail}") from None
         envelope = opened.envelope
+        if message.reply_to and self.clock.now() - accepted_at > self.sync_patience:
+            # The caller has given up (the service was down or swamped): answering is pointless, and a
+            # request nobody waits for is dropped, not kept or re-driven.
+            log.info("stale synchronous request dropped", extra={"type": envelope.type, "id": str(envelope.id)})
+            return
         context = MessageContext(envelope=envelope, signer=opened.signer, accepted_at=accepted_at)
         route = self.routes.get(envelope.type)
         is_sync = bool(message.reply_to)
+        if is_sync and not self._first_answer(str(envelope.id), accepted_at):
+            # A stamped request answered already (copied off the queue and sent again): no second answer.
+            await self._publish(
+                message, self._refusal_outcome(envelope, RefusalError(Refusal.REPLAYED), True)["reply"], None
+            )
+            return
         if route is None:
             outcome = self._refusal_outcome(
                 envelope, RefusalError(Refusal.MALFORMED, f"unknown type {envelope.type}"), is_sync
@@ -140,6 +159,17 @@ class Dispatcher:
             except RefusalError as exc:
                 outcome = self._refusal_outcome(envelope, exc, is_sync)
         await self._publish(message, outcome.get("reply"), outcome.get("messages", []))
+
+    def _first_answer(self, message_id: str, accepted_at: dt.datetime) -> bool:
+        """Whether this request is answered for the first time; remembered while such a request can live
+        (its stamp's ``sync_patience``), since older ones are dropped as stale anyway."""
+        horizon = self.clock.now() - self.sync_patience
+        while self._answered and next(iter(self._answered.values())) < horizon:
+            self._answered.pop(next(iter(self._answered)))
+        if message_id in self._answered:
+            return False
+        self._answered[message_id] = accepted_at
+        return True
 
     async def _run_transactional(self, route: Route, context: MessageContext, is_sync: bool) -> dict[str, Any]:
         assert self.db is not None and self.inbox is not None, "transactional routes need a database"

@@ -2,7 +2,8 @@
 
 For operators, after the cause is fixed (a service that failed on every delivery, a broker incident).
 Each message is republished with a confirm and only then removed from the dead-letter queue, so nothing
-is lost; receivers are idempotent, and the gateway judges replays and expiry again.
+is lost; receivers are idempotent, and the gateway judges replays and expiry again. Synchronous requests
+(with a reply-to) are dropped instead: their callers have long stopped waiting.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from shared.topology import dead_letter_queue, queue_name
 async def redrive(amqp_url: str, namespace: str, address: str, limit: int | None = None) -> int:
     """Move up to ``limit`` messages from ``address``'s dead-letter queue back to its queue; return the count."""
     connection = await aio_pika.connect(amqp_url)
-    moved = 0
+    moved = dropped = 0
     async with connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         source = await channel.get_queue(dead_letter_queue(namespace, address), ensure=True)
@@ -29,6 +30,10 @@ async def redrive(amqp_url: str, namespace: str, address: str, limit: int | None
             message = await source.get(no_ack=False, fail=False)
             if message is None:
                 break
+            if message.reply_to:  # a synchronous request: its caller gave up long ago; never replay it
+                await message.ack()
+                dropped += 1
+                continue
             headers = {k: v for k, v in (message.headers or {}).items() if k not in ("x-death", "x-delivery-count")}
             await channel.default_exchange.publish(
                 aio_pika.Message(
@@ -45,6 +50,8 @@ async def redrive(amqp_url: str, namespace: str, address: str, limit: int | None
             )
             await message.ack()
             moved += 1
+    if dropped:
+        print(f"{dropped} synchronous request(s) dropped: nobody waits for their answer", file=sys.stderr)
     return moved
 
 

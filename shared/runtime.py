@@ -76,7 +76,12 @@ class ServiceRuntime:
         )
         self.client = MeshClient(endpoint, timeout=self.settings.rpc_timeout_seconds + GATEWAY_ANSWER_MARGIN_SECONDS)
         self.dispatcher = Dispatcher(
-            endpoint, self.routes, db=self.db, inbox=self.inbox, max_message_bytes=self.settings.max_message_bytes
+            endpoint,
+            self.routes,
+            db=self.db,
+            inbox=self.inbox,
+            max_message_bytes=self.settings.max_message_bytes,
+            sync_patience=dt.timedelta(seconds=self.settings.rpc_timeout_seconds + GATEWAY_ANSWER_MARGIN_SECONDS),
         )
         if self.on_start is not None:
             await self.on_start(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import uvicorn
@@ -12,6 +13,8 @@ from shared.settings import ServiceSettings
 
 def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
     """Start uvicorn for one service; Ctrl-C / SIGTERM stop it cleanly through the lifespan."""
+    # Files the service creates (SQLite databases with password hashes, their WAL) are its own: 0600.
+    os.umask(0o077)
     uvicorn.run(
         create_app(settings),
         host=settings.http_host,

@@ -130,6 +130,7 @@ def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             "EMHANA_DELIVERY_LIMIT": "3",
             "EMHANA_LOG_LEVEL": "INFO",
             "EMHANA_PORTAL_LOGIN_WINDOW_SECONDS": "3",
+            "EMHANA_ARM_STAFF_LOGIN_WINDOW_SECONDS": "3",
             "EMHANA_PORTAL_RESEND_AFTER_SECONDS": "1",
             **database_env,
         },

@@ -14,7 +14,7 @@ import uuid
 
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.gateway.access import is_allowed
@@ -22,7 +22,7 @@ from services.gateway.models import AcceptedMessage, JournalRow, Provider
 from shared.bus import RequestTimeout, Unprocessable
 from shared.contracts import REFUSAL
 from shared.envelope import MAX_TTL, Envelope, check_window, open_envelope, peek, seal
-from shared.messaging import refusal_payload
+from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS, refusal_payload
 from shared.refusals import Refusal, RefusalError
 from shared.runtime import ServiceRuntime
 from shared.seed import ClinicsFile
@@ -37,6 +37,8 @@ class Gateway:
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
+        self.in_hand: set[str] = set()  # ids this process is delivering right now
+        self.sync_patience = dt.timedelta(seconds=runtime.settings.rpc_timeout_seconds + GATEWAY_ANSWER_MARGIN_SECONDS)
         self.directory: dict[str, str] = {}  # address → БИН (clinics) or "" (services)
 
     @property
@@ -78,12 +80,25 @@ class Gateway:
             if not is_allowed(envelope.sender, envelope.type, envelope.recipient):
                 raise RefusalError(Refusal.ACCESS_DENIED, f"{envelope.type} to {envelope.recipient} not allowed")
             check_window(envelope, self.runtime.clock)
-            if not await self._accept(envelope.id, received_at) and not message.redelivered:
+            if message.reply_to and received_at - envelope.issued_at > self.sync_patience:
+                raise RefusalError(Refusal.EXPIRED, "the caller has stopped waiting for this request")
+            if not await self._accept(envelope.id, received_at, message.redelivered):
                 raise RefusalError(Refusal.REPLAYED)
         except RefusalError as exc:
             await self._refuse(message, envelope, raw, received_at, exc, answer_sender=verified)
             return
-        headers = {STAMP_HEADER: make_stamp(self.runtime.identity, envelope, raw, received_at)}
+        self.in_hand.add(str(envelope.id))
+        try:
+            await self._deliver(message, envelope, raw, received_at, channel)
+        finally:
+            self.in_hand.discard(str(envelope.id))
+
+    async def _deliver(
+        self, message: AbstractIncomingMessage, envelope: Envelope, raw: bytes, received_at: dt.datetime, channel: str
+    ) -> None:
+        """Stamp and deliver an accepted message: publish (async) or forward and relay the reply (sync)."""
+        stamp = make_stamp(self.runtime.identity, envelope, raw, received_at, sync=bool(message.reply_to))
+        headers = {STAMP_HEADER: stamp}
         target = queue_name(self.runtime.settings.namespace, envelope.recipient)
         if not message.reply_to:
             await self.runtime.bus.publish(
@@ -131,13 +146,21 @@ class Gateway:
             raise RefusalError(Refusal.SIGNATURE_INVALID, "reply does not belong to the request")
         return answer
 
-    async def _accept(self, message_id: uuid.UUID, now: dt.datetime) -> bool:
-        """Record the id as accepted; False when it was accepted before (a replay or a redelivery)."""
+    async def _accept(self, message_id: uuid.UUID, now: dt.datetime, redelivered: bool) -> bool:
+        """Record the id as accepted; False when this message must not be delivered (again).
+
+        The gateway's own record decides: a message it has finished with (delivered, replied or refused)
+        is never delivered again, whatever the broker says, and a copy arriving while the first is still
+        in hand is refused at once. Only a redelivery of a message whose handling never finished (the
+        gateway died between accepting and delivering it) is delivered — receivers are idempotent."""
         try:
             async with self.runtime.db.transaction() as session:
                 await session.execute(insert(AcceptedMessage).values(message_id=str(message_id), accepted_at=now))
         except IntegrityError:
-            return False
+            async with self.runtime.db.sessions() as session:
+                record = await session.get(AcceptedMessage, str(message_id))
+            unfinished = record is not None and record.outcome is None
+            return unfinished and redelivered and str(message_id) not in self.in_hand
         return True
 
     async def _refuse(
@@ -221,8 +244,17 @@ class Gateway:
         )
 
     async def _journal_many(self, rows: list[dict[str, object]]) -> None:
+        """Append to the journal and, in the same transaction, record each message's outcome."""
         async with self.runtime.db.transaction() as session:
             await session.execute(insert(JournalRow), rows)
+            for row in rows:
+                if row["outcome"] == f"refused:{Refusal.REPLAYED}":
+                    continue  # a refused copy says nothing about what became of the message itself
+                await session.execute(
+                    update(AcceptedMessage)
+                    .where(AcceptedMessage.message_id == row["message_id"], AcceptedMessage.outcome.is_(None))
+                    .values(outcome=row["outcome"])
+                )
 
     async def purge_accepted(self) -> int:
         """Forget accepted ids older than any envelope can live (they can no longer be replayed)."""

@@ -227,11 +227,11 @@ async def test_an_oversized_message_is_refused_once_before_parsing_and_dropped(m
     assert [r["outcome"] for r in rows] == ["refused:MALFORMED"]  # once: dropped, not redelivered
 
 
-def poison_envelopes() -> dict[str, bytes]:
+def poison_envelopes(message_id: str) -> dict[str, bytes]:
     """Envelopes whose payload no receiver should try to sign or walk: NaN, 2^60, 10,000-deep JSON."""
     now = dt.datetime.now(dt.UTC)
     head = (
-        f'{{"id": "{uuid.uuid4()}", "type": "person.lookup", "sender": "portal", "recipient": "gbd_fl",'
+        f'{{"id": "{message_id}", "type": "person.lookup", "sender": "portal", "recipient": "gbd_fl",'
         f' "correlation_id": null, "issued_at": "{now.isoformat()}",'
         f' "expires_at": "{(now + dt.timedelta(minutes=1)).isoformat()}", "signature": "a..b", "payload": '
     )
@@ -244,8 +244,8 @@ def poison_envelopes() -> dict[str, bytes]:
 
 @pytest.mark.parametrize("kind", ["nan", "huge_integer", "deep"])
 async def test_poison_envelopes_are_refused_once_as_malformed(mesh: Mesh, bus: Bus, kind: str) -> None:
-    raw = poison_envelopes()[kind]
     message_id = str(uuid.uuid4())
+    raw = poison_envelopes(message_id)[kind]
     await bus.publish(queue_name(mesh.namespace, "gateway"), raw, message_id=message_id, type=PERSON_LOOKUP)
     rows: list[dict] = []
     for _ in range(300):
@@ -272,3 +272,129 @@ async def test_poison_envelopes_are_refused_once_as_malformed(mesh: Mesh, bus: B
         await asyncio.sleep(0.1)
     assert dropped() == before + 1
     assert await _queue_depth(bus, service_queue) == 0 and await _queue_depth(bus, dlq) == parked
+
+
+@pytest.mark.parametrize("age_seconds", [0, 60])
+async def test_a_synchronous_request_nobody_waits_for_any_more_is_dropped(
+    mesh: Mesh, bus: Bus, store: TrustStore, some_iin: str, clock: Clock, age_seconds: int
+) -> None:
+    """A lookup the gateway accepted a minute ago (the service was down meanwhile) is dropped unanswered;
+    the same lookup accepted just now is answered."""
+    from shared.bus import RequestTimeout
+    from shared.envelope import peek
+    from shared.stamp import STAMP_HEADER, make_stamp
+
+    message_id, raw = seal(
+        identity(mesh, "portal"), type=PERSON_LOOKUP, recipient="gbd_fl", payload={"iin": some_iin}, clock=clock
+    )
+    envelope = peek(raw)
+    assert envelope is not None
+    accepted = clock.now() - dt.timedelta(seconds=age_seconds)
+    headers = {STAMP_HEADER: make_stamp(identity(mesh, "gateway"), envelope, raw, accepted, sync=True)}
+    queue, dlq = queue_name(mesh.namespace, "gbd_fl"), dead_letter_queue(mesh.namespace, "gbd_fl")
+    parked = await _queue_depth(bus, dlq)
+    if age_seconds == 0:
+        reply = await bus.request(queue, raw, message_id=str(message_id), timeout=10, headers=headers)
+        assert open_envelope(reply.body, store, clock).envelope.payload["person"]["iin"] == some_iin
+        # The same stamped request copied and sent again (another reply-to): no second answer.
+        again = await bus.request(queue, raw, message_id=str(message_id), timeout=10, headers=headers)
+        refusal = open_envelope(again.body, store, clock).envelope
+        assert (refusal.type, refusal.payload["code"]) == ("refusal", "REPLAYED") and "person" not in refusal.payload
+        return
+    with pytest.raises(RequestTimeout):
+        await bus.request(queue, raw, message_id=str(message_id), timeout=3, headers=headers)
+    assert mesh.log_file is not None
+    assert str(message_id) in "".join(
+        line for line in mesh.log_file.open(errors="replace") if "stale synchronous request dropped" in line
+    )
+    assert await _queue_depth(bus, queue) == 0 and await _queue_depth(bus, dlq) == parked
+
+
+async def test_redrive_moves_transactions_back_and_drops_synchronous_requests(mesh: Mesh) -> None:
+    from shared.redrive import redrive
+    from shared.topology import declare
+
+    namespace = f"redrive-{uuid.uuid4().hex[:6]}"
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        await declare(channel, namespace, ["probe"], delivery_limit=3)
+        dlq = dead_letter_queue(namespace, "probe")
+        for reply_to in (None, "amq.rabbitmq.reply-to.gone"):
+            message = aio_pika.Message(b"{}", message_id=str(uuid.uuid4()), reply_to=reply_to)
+            await channel.default_exchange.publish(message, routing_key=dlq)
+        try:
+            for _ in range(100):
+                if (await channel.declare_queue(dlq, passive=True)).declaration_result.message_count == 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert await redrive(AMQP_URL, namespace, "probe") == 1  # the transaction; the lookup is dropped
+            assert (await channel.declare_queue(dlq, passive=True)).declaration_result.message_count == 0
+            back = await channel.declare_queue(queue_name(namespace, "probe"), passive=True)
+            assert back.declaration_result.message_count == 1
+        finally:
+            for name in (queue_name(namespace, "probe"), dlq):
+                await channel.queue_delete(name)
+
+
+async def test_a_stamp_is_bound_to_how_the_message_is_delivered(
+    mesh: Mesh, bus: Bus, store: TrustStore, some_iin: str, clock: Clock
+) -> None:
+    """A queued message's stamp cannot carry a request awaiting a reply (nor the other way round)."""
+    from shared.envelope import peek
+    from shared.stamp import STAMP_HEADER, make_stamp
+
+    message_id, raw = seal(
+        identity(mesh, "portal"), type=PERSON_LOOKUP, recipient="gbd_fl", payload={"iin": some_iin}, clock=clock
+    )
+    envelope = peek(raw)
+    assert envelope is not None
+    queued = make_stamp(identity(mesh, "gateway"), envelope, raw, clock.now(), sync=False)
+    reply = await bus.request(
+        queue_name(mesh.namespace, "gbd_fl"),
+        raw,
+        message_id=str(message_id),
+        timeout=10,
+        headers={STAMP_HEADER: queued},
+    )
+    refusal = open_envelope(reply.body, store, clock).envelope
+    assert (refusal.type, refusal.payload["code"]) == ("refusal", "ACCESS_DENIED")
+
+
+async def test_a_broker_redelivery_is_judged_by_the_gateways_own_record(mesh: Mesh, bus: Bus, clock: Clock) -> None:
+    """A copy the broker redelivers (marked ``redelivered``) of a message the gateway already delivered is
+    refused as a replay, not delivered again."""
+    message_id, raw = seal(identity(mesh, "portal"), type=PING, recipient="gbd_fl", payload={}, clock=clock)
+    gateway_queue = queue_name(mesh.namespace, "gateway")
+    await bus.publish(gateway_queue, raw, message_id=str(message_id), type=PING)
+    rows: list[dict] = []
+    for _ in range(300):
+        rows = [r for r in await journal(mesh, message_id) if r["message_id"] == str(message_id)]
+        if rows:
+            break
+        await asyncio.sleep(0.1)
+    assert [r["outcome"] for r in rows] == ["delivered"]
+    mesh.stop_service("gateway")
+    try:
+        await bus.publish(gateway_queue, raw, message_id=str(message_id), type=PING)
+        connection = await aio_pika.connect(AMQP_URL)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.get_queue(gateway_queue)
+            held = None
+            for _ in range(100):
+                held = await queue.get(no_ack=False, fail=False)  # held unacked…
+                if held is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert held is not None
+            await channel.close()  # …and given back: the broker redelivers it marked "redelivered"
+    finally:
+        mesh.start_service("gateway")
+        mesh.wait_ready(["gateway"])
+    for _ in range(300):
+        rows = [r for r in await journal(mesh, message_id) if r["message_id"] == str(message_id)]
+        if len(rows) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert [r["outcome"] for r in rows] == ["delivered", "refused:REPLAYED"]

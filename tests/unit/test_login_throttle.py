@@ -84,3 +84,12 @@ async def test_a_right_password_forgives_that_clients_guesses(db: Database) -> N
     await throttle.succeeded(VICTIM, "10.0.0.1", NOW)
     for _ in range(5):
         assert await attempt(throttle, VICTIM, "10.0.0.1") == 200
+
+
+async def test_honest_logins_from_one_busy_client_are_not_throttled(db: Database) -> None:
+    """A clinic's shared computer or a NAT: many people logging in successfully from one address."""
+    throttle = Throttle(db, LoginCounter, LoginSuccess, LIMITS)
+    for n in range(50):
+        iin = f"{850315300000 + n}"
+        assert await attempt(throttle, iin, "10.0.0.9") == 200
+        await throttle.succeeded(iin, "10.0.0.9", NOW)
