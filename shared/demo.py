@@ -21,8 +21,9 @@ class DemoCitizens:
     attached_4: list[SyntheticPerson]  # Есиль residents: attached to Поликлиника № 4
     unattached: list[SyntheticPerson]  # other districts: attached nowhere
     parent: SyntheticPerson  # an unattached parent …
-    child: SyntheticPerson  # … and their minor child
+    child: SyntheticPerson  # … and their minor child (the first of ``families``)
     deceased: SyntheticPerson | None
+    families: list[tuple[SyntheticPerson, SyntheticPerson]]  # (parent, minor child), none sharing a person
 
     def everyone(self) -> list[SyntheticPerson]:
         return [*self.attached_1, *self.attached_4, *self.unattached, self.parent, self.child]
@@ -39,7 +40,7 @@ def demo_citizens(size: int, seed: int, per_group: int = 80) -> DemoCitizens:
     by_iin = {p.iin: p for p in people}
     adults = [p for p in people if p.alive and 20 <= _age(p) <= 60]
     unattached = [p for p in adults if p.district not in ("Сарыарка", "Есиль")]
-    child = next(
+    children = [
         p
         for p in people
         if p.alive
@@ -47,14 +48,21 @@ def demo_citizens(size: int, seed: int, per_group: int = 80) -> DemoCitizens:
         and p.parents
         and p.district not in ("Сарыарка", "Есиль")
         and all(by_iin.get(q) is not None and by_iin[q].alive for q in p.parents)
-    )
-    parent = by_iin[child.parents[0]]
+    ]
+    families: list[tuple[SyntheticPerson, SyntheticPerson]] = []
+    parents_taken: set[str] = set()
+    for kid in children:  # one child per parent, so that families never share a person
+        if kid.parents[0] not in parents_taken and len(families) < per_group:
+            parents_taken.add(kid.parents[0])
+            families.append((by_iin[kid.parents[0]], kid))
+    parent, child = families[0]
     return DemoCitizens(
         attached_1=[p for p in adults if p.district == "Сарыарка"][:per_group],
         attached_4=[p for p in adults if p.district == "Есиль"][:per_group],
         unattached=[p for p in unattached if p.iin not in child.parents][:per_group],
         parent=parent,
         child=child,
+        families=families,
         deceased=next((p for p in people if not p.alive), None),
     )
 

@@ -12,6 +12,8 @@ import socket
 import uuid
 import zoneinfo
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import aio_pika
 import pytest
@@ -110,11 +112,10 @@ def _drop_databases(env: dict[str, str]) -> None:
         asyncio.run(_postgres([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names]))
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    """The whole mesh, once with SQLite files and once with PostgreSQL databases (same tests for both)."""
-    backend = request.param
-    var_dir = tmp_path_factory.mktemp(f"mesh-{backend}")
+@contextmanager
+def running_mesh(backend: str, var_dir: Path, start: dt.datetime, **env: str) -> Iterator[Mesh]:
+    """A whole mesh on ``backend`` (sqlite or postgres) whose clocks start at ``start``, in its own bus
+    namespace and databases, removed afterwards."""
     namespace = f"test-{uuid.uuid4().hex[:8]}"
     database_env = _database_env(backend, namespace)
     instance = Mesh(
@@ -133,9 +134,10 @@ def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             "EMHANA_ARM_STAFF_LOGIN_WINDOW_SECONDS": "3",
             "EMHANA_PORTAL_RESEND_AFTER_SECONDS": "1",
             **database_env,
+            **env,
         },
         log_file=var_dir / "mesh.log",
-        clock_offset_seconds=Clock.starting_at(mesh_start_time()).offset_seconds,
+        clock_offset_seconds=Clock.starting_at(start).offset_seconds,
     )
     instance.start()
     try:
@@ -146,6 +148,14 @@ def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         _delete_queues(namespace)
         _drop_databases(database_env)
         print(f"\nmesh log ({backend}): {instance.log_file}")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    """The whole mesh, once with SQLite files and once with PostgreSQL databases (same tests for both)."""
+    backend = request.param
+    with running_mesh(backend, tmp_path_factory.mktemp(f"mesh-{backend}"), mesh_start_time()) as instance:
+        yield instance
 
 
 def _delete_queues(namespace: str) -> None:
@@ -211,14 +221,20 @@ class People:
     """Hands each test its own demo citizens, so that tests sharing a mesh never share a person."""
 
     def __init__(self, demo: DemoCitizens) -> None:
+        in_families = {person.iin for family in demo.families for person in family}
         self.pools = {
             "attached_1": iter(demo.attached_1),
             "attached_4": iter(demo.attached_4),
-            "unattached": iter(demo.unattached),
+            "unattached": iter([p for p in demo.unattached if p.iin not in in_families]),
         }
+        self.families = iter(demo.families[1:])  # the first family is the demo's (README, make run)
 
     def take(self, pool: str, count: int = 1) -> list[SyntheticPerson]:
         return [next(self.pools[pool]) for _ in range(count)]
+
+    def family(self) -> tuple[SyntheticPerson, SyntheticPerson]:
+        """A parent and their minor child that no other test uses."""
+        return next(self.families)
 
 
 @pytest.fixture(scope="session")

@@ -61,12 +61,14 @@ def create_app(settings: ArmSettings) -> FastAPI:
 
 
 async def watch_deadlines(runtime: ServiceRuntime, every: float) -> None:
-    """The deadline watcher: flags what passed its deadline, and logs the count (ИИН never logged)."""
+    """The deadline watcher: flags what passed its deadline, and logs the count (ИИН never logged); it
+    also forgets expired slot holds."""
     while True:
         await asyncio.sleep(every)
         try:
             async with runtime.db.transaction() as session:
                 flagged = await flag_overdue(session, runtime.clock.now())
+                await ArmService.purge_expired_holds(session, runtime.clock.now())
             if any(flagged.values()):
                 log.warning("overdue", extra=flagged)
         except Exception:

@@ -473,12 +473,18 @@ class ArmService:
             query = query.where(Doctor.specialty == specialty)
         doctors = list(await session.scalars(query.order_by(Doctor.code)))
         codes = [d.code for d in doctors]
+        # Only the requested days are read: bookings, holds and absences ever made do not grow this query.
+        since = dt.datetime.combine(first, dt.time(0), hours.tz).astimezone(dt.UTC)
+        until = dt.datetime.combine(last, dt.time(0), hours.tz).astimezone(dt.UTC)
         taken = {
             (code, start)
             for code, start in (
                 await session.execute(
                     select(Booking.doctor_code, Booking.slot_start).where(
-                        Booking.doctor_code.in_(codes), Booking.status == "active"
+                        Booking.doctor_code.in_(codes),
+                        Booking.status == "active",
+                        Booking.slot_start >= since,
+                        Booking.slot_start < until,
                     )
                 )
             ).all()
@@ -488,13 +494,19 @@ class ArmService:
             for code, start in (
                 await session.execute(
                     select(SlotHoldRow.doctor_code, SlotHoldRow.slot_start).where(
-                        SlotHoldRow.doctor_code.in_(codes), SlotHoldRow.expires_at > now
+                        SlotHoldRow.doctor_code.in_(codes),
+                        SlotHoldRow.expires_at > now,
+                        SlotHoldRow.slot_start >= since,
+                        SlotHoldRow.slot_start < until,
                     )
                 )
             ).all()
         }
         absences = {
-            (a.doctor_code, a.day) for a in await session.scalars(select(Absence).where(Absence.doctor_code.in_(codes)))
+            (a.doctor_code, a.day)
+            for a in await session.scalars(
+                select(Absence).where(Absence.doctor_code.in_(codes), Absence.day >= first, Absence.day < last)
+            )
         }
         slots = []
         day = first
@@ -516,6 +528,12 @@ class ArmService:
                         )
             day += dt.timedelta(days=1)
         return slots
+
+    @staticmethod
+    async def purge_expired_holds(session: AsyncSession, now: dt.datetime) -> int:
+        """Forget slot holds that have expired (a hold lives a few minutes while a citizen signs)."""
+        result = await session.execute(delete(SlotHoldRow).where(SlotHoldRow.expires_at <= now))
+        return result.rowcount or 0  # type: ignore[attr-defined]
 
     async def hold(
         self, session: AsyncSession, clinic: Clinic, doctor_code: str, start: dt.datetime, iin: str

@@ -202,9 +202,14 @@ async def submit(body: SignIn, citizen: CitizenDep, service: PortalDep) -> Reque
 
 
 @router.get("/requests", response_model=list[RequestOut], tags=["requests"])
-async def list_requests(citizen: CitizenDep, service: PortalDep) -> list[RequestOut]:
-    """Your requests: ИИН, number, service, status, deadline."""
-    return [request_out(r) for r in await service.requests(citizen)]
+async def list_requests(
+    citizen: CitizenDep,
+    service: PortalDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[RequestOut]:
+    """Your requests, newest first: ИИН, number, service, status, deadline (paged: ``limit``, ``offset``)."""
+    return [request_out(r) for r in await service.requests(citizen, limit, offset)]
 
 
 @router.get("/requests/{request_id}", response_model=RequestOut, tags=["requests"])

@@ -57,7 +57,10 @@ class Draft(Base):
 
 class Request(Base):
     __tablename__ = "requests"
-    __table_args__ = (Index("ix_requests_status_deadline", "status", "deadline"),)
+    __table_args__ = (
+        Index("ix_requests_status_deadline", "status", "deadline"),  # the deadline watcher
+        Index("ix_requests_status_sent", "status", "sent_at"),  # the resender
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     iin: Mapped[str] = mapped_column(String(12), index=True)  # the citizen who signed and sees it

@@ -273,9 +273,7 @@ class PortalService:
             row = rows.get(upload_id)
             if row is None or row.owner_iin != citizen.iin:
                 raise ApiError(404, "NOT_FOUND", f"no upload {upload_id} of yours")
-            documents.append(
-                {"name": row.name, "media_type": row.media_type, "sha256": row.sha256, "size": row.size}
-            )
+            documents.append({"name": row.name, "media_type": row.media_type, "sha256": row.sha256, "size": row.size})
         return documents
 
     async def files_of(self, iin: str, signed: SignedRequest) -> list[DocumentFile]:
@@ -286,9 +284,7 @@ class PortalService:
         async with self.db.sessions() as session:
             rows = {
                 r.sha256: r
-                for r in await session.scalars(
-                    select(Upload).where(Upload.owner_iin == iin, Upload.sha256.in_(wanted))
-                )
+                for r in await session.scalars(select(Upload).where(Upload.owner_iin == iin, Upload.sha256.in_(wanted)))
             }
         if set(rows) != wanted:
             raise ApiError(422, "DOCUMENT_NOT_UPLOADED", "upload every attached document first (POST /uploads)")
@@ -462,9 +458,13 @@ class PortalService:
         return flagged
 
     async def purge_drafts(self, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
-        """Forget prepared documents that expired long ago (signed ones live on in their request)."""
+        """Forget prepared documents that expired long ago (signed ones live on in their request), expired
+        tokens and old login counters."""
+        now = self.clock.now()
         async with self.db.transaction() as session:
-            result = await session.execute(delete(Draft).where(Draft.expires_at < self.clock.now() - older_than))
+            result = await session.execute(delete(Draft).where(Draft.expires_at < now - older_than))
+            await session.execute(delete(Token).where(Token.expires_at < now - older_than))
+        await self.throttle.purge(now)
         return result.rowcount or 0  # type: ignore[attr-defined]
 
     async def retry(self, citizen: Citizen, request_id: str) -> Request:
@@ -604,11 +604,16 @@ class PortalService:
             raise ApiError(404, "NOT_FOUND", "no such request")  # another citizen's request does not exist for you
         return request
 
-    async def requests(self, citizen: Citizen) -> list[Request]:
+    async def requests(self, citizen: Citizen, limit: int = 50, offset: int = 0) -> list[Request]:
+        """The citizen's requests, newest first, one page at a time."""
         async with self.db.sessions() as session:
             return list(
                 await session.scalars(
-                    select(Request).where(Request.iin == citizen.iin).order_by(Request.submitted_at.desc())
+                    select(Request)
+                    .where(Request.iin == citizen.iin)
+                    .order_by(Request.submitted_at.desc(), Request.id)
+                    .limit(limit)
+                    .offset(offset)
                 )
             )
 
@@ -646,29 +651,32 @@ class PortalService:
             raise ApiError(409, "SURVEY_ANSWERED", "this request's questionnaire was already answered") from None
 
     async def indicators(self, service: ServiceKind) -> dict[str, Any]:
+        """Counts per answer, aggregated in the database (never every answer loaded)."""
         async with self.db.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(SurveyAnswer.process_and_result, SurveyAnswer.information).where(
-                        SurveyAnswer.service == service.value
-                    )
+            counts: dict[str, dict[str, int]] = {"process_and_result": {}, "information": {}}
+            for name, column in (
+                ("process_and_result", SurveyAnswer.process_and_result),
+                ("information", SurveyAnswer.information),
+            ):
+                rows = await session.execute(
+                    select(column, func.count()).where(SurveyAnswer.service == service.value).group_by(column)
                 )
-            ).all()
-        first = {str(v): sum(1 for r in rows if r[0] == v) for v in (1, 2, 3)}
-        second = {str(v): sum(1 for r in rows if r[1] == v) for v in (1, 2, 3)}
-        async with self.db.sessions() as session:
+                counts[name] = {str(value): int(n) for value, n in rows.all()}
             overdue = await session.scalar(
                 select(func.count())
                 .select_from(Request)
                 .where(Request.service == service.value, Request.overdue_at.is_not(None))
             )
+        first = {str(v): counts["process_and_result"].get(str(v), 0) for v in (1, 2, 3)}
+        second = {str(v): counts["information"].get(str(v), 0) for v in (1, 2, 3)}
+        answers = sum(first.values())
         return {
             "service": service,
             "overdue": overdue or 0,
-            "answers": len(rows),
+            "answers": answers,
             "process_and_result": first,
             "information": second,
-            "satisfied_share": round(first["3"] / len(rows), 3) if rows else None,
+            "satisfied_share": round(first["3"] / answers, 3) if answers else None,
         }
 
 

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import time
 import zoneinfo
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -83,7 +84,8 @@ async def test_home_call_from_registration_to_signed_result(citizen_factory, peo
     final = await citizen.wait(request["id"])
     assert final["status"] == "completed", final
     assert [e["status"] for e in final["history"]] == ["submitted", "registered", "completed"]
-    assert final["registration_number"].startswith(CLINIC_1[-4:])
+    assert final["registration_number"].startswith(CLINIC_1[-4:]) and final["has_result"] is True
+    assert request["has_result"] is False
     notice = await citizen.verified_result(request["id"], CLINIC_1)
     visit_from = dt.datetime.fromisoformat(notice["visit"]["from"]).astimezone(ASTANA)
     visit_to = dt.datetime.fromisoformat(notice["visit"]["to"]).astimezone(ASTANA)
@@ -157,19 +159,20 @@ async def test_voluntary_change_limit_but_residence_change_is_allowed(citizen_fa
     assert again["refusal"]["code"] == "ALREADY_ATTACHED"
 
 
-async def test_minor_is_attached_by_a_parent_but_not_by_a_stranger(citizen_factory, demo, people: People) -> None:
-    parent = await citizen_factory(demo.parent).enter()
+async def test_minor_is_attached_by_a_parent_but_not_by_a_stranger(citizen_factory, people: People) -> None:
+    parent_person, child = people.family()
+    parent = await citizen_factory(parent_person).enter()
     (stranger,) = await citizens(citizen_factory, people, "unattached")
     # the portal refuses before anything is prepared; a document signed anyway is refused by the clinic
-    await refused_with("NOT_GUARDIAN", stranger.prepare("attachment", clinic=CLINIC_4, patient_iin=demo.child.iin))
-    jws = stranger.signed_document("attachment", CLINIC_4, patient_iin=demo.child.iin)
+    await refused_with("NOT_GUARDIAN", stranger.prepare("attachment", clinic=CLINIC_4, patient_iin=child.iin))
+    jws = stranger.signed_document("attachment", CLINIC_4, patient_iin=child.iin)
     refused = await stranger.wait((await stranger.submit_signed(jws))["id"])
     assert refused["refusal"]["code"] == "NOT_GUARDIAN"
-    request = await parent.submit("attachment", clinic=CLINIC_4, patient_iin=demo.child.iin)
+    request = await parent.submit("attachment", clinic=CLINIC_4, patient_iin=child.iin)
     final = await parent.wait(request["id"])
-    assert final["status"] == "completed" and final["patient_iin"] == demo.child.iin
+    assert final["status"] == "completed" and final["patient_iin"] == child.iin
     notice = await parent.verified_result(request["id"], CLINIC_4)
-    assert (notice["patient_iin"], notice["iin"]) == (demo.child.iin, parent.iin)
+    assert (notice["patient_iin"], notice["iin"]) == (child.iin, parent.iin)
 
 
 # -- refusals of diagram 1 ---------------------------------------------------------------------
@@ -309,12 +312,21 @@ async def test_not_attached_is_refused_by_the_clinic(citizen_factory, people: Pe
     assert booking["refusal"]["code"] == "NOT_ATTACHED"
 
 
-async def test_after_cutoff_and_slot_in_past(citizen_factory, people: People, clock: Clock) -> None:
-    (citizen,) = await citizens(citizen_factory, people, "unattached")
+@pytest.fixture(scope="session")
+async def nura_patient(mesh: Mesh, ca: DevCA, clock: Clock, people: People) -> AsyncIterator[Citizen]:
+    """A citizen attached to Нура-Мед (which has room for two), attached before any test can fill it: the
+    tests that need one and the test that fills the clinic both ask for it, in whatever order they run."""
+    citizen = await Citizen(people.take("unattached")[0], mesh, ca, clock).enter()
     attached = await citizen.wait((await citizen.submit("attachment", clinic=NURA))["id"])
-    if attached["status"] == "refused":  # the capacity test may have filled Нура-Мед first
-        assert attached["refusal"]["code"] == "NO_CAPACITY"
-        pytest.fail("Нура-Мед was full before the cut-off could be checked")
+    assert attached["status"] == "completed", attached
+    yield citizen
+    await citizen.close()
+
+
+async def test_after_cutoff_and_slot_in_past(
+    citizen_factory, people: People, clock: Clock, nura_patient: Citizen
+) -> None:
+    citizen = nura_patient
     call = await citizen.wait((await citizen.submit("home_call", **HOME_CALL))["id"])
     assert (call["status"], call["refusal"]["code"]) == ("refused", "AFTER_CUTOFF")
     (patient,) = await citizens(citizen_factory, people, "attached_1")
@@ -330,7 +342,7 @@ async def test_after_cutoff_and_slot_in_past(citizen_factory, people: People, cl
     assert signed_way["refusal"]["code"] == "SLOT_IN_PAST"
 
 
-async def test_clinic_without_contract_or_full(citizen_factory, people: People) -> None:
+async def test_clinic_without_contract_or_full(citizen_factory, people: People, nura_patient: Citizen) -> None:
     (citizen,) = await citizens(citizen_factory, people, "unattached")
     no_contract = await citizen.wait((await citizen.submit("attachment", clinic=NO_CONTRACT))["id"])
     assert no_contract["refusal"]["code"] == "NO_CONTRACT"
@@ -459,9 +471,13 @@ async def test_one_booking_per_patient_per_doctor_per_day_and_documents_count_on
         (await citizen.submit("appointment", doctor_code="d1-therapist-1", slot_start=other_doctor))["id"]
     )
     assert another["status"] == "completed"  # another doctor the same day is fine
+    newest_first = [r["id"] for r in await citizen.call("GET", "/api/v1/requests")]
+    assert newest_first[0] == another["id"] and len(newest_first) == 3
+    pages = [await citizen.call("GET", "/api/v1/requests", params={"limit": 2, "offset": o}) for o in (0, 2)]
+    assert [r["id"] for page in pages for r in page] == newest_first and len(pages[0]) == 2
 
 
-async def test_acting_for_another_person_needs_to_be_their_guardian(citizen_factory, demo, people: People) -> None:
+async def test_acting_for_another_person_needs_to_be_their_guardian(citizen_factory, people: People) -> None:
     alice, bob = await citizens(citizen_factory, people, "attached_1", 2)
     # Nothing about Bob is revealed to Alice: not his clinic (no provider is chosen), not whether he exists.
     refused = await refused_with("NOT_GUARDIAN", alice.prepare("home_call", patient_iin=bob.iin, **HOME_CALL))
@@ -473,13 +489,14 @@ async def test_acting_for_another_person_needs_to_be_their_guardian(citizen_fact
     jws = alice.signed_document("home_call", CLINIC_1, patient_iin=bob.iin, **HOME_CALL)
     for_adult = await alice.wait((await alice.submit_signed(jws))["id"])
     assert (for_adult["status"], for_adult["refusal"]["code"]) == ("refused", "NOT_GUARDIAN")
-    parent = await citizen_factory(demo.parent).enter()
-    attached = await parent.wait((await parent.submit("attachment", clinic=CLINIC_4, patient_iin=demo.child.iin))["id"])
-    assert attached["status"] == "completed" or attached["refusal"]["code"] == "ALREADY_ATTACHED"  # order of tests
-    child_call = await parent.wait((await parent.submit("home_call", patient_iin=demo.child.iin, **HOME_CALL))["id"])
+    parent_person, child = people.family()
+    parent = await citizen_factory(parent_person).enter()
+    attached = await parent.wait((await parent.submit("attachment", clinic=CLINIC_4, patient_iin=child.iin))["id"])
+    assert attached["status"] == "completed", attached
+    child_call = await parent.wait((await parent.submit("home_call", patient_iin=child.iin, **HOME_CALL))["id"])
     assert child_call["status"] == "completed" and child_call["clinic_bin"] == CLINIC_4, child_call
     notice = await parent.verified_result(child_call["id"], CLINIC_4)
-    assert notice["patient_iin"] == demo.child.iin and notice["iin"] == parent.iin
+    assert notice["patient_iin"] == child.iin and notice["iin"] == parent.iin
 
 
 async def test_quality_questionnaire_after_the_outcome(citizen_factory, people: People, mesh: Mesh) -> None:
@@ -503,3 +520,27 @@ async def test_quality_questionnaire_after_the_outcome(citizen_factory, people: 
     assert after["answers"] == before["answers"] + 1
     assert after["process_and_result"]["3"] == before["process_and_result"]["3"] + 1
     assert after["information"]["2"] == before["information"]["2"] + 1
+
+
+async def test_a_deceased_person_an_unknown_slot_and_an_unknown_booking_are_refused_with_their_codes(
+    citizen_factory, demo, people: People, clock: Clock
+) -> None:
+    assert demo.deceased is not None
+    ghost = citizen_factory(demo.deceased)
+    await refused_with(
+        "PERSON_DECEASED",
+        ghost.call("POST", "/api/v1/auth/register", json={"iin": demo.deceased.iin, "password": PASSWORD}),
+    )
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    off_grid = tomorrow_slots(clock, hour=9, count=1)[0] + dt.timedelta(minutes=7)  # slots are 20 minutes
+    await refused_with(
+        "NO_SUCH_SLOT", citizen.prepare("appointment", doctor_code="d1-therapist-1", slot_start=off_grid.isoformat())
+    )
+    await refused_with(
+        "NO_SUCH_SLOT", citizen.prepare("appointment", doctor_code="d4-gp", slot_start=off_grid.isoformat())
+    )  # a doctor of another clinic
+    unknown = await refused_with(
+        "NO_SUCH_BOOKING", citizen.prepare("appointment_cancel", registration_number="2347-2026-999999")
+    )
+    assert unknown.status == 404
+    assert await citizen.call("GET", "/api/v1/requests") == []  # nothing was filed

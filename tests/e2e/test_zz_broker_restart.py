@@ -16,7 +16,7 @@ from shared.redrive import redrive
 from shared.topology import arm_address, dead_letter_queue, queue_name
 from tests.conftest import AMQP_URL, People
 from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens
-from tests.e2e.test_gateway import _queue_depth
+from tests.e2e.test_gateway import _queue_depth, journal
 
 
 def rabbitmq(action: str) -> None:
@@ -89,5 +89,9 @@ async def test_dead_lettered_messages_can_be_redriven(mesh: Mesh, portal: MeshCl
     finally:
         mesh.start_service("arm")
         mesh.wait_ready(["arm"], timeout=90)
-    assert await until(lambda: _depth_is(queue_name(mesh.namespace, clinic), 0), 30)  # processed at last
-    assert message_id
+    assert await until(lambda: _depth_is(queue_name(mesh.namespace, clinic), 0), 30)
+
+    async def answered() -> bool:  # processed at last: the clinic's pong went back through the gateway
+        return any(r["type"] == "pong" and r["outcome"] == "delivered" for r in await journal(mesh, message_id))
+
+    assert await until(answered, 30)

@@ -133,3 +133,26 @@ async def test_a_status_from_another_clinic_is_ignored(portal: PortalService) ->
     async with portal.db.transaction() as session:
         await portal.apply_status(session, "arm.030740045218", status(request, 1, "registered"))
     assert await state(portal, request) == ("submitted", [])
+
+
+async def test_a_result_not_signed_by_a_person_with_the_signing_right_makes_the_request_failed(
+    tmp_path: Path,
+) -> None:
+    """The portal checks the clinic's result: the clinic's БИН *and* a person with the right to sign."""
+    from services.signature.ca import DevCA
+    from shared.certs import Role, TrustStore
+    from shared.jws import sign_compact
+
+    ca = DevCA(tmp_path / "pki")
+    store = TrustStore.from_files(ca.folder / "trust.pem", ca.folder / "crl", refresh_seconds=0)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'portal.db'}")
+    await db.create_all(Base.metadata)
+    portal = PortalService(PortalSettings(), db, Clock(), client=None, store=store)  # type: ignore[arg-type]
+    payload = b'{"document": "result"}'
+    employee = ca.issue_employee("750110490005", "A", "B", CLINIC, "Clinic")  # an employee, no signing right
+    head = ca.issue_employee("830112490023", "C", "D", CLINIC, "Clinic", (Role.HEAD, Role.SIGNING_RIGHT))
+    for signer, expected in ((employee, "failed"), (head, "completed")):
+        request = await submitted(portal)
+        result = sign_compact(payload, signer.key, signer.chain)
+        await apply(portal, status(request, 1, "completed", result=result))
+        assert (await state(portal, request))[0] == expected
