@@ -129,6 +129,18 @@ def identity_of(cert: x509.Certificate) -> CertIdentity:
     )
 
 
+CRL_SUFFIXES = {".crl", ".pem", ".der"}
+
+
+def _crl_order(crl: x509.CertificateRevocationList) -> tuple[int, dt.datetime]:
+    """Which of two lists of one issuer is newer: by CRL number, then by this-update time."""
+    try:
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        number = -1
+    return number, crl.last_update_utc
+
+
 def _fingerprint(cert: x509.Certificate) -> bytes:
     return cert.fingerprint(hashes.SHA256())
 
@@ -172,6 +184,7 @@ class TrustStore:
         anchor_file: Path | None = None,
         crl_dir: Path | None = None,
         refresh_seconds: float = 2.0,
+        require_ca_crls: bool = False,
     ) -> None:
         self.clock = clock or Clock()
         self._anchor_file = anchor_file
@@ -181,6 +194,8 @@ class TrustStore:
         self._seen_state: tuple[tuple[str, float], ...] = ()
         self._paths: dict[tuple[bytes, ...], list[x509.Certificate]] = {}
         self._identities: dict[bytes, CertIdentity] = {}
+        self._newest: dict[bytes, _LoadedCrl] = {}  # per issuer, the newest CRL ever loaded by this store
+        self.require_ca_crls = require_ca_crls
         self._set(anchors, crls or [])
 
     @classmethod
@@ -198,15 +213,32 @@ class TrustStore:
         self._anchors = {_fingerprint(a): a for a in anchors}
         self._crls: dict[bytes, list[_LoadedCrl]] = {}
         for crl in crls:
+            issuer = crl.issuer.public_bytes()
+            newest = self._newest.get(issuer)
+            if newest is not None and _crl_order(crl) < _crl_order(newest.crl):
+                # An older list put back over a newer one must not un-revoke anything: keep the newer one.
+                log.warning("older CRL ignored", extra={"issuer": crl.issuer.rfc4514_string()})
+                continue
             loaded = _LoadedCrl(crl, frozenset(r.serial_number for r in crl))
-            self._crls.setdefault(crl.issuer.public_bytes(), []).append(loaded)
+            self._crls.setdefault(issuer, []).append(loaded)
+        for issuer, newest in self._newest.items():
+            if issuer not in self._crls:
+                self._crls[issuer] = [newest]  # its file was removed or replaced by an older one
+        for issuer, group in self._crls.items():
+            best = max(group, key=lambda loaded: _crl_order(loaded.crl))
+            self._newest[issuer] = best
+
+    def _crl_files(self) -> list[Path]:
+        """CRL files in the folder, as a CA publishes them: ``.crl``, ``.pem`` or ``.der``."""
+        if self._crl_dir is None or not self._crl_dir.is_dir():
+            return []
+        return sorted(p for p in self._crl_dir.iterdir() if p.suffix.lower() in CRL_SUFFIXES and p.is_file())
 
     def _file_state(self) -> tuple[tuple[str, float], ...]:
         files: list[Path] = []
         if self._anchor_file is not None:
             files.append(self._anchor_file)
-        if self._crl_dir is not None and self._crl_dir.is_dir():
-            files.extend(sorted(self._crl_dir.glob("*.crl")))
+        files.extend(self._crl_files())
         return tuple((str(f), f.stat().st_mtime_ns) for f in files if f.exists())
 
     def refresh(self, *, force: bool = False) -> None:
@@ -222,7 +254,7 @@ class TrustStore:
             return
         anchors = x509.load_pem_x509_certificates(self._anchor_file.read_bytes()) if self._anchor_file.exists() else []
         crls = []
-        for path in sorted(self._crl_dir.glob("*.crl")) if self._crl_dir and self._crl_dir.is_dir() else []:
+        for path in self._crl_files():
             data = path.read_bytes()
             try:
                 crls.append(x509.load_pem_x509_crl(data) if data.startswith(b"-----") else x509.load_der_x509_crl(data))
@@ -272,9 +304,17 @@ class TrustStore:
             current = issuer
         raise RefusalError(Refusal.CERT_UNTRUSTED, "certificate does not chain to a trusted anchor")
 
-    def _check_revocation(self, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime) -> None:
+    def _check_revocation(
+        self, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime, *, leaf: bool
+    ) -> None:
+        """The certificate's status from its issuer's current CRL. An end-entity certificate's status must
+        be known (fail closed); a CA certificate is checked whenever its issuer publishes a CRL here, and
+        needs one only with ``require_ca_crls`` (many CAs distribute no list for their intermediates)."""
         fresh = False
-        for loaded in self._crls.get(cert.issuer.public_bytes(), []):
+        published = self._crls.get(cert.issuer.public_bytes(), [])
+        if not leaf and not published and not self.require_ca_crls:
+            return
+        for loaded in published:
             key = _fingerprint(issuer)
             if key not in loaded.signature_ok:
                 loaded.signature_ok[key] = loaded.crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
@@ -287,7 +327,11 @@ class TrustStore:
             if cert.serial_number in loaded.revoked:
                 raise RefusalError(Refusal.CERT_REVOKED, "certificate is revoked")
         if not fresh:
-            raise RefusalError(Refusal.CERT_STATUS_UNKNOWN, "no current revocation list for the issuer")
+            raise RefusalError(
+                Refusal.CERT_STATUS_UNKNOWN,
+                f"no current revocation list from {issuer.subject.rfc4514_string()} for "
+                f"{cert.subject.rfc4514_string()} (serial {cert.serial_number:x})",
+            )
 
     def verify_chain(
         self, chain: list[x509.Certificate], *, purpose: KeyPurpose | None = KeyPurpose.SIGN
@@ -303,8 +347,8 @@ class TrustStore:
                 raise RefusalError(Refusal.CERT_NOT_YET_VALID, "a certificate in the chain is not yet valid")
             if now > cert.not_valid_after_utc:
                 raise RefusalError(Refusal.CERT_EXPIRED, "a certificate in the chain has expired")
-        for cert, issuer in itertools.pairwise(path):
-            self._check_revocation(cert, issuer, now)
+        for index, (cert, issuer) in enumerate(itertools.pairwise(path)):
+            self._check_revocation(cert, issuer, now, leaf=index == 0)
         leaf = _fingerprint(chain[0])
         identity = self._identities.get(leaf)
         if identity is None:

@@ -80,7 +80,7 @@ class VerifyRequest(Contract):
     jws: str = Field(min_length=1, max_length=256 * 1024)
     expected_iin: str | None = Field(default=None, max_length=12)
     expected_bin: str | None = Field(default=None, max_length=12)
-    purpose: Literal["SIGN", "AUTH"] | None = "SIGN"
+    purpose: Literal["SIGN", "AUTH"] = Field(default="SIGN", description="the key usage required; never skipped")
 
 
 class Signer(Contract):

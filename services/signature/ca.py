@@ -106,10 +106,20 @@ class DevCA:
         self._write("root.key.pem", _pem_key(root_key), secret=True)
         self._write("ca.pem", ca.public_bytes(serialization.Encoding.PEM))
         self._write("ca.key.pem", _pem_key(ca_key), secret=True)
-        self._write("trust.pem", root.public_bytes(serialization.Encoding.PEM))
+        self._trust(root)
         self._write("state.json", json.dumps({"issued": {}, "revoked": []}).encode())
         self.root, self.root_key, self.ca, self.ca_key = root, root_key, ca, ca_key
         self.publish_crls()
+
+    def _trust(self, root: x509.Certificate) -> None:
+        """Add the development root to the anchor bundle, keeping every anchor already there (an operator's
+        real CA is never replaced); the bundle is written only when the root is missing from it."""
+        path = self.folder / "trust.pem"
+        pem = root.public_bytes(serialization.Encoding.PEM)
+        existing = path.read_bytes() if path.exists() else b""
+        if root in (x509.load_pem_x509_certificates(existing) if existing.strip() else []):
+            return
+        self._write("trust.pem", existing + (b"" if not existing or existing.endswith(b"\n") else b"\n") + pem)
 
     @staticmethod
     def _ca_cert(
@@ -283,7 +293,11 @@ class DevCA:
 
         A ``last_update`` far enough in the past publishes a stale CRL (for testing fail-closed checks).
         """
-        revoked = {int(s, 16) for s in self._state()["revoked"]}
+        state = self._state()
+        revoked = {int(s, 16) for s in state["revoked"]}
+        number = state.get("crl_number", 0) + 1  # CRL numbers only grow: a receiver keeps the newest list
+        state["crl_number"] = number
+        self._save_state(state)
         this_update = last_update or self._now() - dt.timedelta(minutes=1)
         for filename, cert, key in (("crl/root.crl", self.root, self.root_key), ("crl/ca.crl", self.ca, self.ca_key)):
             builder = (
@@ -291,6 +305,7 @@ class DevCA:
                 .issuer_name(cert.subject)
                 .last_update(this_update)
                 .next_update(this_update + next_update)
+                .add_extension(x509.CRLNumber(number), critical=False)
             )
             for serial in sorted(revoked):
                 builder = builder.add_revoked_certificate(

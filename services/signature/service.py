@@ -33,7 +33,7 @@ def signer_of(identity: CertIdentity) -> Signer:
 
 def verdict(request: VerifyRequest, store: TrustStore) -> Verdict:
     """Check a compact JWS and say whether it is valid, with the refusal code when it is not."""
-    purpose = KeyPurpose(request.purpose) if request.purpose else None
+    purpose = KeyPurpose(request.purpose)
     try:
         document = verify_document(
             request.jws, store, expected_iin=request.expected_iin, expected_bin=request.expected_bin, purpose=purpose

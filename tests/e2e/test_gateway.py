@@ -398,3 +398,29 @@ async def test_a_broker_redelivery_is_judged_by_the_gateways_own_record(mesh: Me
             break
         await asyncio.sleep(0.1)
     assert [r["outcome"] for r in rows] == ["delivered", "refused:REPLAYED"]
+
+
+async def test_concurrent_copies_of_one_request_get_one_answer_and_replayed_at_once(
+    mesh: Mesh, store: TrustStore, some_iin: str, clock: Clock
+) -> None:
+    """Two copies of one request id sent at the same moment: one is answered, the other is refused as a
+    replay at once — neither waits for a reply slot the other holds."""
+    message_id, raw = seal(
+        identity(mesh, "portal"), type=PERSON_LOOKUP, recipient="gbd_fl", payload={"iin": some_iin}, clock=clock
+    )
+    senders = [Bus(AMQP_URL, name=f"copy-{n}") for n in range(2)]
+    for sender in senders:
+        await sender.connect()
+    try:
+        replies = await asyncio.gather(  # a copy left waiting would fail here with RequestTimeout
+            *(
+                s.request(queue_name(mesh.namespace, "gateway"), raw, message_id=str(message_id), timeout=30)
+                for s in senders
+            )
+        )
+    finally:
+        for sender in senders:
+            await sender.close()
+    envelopes = [open_envelope(r.body, store, clock).envelope for r in replies]
+    assert sorted(e.type for e in envelopes) == [f"{PERSON_LOOKUP}.reply", "refusal"]
+    assert next(e for e in envelopes if e.type == "refusal").payload["code"] == "REPLAYED"

@@ -39,6 +39,8 @@ BAD_QUERIES = [
     {"correlation_id": "x" * 500},
     {"limit": "-5"},
     {"limit": "lots"},
+    {"offset": "-1"},
+    {"limit": "0"},
     {"days": "0"},
     {"days": "lots"},
     {"days": "99"},
@@ -90,7 +92,9 @@ async def test_every_endpoint_refuses_bad_input_with_a_code(
                                 assert_typed_4xx(response)
                             tried += 1
                     if has_query:
-                        for query in BAD_QUERIES:
+                        names = {p["name"] for p in params if p["in"] == "query"}
+                        # Bad values of this endpoint's own parameters (a path with a bad value fails anyway).
+                        for query in [q for q in BAD_QUERIES if has_path or set(q) & names]:
                             response = await http.request(method, url, params=query)
                             assert_typed_4xx(response)
                             tried += 1

@@ -169,3 +169,9 @@ async def test_crl_endpoint_serves_the_current_crl(mesh: Mesh, ca: DevCA) -> Non
     assert crl.issuer == ca.ca.subject and crl.is_signature_valid(ca.ca.public_key())  # type: ignore[arg-type]
     assert x509.load_der_x509_crl(root.content).issuer == ca.root.subject
     assert missing.status_code == 404 and missing.json()["code"] == "CRL_NOT_FOUND"
+
+
+async def test_the_key_usage_check_cannot_be_switched_off(mesh: Mesh) -> None:
+    async with httpx.AsyncClient(base_url=mesh.url("signature")) as http:
+        response = await http.post("/api/v1/verify", json={"jws": "a.b.c", "purpose": None})
+    assert response.status_code == 422 and response.json()["code"] == "VALIDATION_ERROR"
