@@ -17,7 +17,13 @@ install: $(STAMP) ## create .venv and install pinned dependencies
 run: $(STAMP) ## the whole mesh locally against AMQP_URL, demo data and certificates on first run
 	$(PY) -m shared.mesh $(if $(CLOCK_START),--clock-start $(CLOCK_START),)
 
-test: $(STAMP) ## the whole test suite (needs RabbitMQ on AMQP_URL; PostgreSQL on EMHANA_TEST_POSTGRES_URL)
+NODE_STAMP := examples/rest/node_modules/.installed
+
+$(NODE_STAMP): examples/rest/package.json examples/rest/package-lock.json
+	cd examples/rest && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+test: $(STAMP) $(NODE_STAMP) ## the whole test suite (needs RabbitMQ on AMQP_URL; PostgreSQL on EMHANA_TEST_POSTGRES_URL; Node.js for the JS example)
 	$(PY) -m pytest -q
 
 pki: $(STAMP) ## development CA and service certificates under var/pki

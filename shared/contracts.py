@@ -293,6 +293,24 @@ class EServiceStatus(Contract):
     filed: FiledRequest | None = Field(default=None, description="set when the request was filed at the clinic")
 
 
+# Every message type of the mesh (replies are ``<type>.reply``).
+MESSAGE_TYPES = frozenset(
+    {
+        PING,
+        PONG,
+        PERSON_LOOKUP,
+        DOCUMENT_VERIFY,
+        REFUSAL,
+        ESERVICE_REQUEST,
+        ESERVICE_STATUS,
+        SLOTS_QUERY,
+        SLOT_HOLD,
+        ATTACHMENT_LOOKUP,
+        CLINICS_LIST,
+    }
+)
+
+
 class SlotsQuery(Contract):
     doctor_code: str | None = Field(default=None, pattern=CODE_PATTERN)
     specialty: str | None = Field(default=None, max_length=80, pattern=TEXT_PATTERN)

@@ -11,7 +11,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 
-from services.gateway.access import RIGHTS
 from services.gateway.models import JournalRow, Provider
 from shared.http import ApiError
 
@@ -62,9 +61,10 @@ async def providers(request: Request) -> list[ProviderOut]:
 
 
 @router.get("/access-rights", response_model=list[RightOut])
-async def access_rights() -> list[RightOut]:
-    """The declarative access-rights table the gateway enforces."""
-    return [RightOut(sender=r.sender, recipient=r.recipient, types=sorted(r.types)) for r in RIGHTS]
+async def access_rights(request: Request) -> list[RightOut]:
+    """The access-rights table the gateway enforces (from its configuration file)."""
+    rights = request.app.state.rights.rights
+    return [RightOut(sender=r.sender, recipient=r.recipient, types=sorted(r.types)) for r in rights]
 
 
 @router.get("/journal", response_model=list[JournalEntry], dependencies=[Depends(require_operator)])

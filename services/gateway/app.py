@@ -7,6 +7,7 @@ import logging
 
 from fastapi import FastAPI
 
+from services.gateway.access import AccessRights
 from services.gateway.api import router
 from services.gateway.config import GatewaySettings
 from services.gateway.models import Base
@@ -20,8 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
+    rights = AccessRights.load(settings.access_rights_file)  # a bad file stops the start, with the reason
+
     async def on_start(runtime: ServiceRuntime) -> None:
-        gateway = Gateway(runtime)
+        gateway = Gateway(runtime, rights)
         await gateway.load_directory(load_clinics(settings.providers_file))
         # Declare every recipient's queue so that async messages wait for a recipient that is down.
         await runtime.declare(gateway.addresses)
@@ -31,7 +34,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         runtime.addresses = []  # the gateway consumes its own queue above, not through a dispatcher
 
     runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)
-    return runtime.create_app("Emhana gateway (ШЭП)", "Routes signed messages between services.", [router])
+    app = runtime.create_app("Emhana gateway (ШЭП)", "Routes signed messages between services.", [router])
+    app.state.rights = rights
+    return app
 
 
 async def _purge_periodically(gateway: Gateway) -> None:

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
+from services.gateway.access import DEFAULT_RIGHTS_FILE
 from shared.seed import DEFAULT_CLINICS_FILE
 from shared.settings import ServiceSettings
 
@@ -18,6 +19,8 @@ class GatewaySettings(ServiceSettings):
 
     providers_file: Path = DEFAULT_CLINICS_FILE
     """Provider directory source: each clinic's БИН becomes the address ``arm.<БИН>``."""
+    access_rights_file: Path = DEFAULT_RIGHTS_FILE
+    """Who may send which message type to whom (JSON); a new partner system is a new entry."""
     operator_token: str | None = None
     """Bearer token for the journal API; without one the journal API refuses everyone."""
     prefetch: int = 256

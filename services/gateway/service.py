@@ -17,7 +17,7 @@ from aio_pika.exceptions import DeliveryError
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.gateway.access import is_allowed
+from services.gateway.access import AccessRights
 from services.gateway.models import AcceptedMessage, JournalRow, Provider
 from shared.bus import RequestTimeout, Unprocessable
 from shared.contracts import REFUSAL
@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 class Gateway:
     """Routes signed envelopes between services; see module docstring for the order of checks."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, rights: AccessRights) -> None:
         self.runtime = runtime
+        self.rights = rights
         self.in_hand: set[str] = set()  # ids this process is delivering right now
         self.sync_patience = dt.timedelta(seconds=runtime.settings.rpc_timeout_seconds + GATEWAY_ANSWER_MARGIN_SECONDS)
         self.directory: dict[str, str] = {}  # address → БИН (clinics) or "" (services)
@@ -77,7 +78,7 @@ class Gateway:
             verified = True
             if envelope.recipient not in self.directory:
                 raise RefusalError(Refusal.ROUTE_UNKNOWN, f"no route to {envelope.recipient}")
-            if not is_allowed(envelope.sender, envelope.type, envelope.recipient):
+            if not self.rights.is_allowed(envelope.sender, envelope.type, envelope.recipient):
                 raise RefusalError(Refusal.ACCESS_DENIED, f"{envelope.type} to {envelope.recipient} not allowed")
             check_window(envelope, self.runtime.clock)
             if message.reply_to and received_at - envelope.issued_at > self.sync_patience:

@@ -255,6 +255,38 @@ class DevCA:
         subject = organization_subject(address, organization, bin_)
         return self.issue(subject, roles=(Role.LEGAL_ENTITY, Role.INFORMATION_SYSTEM), **options)
 
+    def sign_partner_csr(self, csr_pem: bytes, address: str, bin_: str, organization: str) -> x509.Certificate:
+        """An information-system certificate for a partner's own key (the partner keeps the key): the
+        request's signature proves possession; the subject is set here (CN = its mesh address, OU = БИН),
+        not taken from the request."""
+        csr = x509.load_pem_x509_csr(csr_pem)
+        if not csr.is_signature_valid:
+            raise ValueError("the certificate request's signature is not valid")
+        now = self._now()
+        usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
+        roles = [_ROLE_OIDS[r] for r in (Role.LEGAL_ENTITY, Role.INFORMATION_SYSTEM)]
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name(organization_subject(address, organization, bin_)))
+            .issuer_name(self.ca.subject)
+            .public_key(csr.public_key())  # type: ignore[arg-type]
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(usage, critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, *roles]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca.public_key()),  # type: ignore[arg-type]
+                critical=False,
+            )
+            .sign(self.ca_key, hashes.SHA256())
+        )
+        state = self._state()
+        state["issued"][format(cert.serial_number, "x")] = cert.subject.rfc4514_string()
+        self._save_state(state)
+        return cert
+
     def issue_organization(self, bin_: str, name: str, common_name: str, **options) -> Issued:
         """A legal entity's signing certificate (a clinic's seal for its results): O, OU = BIN…, signing right."""
         subject = organization_subject(common_name, name, bin_)
@@ -403,6 +435,12 @@ def main(argv: list[str] | None = None) -> int:
     person.add_argument("--save-as")
     revoke = sub.add_parser("revoke", help="revoke a certificate by serial (hex) and publish CRLs")
     revoke.add_argument("serial")
+    partner = sub.add_parser("partner", help="sign a partner system's CSR: its certificate, chain included")
+    partner.add_argument("csr", type=Path, help="the partner's certificate request (PEM)")
+    partner.add_argument("--address", required=True, help="its address on the gateway, e.g. mz.eregistry")
+    partner.add_argument("--bin", required=True, help="the partner organisation's БИН")
+    partner.add_argument("--organization", required=True)
+    partner.add_argument("--out", type=Path, required=True, help="where to write the certificate chain (PEM)")
     sub.add_parser("bootstrap", help="CA plus a certificate for each service, when missing (idempotent)")
     crl = sub.add_parser("crl", help="publish CRLs")
     crl.add_argument("--hours", type=float, default=24.0, help="hours until the next update")
@@ -422,6 +460,11 @@ def main(argv: list[str] | None = None) -> int:
         issued = ca.issue_person(args.iin, args.surname, args.name, args.patronymic, purpose=purpose)
         path = ca.save(issued, args.save_as or f"citizen-{args.iin}-{purpose.value.lower()}")
         print(f"{path} serial={format(issued.certificate.serial_number, 'x')}")
+    elif args.command == "partner":
+        cert = ca.sign_partner_csr(args.csr.read_bytes(), args.address, args.bin, args.organization)
+        chain = [cert, ca.ca]
+        args.out.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain))
+        print(f"{args.out} serial={format(cert.serial_number, 'x')}")
     elif args.command == "revoke":
         ca.revoke(args.serial)
     elif args.command == "crl":
