@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -69,6 +71,20 @@ def check_files(documents: list[AttachedDocument], files: list[DocumentFile]) ->
     if set(contents) != {d.sha256 for d in documents}:
         raise RefusalError(Refusal.MALFORMED, "files that the signed document does not name were attached")
     return contents
+
+
+class UploadOut(BaseModel):
+    """What an upload answers: its id (to name in the form's ``documents``) and what was checked."""
+
+    id: str
+    name: str
+    media_type: str
+    sha256: str
+    size: int
+
+    @classmethod
+    def of(cls, row: Any) -> UploadOut:
+        return cls(id=row.id, name=row.name, media_type=row.media_type, sha256=row.sha256, size=row.size)
 
 
 class UploadColumns:

@@ -116,7 +116,7 @@ class WorkingHours:
         raise RefusalError(Refusal.CLINIC_CLOSED, "the clinic has no working hours in the next two months")
 
     def one_working_day(self, start: dt.datetime) -> dt.datetime:
-        """"Within one working day": filed during the clinic's hours, the same time on its next working day;
+        """ "Within one working day": filed during the clinic's hours, the same time on its next working day;
         filed outside them, the close of the next working day (the day counts from the next one)."""
         local = start.astimezone(self.tz)
         today = self.working_on(local.date())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +60,45 @@ class JsonClient:
 
 
 def load_key(path: Path, password: str | None, chain_path: Path | None) -> tuple[SigningKey, list[x509.Certificate]]:
-    """A PKCS#12 file (with its password), or a PEM key with the PEM chain next to it (``.key.pem``/``.pem``)."""
-    data = path.read_bytes()
-    if path.suffix.lower() in (".p12", ".pfx"):
-        key, cert, extra = pkcs12.load_key_and_certificates(data, (password or "").encode() or None)
-        if key is None or cert is None:
-            raise CliError("the PKCS#12 file holds no key and certificate")
-        return key, [cert, *extra]  # type: ignore[list-item,return-value]
-    key = load_pem_private_key(data, (password or "").encode() or None)
+    """A PKCS#12 file (with its password), or a PEM key with the PEM chain next to it (``.key.pem``/``.pem``).
+
+    Every problem with the files is a :class:`CliError` that says which file and what is wrong."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read the key file {path}: {exc.strerror or exc}") from None
+    try:
+        if path.suffix.lower() in (".p12", ".pfx"):
+            key, cert, extra = pkcs12.load_key_and_certificates(data, (password or "").encode() or None)
+            if key is None or cert is None:
+                raise CliError("the PKCS#12 file holds no key and certificate")
+            return key, [cert, *extra]  # type: ignore[list-item,return-value]
+        key = load_pem_private_key(data, (password or "").encode() or None)
+    except (ValueError, TypeError):
+        raise CliError(f"{path}: wrong key password, or not a key file") from None
     chain_file = chain_path or path.with_name(path.name.replace(".key.pem", ".pem"))
-    return key, x509.load_pem_x509_certificates(chain_file.read_bytes())  # type: ignore[return-value]
+    try:
+        return key, x509.load_pem_x509_certificates(chain_file.read_bytes())  # type: ignore[return-value]
+    except OSError as exc:
+        raise CliError(f"cannot read the certificate chain {chain_file}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise CliError(f"{chain_file} holds no PEM certificates") from None
+
+
+def run_quietly(main: Any) -> Any:
+    """Run a CLI's ``main``: a closed pipe (``| head``) ends it quietly, never with a traceback."""
+
+    def wrapped(argv: list[str] | None = None) -> int:
+        try:
+            return int(main(argv))
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit: let it go nowhere
+            return 0
+        except KeyboardInterrupt:
+            return 130
+
+    return wrapped
 
 
 def parse_fields(pairs: list[str]) -> dict[str, Any]:
@@ -86,5 +116,3 @@ def parse_fields(pairs: list[str]) -> dict[str, Any]:
 
 def show(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
-
-

@@ -73,7 +73,10 @@ class Person(Contract):
 
 
 class PersonFound(Contract):
+    """The reply to ``person.lookup``."""
+
     person: Person
+    parents: list[str] = Field(default_factory=list, description="ИИН of the registered parents or guardians")
 
 
 class VerifyRequest(Contract):
@@ -327,10 +330,49 @@ class Slot(Contract):
     end: dt.datetime
 
 
+class SlotsFound(Contract):
+    """The reply to ``slots.query``: free slots, by day and doctor."""
+
+    slots: list[Slot]
+
+
+class SlotHeld(Contract):
+    """The reply to ``slot.hold``: the slot is kept for the citizen until then."""
+
+    held_until: dt.datetime
+
+
+class DoctorInfo(Contract):
+    code: str
+    name: str
+    specialty: str
+    room: str
+
+
+class ClinicInfo(Contract):
+    bin: str
+    name: str
+    short_name: str
+    district: str
+    address: str
+    phone: str
+    fsms_contract: bool = Field(description="has a contract with ФСМС (a condition of attachment)")
+    accepting: bool = Field(description="takes new attachments now (contract and room)")
+    hours: dict[str, list[str]] = Field(description='ISO weekday → ["HH:MM", "HH:MM"], local time')
+    doctors: list[DoctorInfo]
+
+
+class ClinicsList(Contract):
+    """The reply to ``clinics.list``."""
+
+    clinics: list[ClinicInfo]
+
+
 class SlotHoldRequest(Contract):
     doctor_code: str = Field(pattern=CODE_PATTERN)
     slot_start: dt.datetime
-    iin: str = Field(pattern=IIN_PATTERN)
+    iin: str = Field(pattern=IIN_PATTERN, description="the citizen who holds it (and will sign)")
+    patient_iin: str | None = Field(default=None, pattern=IIN_PATTERN, description="the patient, if not the citizen")
 
 
 class AttachmentLookup(Contract):

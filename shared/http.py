@@ -20,6 +20,7 @@ _STATUS = {
     Refusal.AUTH_FAILED: 401,
     Refusal.SLOT_TAKEN: 409,
     Refusal.DUPLICATE_REQUEST: 409,
+    Refusal.ONE_BOOKING_PER_DAY: 409,
     Refusal.NO_SUCH_BOOKING: 404,
     Refusal.ACCESS_DENIED: 403,
     Refusal.CERT_NOT_STAFF: 403,

@@ -37,6 +37,7 @@ class Refusal(StrEnum):
     NOT_GUARDIAN = "NOT_GUARDIAN"
     NO_SUCH_SLOT = "NO_SUCH_SLOT"
     NO_SUCH_BOOKING = "NO_SUCH_BOOKING"
+    ONE_BOOKING_PER_DAY = "ONE_BOOKING_PER_DAY"
     CERT_NOT_STAFF = "CERT_NOT_STAFF"
     NO_SIGNING_RIGHT = "NO_SIGNING_RIGHT"
     # Gateway (ШЭП) refusals of a message rather than of a citizen's request.
@@ -90,6 +91,10 @@ REFUSAL_TEXTS: dict[Refusal, tuple[str, str]] = {
     ),
     Refusal.NO_SUCH_SLOT: ("Такого времени приёма нет в расписании врача.", "schedule"),
     Refusal.NO_SUCH_BOOKING: ("Активная запись с таким номером не найдена.", "cancellation"),
+    Refusal.ONE_BOOKING_PER_DAY: (
+        "У пациента уже есть запись к этому врачу на этот день; отмените её, чтобы выбрать другое время.",
+        "one booking per patient with a doctor per day",
+    ),
     Refusal.CERT_NOT_STAFF: (
         "Подписать запрос может только работник этой медицинской организации своим свидетельством ЭЦП.",
         "diagram 2, process 5",

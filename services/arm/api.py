@@ -30,10 +30,10 @@ from services.arm.schemas import (
     StaffPrepareIn,
     StaffSignIn,
     StaffTokenOut,
-    UploadOut,
 )
 from services.arm.service import refusal_of
 from services.arm.staff import StaffService
+from shared.attachments import UploadOut
 from shared.contracts import MAX_DOCUMENT_BYTES, TEXT_PATTERN
 from shared.http import ApiError, read_limited
 
@@ -119,7 +119,7 @@ async def upload(
 ) -> UploadOut:
     """A scanned document to attach (raw body: PDF, JPEG or PNG by content, at most 2 MiB; 413 above)."""
     row = await service.upload(member, name, await read_limited(request, MAX_DOCUMENT_BYTES))
-    return UploadOut(id=row.id, name=row.name, media_type=row.media_type, sha256=row.sha256, size=row.size)
+    return UploadOut.of(row)
 
 
 @router.get("/registrations/{number}", response_model=RegistrationOut)

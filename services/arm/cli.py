@@ -20,14 +20,16 @@ import os
 import sys
 from pathlib import Path
 
-from shared.cli import CliError, JsonClient, SessionFile, load_key, parse_fields, show
+import httpx
+
+from shared.cli import CliError, JsonClient, SessionFile, load_key, parse_fields, run_quietly, show
 from shared.jws import sign_compact
 
 DEFAULT_ARM = os.environ.get("EMHANA_ARM_URL", "http://127.0.0.1:8103")
 SESSION = SessionFile("EMHANA_STAFF_SESSION", "staff-session.json")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emhana-staff", description="Clinic staff client of the Emhana АРМ.")
     parser.add_argument("--arm", default=None, help=f"АРМ URL (default {DEFAULT_ARM})")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,8 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args, arm, url)
     except CliError as exc:
-        print(exc, file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 1
+    except httpx.HTTPError as exc:
+        print(f"error: cannot reach {url}: {exc}", file=sys.stderr)
+        return 2
 
 
 def run(args: argparse.Namespace, arm: JsonClient, url: str) -> int:
@@ -101,7 +106,8 @@ def run(args: argparse.Namespace, arm: JsonClient, url: str) -> int:
         prepared = arm.call("POST", f"{staff}/requests/prepare", json=body)
         key, chain = load_key(args.key, args.key_password, args.chain)
         jws = sign_compact(prepared["document"].encode(), key, chain)
-        show(arm.call("POST", f"{staff}/requests/{prepared['draft_id']}/sign", json={"jws": jws}))
+        filed = arm.call("POST", f"{staff}/requests/{prepared['draft_id']}/sign", json={"jws": jws})
+        show({k: v for k, v in filed.items() if k != "result_jws"})  # the signed result: see the portal
     elif args.command == "journal":
         params: dict[str, str | int] = {"page": args.page}
         if args.day:
@@ -132,6 +138,8 @@ def run(args: argparse.Namespace, arm: JsonClient, url: str) -> int:
         print(f"{args.out} ({len(response.content)} bytes)")
     return 0
 
+
+main = run_quietly(_main)
 
 if __name__ == "__main__":
     raise SystemExit(main())

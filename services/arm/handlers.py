@@ -21,9 +21,14 @@ from shared.contracts import (
     SLOTS_QUERY,
     AttachmentInfo,
     AttachmentLookup,
+    ClinicInfo,
+    ClinicsList,
+    DoctorInfo,
     EServiceRequest,
     Person,
+    SlotHeld,
     SlotHoldRequest,
+    SlotsFound,
     SlotsQuery,
     parse_payload,
 )
@@ -105,15 +110,20 @@ def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route]:
             found = await service.free_slots(
                 session, await clinic(session, context), query.doctor_code, query.specialty, query.date_from, query.days
             )
-        return {"slots": [s.model_dump(mode="json") for s in found]}
+        return SlotsFound(slots=found).model_dump(mode="json")
 
     async def hold(context: MessageContext) -> dict[str, Any]:
         request = parse_payload(SlotHoldRequest, context.envelope.payload)
         async with runtime.db.transaction() as session:
             until = await service.hold(
-                session, await clinic(session, context), request.doctor_code, request.slot_start, request.iin
+                session,
+                await clinic(session, context),
+                request.doctor_code,
+                request.slot_start,
+                request.iin,
+                request.patient_iin or request.iin,
             )
-        return {"held_until": until.isoformat()}
+        return SlotHeld(held_until=until).model_dump(mode="json")
 
     async def attachment_lookup(context: MessageContext) -> dict[str, Any]:
         request = parse_payload(AttachmentLookup, context.envelope.payload)
@@ -142,27 +152,26 @@ def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route]:
                     )
                 ).all()
             }
-        return {
-            "clinics": [
-                {
-                    "bin": c.bin,
-                    "name": c.name,
-                    "short_name": c.short_name,
-                    "district": c.district,
-                    "address": c.address,
-                    "phone": c.phone,
-                    "fsms_contract": c.fsms_contract,
-                    "accepting": c.fsms_contract and counts.get(c.bin, 0) < c.capacity,
-                    "hours": c.hours,
-                    "doctors": [
-                        {"code": d.code, "name": d.name, "specialty": d.specialty, "room": d.room}
-                        for d in doctors
-                        if d.clinic_bin == c.bin
-                    ],
-                }
-                for c in rows
-            ]
-        }
+        listed = [
+            ClinicInfo(
+                bin=c.bin,
+                name=c.name,
+                short_name=c.short_name,
+                district=c.district,
+                address=c.address,
+                phone=c.phone,
+                fsms_contract=c.fsms_contract,
+                accepting=c.fsms_contract and counts.get(c.bin, 0) < c.capacity,
+                hours=c.hours,
+                doctors=[
+                    DoctorInfo(code=d.code, name=d.name, specialty=d.specialty, room=d.room)
+                    for d in doctors
+                    if d.clinic_bin == c.bin
+                ],
+            )
+            for c in rows
+        ]
+        return ClinicsList(clinics=listed).model_dump(mode="json")
 
     return {
         **basic_routes("arm"),

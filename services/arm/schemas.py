@@ -45,14 +45,6 @@ class StaffPrepareIn(In):
     )
 
 
-class UploadOut(BaseModel):
-    id: str
-    name: str
-    media_type: str
-    sha256: str
-    size: int
-
-
 class DocumentOut(BaseModel):
     name: str
     media_type: str

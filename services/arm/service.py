@@ -343,7 +343,7 @@ class ArmService:
             )
             if taken:
                 raise RefusalError(Refusal.SLOT_TAKEN)
-            raise RefusalError(Refusal.DUPLICATE_REQUEST, "one booking per patient with a doctor per day")
+            raise RefusalError(Refusal.ONE_BOOKING_PER_DAY)
         await session.execute(
             delete(SlotHoldRow).where(SlotHoldRow.doctor_code == doctor.code, SlotHoldRow.slot_start == start)
         )
@@ -536,12 +536,30 @@ class ArmService:
         return result.rowcount or 0  # type: ignore[attr-defined]
 
     async def hold(
-        self, session: AsyncSession, clinic: Clinic, doctor_code: str, start: dt.datetime, iin: str
+        self,
+        session: AsyncSession,
+        clinic: Clinic,
+        doctor_code: str,
+        start: dt.datetime,
+        iin: str,
+        patient_iin: str | None = None,
     ) -> dt.datetime:
-        """Hold a free slot for ``hold_minutes`` while the citizen signs; SLOT_TAKEN when it is not free."""
+        """Hold a free slot for ``hold_minutes`` while the citizen signs; SLOT_TAKEN when it is not free,
+        ONE_BOOKING_PER_DAY when the patient already has one with this doctor that day — said before the
+        citizen signs anything."""
         now = self.clock.now()
         doctor, _ = await self.slot_of(session, clinic, doctor_code, start, now)
         start = start.astimezone(dt.UTC)
+        day = start.astimezone(self.hours(clinic).tz).date()
+        if await session.scalar(
+            select(Booking.id).where(
+                Booking.patient_iin == (patient_iin or iin),
+                Booking.doctor_code == doctor.code,
+                Booking.slot_day == day,
+                Booking.status == "active",
+            )
+        ):
+            raise RefusalError(Refusal.ONE_BOOKING_PER_DAY)
         if await session.scalar(
             select(Booking.id).where(
                 Booking.doctor_code == doctor.code, Booking.slot_start == start, Booking.status == "active"

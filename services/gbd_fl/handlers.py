@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.gbd_fl.service import lookup
-from shared.contracts import PERSON_LOOKUP, PersonLookup, parse_payload
+from shared.contracts import PERSON_LOOKUP, PersonFound, PersonLookup, parse_payload
 from shared.messaging import MessageContext, Route, basic_routes
 from shared.runtime import ServiceRuntime
 
@@ -15,6 +15,6 @@ def routes(runtime: ServiceRuntime) -> dict[str, Route]:
         request = parse_payload(PersonLookup, context.envelope.payload)
         async with runtime.db.sessions() as session:
             person, parents = await lookup(session, request.iin)
-        return {"person": person.model_dump(mode="json"), "parents": parents}
+        return PersonFound(person=person, parents=parents).model_dump(mode="json")
 
     return {**basic_routes("gbd_fl"), PERSON_LOOKUP: Route(person_lookup)}

@@ -27,9 +27,9 @@ from services.portal.schemas import (
     SignIn,
     SurveyIn,
     TokenOut,
-    UploadOut,
 )
 from services.portal.service import TITLES, WAITING, PortalService, refusal_body
+from shared.attachments import UploadOut
 from shared.contracts import (
     CLINICS_LIST,
     CODE_PATTERN,
@@ -37,7 +37,10 @@ from shared.contracts import (
     MAX_DOCUMENT_BYTES,
     SLOTS_QUERY,
     TEXT_PATTERN,
+    ClinicsList,
     ServiceKind,
+    SlotsFound,
+    parse_payload,
 )
 from shared.deadlines import CONTACT_CENTRE, deadline_text
 from shared.http import ApiError, read_limited
@@ -141,7 +144,8 @@ async def services() -> list[ServiceOut]:
 @router.get("/clinics", tags=["catalogue"])
 async def clinics(_citizen: CitizenDep, service: PortalDep) -> list[dict[str, Any]]:
     """Clinics, their hours, doctors and whether they accept attachments."""
-    return (await service.ask("arm", CLINICS_LIST, {}))["clinics"]
+    listed = parse_payload(ClinicsList, await service.ask("arm", CLINICS_LIST, {}))
+    return [clinic.model_dump(mode="json") for clinic in listed.clinics]
 
 
 @router.get("/clinics/{clinic_bin}/slots", tags=["catalogue"])
@@ -159,7 +163,7 @@ async def slots(
     answer = await service.ask(
         arm_address(clinic_bin), SLOTS_QUERY, {"doctor_code": doctor_code, "specialty": specialty, "days": days}
     )
-    return answer["slots"]
+    return [slot.model_dump(mode="json") for slot in parse_payload(SlotsFound, answer).slots]
 
 
 @router.post("/uploads", response_model=UploadOut, status_code=201, tags=["requests"])
@@ -173,7 +177,7 @@ async def upload(
     its ``id`` in ``documents`` when preparing the request. 413 before reading a body that is too large."""
     content = await read_limited(request, MAX_DOCUMENT_BYTES)
     row = await service.upload(citizen, name, content)
-    return UploadOut(id=row.id, name=row.name, media_type=row.media_type, sha256=row.sha256, size=row.size)
+    return UploadOut.of(row)
 
 
 @router.post("/requests/prepare", response_model=PreparedOut, status_code=201, tags=["requests"])

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from shared.cli import CliError, JsonClient, SessionFile, load_key, parse_fields, show
+from shared.cli import CliError, JsonClient, SessionFile, load_key, parse_fields, run_quietly, show
 from shared.jws import sign_compact
 
 DEFAULT_PORTAL = os.environ.get("EMHANA_PORTAL_URL", "http://127.0.0.1:8101")
@@ -44,7 +44,7 @@ def password_of(args: argparse.Namespace, prompt: str = "Password: ") -> str:
     return args.password or os.environ.get("EMHANA_PASSWORD") or getpass.getpass(prompt)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emhana", description="Citizen client of the Emhana portal.")
     parser.add_argument("--portal", default=None, help=f"portal URL (default {DEFAULT_PORTAL})")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -182,6 +182,8 @@ def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
         show(portal.call("POST", f"/api/v1/requests/{args.request_id}/retry"))
     return 0
 
+
+main = run_quietly(_main)
 
 if __name__ == "__main__":
     raise SystemExit(main())

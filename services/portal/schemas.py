@@ -55,14 +55,6 @@ class PrepareIn(Body):
     )
 
 
-class UploadOut(BaseModel):
-    id: str
-    name: str
-    media_type: str
-    sha256: str
-    size: int
-
-
 class PreparedOut(BaseModel):
     draft_id: str
     document: str = Field(description="canonical JSON: sign exactly these UTF-8 bytes (compact JWS, RS256/ES256, x5c)")

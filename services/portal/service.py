@@ -319,6 +319,7 @@ class PortalService:
                     "doctor_code": form.doctor_code,
                     "slot_start": form.slot_start.isoformat(),
                     "iin": citizen.iin,
+                    "patient_iin": form.patient_iin or citizen.iin,
                 },
             )
         document = SignedRequest(

@@ -76,6 +76,11 @@ class DevCA:
     def _now(self) -> dt.datetime:
         return self.clock.now().replace(microsecond=0)
 
+    def _valid_from(self) -> dt.datetime:
+        """Certificates are valid from the earlier of mesh time and real time: made during a run whose
+        clocks were moved ahead (``make run CLOCK_START=…``), they still work in a plain run afterwards."""
+        return min(self._now(), dt.datetime.now(dt.UTC).replace(microsecond=0))
+
     # -- construction -------------------------------------------------------------------------
     def _load_key(self, filename: str) -> SigningKey:
         key = serialization.load_pem_private_key((self.folder / filename).read_bytes(), password=None)
@@ -85,7 +90,7 @@ class DevCA:
     def _create(self) -> None:
         (self.folder / "crl").mkdir(parents=True, exist_ok=True)
         (self.folder / "issued").mkdir(exist_ok=True)
-        now = self._now()
+        now = self._valid_from()
         root_key = _new_key("ec")
         root_name = x509.Name(
             [
@@ -209,7 +214,7 @@ class DevCA:
             .issuer_name(issuer_cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before or now - dt.timedelta(minutes=5))
+            .not_valid_before(not_before or self._valid_from() - dt.timedelta(minutes=5))
             .not_valid_after(not_after or now + dt.timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(usage, critical=True)
@@ -262,7 +267,7 @@ class DevCA:
         csr = x509.load_pem_x509_csr(csr_pem)
         if not csr.is_signature_valid:
             raise ValueError("the certificate request's signature is not valid")
-        now = self._now()
+        now = self._valid_from()
         usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
         roles = [_ROLE_OIDS[r] for r in (Role.LEGAL_ENTITY, Role.INFORMATION_SYSTEM)]
         cert = (

@@ -16,22 +16,23 @@ from tests.conftest import People
 CLINIC_1 = "980440012347"
 
 
+def run_cli(
+    module: str, env: dict[str, str], *args: str, password: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command-line client as a user would, in its own process."""
+    env = {**os.environ, **env, **({"EMHANA_PASSWORD": password} if password else {})}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
 def emhana(mesh: Mesh, session: str, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "EMHANA_SESSION": session,
         "EMHANA_PORTAL_URL": mesh.url("portal"),
         "EMHANA_SIGNATURE_URL": mesh.url("signature"),
-        **({"EMHANA_PASSWORD": password} if password else {}),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "services.portal.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("services.portal.cli", env, *args, password=password)
 
 
 @pytest.mark.usefixtures("mesh")
@@ -78,20 +79,8 @@ def test_cli_does_the_whole_flow(mesh: Mesh, ca: DevCA, people: People, tmp_path
 
 
 def emhana_staff(mesh: Mesh, session: str, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "EMHANA_STAFF_SESSION": session,
-        "EMHANA_ARM_URL": mesh.url("arm"),
-        **({"EMHANA_PASSWORD": password} if password else {}),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "services.arm.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = {"EMHANA_STAFF_SESSION": session, "EMHANA_ARM_URL": mesh.url("arm")}
+    return run_cli("services.arm.cli", env, *args, password=password)
 
 
 @pytest.mark.usefixtures("mesh")

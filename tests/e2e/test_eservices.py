@@ -456,10 +456,15 @@ async def test_one_booking_per_patient_per_doctor_per_day_and_documents_count_on
     assert booked["status"] == "completed"
     duplicate = await refused_with("DUPLICATE_REQUEST", citizen.submit_signed(jws))  # the same signed document
     assert duplicate.status == 409
-    same_day = await citizen.wait(
-        (await citizen.submit("appointment", doctor_code="d1-therapist-2", slot_start=second))["id"]
+    # Said at "отправить запрос", before anything is signed…
+    early = await refused_with(
+        "ONE_BOOKING_PER_DAY", citizen.prepare("appointment", doctor_code="d1-therapist-2", slot_start=second)
     )
-    assert (same_day["status"], same_day["refusal"]["code"]) == ("refused", "DUPLICATE_REQUEST")
+    assert early.status == 409 and early.body["message"]
+    # …and by the clinic for a document signed without the portal's help.
+    jws = citizen.signed_document("appointment", CLINIC_1, doctor_code="d1-therapist-2", slot_start=second)
+    same_day = await citizen.wait((await citizen.submit_signed(jws))["id"])
+    assert (same_day["status"], same_day["refusal"]["code"]) == ("refused", "ONE_BOOKING_PER_DAY")
     other_doctor = [
         s["start"]
         for s in await citizen.call(

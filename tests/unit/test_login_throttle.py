@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from services.portal.models import Base, LoginCounter, LoginSuccess
 from shared.auth import LoginLimits, Throttle
 from shared.db import Database
 from shared.http import ApiError
+from tests.databases import temporary_database
 
-POSTGRES_URL = os.environ.get("EMHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 NOW = dt.datetime(2026, 11, 24, 11, 30, tzinfo=dt.UTC)
 VICTIM = "850315300019"
 LIMITS = LoginLimits(per_pair=5, per_client=20, per_iin=12, window_seconds=60)
@@ -26,23 +23,8 @@ LIMITS = LoginLimits(per_pair=5, per_client=20, per_iin=12, window_seconds=60)
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    admin_url = POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")
-    name = None
-    if request.param == "sqlite":
-        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'portal.db'}")
-    else:
-        name = f"throttle_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        database = Database(f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}")
-    await database.create_all(Base.metadata)
-    yield database
-    await database.close()
-    if name is not None:
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with temporary_database(request.param, tmp_path, Base.metadata) as database:
+        yield database
 
 
 async def attempt(throttle: Throttle, iin: str, client: str, at: dt.datetime = NOW) -> int:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from services.portal.config import PortalSettings
@@ -19,30 +17,16 @@ from services.portal.service import PortalService
 from shared.clock import Clock
 from shared.db import Database
 from shared.http import ApiError
+from tests.databases import temporary_database
 
-POSTGRES_URL = os.environ.get("EMHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 IIN = "850315300019"
 NOW = dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'portal.db'}")
-        name = None
-    else:
-        name = f"retry_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        database = Database(f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}")
-    await database.create_all(Base.metadata)
-    yield database
-    await database.close()
-    if name is not None:
-        admin = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with temporary_database(request.param, tmp_path, Base.metadata) as database:
+        yield database
 
 
 async def test_twenty_concurrent_retries_send_the_request_once(db: Database) -> None:

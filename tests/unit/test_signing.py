@@ -178,3 +178,15 @@ def test_files_travelling_with_a_request_must_be_exactly_the_signed_ones() -> No
     assert refusal(lambda: check_files([], [forged])) is Refusal.MALFORMED  # content does not match its hash
     as_png = named.model_copy(update={"media_type": "image/png"})
     assert refusal(lambda: check_files([as_png], [file_of(pdf)])) is Refusal.MALFORMED  # type judged by content
+
+
+def test_certificates_made_while_the_clocks_ran_ahead_stay_valid_in_a_plain_run(tmp_path: Path) -> None:
+    """`make run CLOCK_START=…` then a plain `make run`: what the dev CA made meanwhile must still work."""
+    ahead = Clock(3 * 24 * 3600.0)
+    dev = DevCA(tmp_path / "ahead", clock=ahead)
+    person = dev.issue_person("850315300019", "А", "Б")
+    for clock in (Clock(), ahead):  # real time, and the shifted time
+        dev.clock = clock
+        dev.publish_crls()
+        store = TrustStore.from_files(dev.folder / "trust.pem", dev.folder / "crl", clock=clock, refresh_seconds=0)
+        assert store.verify_chain(person.chain).iin == "850315300019"

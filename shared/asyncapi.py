@@ -1,0 +1,149 @@
+"""The published contract of the bus, generated from :mod:`shared.contracts`: an AsyncAPI 3 document and a
+JSON Schema per payload, for other e-government systems.
+
+    python -m shared.asyncapi            # writes docs/contracts/
+    python -m shared.asyncapi --check    # exit 1 when docs/contracts/ is not what the code says
+
+The test suite runs the check, so the published files can never drift from the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared import contracts as c
+from shared.envelope import Envelope
+from shared.refusals import REFUSAL_TEXTS, Refusal
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "contracts"
+
+# Every message type: its payload, the payload of its reply (requests awaiting one), and what it is for.
+MESSAGES: dict[str, tuple[type[BaseModel], type[BaseModel] | None, str]] = {
+    c.PING: (c.Ping, c.Pong, "Reachability through the gateway; with reply_async, a pong comes back as a message."),
+    c.PONG: (c.Pong, None, "The answer to an asynchronous ping."),
+    c.PERSON_LOOKUP: (c.PersonLookup, c.PersonFound, "ГБД ФЛ: a person and their registered parents."),
+    c.DOCUMENT_VERIFY: (c.VerifyRequest, c.Verdict, "The signature service's verdict on a signed document."),
+    c.ESERVICE_REQUEST: (c.EServiceRequest, None, "A citizen's signed request to a clinic (arm.<БИН>)."),
+    c.ESERVICE_STATUS: (c.EServiceStatus, None, "Each status of a request, from the clinic, ordered by seq."),
+    c.SLOTS_QUERY: (c.SlotsQuery, c.SlotsFound, "Free slots of a clinic's doctors."),
+    c.SLOT_HOLD: (c.SlotHoldRequest, c.SlotHeld, "Hold a slot while the citizen signs."),
+    c.ATTACHMENT_LOOKUP: (c.AttachmentLookup, c.AttachmentInfo, "Which clinic a person is attached to."),
+    c.CLINICS_LIST: (c.Ping, c.ClinicsList, "The clinics the АРМ hosts (an empty payload)."),
+    c.REFUSAL: (c.RefusalPayload, None, "A coded, motivated refusal (from the recipient or the gateway)."),
+}
+EXTRA_MODELS: tuple[type[BaseModel], ...] = (c.SignedRequest, Envelope, *c.FORMS.values())
+
+
+def schemas(ref_template: str = "#/$defs/{model}") -> dict[str, dict[str, Any]]:
+    """JSON Schema of every payload and of the documents inside them, by model name (each standalone,
+    with its own ``$defs``, unless ``ref_template`` points elsewhere)."""
+    models = {m for payload, reply, _ in MESSAGES.values() for m in (payload, reply) if m is not None}
+    models |= set(EXTRA_MODELS)
+    return {model.__name__: model.model_json_schema(ref_template=ref_template) for model in models}
+
+
+def asyncapi() -> dict[str, Any]:
+    """The AsyncAPI 3 document: one channel per address's queue, one operation per message type."""
+    components: dict[str, Any] = {}
+    for name, schema in schemas("#/components/schemas/{model}").items():
+        for inner, definition in schema.pop("$defs", {}).items():
+            components[inner] = definition
+        components[name] = schema
+    messages: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for type_, (payload, reply, summary) in MESSAGES.items():
+        key = type_.replace(".", "_")
+        messages[key] = {
+            "name": type_,
+            "summary": summary,
+            "contentType": "application/json",
+            "headers": {"$ref": "#/components/schemas/Envelope"},
+            "payload": {"$ref": f"#/components/schemas/{payload.__name__}"},
+        }
+        operation: dict[str, Any] = {
+            "action": "send",
+            "channel": {"$ref": "#/channels/gateway"},
+            "summary": summary,
+            "messages": [{"$ref": f"#/channels/gateway/messages/{key}"}],
+        }
+        if reply is not None:
+            messages[f"{key}_reply"] = {
+                "name": c.reply_type(type_),
+                "contentType": "application/json",
+                "payload": {"$ref": f"#/components/schemas/{reply.__name__}"},
+            }
+            operation["reply"] = {
+                "address": {"location": "$message.header#/reply_to"},
+                "messages": [{"$ref": f"#/channels/gateway/messages/{key}_reply"}],
+            }
+        operations[key] = operation
+    refusals = {
+        code.value: {"text": text, "rule": rule} for code, (text, rule) in REFUSAL_TEXTS.items() if code in Refusal
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Emhana bus",
+            "version": "1.0.0",
+            "description": (
+                "Signed envelopes between the participants of the regulation, always through the gateway "
+                "(ШЭП). The envelope is the message body; its `signature` is a detached JWS (RS256/ES256, "
+                "x5c chain) over the RFC 8785 canonical JSON of the other fields. Deliveries carry the "
+                "gateway's stamp in the AMQP header x-emhana-gateway-stamp. Requests awaiting an answer "
+                "use RabbitMQ Direct Reply-To. Refusal codes: see x-refusal-codes."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "servers": {"broker": {"host": "rabbitmq:5672", "protocol": "amqp", "protocolVersion": "0.9.1"}},
+        "channels": {
+            "gateway": {
+                "address": "{namespace}.gateway.in",
+                "description": "Everything is sent here; the gateway verifies, routes and stamps it.",
+                "parameters": {"namespace": {"description": "the deployment's namespace, e.g. emhana"}},
+                "messages": messages,
+            }
+        },
+        "operations": operations,
+        "components": {"schemas": dict(sorted(components.items()))},
+        "x-refusal-codes": refusals,
+    }
+
+
+def render() -> dict[str, str]:
+    """The files of docs/contracts/, by relative path."""
+    files = {"asyncapi.json": asyncapi()}
+    files |= {f"schemas/{name}.json": schema for name, schema in sorted(schemas().items())}
+    return {
+        path: json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n" for path, value in files.items()
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.asyncapi", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when out of date")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    stale = [
+        path
+        for path, text in render().items()
+        if not (args.out / path).exists() or (args.out / path).read_text() != text
+    ]
+    if args.check:
+        for path in stale:
+            print(f"out of date: {args.out / path}", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in render().items():
+        (args.out / path).parent.mkdir(parents=True, exist_ok=True)
+        (args.out / path).write_text(text)
+    print(f"{len(render())} files in {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

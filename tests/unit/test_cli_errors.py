@@ -1,0 +1,59 @@
+"""The command-line clients end with a message, never a traceback: missing or wrong key files, a portal
+that does not answer, a closed pipe."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.signature.ca import DevCA
+from shared.cli import CliError, load_key
+from shared.mesh import ROOT
+
+
+def test_key_file_problems_are_explained(tmp_path: Path) -> None:
+    with pytest.raises(CliError, match="cannot read the key file"):
+        load_key(tmp_path / "missing.p12", "emhana", None)
+    ca = DevCA(tmp_path / "pki")
+    p12 = ca.save(ca.issue_person("850315300019", "А", "Б"), "someone").with_suffix(".p12")
+    assert load_key(p12, "emhana", None)[1]  # the right password opens it
+    with pytest.raises(CliError, match="wrong key password"):
+        load_key(p12, "not-the-password", None)
+    (tmp_path / "junk.key.pem").write_text("not a key")
+    with pytest.raises(CliError, match="not a key file"):
+        load_key(tmp_path / "junk.key.pem", None, None)
+
+
+@pytest.mark.parametrize("module", ["services.portal.cli", "services.arm.cli"])
+def test_an_unreachable_service_is_a_message_not_a_traceback(module: str, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "EMHANA_SESSION": str(tmp_path / "s.json"),
+        "EMHANA_STAFF_SESSION": str(tmp_path / "st.json"),
+        "EMHANA_PORTAL_URL": "http://127.0.0.1:9",  # nothing listens on the discard port
+        "EMHANA_ARM_URL": "http://127.0.0.1:9",
+    }
+    command = "requests" if module.endswith("portal.cli") else "me"
+    done = subprocess.run(
+        [sys.executable, "-m", module, command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "cannot reach" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    env = {**os.environ, "EMHANA_SESSION": str(tmp_path / "s.json")}
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "services.portal.cli", "--help"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None
+    reader.stdout.close()  # like `| head -0`
+    _, errors = reader.communicate(timeout=60)
+    assert b"Traceback" not in errors
