@@ -24,6 +24,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
+from shared.metrics import DEAD_LETTERED
 from shared.topology import DIRECT_REPLY_TO
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,7 @@ class Bus:
                 await handler(message)
             except Unprocessable as exc:
                 log.warning("message dead-lettered: %s", exc, extra={"queue": queue_name, "id": message.message_id})
+                DEAD_LETTERED.labels(self.name, queue_name).inc()
                 await _settle(message.reject(requeue=False))
             except INFRASTRUCTURE_ERRORS as exc:
                 # The broker or a channel is recovering: not the message's fault. Pause before requeueing so

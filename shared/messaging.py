@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,15 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.bus import Bus, Unprocessable
 from shared.certs import CertIdentity, TrustStore
 from shared.clock import Clock
-from shared.contracts import PING, PONG, REFUSAL, RefusalPayload, reply_type
+from shared.contracts import MESSAGE_TYPES, PING, PONG, REFUSAL, RefusalPayload, reply_type
 from shared.db import Database
 from shared.envelope import Envelope, ServiceIdentity, open_envelope, peek, seal
 from shared.inbox import Inbox
+from shared.logs import CORRELATION
+from shared.metrics import BUS_LATENCY, BUS_MESSAGES, REFUSALS
 from shared.refusals import Refusal, RefusalError, refusal_text
 from shared.stamp import STAMP_HEADER, check_stamp
 from shared.topology import GATEWAY, queue_name
 
 log = logging.getLogger(__name__)
+KNOWN_TYPES = MESSAGE_TYPES | {reply_type(t) for t in MESSAGE_TYPES}
 
 # A client waits this much longer than the gateway waits for the recipient (both use the same
 # ``rpc_timeout_seconds``), so that a slow recipient is reported by the gateway's signed TIMEOUT refusal,
@@ -109,6 +113,20 @@ class Dispatcher:
         self.addresses: set[str] = set()
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
+        """Handle one delivery; counted and timed by type and outcome (``/metrics``)."""
+        started = time.perf_counter()
+        kind = message.type if message.type in KNOWN_TYPES else "other"  # a bounded label
+        outcome = "failed"
+        try:
+            outcome = await self._handle(message)
+        except Unprocessable:
+            outcome = "dead-lettered"
+            raise
+        finally:
+            BUS_MESSAGES.labels(self.identity.address, kind, outcome).inc()
+            BUS_LATENCY.labels(self.identity.address, kind).observe(time.perf_counter() - started)
+
+    async def _handle(self, message: AbstractIncomingMessage) -> str:
         raw = message.body
         if len(raw) > self.max_message_bytes:
             raise Unprocessable(f"message of {len(raw)} bytes is above the limit")  # before any parsing
@@ -130,14 +148,18 @@ class Dispatcher:
                 # Unreadable input (not JSON, NaN, huge integers, too deep…) is refused once and dropped: it
                 # can never become readable, and keeping it would only fill the dead-letter queue.
                 log.warning("malformed message dropped", extra={"detail": exc.detail, "id": message.message_id})
-                return
+                REFUSALS.labels(self.identity.address, exc.code.value).inc()
+                return "dropped"
+            REFUSALS.labels(self.identity.address, exc.code.value).inc()
             raise Unprocessable(f"{exc.code}: {exc.detail}") from None
         envelope = opened.envelope
+        CORRELATION.set(str(envelope.correlation_id or envelope.id))  # every log line of this handling
+        log.info("handling", extra={"type": envelope.type, "sender": envelope.sender, "id": str(envelope.id)})
         if message.reply_to and self.clock.now() - accepted_at > self.sync_patience:
             # The caller has given up (the service was down or swamped): answering is pointless, and a
             # request nobody waits for is dropped, not kept or re-driven.
             log.info("stale synchronous request dropped", extra={"type": envelope.type, "id": str(envelope.id)})
-            return
+            return "dropped"
         context = MessageContext(envelope=envelope, signer=opened.signer, accepted_at=accepted_at)
         route = self.routes.get(envelope.type)
         is_sync = bool(message.reply_to)
@@ -146,7 +168,7 @@ class Dispatcher:
             await self._publish(
                 message, self._refusal_outcome(envelope, RefusalError(Refusal.REPLAYED), True)["reply"], None
             )
-            return
+            return "refused"
         if route is None:
             outcome = self._refusal_outcome(
                 envelope, RefusalError(Refusal.MALFORMED, f"unknown type {envelope.type}"), is_sync
@@ -159,6 +181,8 @@ class Dispatcher:
             except RefusalError as exc:
                 outcome = self._refusal_outcome(envelope, exc, is_sync)
         await self._publish(message, outcome.get("reply"), outcome.get("messages", []))
+        sent = [outcome.get("reply"), *(outcome.get("messages") or [])]
+        return "refused" if any(m is not None and m[1] == REFUSAL for m in sent) else "accepted"
 
     def _first_answer(self, message_id: str, accepted_at: dt.datetime) -> bool:
         """Whether this request is answered for the first time; remembered while such a request can live
@@ -255,6 +279,7 @@ class Dispatcher:
 
     def _refusal_outcome(self, envelope: Envelope, exc: RefusalError, is_sync: bool) -> dict[str, Any]:
         log.info("refused", extra={"type": envelope.type, "code": exc.code, "id": str(envelope.id)})
+        REFUSALS.labels(self.identity.address, exc.code.value).inc()
         sealed = self._seal_reply(envelope, REFUSAL, refusal_payload(exc))
         if is_sync:
             return {"reply": sealed, "messages": []}
@@ -301,6 +326,7 @@ class MeshClient:
             recipient=recipient,
             payload=payload,
             clock=self.clock,
+            correlation_id=CORRELATION.get(),  # asked on behalf of a citizen's request: it can be followed
             ttl=self.ttl,
             sender=sender,
             message_id=message_id,

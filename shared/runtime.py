@@ -28,6 +28,7 @@ from shared.envelope import MAX_TTL, ServiceIdentity
 from shared.http import BodyLimit, install_error_handlers
 from shared.inbox import Inbox
 from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS, Dispatcher, MeshClient, MeshEndpoint, Route
+from shared.metrics import UP, HttpMetrics, metrics_endpoint
 from shared.settings import ServiceSettings
 from shared.topology import GATEWAY, declare, queue_name
 
@@ -91,6 +92,7 @@ class ServiceRuntime:
         if self.routes:
             for address in self.addresses:
                 await self.bus.consume(queue_name(self.settings.namespace, address), self.dispatcher.handle)
+        UP.labels(self.settings.service).set(1)
         log.info("started", extra={"addresses": ",".join(self.addresses), "port": self.settings.port})
 
     async def _purge_inbox(self) -> None:
@@ -156,12 +158,14 @@ class ServiceRuntime:
     def create_app(self, title: str, description: str, routers: list[APIRouter] | None = None) -> FastAPI:
         """FastAPI app with this runtime's lifespan, health endpoints and typed error handlers."""
         app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
         upload_limit = MAX_DOCUMENT_BYTES + 64 * 1024
         app.add_middleware(
             BodyLimit,
             limit=self.settings.max_body_bytes,
             larger={"/uploads": upload_limit},  # type: ignore[arg-type]
         )
+        app.add_middleware(HttpMetrics, service=self.settings.service)  # type: ignore[arg-type]
         install_error_handlers(app)
         app.include_router(self.health_router())
         for router in routers or []:

@@ -16,6 +16,7 @@ from services.arm.seed import seed, seed_staff
 from services.arm.service import ArmService
 from services.arm.staff import StaffService
 from shared.envelope import ServiceIdentity
+from shared.metrics import OVERDUE
 from shared.outbox import Outbox
 from shared.runtime import ServiceRuntime
 from shared.seed import load_clinics
@@ -69,6 +70,8 @@ async def watch_deadlines(runtime: ServiceRuntime, every: float) -> None:
             async with runtime.db.transaction() as session:
                 flagged = await flag_overdue(session, runtime.clock.now())
                 await ArmService.purge_expired_holds(session, runtime.clock.now())
+            for kind, count in flagged.items():
+                OVERDUE.labels("arm", kind).inc(count)
             if any(flagged.values()):
                 log.warning("overdue", extra=flagged)
         except Exception:

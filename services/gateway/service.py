@@ -22,7 +22,9 @@ from services.gateway.models import AcceptedMessage, JournalRow, Provider
 from shared.bus import RequestTimeout, Unprocessable
 from shared.contracts import REFUSAL
 from shared.envelope import MAX_TTL, Envelope, check_window, open_envelope, peek, seal
-from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS, refusal_payload
+from shared.logs import CORRELATION
+from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS, KNOWN_TYPES, refusal_payload
+from shared.metrics import ROUTED
 from shared.refusals import Refusal, RefusalError
 from shared.runtime import ServiceRuntime
 from shared.seed import ClinicsFile
@@ -72,6 +74,7 @@ class Gateway:
             if message.reply_to:
                 return  # nobody verifiable to answer; the journal has it
             raise Unprocessable("not an envelope")
+        CORRELATION.set(str(envelope.correlation_id or envelope.id))
         verified = False
         try:
             open_envelope(raw, self.runtime.store, self.runtime.clock, check_expiry=False)
@@ -89,6 +92,7 @@ class Gateway:
             await self._refuse(message, envelope, raw, received_at, exc, answer_sender=verified)
             return
         self.in_hand.add(str(envelope.id))
+        log.info("routing", extra={"type": envelope.type, "sender": envelope.sender, "recipient": envelope.recipient})
         try:
             await self._deliver(message, envelope, raw, received_at, channel)
         finally:
@@ -249,6 +253,13 @@ class Gateway:
         async with self.runtime.db.transaction() as session:
             await session.execute(insert(JournalRow), rows)
             for row in rows:
+                ROUTED.labels(
+                    self._label(str(row["sender"])),
+                    self._label(str(row["recipient"])),
+                    row["type"] if row["type"] in KNOWN_TYPES else "other",
+                    str(row["outcome"]),
+                ).inc()
+            for row in rows:
                 if row["outcome"] == f"refused:{Refusal.REPLAYED}":
                     continue  # a refused copy says nothing about what became of the message itself
                 await session.execute(
@@ -256,6 +267,10 @@ class Gateway:
                     .where(AcceptedMessage.message_id == row["message_id"], AcceptedMessage.outcome.is_(None))
                     .values(outcome=row["outcome"])
                 )
+
+    def _label(self, address: str) -> str:
+        """An address as a metric label: known addresses as they are, anything else as ``other``."""
+        return address if address in self.directory or address in ("?", "gateway") else "other"
 
     async def purge_accepted(self) -> int:
         """Forget accepted ids older than any envelope can live (they can no longer be replayed)."""

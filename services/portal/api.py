@@ -78,6 +78,7 @@ def request_out(row: RequestRow, events: list | None = None) -> RequestOut:
         status=row.status,
         note=row.status_note,
         channel=row.channel,
+        correlation_id=row.message_id,
         registration_number=row.registration_number,
         deadline=row.deadline,
         submitted_at=row.submitted_at,

@@ -85,6 +85,9 @@ class RequestOut(BaseModel):
     status: str
     note: str | None = Field(default=None, description="what the clinic said with the status, e.g. a reason")
     channel: str = Field(default="portal", description="portal, or staff when filed at the clinic for you")
+    correlation_id: str | None = Field(
+        default=None, description="follows the request through every service (logs, the gateway's journal)"
+    )
     registration_number: str | None
     deadline: dt.datetime
     submitted_at: dt.datetime

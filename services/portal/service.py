@@ -58,7 +58,9 @@ from shared.guardians import may_act_for
 from shared.http import ApiError
 from shared.ids import InvalidIdentifier, parse_iin
 from shared.jws import JwsError, parse
+from shared.logs import CORRELATION
 from shared.messaging import MeshClient
+from shared.metrics import OVERDUE
 from shared.refusals import Refusal, RefusalError, refusal_text
 from shared.seed import load_clinics
 from shared.steps import StepTimes
@@ -360,9 +362,18 @@ class PortalService:
             raise ApiError(410, "DRAFT_EXPIRED", "the prepared request expired; prepare it again")
         if _signed_content(jws) != draft.document.encode():
             raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the prepared document")
+        message_id = self.correlate()
         await self.check_signature(jws, citizen.iin)
         signed = SignedRequest.model_validate_json(draft.document)
-        return await self.submit(citizen, signed, jws, draft_id=draft.id)
+        return await self.submit(citizen, signed, jws, draft_id=draft.id, message_id=message_id)
+
+    @staticmethod
+    def correlate() -> str:
+        """The id of the request's sending, chosen before its signature is checked: it is the correlation
+        id under which the request is followed through every service (logs, the gateway's journal)."""
+        message_id = str(uuid.uuid4())
+        CORRELATION.set(message_id)
+        return message_id
 
     async def submit_signed(self, citizen: Citizen, jws: str) -> Request:
         """One-step submission for REST clients that already hold a signed document."""
@@ -377,10 +388,18 @@ class PortalService:
             raise RefusalError(Refusal.EXPIRED, "the document's time is too far from now")
         signed.form()
         await self.files_of(citizen.iin, signed)  # every attached document must have been uploaded
+        message_id = self.correlate()
         await self.check_signature(jws, citizen.iin)
-        return await self.submit(citizen, signed, jws)
+        return await self.submit(citizen, signed, jws, message_id=message_id)
 
-    async def submit(self, citizen: Citizen, signed: SignedRequest, jws: str, draft_id: str | None = None) -> Request:
+    async def submit(
+        self,
+        citizen: Citizen,
+        signed: SignedRequest,
+        jws: str,
+        draft_id: str | None = None,
+        message_id: str | None = None,
+    ) -> Request:
         """Process 5: store the request (``submitted``, with its deadline) and send it to the clinic."""
         now = self.clock.now()
         request = Request(
@@ -391,7 +410,7 @@ class PortalService:
             clinic_bin=signed.provider,
             document=jws,
             document_nonce=signed.nonce,
-            message_id=str(uuid.uuid4()),
+            message_id=message_id or str(uuid.uuid4()),
             status="submitted",
             submitted_at=now,
             deadline=self.deadline(signed.service, now, signed.provider),
@@ -455,6 +474,7 @@ class PortalService:
             )
         flagged = result.rowcount or 0  # type: ignore[attr-defined]
         if flagged:
+            OVERDUE.labels("portal", "request").inc(flagged)
             log.warning("requests overdue", extra={"flagged": flagged})
         return flagged
 

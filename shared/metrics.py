@@ -1,0 +1,73 @@
+"""Prometheus metrics of every service, exposed at ``/metrics``.
+
+One registry per process (every service is its own process). Labels are bounded: HTTP routes are the
+route templates (never raw paths), message types and refusal codes come from closed lists, and no label
+carries personal data.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+HTTP_REQUESTS = Counter("emhana_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "emhana_http_request_seconds", "HTTP request handling time", ["service", "method", "route"]
+)
+BUS_MESSAGES = Counter(
+    "emhana_bus_messages_total", "Bus messages handled, by type and outcome", ["service", "type", "outcome"]
+)
+BUS_LATENCY = Histogram("emhana_bus_message_seconds", "Bus message handling time", ["service", "type"])
+REFUSALS = Counter("emhana_refusals_total", "Refusals sent, by code", ["service", "code"])
+DEAD_LETTERED = Counter("emhana_dead_lettered_total", "Messages sent to a dead-letter queue", ["service", "queue"])
+OVERDUE = Counter("emhana_overdue_total", "Requests found past their deadline without an outcome", ["service", "kind"])
+ROUTED = Counter(
+    "emhana_gateway_routed_total", "Messages routed by the gateway", ["sender", "recipient", "type", "outcome"]
+)
+UP = Gauge("emhana_up", "1 while the service runs", ["service"])
+
+
+def address_label(address: str) -> str:
+    """Clinic addresses are many: keep the БИН (an organisation's, not personal data) but bound the rest."""
+    return address if len(address) <= 40 else address[:40]
+
+
+def route_of(scope: dict[str, Any]) -> str:
+    """The route template that matched (``/api/v1/requests/{request_id}``), as routing recorded it in the
+    scope; ``unmatched`` for anything else (so raw paths never become labels)."""
+    return str(getattr(scope.get("route"), "path", "unmatched"))
+
+
+class HttpMetrics:
+    """ASGI middleware: count and time every HTTP request by route template and status."""
+
+    def __init__(self, app: Any, service: str) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def recording_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = route_of(scope)
+            HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status["code"])).inc()
+            HTTP_LATENCY.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)
+
+
+async def metrics_endpoint(_request: Request) -> Response:
+    """The Prometheus text format of this process's metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
