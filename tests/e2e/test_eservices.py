@@ -549,3 +549,53 @@ async def test_a_deceased_person_an_unknown_slot_and_an_unknown_booking_are_refu
     )
     assert unknown.status == 404
     assert await citizen.call("GET", "/api/v1/requests") == []  # nothing was filed
+
+
+async def test_a_request_that_failed_technically_completes_on_retry(
+    citizen_factory, people: People, mesh: Mesh
+) -> None:
+    """ГБД ФЛ down while the clinic processes a request: after its retries the АРМ answers TIMEOUT, the
+    request is `failed` (nothing registered) with a retry, and the retry completes once ГБД ФЛ is back."""
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    assert (await citizen.call("GET", "/api/v1/me"))["attachment"]["clinic_bin"] == CLINIC_1
+    mesh.stop_service("gbd_fl")
+    try:
+        request = await citizen.submit("home_call", **HOME_CALL)
+        failed = await citizen.wait(request["id"], seconds=120)
+    finally:
+        mesh.start_service("gbd_fl")
+        mesh.wait_ready(["gbd_fl"])
+    assert (failed["status"], failed["refusal"]["code"], failed["registration_number"]) == ("failed", "TIMEOUT", None)
+    retried = await citizen.call("POST", f"/api/v1/requests/{request['id']}/retry")
+    assert retried["status"] == "submitted" and retried["correlation_id"] != failed["correlation_id"]
+    final = await citizen.wait(request["id"], seconds=120)
+    assert final["status"] == "completed" and final["registration_number"], final
+    await refused_with("NOT_FAILED", citizen.call("POST", f"/api/v1/requests/{request['id']}/retry"))
+
+
+@pytest.mark.parametrize("service", ["appointment", "attachment"])
+async def test_condition_2_holds_for_every_service(
+    citizen_factory, people: People, ca: DevCA, clock: Clock, service: str
+) -> None:
+    """A key of someone else, or a revoked one, is refused whatever the service; nothing is stored."""
+    (citizen,) = await citizens(citizen_factory, people, "attached_1" if service == "appointment" else "unattached")
+    if service == "appointment":
+        start = await free_slot_tomorrow(citizen, "d1-therapist-2")
+        prepared = await citizen.prepare("appointment", doctor_code="d1-therapist-2", slot_start=start)
+    else:
+        prepared = await citizen.prepare("attachment", clinic=CLINIC_4)
+    someone_else = ca.issue_person(people.take("unattached")[0].iin, "C", "D")
+    await refused_with("IIN_MISMATCH", citizen.sign(prepared, key=someone_else))
+    revoked = ca.issue_person(citizen.iin, "A", "B")
+    ca.revoke(revoked.certificate.serial_number)
+    await signature_service_sees_revoked(citizen.mesh, revoked)
+    await refused_with("CERT_REVOKED", citizen.sign(prepared, key=revoked))
+    assert await citizen.call("GET", "/api/v1/requests") == []
+
+
+async def free_slot_tomorrow(citizen: Citizen, doctor: str) -> str:
+    tomorrow = citizen.clock.now().astimezone(ASTANA).date() + dt.timedelta(days=1)
+    slots = await citizen.call("GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": doctor})
+    return [s["start"] for s in slots if dt.datetime.fromisoformat(s["start"]).astimezone(ASTANA).date() == tomorrow][
+        -1
+    ]
