@@ -599,3 +599,26 @@ async def free_slot_tomorrow(citizen: Citizen, doctor: str) -> str:
     return [s["start"] for s in slots if dt.datetime.fromisoformat(s["start"]).astimezone(ASTANA).date() == tomorrow][
         -1
     ]
+
+
+async def test_after_the_cutoff_the_next_day_policy_plans_the_visit_for_the_next_working_day(
+    mesh: Mesh, clock: Clock, nura_patient: Citizen
+) -> None:
+    """With EMHANA_ARM_AFTER_CUTOFF=next_day a late call is accepted for the next working day's first
+    window instead of refused (Нура-Мед closes at 18:00: the cut-off, 16:00, has passed at 16:30)."""
+    mesh.env["EMHANA_ARM_AFTER_CUTOFF"] = "next_day"
+    mesh.stop_service("arm")
+    mesh.start_service("arm")
+    mesh.wait_ready(["arm"], timeout=90)
+    try:
+        call = await nura_patient.wait((await nura_patient.submit("home_call", **HOME_CALL))["id"])
+        assert call["status"] == "completed", call
+        notice = await nura_patient.verified_result(call["id"], NURA)
+        visit = dt.datetime.fromisoformat(notice["visit"]["from"]).astimezone(ASTANA)
+        today = clock.now().astimezone(ASTANA).date()
+        assert visit.date() > today and visit.time() == dt.time(9, 0), notice["visit"]  # Нура-Мед opens at 9
+    finally:
+        del mesh.env["EMHANA_ARM_AFTER_CUTOFF"]
+        mesh.stop_service("arm")
+        mesh.start_service("arm")
+        mesh.wait_ready(["arm"], timeout=90)
