@@ -1,4 +1,4 @@
-"""Certificate checks for ЭЦП signatures, modelled on the НУЦ РК profile (DESIGN.md, "Certificates").
+"""Certificate checks for ЭЦП signatures, modelled on the НУЦ РК profile (docs/architecture.md, "Certificates").
 
 The chain is built and checked here rather than with ``cryptography.x509.verification`` because each
 failure must become a distinct refusal code (expired vs. untrusted vs. revoked…), and because НУЦ
@@ -168,7 +168,7 @@ class _LoadedCrl:
 
 
 class TrustStore:
-    """Trust anchors and revocation lists, with the checks of DESIGN.md for one certificate chain.
+    """Trust anchors and revocation lists, with the checks of docs/architecture.md for one certificate chain.
 
     Anchors come from a PEM bundle and CRLs from a folder (``*.crl``, DER or PEM); both are re-read when
     their files change, looked at no more often than every ``refresh_seconds``, so that a newly published

@@ -228,7 +228,7 @@ FORMS: dict[ServiceKind, type[Contract]] = {
 
 
 class SignedRequest(Contract):
-    """The document a citizen signs (DESIGN.md): canonical JSON of service, ИИН, fields, provider, time, nonce."""
+    """The document a citizen signs (docs/signing.md): canonical JSON of service, ИИН, fields, provider, time, nonce."""
 
     service: ServiceKind
     iin: str = Field(pattern=IIN_PATTERN)

@@ -1,4 +1,4 @@
-"""The signed envelope every message between services travels in (DESIGN.md, "Messages").
+"""The signed envelope every message between services travels in (docs/architecture.md, "The mesh").
 
 The signature is a detached JWS over the RFC 8785 canonical JSON of the envelope without ``signature``.
 A receiver verifies over the object exactly as received (not over a re-serialised model), so a
@@ -69,7 +69,7 @@ def address_belongs_to(address: str, identity: CertIdentity) -> bool:
     """Whether a certificate may speak for ``address``.
 
     A service certificate's CN is its address. The АРМ is one information system hosting many clinics
-    (DESIGN.md), so its certificate (CN ``arm``) speaks for every ``arm.<БИН>`` address; a clinic's
+    (docs/architecture.md), so its certificate (CN ``arm``) speaks for every ``arm.<БИН>`` address; a clinic's
     own results are additionally signed with that clinic's certificate, checked against its БИН.
     """
     service = identity.service

@@ -1,4 +1,4 @@
-"""ИИН / БИН validation (DESIGN.md, "ИИН and БИН").
+"""ИИН / БИН validation (docs/architecture.md, "Certificates" and the national checksum rules).
 
 Both are 12-digit strings whose 12th digit is a check digit over the first eleven. An ИИН also encodes
 the birth date (digits 1–6) and century + sex (digit 7); a БИН the registration month (1–4), the

@@ -1,4 +1,4 @@
-"""Processed-message store: the idempotency and replay rule of DESIGN.md, kept in each service's database.
+"""Processed-message store: the idempotency and replay rule (docs/architecture.md), kept in each service's database.
 
 A row is written in the same transaction as the message's effect, with the outcome (the sealed reply
 and follow-up messages). A redelivery finds the row and re-sends that outcome; nothing is applied twice.

@@ -11,10 +11,15 @@ from fastapi import FastAPI
 from shared.settings import ServiceSettings
 
 
+def private_files() -> None:
+    """Files the service creates from now on (SQLite databases holding password hashes, their WAL and
+    journal files, anything else) are readable and writable by its own user only: mode 0600."""
+    os.umask(0o077)
+
+
 def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
     """Start uvicorn for one service; Ctrl-C / SIGTERM stop it cleanly through the lifespan."""
-    # Files the service creates (SQLite databases with password hashes, their WAL) are its own: 0600.
-    os.umask(0o077)
+    private_files()
     uvicorn.run(
         create_app(settings),
         host=settings.http_host,

@@ -16,7 +16,7 @@ DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
 
 def arm_address(bin_: str) -> str:
-    """Gateway address of one clinic's workstation queue (DESIGN.md: ``arm.<БИН>``)."""
+    """Gateway address of one clinic's workstation queue (``arm.<БИН>``, docs/architecture.md)."""
     return f"arm.{bin_}"
 
 

@@ -24,6 +24,7 @@ from shared.topology import arm_address, queue_name
 from tests.conftest import People
 from tests.e2e.citizens import PASSWORD, ApiFailure, Citizen
 from tests.e2e.test_gateway import _queue_depth
+from tests.waiting import until
 
 CLINIC_1 = "980440012347"  # Поликлиника № 1: hours 08–20, attached: Сарыарка
 CLINIC_4 = "030740045218"  # Поликлиника № 4: attached: Есиль
@@ -52,22 +53,23 @@ def tomorrow_slots(clock: Clock, hour: int = 8, count: int = 10, minutes: int = 
 
 
 async def signature_service_sees_revoked(mesh: Mesh, key, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the signature service has re-read the CRL that revokes ``key`` (no fixed sleep)."""
+    """Wait until the signature service has re-read the CRL that revokes ``key``."""
     from shared.jws import sign_compact
 
     jws = sign_compact(b"{}", key.key, key.chain)
-    deadline = time.monotonic() + seconds
-    async with httpx.AsyncClient(base_url=mesh.url("signature")) as http:
-        while (await http.post("/api/v1/verify", json={"jws": jws})).json().get("code") != "CERT_REVOKED":
-            assert time.monotonic() < deadline, "the signature service never saw the revocation"
-            await asyncio.sleep(0.1)
+
+    async def revoked() -> bool:
+        async with httpx.AsyncClient(base_url=mesh.url("signature")) as http:
+            return (await http.post("/api/v1/verify", json={"jws": jws})).json().get("code") == "CERT_REVOKED"
+
+    await until(revoked, seconds, "the revocation at the signature service")
 
 
 async def wait_for_queue_depth(queue: str, depth: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while await _queue_depth(None, queue) < depth:
-        assert time.monotonic() < deadline, f"{queue} never reached {depth} messages"
-        await asyncio.sleep(0.1)
+    async def reached() -> bool:
+        return await _queue_depth(None, queue) >= depth
+
+    await until(reached, seconds, f"{depth} messages in {queue}")
 
 
 # -- each service from registration to a verified, clinic-signed result --------------------------
@@ -220,7 +222,8 @@ async def test_login_throttling_lifts_by_itself_and_logout_revokes(citizen_facto
         "TOO_MANY_ATTEMPTS", citizen.call("POST", "/api/v1/auth/login", json={**login, "password": PASSWORD})
     )
     assert throttled.status == 429
-    await asyncio.sleep(3.2)  # the test mesh counts failures over a 3-second window
+    # The lock lifts by itself when the window ends (3 seconds in the test mesh): wait for a login to pass.
+    await until(lambda: login_works(citizen), 30, "the lifting of the login lock")
     assert await citizen.enter()
     await citizen.call("GET", "/api/v1/requests")
     await citizen.call("POST", "/api/v1/auth/logout")
@@ -244,13 +247,13 @@ async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_allowed_number_
     assert 0 < statuses.count(401) + statuses.count(200) <= 5 * windows, (statuses, elapsed)
     assert all(r.headers.get("retry-after") for r in responses if r.status_code == 429)
     # The lock lifts by itself when the window ends (and other tests, all on 127.0.0.1, may log in again).
-    deadline = time.monotonic() + 30
+    await until(lambda: login_works(citizen), 30, "the lifting of the login lock")
+
+
+async def login_works(citizen: Citizen) -> bool:
     async with httpx.AsyncClient(base_url=citizen.mesh.url("portal"), timeout=60) as http:
-        while (
-            await http.post("/api/v1/auth/login", json={"iin": citizen.iin, "password": PASSWORD})
-        ).status_code != 200:
-            assert time.monotonic() < deadline, "the login lock never lifted"
-            await asyncio.sleep(0.5)
+        response = await http.post("/api/v1/auth/login", json={"iin": citizen.iin, "password": PASSWORD})
+    return response.status_code == 200
 
 
 @pytest.mark.parametrize("fault", ["revoked", "expired", "someone_else", "auth_key", "tampered", "other_content"])

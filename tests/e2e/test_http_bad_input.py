@@ -138,13 +138,3 @@ async def test_x_forwarded_for_is_not_believed_from_an_unnamed_proxy(mesh: Mesh,
     assert mesh.log_file is not None
     log = mesh.log_file.read_text(errors="replace")
     assert "login refused" in log and forged not in log
-
-
-def test_service_databases_are_readable_by_their_owner_only(mesh: Mesh) -> None:
-    """SQLite files hold password hashes and personal data: created 0600 (PostgreSQL holds its own)."""
-    if mesh.env.get("EMHANA_PORTAL_DATABASE_URL"):
-        pytest.skip("this mesh keeps its data in PostgreSQL")
-    files = [p for p in mesh.var_dir.rglob("*.db*") if p.is_file()]
-    assert {p.name for p in files} >= {"portal.db", "arm.db", "gateway.db"}
-    for path in files:
-        assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))

@@ -6,8 +6,6 @@ clinic sees it in its overdue list; a call sent at 18:25 is refused."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -21,6 +19,7 @@ from tests.conftest import POPULATION_SEED, POPULATION_SIZE, mesh_start_time, ru
 from tests.e2e.citizens import Citizen
 from tests.e2e.staff import StaffClient, member
 from tests.e2e.test_eservices import CLINIC_1, HOME_CALL
+from tests.waiting import until
 
 CALLED = mesh_start_time().replace(hour=17, minute=50)
 LATER = CALLED.replace(hour=18, minute=25)
@@ -39,16 +38,6 @@ def move_clocks(mesh: Mesh, to: object, services: list[str]) -> None:
     for service in services:
         mesh.start_service(service)
     mesh.wait_ready(services, timeout=90)
-
-
-async def until(check, seconds: float = 60) -> dict:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "the condition never held"
-        await asyncio.sleep(0.2)
 
 
 async def test_a_call_processed_late_is_judged_when_it_was_sent_and_the_wait_is_overdue(late_mesh: Mesh) -> None:

@@ -8,7 +8,6 @@ Named ``zy`` to run before the broker-restart module and after the rest, since i
 from __future__ import annotations
 
 import asyncio
-import time
 import zoneinfo
 from collections import Counter
 
@@ -19,6 +18,7 @@ from tests.conftest import People
 from tests.e2e.citizens import ApiFailure, Citizen
 from tests.e2e.staff import StaffClient, member
 from tests.e2e.test_eservices import CLINIC_4, HOME_CALL
+from tests.waiting import until
 
 ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
 CROWD = 8
@@ -37,17 +37,16 @@ async def submit(citizen: Citizen) -> dict | None:
 
 
 async def final_status(citizen: Citizen, request_id: str, seconds: float = 120) -> str:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            request = await citizen.call("GET", f"/api/v1/requests/{request_id}")
-        except Exception:  # the portal is restarting
-            await asyncio.sleep(0.5)
-            continue
-        if request["status"] in {"completed", "refused", "failed"}:
-            return request["status"]
-        await asyncio.sleep(0.2)
-    return "lost"
+    """The request's outcome, or ``lost`` when it has none within ``seconds`` (the portal may restart)."""
+
+    async def outcome() -> str | None:
+        request = await citizen.call("GET", f"/api/v1/requests/{request_id}")
+        return request["status"] if request["status"] in {"completed", "refused", "failed"} else None
+
+    try:
+        return await until(outcome, seconds, "an outcome")
+    except AssertionError:
+        return "lost"
 
 
 @pytest.mark.parametrize("victim", ["arm", "gateway", "portal", "signature", "gbd_fl"])

@@ -1,4 +1,4 @@
-"""ИИН / БИН validation: the DESIGN.md examples and property tests."""
+"""ИИН / БИН validation: worked examples and property tests."""
 
 from __future__ import annotations
 
