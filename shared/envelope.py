@@ -60,9 +60,14 @@ class ServiceIdentity:
         return cls(address=address, key=key, chain=chain)  # type: ignore[arg-type]
 
     @classmethod
+    def from_keys(cls, address: str, keys_dir: Path, name: str) -> ServiceIdentity:
+        """``<name>.pem`` (the chain) and ``<name>.key.pem`` from a keys folder."""
+        return cls.load(address, keys_dir / f"{name}.pem", keys_dir / f"{name}.key.pem")
+
+    @classmethod
     def from_pki(cls, address: str, pki_dir: Path, name: str) -> ServiceIdentity:
-        issued = pki_dir / "issued"
-        return cls.load(address, issued / f"{name}.pem", issued / f"{name}.key.pem")
+        """The same from a development PKI folder, which keeps every issued key under ``issued/``."""
+        return cls.from_keys(address, pki_dir / "issued", name)
 
 
 def address_belongs_to(address: str, identity: CertIdentity) -> bool:

@@ -70,7 +70,9 @@ class ServiceRuntime:
         self.store = TrustStore.from_files(
             pki / "trust.pem", pki / "crl", clock=self.clock, refresh_seconds=self.settings.crl_refresh_seconds
         )
-        self.identity = ServiceIdentity.from_pki(self.settings.service, pki, self.settings.certificate_name)
+        self.identity = ServiceIdentity.from_keys(
+            self.settings.service, self.settings.keys, self.settings.certificate_name
+        )
         await self.bus.connect()
         endpoint = MeshEndpoint(
             bus=self.bus, identity=self.identity, store=self.store, clock=self.clock, namespace=self.settings.namespace

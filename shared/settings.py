@@ -1,7 +1,7 @@
 """Settings: pydantic-settings with one prefix per service (``EMHANA_<SERVICE>_…``).
 
 Facts every service shares can also be given once, unprefixed: ``AMQP_URL``, ``EMHANA_NAMESPACE``,
-``EMHANA_PKI_DIR``, ``EMHANA_VAR_DIR``, ``EMHANA_CLOCK_OFFSET_SECONDS``, ``EMHANA_LOG_LEVEL``,
+``EMHANA_PKI_DIR``, ``EMHANA_KEYS_DIR``, ``EMHANA_VAR_DIR``, ``EMHANA_CLOCK_OFFSET_SECONDS``, ``EMHANA_LOG_LEVEL``,
 ``EMHANA_CRL_REFRESH_SECONDS``, ``EMHANA_DELIVERY_LIMIT``, ``EMHANA_EXTRA_HOLIDAYS``,
 ``EMHANA_EXTRA_WORKING_DAYS``, ``EMHANA_CLINICS_FILE``. A prefixed value wins.
 """
@@ -24,6 +24,7 @@ _SHARED_ENV = {
     "amqp_url": "AMQP_URL",
     "namespace": "EMHANA_NAMESPACE",
     "pki_dir": "EMHANA_PKI_DIR",
+    "keys_dir": "EMHANA_KEYS_DIR",
     "var_dir": "EMHANA_VAR_DIR",
     "clock_offset_seconds": "EMHANA_CLOCK_OFFSET_SECONDS",
     "log_level": "EMHANA_LOG_LEVEL",
@@ -50,6 +51,10 @@ class ServiceSettings(BaseSettings):
     namespace: str = "emhana"
     var_dir: Path = Path("var")
     pki_dir: Path | None = None
+    """Trust anchors (``trust.pem``) and revocation lists (``crl/``): public material only."""
+    keys_dir: Path | None = None
+    """This service's own certificate and private key; ``<pki>/issued`` unless set (compose gives each
+    service a volume holding its own key and nothing else)."""
     database_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int | None = None
@@ -90,6 +95,10 @@ class ServiceSettings(BaseSettings):
         return self.pki_dir or self.var_dir / "pki"
 
     @property
+    def keys(self) -> Path:
+        return self.keys_dir or self.pki / "issued"
+
+    @property
     def port(self) -> int:
         return self.http_port or self.default_port
 
@@ -103,5 +112,5 @@ class ServiceSettings(BaseSettings):
 
     @property
     def certificate_name(self) -> str:
-        """Base name of this service's files under ``<pki>/issued/``."""
+        """Base name of this service's files in its keys folder (``<name>.pem``, ``<name>.key.pem``)."""
         return f"service-{self.service}"

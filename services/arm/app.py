@@ -32,9 +32,9 @@ def create_app(settings: ArmSettings) -> FastAPI:
     app: FastAPI
 
     async def on_start(runtime: ServiceRuntime) -> None:
-        # Each clinic signs its results with its own certificate (issued/clinic-<БИН>.pem).
+        # Each clinic signs its results with its own certificate (clinic-<БИН>.pem in the АРМ's keys folder).
         signers = {
-            c.bin: ServiceIdentity.from_pki(arm_address(c.bin), settings.pki, f"clinic-{c.bin}")
+            c.bin: ServiceIdentity.from_keys(arm_address(c.bin), settings.keys, f"clinic-{c.bin}")
             for c in clinics.clinics
         }
         service = ArmService(settings, runtime.clock, signers)

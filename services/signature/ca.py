@@ -11,6 +11,10 @@ Writes everything under one folder (git-ignored ``var/pki`` by default)::
     issued/<name>.p12              PKCS#12 with the chain (password: see DEFAULT_P12_PASSWORD)
     state.json                     issued serials and revoked ones
 
+A deployment hands these out with ``deploy`` (:func:`export`): the public part (``trust.pem``, ``crl/``) to
+every service, each service's own certificate and key to that service alone; the CA's keys never leave
+this folder.
+
 Run ``python -m services.signature.ca --help`` for the command line.
 """
 
@@ -21,6 +25,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -422,6 +427,47 @@ def bootstrap(ca: DevCA, *, population_size: int = 10_000, population_seed: int 
             ca.save(ca.issue_person(person.iin, surname, name, patronymic), f"citizen-{person.iin}")
 
 
+# What each service may hold besides its own certificate: the АРМ signs results with its clinics' seals.
+EXTRA_KEYS = {"arm": ("clinic-",)}
+
+
+def _copy(source: Path, target: Path, *, secret: bool = False) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(source.read_bytes())
+    os.chmod(tmp, 0o600 if secret else 0o644)
+    os.replace(tmp, target)  # atomic: a service re-reading CRLs never sees half a file
+
+
+def export(ca: DevCA, public: Path, keys: Path) -> None:
+    """Hand out what the services of a deployment may hold. ``public`` gets the trust anchors and current
+    CRLs and no private key; ``keys/<service>/`` gets that service's certificate and key only (the АРМ also
+    its clinics' result-signing keys). The CA's own keys, and everyone else's, stay in the CA's folder."""
+    _copy(ca.folder / "trust.pem", public / "trust.pem")
+    for crl in sorted((ca.folder / "crl").glob("*.crl")):
+        _copy(crl, public / "crl" / crl.name)
+    issued = ca.folder / "issued"
+    for service in SERVICES:
+        prefixes = (f"service-{service}.", *EXTRA_KEYS.get(service, ()))
+        for source in sorted(issued.glob("*.pem")):
+            if source.name.startswith(prefixes):
+                _copy(source, keys / service / source.name, secret=source.name.endswith(".key.pem"))
+
+
+def deploy(ca: DevCA, public: Path, keys: Path, *, republish_every: float | None = None) -> None:
+    """Export (after :func:`bootstrap`), mark ``public/ready``; with ``republish_every`` keep running as the
+    deployment's CA, republishing the CRLs (valid 24 periods ahead, so services never fail closed by
+    accident)."""
+    ca.publish_crls(next_update=dt.timedelta(seconds=(republish_every or 3600) * 24))
+    export(ca, public, keys)
+    (public / "ready").write_text("ok\n")
+    print(f"development CA: public part in {public}, service keys in {keys}", file=sys.stderr, flush=True)
+    while republish_every:
+        time.sleep(republish_every)
+        ca.publish_crls(next_update=dt.timedelta(seconds=republish_every * 24))
+        export(ca, public, keys)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``init``, ``service``, ``person``, ``revoke``, ``crl``."""
     parser = argparse.ArgumentParser(prog="python -m services.signature.ca", description=__doc__.splitlines()[0])
@@ -447,17 +493,23 @@ def main(argv: list[str] | None = None) -> int:
     partner.add_argument("--organization", required=True)
     partner.add_argument("--out", type=Path, required=True, help="where to write the certificate chain (PEM)")
     sub.add_parser("bootstrap", help="CA plus a certificate for each service, when missing (idempotent)")
+    deploy_cmd = sub.add_parser("deploy", help="bootstrap, then hand out the public part and each service's key")
+    deploy_cmd.add_argument("--public", type=Path, required=True, help="trust.pem and crl/ for every service")
+    deploy_cmd.add_argument("--keys", type=Path, required=True, help="one folder per service: its key only")
+    deploy_cmd.add_argument("--republish-every", type=float, help="keep running, republishing CRLs (seconds)")
     crl = sub.add_parser("crl", help="publish CRLs")
     crl.add_argument("--hours", type=float, default=24.0, help="hours until the next update")
     crl.add_argument("--stale", action="store_true", help="publish CRLs whose next update has passed")
     args = parser.parse_args(argv)
     ca = DevCA(args.dir, clock=Clock(float(os.environ.get("EMHANA_CLOCK_OFFSET_SECONDS", "0"))))
-    if args.command == "bootstrap":
+    if args.command in ("bootstrap", "deploy"):
         bootstrap(
             ca,
             population_size=int(os.environ.get("EMHANA_POPULATION_SIZE", "10000")),
             population_seed=int(os.environ.get("EMHANA_POPULATION_SEED", "20121229")),
         )
+    if args.command == "deploy":
+        deploy(ca, args.public, args.keys, republish_every=args.republish_every)
     elif args.command == "service":
         ca.save(ca.issue_service(args.address, args.bin), f"service-{args.address}")
     elif args.command == "person":

@@ -35,3 +35,58 @@ def test_only_the_portal_and_the_gateway_publish_ports() -> None:
 def test_the_broker_and_the_database_restart() -> None:
     services = compose()["services"]
     assert services["rabbitmq"]["restart"] == services["postgres"]["restart"] == "unless-stopped"
+
+
+SERVICES = ("signature", "gbd_fl", "arm", "portal", "gateway")
+
+
+def test_each_service_mounts_the_public_part_and_its_own_key_only() -> None:
+    services = compose()["services"]
+    for name in SERVICES:
+        spec = services[name]
+        assert sorted(spec["volumes"]) == sorted(["pki:/pki:ro", f"keys-{name}:/keys:ro"]), name
+        assert spec["environment"]["EMHANA_KEYS_DIR"] == "/keys" and spec["environment"]["EMHANA_PKI_DIR"] == "/pki"
+    holders = [name for name, spec in services.items() if any(v.startswith("ca:") for v in spec.get("volumes", []))]
+    assert holders == ["pki"]  # the CA's keys live in one container's volume
+    assert services["signature"]["environment"]["EMHANA_SIGNATURE_DEV_CA"] == "false"  # `pki` republishes CRLs
+
+
+def test_the_ca_hands_each_service_its_own_key_and_everyone_the_public_part(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from services.portal.config import PortalSettings
+    from services.signature.ca import DevCA, bootstrap, deploy
+    from shared.certs import TrustStore
+    from shared.clock import Clock
+    from shared.envelope import ServiceIdentity, open_envelope, seal
+
+    clock = Clock()
+    ca = DevCA(tmp_path / "ca", clock=clock)
+    bootstrap(ca, population_size=0)
+    public, keys = tmp_path / "public", tmp_path / "keys"
+    deploy(ca, public, keys)
+
+    assert (public / "ready").exists() and {p.name for p in (public / "crl").iterdir()} == {"root.crl", "ca.crl"}
+    for path in public.rglob("*"):
+        assert path.is_dir() or b"PRIVATE KEY" not in path.read_bytes(), path
+    ca_keys = {(ca.folder / name).read_bytes() for name in ("root.key.pem", "ca.key.pem")}
+    for service in SERVICES:
+        files = {p.name for p in (keys / service).iterdir()}
+        own = {f"service-{service}.pem", f"service-{service}.key.pem"}
+        if service == "arm":
+            assert own < files and all(f in own or f.startswith("clinic-") for f in files), files
+        else:
+            assert files == own, (service, files)
+        key_file = keys / service / f"service-{service}.key.pem"
+        assert key_file.stat().st_mode & 0o077 == 0  # readable by the service's user only
+        assert not ca_keys & {p.read_bytes() for p in (keys / service).iterdir()}
+
+    # a service configured this way signs with its own key, and its peers verify it with the public part only
+    settings = PortalSettings(pki_dir=public, keys_dir=keys / "portal")
+    portal = ServiceIdentity.from_keys("portal", settings.keys, settings.certificate_name)
+    store = TrustStore.from_files(settings.pki / "trust.pem", settings.pki / "crl", clock=clock)
+    _, raw = seal(portal, type="ping", recipient="gateway", payload={}, clock=clock)
+    opened = open_envelope(raw, store, clock)
+    assert opened.signer.service == "portal"
+    own_key = serialization.load_pem_private_key((keys / "portal" / "service-portal.key.pem").read_bytes(), None)
+    assert own_key.public_key().public_numbers() == portal.chain[0].public_key().public_numbers()
