@@ -12,23 +12,33 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect, MetaData, Table, TypeDecorator, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from shared.metrics import DB_COMMITS
 
 
 class Database:
     """One engine and session factory for one service's database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, service: str = "") -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30})
+            # As many pooled connections as messages in hand (prefetch): a connection opened beyond the pool
+            # is closed after one use, and for SQLite that is a new thread each time.
+            self.engine: AsyncEngine = create_async_engine(
+                url, connect_args={"timeout": 30}, pool_size=32, max_overflow=32
+            )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
+            # Bounded: PostgreSQL serves 100 connections by default, shared by every service (and replica).
             self.engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        if service:
+            commits = DB_COMMITS.labels(service)
+            event.listen(self.engine.sync_engine, "commit", lambda _connection: commits.inc())
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time. Queueing writers here is far cheaper than letting pooled
         # connections collide and back off in SQLite's busy handler (which sleeps for up to 100 ms).
@@ -48,6 +58,14 @@ class Database:
             session = await stack.enter_async_context(self.sessions())
             await stack.enter_async_context(session.begin())
             yield session
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection inside one transaction: the light path for a batch of plain statements."""
+        async with AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            yield await stack.enter_async_context(self.engine.begin())
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -87,6 +105,25 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+def insert_ignoring_conflicts(dialect: str, table: Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the dialect's own form (SQLite or PostgreSQL)."""
+    return (postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)).on_conflict_do_nothing()
+
+
+async def insert_new_rows(
+    connection: AsyncConnection, table: Table, key: str, rows: list[dict[str, Any]]
+) -> list[bool]:
+    """Insert a batch, skipping rows whose ``key`` is taken; True for each row that was new. Of two copies
+    within the batch only the first counts as new."""
+    statement = insert_ignoring_conflicts(connection.dialect.name, table).values(rows).returning(table.c[key])
+    inserted = set(await connection.scalars(statement))
+    results = []
+    for row in rows:
+        results.append(row[key] in inserted)
+        inserted.discard(row[key])
+    return results
+
+
 async def insert_or_ignore(session: AsyncSession, table: Table, values: dict[str, Any]) -> bool:
     """INSERT that skips a row violating a unique constraint; True when the row was inserted.
 
@@ -94,10 +131,6 @@ async def insert_or_ignore(session: AsyncSession, table: Table, values: dict[str
     learns it lost without an exception aborting its whole transaction.
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    statement = (
-        postgresql_insert(table).values(**values).on_conflict_do_nothing()
-        if dialect == "postgresql"
-        else sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    )
+    statement = insert_ignoring_conflicts(dialect, table).values(**values)
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -140,12 +140,50 @@ class BodyLimit:
 
 
 async def _too_large(send: Any, limit: int) -> None:
-    body = json.dumps(error_body("TOO_LARGE", f"the request body may have at most {limit} bytes")).encode()
+    await _answer(send, 413, error_body("TOO_LARGE", f"the request body may have at most {limit} bytes"))
+
+
+async def _answer(
+    send: Any, status: int, content: dict[str, Any], headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    body = json.dumps(content).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class InFlightLimit:
+    """ASGI middleware: at most ``limit`` changing requests (POST, PUT, PATCH, DELETE) in hand at once;
+    one more is answered 503 with ``Retry-After`` at once, instead of queueing until every answer is late.
+
+    Overload is shed at the door: what is accepted is served at the usual latency and completed, and a
+    client told to come back in a second loses nothing (nothing was stored). Reads (status, long-polls,
+    health, metrics) are not counted: they are cheap, and a waiting citizen must still see their outcome.
+    """
+
+    def __init__(self, app: Any, limit: int, retry_after_seconds: int = 1) -> None:
+        self.app, self.limit, self.retry_after = app, limit, str(retry_after_seconds).encode()
+        self.in_hand = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        if self.in_hand >= self.limit:
+            content = error_body("OVERLOADED", "the service is busy; try again in a moment")
+            await _answer(send, 503, content, ((b"retry-after", self.retry_after),))
+            return
+        self.in_hand += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_hand -= 1

@@ -15,9 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 HTTP_REQUESTS = Counter("emhana_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
-HTTP_LATENCY = Histogram(
-    "emhana_http_request_seconds", "HTTP request handling time", ["service", "method", "route"]
-)
+HTTP_LATENCY = Histogram("emhana_http_request_seconds", "HTTP request handling time", ["service", "method", "route"])
 BUS_MESSAGES = Counter(
     "emhana_bus_messages_total", "Bus messages handled, by type and outcome", ["service", "type", "outcome"]
 )
@@ -28,6 +26,7 @@ OVERDUE = Counter("emhana_overdue_total", "Requests found past their deadline wi
 ROUTED = Counter(
     "emhana_gateway_routed_total", "Messages routed by the gateway", ["sender", "recipient", "type", "outcome"]
 )
+DB_COMMITS = Counter("emhana_db_commits_total", "Database transactions committed", ["service"])
 UP = Gauge("emhana_up", "1 while the service runs", ["service"])
 
 

@@ -25,7 +25,7 @@ from shared.clock import Clock
 from shared.contracts import MAX_DOCUMENT_BYTES
 from shared.db import Database
 from shared.envelope import MAX_TTL, ServiceIdentity
-from shared.http import BodyLimit, install_error_handlers
+from shared.http import BodyLimit, InFlightLimit, install_error_handlers
 from shared.inbox import Inbox
 from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS, Dispatcher, MeshClient, MeshEndpoint, Route
 from shared.metrics import UP, HttpMetrics, metrics_endpoint
@@ -54,7 +54,7 @@ class ServiceRuntime:
         self.routes = routes or {}
         self.on_start = on_start
         self.clock = Clock(settings.clock_offset_seconds)
-        self.db = Database(settings.db_url)
+        self.db = Database(settings.db_url, service=settings.service)
         self.bus = Bus(settings.amqp_url, name=settings.service, prefetch=settings.prefetch)
         self.store: TrustStore
         self.identity: ServiceIdentity
@@ -167,6 +167,7 @@ class ServiceRuntime:
             limit=self.settings.max_body_bytes,
             larger={"/uploads": upload_limit},  # type: ignore[arg-type]
         )
+        app.add_middleware(InFlightLimit, limit=self.settings.max_in_flight)  # type: ignore[arg-type]
         app.add_middleware(HttpMetrics, service=self.settings.service)  # type: ignore[arg-type]
         install_error_handlers(app)
         app.include_router(self.health_router())

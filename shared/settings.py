@@ -77,6 +77,9 @@ class ServiceSettings(BaseSettings):
     """HTTP request bodies above this get 413 before they are read (upload routes: 2 MiB and a little)."""
     max_message_bytes: int = 12 * 1024 * 1024
     """Bus messages above this are refused before they are parsed (a request with 3 documents fits)."""
+    max_in_flight: int = 64
+    """Changing HTTP requests (POST…) handled at once; one more gets 503 with Retry-After at once (shed,
+    not queued: a crowd at 8:00 gets fast answers, accepted or "try again", never a minute of waiting)."""
     trusted_proxies: list[str] = Field(default_factory=list)
     """Addresses of reverse proxies whose X-Forwarded-For is believed; none by default, so a client cannot
     pick the address that login throttling and the logs see."""

@@ -1,6 +1,7 @@
-"""``make bench``: figures for the README, printed and never asserted.
+"""``make bench``: figures for the README, printed (and with ``--json`` written) and never asserted.
 
-Starts a private mesh (own namespace, free ports) and measures, for N concurrent clients:
+Starts a private mesh (own namespace, free ports; SQLite files or, with ``--database postgres``,
+PostgreSQL databases) and measures, for N concurrent clients:
 
 1. signed ГБД ФЛ lookups through the gateway (client → gateway → gbd_fl → gateway → client), every
    hop verifying signatures and certificate chains, the gateway journaling and checking replays;
@@ -12,7 +13,13 @@ and the ratio of the two; then
 
 3. e-service transactions: a mix of home calls, appointments and attachments, each timed from
    "отправить запрос" (prepare) through "подписать" (condition 2 at the signature service), the АРМ's
-   registration and decision, to the clinic-signed result being visible in the portal.
+   registration and decision, to the clinic-signed result being visible in the portal; with what one
+   transaction cost (messages through the gateway, synchronous and asynchronous, and database commits
+   per service, read from the services' own ``/metrics``);
+4. a bare comparator for that pattern: the same number of synchronous round trips and asynchronous
+   hops per transaction over the same kind of queues, with no signing, database or logic — and the ratio;
+5. open loop: transactions started at fixed offered rates whatever the latency, so the knee shows
+   (completed/s, p50, p99, max, errors, and how many the portal shed with 503).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 
@@ -154,110 +162,392 @@ async def bare_round_trips(namespace: str, clients: int, total: int) -> dict[str
     return summary("bare aio-pika, same hops", latencies, elapsed)
 
 
-async def eservice_mix(
-    mesh: Mesh, clock: Clock, clients: int, per_service: int, offset: int = 0
-) -> dict[str, float | str]:
-    """Completed e-service transactions per second, for ``clients`` citizens working at once."""
-    from services.signature.ca import DevCA
-    from shared.demo import demo_citizens
-    from tests.e2e.citizens import Citizen
+class BareHops:
+    """Bare aio-pika for the e-service pattern: sync round trips (client → relay → echo → relay → client)
+    and async hops (client → relay queue → relay → sink queue → sink), quorum queues, confirms."""
 
-    ca = DevCA(mesh.pki_dir, clock=clock)
-    demo = demo_citizens(10_000, 20121229, per_group=offset + per_service)
-    chosen = slice(offset, offset + per_service)
-    home = [Citizen(p, mesh, ca, clock) for p in demo.attached_1[chosen]]
-    booking = [Citizen(p, mesh, ca, clock) for p in demo.attached_4[chosen]]
-    attaching = [Citizen(p, mesh, ca, clock) for p in demo.unattached[chosen]]
-    everyone = home + booking + attaching
-    for start in range(0, len(everyone), 16):  # Argon2 is deliberately slow: register in small batches
-        await asyncio.gather(*(c.enter() for c in everyone[start : start + 16]))
-    free = await booking[0].call("GET", "/api/v1/clinics/030740045218/slots", params={"days": 14})
-    slots = iter(free)
-    jobs: list[Callable[[], Awaitable[dict]]] = []
-    for i in range(per_service):
-        jobs.append(
-            lambda c=home[i]: c.submit(
-                "home_call", address="г. Астана, проспект Республики, 5", phone="+77010000000", complaints="температура"
+    def __init__(self, namespace: str) -> None:
+        self.prefix = f"{namespace}.bare"
+        self.arrived: dict[str, asyncio.Future[None]] = {}
+
+    async def __aenter__(self) -> BareHops:
+        self.connection = await aio_pika.connect_robust(AMQP_URL)
+        setup = await self.connection.channel()
+        self.names = {k: f"{self.prefix}.{k}" for k in ("relay", "echo", "sink")}
+        for name in self.names.values():
+            await setup.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+        self.publish = await self.connection.channel(publisher_confirms=True)
+        consume = await self.connection.channel(publisher_confirms=True)
+        await consume.set_qos(prefetch_count=64)
+        self.pending: dict[str, asyncio.Future[bytes]] = {}
+        replies = await self.publish.get_queue("amq.rabbitmq.reply-to", ensure=False)
+        await replies.consume(self._on_reply, no_ack=True)
+        relay_rpc = await self.connection.channel(publisher_confirms=True)
+        relay_pending: dict[str, asyncio.Future[bytes]] = {}
+
+        async def relay_reply(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            future = relay_pending.pop(message.correlation_id or "", None)
+            if future is not None:
+                future.set_result(message.body)
+
+        await (await relay_rpc.get_queue("amq.rabbitmq.reply-to", ensure=False)).consume(relay_reply, no_ack=True)
+
+        async def relay(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            if message.reply_to:  # sync: forward and relay the answer back
+                future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+                relay_pending[message.message_id or ""] = future
+                await relay_rpc.default_exchange.publish(
+                    aio_pika.Message(message.body, message_id=message.message_id, reply_to="amq.rabbitmq.reply-to"),
+                    routing_key=self.names["echo"],
+                )
+                answer = await future
+                await consume.default_exchange.publish(
+                    aio_pika.Message(answer, correlation_id=message.message_id), routing_key=message.reply_to
+                )
+            else:  # async: on to the recipient's queue
+                await consume.default_exchange.publish(
+                    aio_pika.Message(message.body, message_id=message.message_id, delivery_mode=2),
+                    routing_key=self.names["sink"],
+                )
+            await message.ack()
+
+        async def echo(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            await consume.default_exchange.publish(
+                aio_pika.Message(message.body, correlation_id=message.message_id), routing_key=message.reply_to or ""
             )
+            await message.ack()
+
+        async def sink(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            future = self.arrived.pop(message.message_id or "", None)
+            if future is not None:
+                future.set_result(None)
+            await message.ack()
+
+        self.consumers = []
+        for key, handler in (("relay", relay), ("echo", echo), ("sink", sink)):
+            queue = await consume.get_queue(self.names[key])
+            self.consumers.append((queue, await queue.consume(handler)))
+        self.setup = setup
+        return self
+
+    async def _on_reply(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        future = self.pending.pop(message.correlation_id or "", None)
+        if future is not None:
+            future.set_result(message.body)
+
+    async def call(self, body: bytes) -> bytes:
+        message_id = str(uuid.uuid4())
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.pending[message_id] = future
+        await self.publish.default_exchange.publish(
+            aio_pika.Message(body, message_id=message_id, reply_to="amq.rabbitmq.reply-to"),
+            routing_key=self.names["relay"],
         )
-        slot = next(slots)
-        jobs.append(
-            lambda c=booking[i], s=slot: c.submit("appointment", doctor_code=s["doctor_code"], slot_start=s["start"])
+        return await future
+
+    async def send(self, body: bytes) -> None:
+        message_id = str(uuid.uuid4())
+        arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.arrived[message_id] = arrived
+        await self.publish.default_exchange.publish(
+            aio_pika.Message(body, message_id=message_id, delivery_mode=2), routing_key=self.names["relay"]
         )
-        jobs.append(lambda c=attaching[i]: c.submit("attachment", clinic="980440012347"))
-    owners = [c for i in range(per_service) for c in (home[i], booking[i], attaching[i])]
+        await arrived
+
+    async def __aexit__(self, *_: object) -> None:
+        for queue, tag in self.consumers:
+            await queue.cancel(tag)
+        for name in self.names.values():
+            await self.setup.queue_delete(name)
+        await self.connection.close()
+
+
+async def bare_pattern(namespace: str, clients: int, total: int, sync: int, async_: int) -> dict[str, Any]:
+    """``total`` bare transactions of ``sync`` round trips and ``async_`` hops each, ``clients`` at once."""
+    body = b'{"iin":"850315300019"}' * 40
+    async with BareHops(namespace) as bare:
+
+        async def one(_: int) -> None:
+            for _ in range(sync):
+                await bare.call(body)
+            for _ in range(async_):
+                await bare.send(body)
+
+        await run_clients(clients, min(50, total), one)
+        latencies, elapsed = await run_clients(clients, total, one)
+    return summary(f"bare pattern ({sync} sync + {async_} async)", latencies, elapsed)
+
+
+def scrape(mesh: Mesh) -> dict[str, float]:
+    """Counters of every service that say what a transaction cost: messages through the gateway by
+    outcome, and database commits by service."""
+    import re
+    import urllib.request
+
+    totals: dict[str, float] = {}
+    for service in ("portal", "gateway", "arm", "gbd_fl", "signature"):
+        with urllib.request.urlopen(mesh.url(service) + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        for line in text.splitlines():
+            commits = re.match(r'emhana_db_commits_total\{service="(\w+)"\} ([0-9.e+]+)', line)
+            if commits:
+                totals[f"commits.{commits[1]}"] = totals.get(f"commits.{commits[1]}", 0) + float(commits[2])
+            routed = re.match(r'emhana_gateway_routed_total\{.*outcome="([^"]+)".*\} ([0-9.e+]+)', line)
+            if routed:
+                outcome = routed[1] if not routed[1].startswith("refused") else "refused"
+                totals[f"gateway.{outcome}"] = totals.get(f"gateway.{outcome}", 0) + float(routed[2])
+    return totals
+
+
+class Transactions:
+    """Logged-in demo citizens, each good for one transaction of the mix (home call, appointment,
+    attachment in turn); registered before any timing starts (Argon2 is deliberately slow)."""
+
+    def __init__(self, mesh: Mesh, clock: Clock, size: int) -> None:
+        from services.signature.ca import DevCA
+        from shared.demo import demo_citizens
+
+        self.mesh, self.clock = mesh, clock
+        self.ca = DevCA(mesh.pki_dir, clock=clock)
+        demo = demo_citizens(size, 20121229, per_group=size)
+        self.pools = {
+            "home_call": iter(demo.attached_1),
+            "appointment": iter(demo.attached_4),
+            "attachment": iter(demo.unattached),
+        }
+        self.slots: list[dict[str, Any]] | None = None
+        self.made: list[Any] = []
+
+    async def prepare(self, count: int) -> list[Callable[[], Awaitable[str]]]:
+        """``count`` transactions ready to run; each returns the request's final status."""
+        from tests.e2e.citizens import Citizen
+
+        kinds = [("home_call", "appointment", "attachment")[i % 3] for i in range(count)]
+        citizens = [Citizen(next(self.pools[kind]), self.mesh, self.ca, self.clock) for kind in kinds]
+        self.made.extend(citizens)
+        for start in range(0, len(citizens), 16):
+            await asyncio.gather(*(c.enter() for c in citizens[start : start + 16]))
+        if self.slots is None:
+            self.slots = list(
+                await citizens[kinds.index("appointment")].call(
+                    "GET", "/api/v1/clinics/030740045218/slots", params={"days": 14}
+                )
+            )
+        home_call = {"address": "г. Астана, проспект Республики, 5", "phone": "+77010000000", "complaints": "ОРВИ"}
+        forms = {
+            "home_call": lambda: home_call,
+            "appointment": lambda: {
+                "doctor_code": (slot := self.slots.pop(0))["doctor_code"],  # type: ignore[union-attr]
+                "slot_start": slot["start"],
+            },
+            "attachment": lambda: {"clinic": "980440012347"},
+        }
+
+        def transaction(kind: str, citizen: Citizen) -> Callable[[], Awaitable[str]]:
+            fields = forms[kind]()
+
+            async def run() -> str:
+                request = await citizen.submit(kind, **fields)
+                return str((await citizen.wait(request["id"], seconds=120))["status"])
+
+            return run
+
+        return [transaction(kind, citizen) for kind, citizen in zip(kinds, citizens, strict=True)]
+
+    async def close(self) -> None:
+        for citizen in self.made:
+            await citizen.close()
+
+
+async def closed_loop(
+    mesh: Mesh, transactions: Transactions, clients: int, count: int
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """``count`` transactions by ``clients`` citizens at once; the row and the cost per transaction."""
+    jobs = await transactions.prepare(count)
     outcomes: list[str] = []
 
     async def one(i: int) -> None:
-        request = await jobs[i]()
-        final = await owners[i].wait(request["id"], seconds=120, every=0.02)
-        outcomes.append(final["status"])
+        outcomes.append(await jobs[i]())
 
+    before = scrape(mesh)
     latencies, elapsed = await run_clients(clients, len(jobs), one)
-    for citizen in everyone:
-        await citizen.close()
+    after = scrape(mesh)
     row = summary(f"e-service mix ({len(jobs)})", latencies, elapsed)
     row["completed"] = outcomes.count("completed")
-    return row
+    row["errors"] = len(jobs) - row["completed"]
+    cost = {key: (after.get(key, 0) - before.get(key, 0)) / len(jobs) for key in after}
+    return row, cost
+
+
+async def open_loop(transactions: Transactions, rate: float, seconds: float) -> dict[str, Any]:
+    """Start ``rate`` transactions per second for ``seconds`` whatever happens to them (open loop)."""
+    import httpx
+
+    from tests.e2e.citizens import ApiFailure
+
+    count = max(1, int(rate * seconds))
+    jobs = await transactions.prepare(count)
+    latencies: list[float] = []
+    errors = shed = 0
+    loop = asyncio.get_running_loop()
+
+    async def timed(job: Callable[[], Awaitable[str]]) -> None:
+        nonlocal errors, shed
+        started = time.perf_counter()
+        try:
+            status = await job()
+        except ApiFailure as exc:
+            if exc.status == 503:
+                shed += 1
+            else:
+                errors += 1
+            return
+        except (httpx.HTTPError, AssertionError):
+            errors += 1
+            return
+        if status == "completed":
+            latencies.append(time.perf_counter() - started)
+        else:
+            errors += 1
+
+    began = loop.time()
+    tasks = []
+    for i, job in enumerate(jobs):
+        delay = began + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)  # pacing the offered load, not waiting for anything
+        tasks.append(asyncio.create_task(timed(job)))
+    await asyncio.gather(*tasks)
+    elapsed = loop.time() - began
+    ordered = sorted(latencies) or [0.0]
+    return {
+        "name": "e-service open loop",
+        "offered": rate,
+        "throughput": len(latencies) / elapsed,
+        "p50": statistics.median(ordered) * 1000,
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "max": ordered[-1] * 1000,
+        "n": count,
+        "errors": errors,
+        "shed": shed,
+    }
+
+
+def ms(value: Any) -> str:
+    return f"{float(value):>8.1f}"
 
 
 def main() -> None:
+    import json
+    import zoneinfo
+
+    from tests.conftest import _database_env, _delete_queues, _drop_databases
+
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--eservice-clients", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--per-service", type=int, default=40, help="transactions of each service per row")
+    parser.add_argument("--eservice-clients", type=int, nargs="*", default=[1, 8])
+    parser.add_argument("--transactions", type=int, default=120, help="e-service transactions per closed-loop row")
+    parser.add_argument("--rates", type=float, nargs="*", default=[5, 10, 20], help="open-loop offered tx/s")
+    parser.add_argument("--seconds", type=float, default=10, help="duration of each open-loop row")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--json", type=Path, help="also write the rows here, one JSON object per line")
     args = parser.parse_args()
     check_broker(AMQP_URL)
     iins = [p.iin for p in generate(10_000, 20121229) if p.alive][:5000]
+    rows: list[dict[str, Any]] = []
+    needed = args.transactions * len(args.eservice_clients) + sum(int(r * args.seconds) for r in args.rates)
+    population = max(10_000, needed * 12)  # each mix third comes from about a quarter of the population
     with tempfile.TemporaryDirectory() as tmp:
-        import zoneinfo
-
         astana = zoneinfo.ZoneInfo("Asia/Almaty")
         today = dt.datetime.now(astana).date()
         tuesday = today + dt.timedelta(days=(1 - today.weekday()) % 7 or 7)
         while not WorkCalendar().is_working_day(tuesday):
             tuesday += dt.timedelta(days=7)
         clock = Clock.starting_at(dt.datetime.combine(tuesday, dt.time(10, 0), astana))  # clinics open
+        namespace = f"bench-{uuid.uuid4().hex[:6]}"
+        database_env = _database_env(args.database, namespace)
         mesh = Mesh(
             var_dir=Path(tmp),
             amqp_url=AMQP_URL,
-            namespace=f"bench-{uuid.uuid4().hex[:6]}",
+            namespace=namespace,
             ports={s: free_port() for s in ("signature", "gbd_fl", "arm", "portal", "gateway")},
-            env={"EMHANA_LOG_LEVEL": "WARNING", "EMHANA_POPULATION_SIZE": "10000"},
+            env={"EMHANA_LOG_LEVEL": "WARNING", "EMHANA_POPULATION_SIZE": str(population), **database_env},
             log_file=Path(tmp) / "mesh.log",
             clock_offset_seconds=clock.offset_seconds,
         )
         mesh.start()
         try:
-            mesh.wait_ready(timeout=120)
-            print(
-                f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-                f"SQLite databases, RabbitMQ on localhost; {args.requests} requests per row\n"
+            mesh.wait_ready(timeout=180)
+            machine = (
+                f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                f"{args.database}, RabbitMQ on localhost"
             )
-            print(f"{'clients':>7}  {'path':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+            print(f"machine: {machine}\n")
+            print(f"{'clients':>7}  {'path':<34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
             for clients in args.clients:
                 signed = asyncio.run(signed_lookups(mesh, clock, clients, args.requests, iins))
                 bare = asyncio.run(bare_round_trips(mesh.namespace, clients, args.requests))
                 for row in (signed, bare):
+                    row["clients"] = clients
+                    rows.append(row)
                     print(
-                        f"{clients:>7}  {row['name']:<28} {row['throughput']:>8.0f} "
-                        f"{row['p50']:>8.2f} {row['p99']:>8.2f}"
+                        f"{clients:>7}  {row['name']:<34} {row['throughput']:>8.0f} {ms(row['p50'])} {ms(row['p99'])}"
                     )
-                ratio = float(bare["throughput"]) / float(signed["throughput"])
-                print(f"{'':>7}  bare/signed throughput ratio: {ratio:.1f}x\n")
-            print("e-service transactions: prepare → sign → АРМ decision → signed result visible in the portal")
-            print(f"{'clients':>7}  {'mix':<28} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8}  completed")
-            for number, clients in enumerate(args.eservice_clients):
-                row = asyncio.run(
-                    eservice_mix(mesh, clock, clients, args.per_service, offset=number * args.per_service)
-                )
-                print(
-                    f"{clients:>7}  {row['name']:<28} {row['throughput']:>8.1f} "
-                    f"{row['p50']:>8.1f} {row['p99']:>8.1f}  {row['completed']}/{row['n']}"
-                )
+                ratio = float(signed["throughput"]) / float(bare["throughput"])
+                rows.append({"name": "signed/bare lookups", "clients": clients, "ratio": ratio})
+                print(f"{'':>7}  signed/bare throughput: {ratio:.2f}\n")
+
+            async def eservices() -> None:
+                transactions = Transactions(mesh, clock, population)
+                try:
+                    if args.eservice_clients:
+                        print("e-service transactions: prepare → sign → АРМ decision → signed result in the portal")
+                        print(f"{'clients':>7}  {'path':<34} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8}  errors")
+                    for clients in args.eservice_clients:
+                        row, cost = await closed_loop(mesh, transactions, clients, args.transactions)
+                        sync = round(cost.get("gateway.replied", 0))
+                        async_ = round(cost.get("gateway.delivered", 0))
+                        bare = await bare_pattern(mesh.namespace, clients, args.transactions, sync, async_)
+                        for each in (row, bare):
+                            each["clients"] = clients
+                            rows.append(each)
+                            print(
+                                f"{clients:>7}  {each['name']:<34} {each['throughput']:>8.1f} {ms(each['p50'])} "
+                                f"{ms(each['p99'])}  {each.get('errors', 0)}"
+                            )
+                        ratio = float(row["throughput"]) / float(bare["throughput"])
+                        per_tx = {k: round(v, 2) for k, v in sorted(cost.items()) if v}
+                        rows.append({"name": "e-service/bare pattern", "clients": clients, "ratio": ratio})
+                        rows.append({"name": "cost per transaction", "clients": clients, **per_tx})
+                        print(f"{'':>7}  e-service/bare pattern throughput: {ratio:.2f}")
+                        print(f"{'':>7}  per transaction: {per_tx}\n")
+                    if args.rates:
+                        print(f"open loop, {args.seconds:.0f} s per rate")
+                        print(
+                            f"{'offered':>7}  {'completed/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+                            "  errors  shed"
+                        )
+                    for rate in args.rates:
+                        row = await open_loop(transactions, rate, args.seconds)
+                        rows.append(row)
+                        print(
+                            f"{rate:>7.0f}  {row['throughput']:>11.1f} {ms(row['p50'])} {ms(row['p99'])} "
+                            f"{ms(row['max'])}  {row['errors']:>6}  {row['shed']:>4}"
+                        )
+                finally:
+                    await transactions.close()
+
+            asyncio.run(eservices())
         finally:
             mesh.stop()
+            _delete_queues(namespace)
+            _drop_databases(database_env)
+    if args.json:
+        for row in rows:
+            row.setdefault("machine", machine)
+        args.json.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        print(f"\nrows written to {args.json}")
 
 
 if __name__ == "__main__":

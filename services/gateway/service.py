@@ -14,14 +14,16 @@ import uuid
 
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.gateway.access import AccessRights
 from services.gateway.models import AcceptedMessage, JournalRow, Provider
 from shared.bus import RequestTimeout, Unprocessable
 from shared.contracts import REFUSAL
+from shared.db import insert_new_rows
 from shared.envelope import MAX_TTL, Envelope, check_window, open_envelope, peek, seal
+from shared.groupcommit import GroupCommit
 from shared.logs import CORRELATION
 from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS, KNOWN_TYPES, refusal_payload
 from shared.metrics import ROUTED
@@ -43,6 +45,9 @@ class Gateway:
         self.in_hand: set[str] = set()  # ids this process is delivering right now
         self.sync_patience = dt.timedelta(seconds=runtime.settings.rpc_timeout_seconds + GATEWAY_ANSWER_MARGIN_SECONDS)
         self.directory: dict[str, str] = {}  # address → БИН (clinics) or "" (services)
+        # Accepted ids and journal rows of all the messages in hand are committed together (group commit):
+        # one transaction for many messages, each still acked or answered only after its rows committed.
+        self.writes = GroupCommit(runtime.db, {"accept": self._write_accepted, "journal": self._write_journal})
 
     @property
     def addresses(self) -> list[str]:
@@ -158,15 +163,18 @@ class Gateway:
         is never delivered again, whatever the broker says, and a copy arriving while the first is still
         in hand is refused at once. Only a redelivery of a message whose handling never finished (the
         gateway died between accepting and delivering it) is delivered — receivers are idempotent."""
-        try:
-            async with self.runtime.db.transaction() as session:
-                await session.execute(insert(AcceptedMessage).values(message_id=str(message_id), accepted_at=now))
-        except IntegrityError:
-            async with self.runtime.db.sessions() as session:
-                record = await session.get(AcceptedMessage, str(message_id))
-            unfinished = record is not None and record.outcome is None
-            return unfinished and redelivered and str(message_id) not in self.in_hand
-        return True
+        if await self.writes.submit("accept", {"message_id": str(message_id), "accepted_at": now}):
+            return True
+        async with self.runtime.db.sessions() as session:
+            record = await session.get(AcceptedMessage, str(message_id))
+        unfinished = record is not None and record.outcome is None
+        return unfinished and redelivered and str(message_id) not in self.in_hand
+
+    @staticmethod
+    async def _write_accepted(connection: AsyncConnection, rows: list[dict[str, object]]) -> list[bool]:
+        """Insert a batch of accepted ids; True for each one that was new (the first copy within the batch
+        too), False for an id already recorded."""
+        return await insert_new_rows(connection, AcceptedMessage.__table__, "message_id", rows)  # type: ignore[arg-type]
 
     async def _refuse(
         self,
@@ -250,23 +258,34 @@ class Gateway:
 
     async def _journal_many(self, rows: list[dict[str, object]]) -> None:
         """Append to the journal and, in the same transaction, record each message's outcome."""
-        async with self.runtime.db.transaction() as session:
-            await session.execute(insert(JournalRow), rows)
-            for row in rows:
-                ROUTED.labels(
-                    self._label(str(row["sender"])),
-                    self._label(str(row["recipient"])),
-                    row["type"] if row["type"] in KNOWN_TYPES else "other",
-                    str(row["outcome"]),
-                ).inc()
-            for row in rows:
-                if row["outcome"] == f"refused:{Refusal.REPLAYED}":
-                    continue  # a refused copy says nothing about what became of the message itself
-                await session.execute(
-                    update(AcceptedMessage)
-                    .where(AcceptedMessage.message_id == row["message_id"], AcceptedMessage.outcome.is_(None))
-                    .values(outcome=row["outcome"])
-                )
+        await self.writes.submit("journal", rows)
+        for row in rows:
+            ROUTED.labels(
+                self._label(str(row["sender"])),
+                self._label(str(row["recipient"])),
+                row["type"] if row["type"] in KNOWN_TYPES else "other",
+                str(row["outcome"]),
+            ).inc()
+
+    @staticmethod
+    async def _write_journal(connection: AsyncConnection, batches: list[list[dict[str, object]]]) -> list[None]:
+        rows = [row for batch in batches for row in batch]
+        await connection.execute(insert(JournalRow.__table__), rows)
+        outcomes = [
+            {"id_": row["message_id"], "outcome_": row["outcome"]}
+            for row in rows
+            # a refused copy says nothing about what became of the message itself
+            if row["outcome"] != f"refused:{Refusal.REPLAYED}"
+        ]
+        if outcomes:
+            table = AcceptedMessage.__table__
+            await connection.execute(
+                update(table)
+                .where(table.c.message_id == bindparam("id_"), table.c.outcome.is_(None))
+                .values(outcome=bindparam("outcome_")),
+                outcomes,
+            )
+        return [None] * len(batches)
 
     def _label(self, address: str) -> str:
         """An address as a metric label: known addresses as they are, anything else as ``other``."""

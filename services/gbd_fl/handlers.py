@@ -13,8 +13,8 @@ from shared.runtime import ServiceRuntime
 def routes(runtime: ServiceRuntime) -> dict[str, Route]:
     async def person_lookup(context: MessageContext) -> dict[str, Any]:
         request = parse_payload(PersonLookup, context.envelope.payload)
-        async with runtime.db.sessions() as session:
-            person, parents = await lookup(session, request.iin)
+        async with runtime.db.engine.connect() as connection:  # a plain read: no ORM session needed
+            person, parents = await lookup(connection, request.iin)
         return PersonFound(person=person, parents=parents).model_dump(mode="json")
 
     return {**basic_routes("gbd_fl"), PERSON_LOOKUP: Route(person_lookup)}

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.gbd_fl.models import PersonRow, RelationRow
 from shared.contracts import Address, Person
@@ -35,7 +35,7 @@ def to_contract(row: Any) -> Person:
     )
 
 
-async def lookup(session: AsyncSession, iin: str) -> tuple[Person, list[str]]:
+async def lookup(session: AsyncSession | AsyncConnection, iin: str) -> tuple[Person, list[str]]:
     """The person with this ИИН and the ИИНs of their registered parents/guardians.
 
     Raises ``IIN_INVALID`` for a malformed number and ``PERSON_NOT_FOUND`` for an unknown one.

@@ -218,9 +218,21 @@ async def list_requests(
 
 
 @router.get("/requests/{request_id}", response_model=RequestOut, tags=["requests"])
-async def request_detail(request_id: uuid.UUID, citizen: CitizenDep, service: PortalDep) -> RequestOut:
-    """ "Обновить статус": the request with its history of status changes."""
-    row, events = await service.request_detail(citizen, str(request_id))
+async def request_detail(
+    request_id: uuid.UUID,
+    citizen: CitizenDep,
+    service: PortalDep,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=30, description="long-poll: answer when the status changes (or is final), at most this long"),
+    ] = 0,
+    seen: Annotated[
+        str | None, Query(max_length=20, description="the status the client already shows (default: the current one)")
+    ] = None,
+) -> RequestOut:
+    """ "Обновить статус": the request with its history of status changes. With ``wait`` the answer comes
+    as soon as the status moves on, instead of the client polling."""
+    row, events = await service.request_detail(citizen, str(request_id), wait, seen)
     return request_out(row, events)
 
 

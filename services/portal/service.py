@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 import zoneinfo
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.portal import security
+from services.portal.changes import RequestChanges, wait_for
 from services.portal.config import PortalSettings
 from services.portal.models import (
     Citizen,
@@ -69,6 +71,7 @@ from shared.topology import arm_address
 log = logging.getLogger(__name__)
 
 # Refusals that are technical faults, not decisions on the merits: the request is "failed", with a retry.
+LONG_POLL_DONE = {"completed", "refused", "failed"}  # nothing more will come without the citizen acting
 TECHNICAL = {
     Refusal.TIMEOUT,
     Refusal.INTERNAL,
@@ -107,6 +110,7 @@ class PortalService:
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
         self.calendar = settings.work_calendar()
         self.steps = StepTimes(deadlines.PORTAL_STEPS)  # table 1's times, measured
+        self.changes = RequestChanges()
         self.throttle = Throttle(db, LoginCounter, LoginSuccess, security.limits(settings))
         clinics = load_clinics(settings.clinics_file)
         self.clinic_hours = {
@@ -544,6 +548,7 @@ class PortalService:
             step = "process_6" if name == "registered" else "process_8"
             self.steps.record(step, (status.at - request.submitted_at).total_seconds())
         request.status_seq, request.status, request.updated_at = status.seq, name, now
+        self.changes.after_commit(session, request.id)
         request.status_note = status.note
         if status.refusal is not None:
             request.refusal_code, request.refusal_message = status.refusal.code.value, status.refusal.message
@@ -615,6 +620,7 @@ class PortalService:
                 now,
             )
             session.add(RequestEvent(request_id=request.id, status="failed", at=now, detail=f"{code}: {message}"))
+            self.changes.after_commit(session, request.id)
 
     # -- what the citizen sees ---------------------------------------------------------------
     @staticmethod
@@ -638,7 +644,24 @@ class PortalService:
                 )
             )
 
-    async def request_detail(self, citizen: Citizen, request_id: str) -> tuple[Request, list[RequestEvent]]:
+    async def request_detail(
+        self, citizen: Citizen, request_id: str, wait: float = 0.0, seen: str | None = None
+    ) -> tuple[Request, list[RequestEvent]]:
+        """The request and its history. With ``wait``, a long-poll: answered as soon as the status is no
+        longer ``seen`` (by default, the status when the call arrived) or is final, else after ``wait``
+        seconds."""
+        deadline = time.monotonic() + wait
+        while True:
+            with self.changes.watch(request_id) as changed:
+                request, events = await self._request_detail(citizen, request_id)
+                seen = seen or request.status
+                remaining = deadline - time.monotonic()
+                if request.status != seen or request.status in LONG_POLL_DONE or remaining <= 0:
+                    return request, events
+                # Woken by a change applied here; re-read at least every second for one applied elsewhere.
+                await wait_for(changed, min(remaining, 1.0))
+
+    async def _request_detail(self, citizen: Citizen, request_id: str) -> tuple[Request, list[RequestEvent]]:
         async with self.db.sessions() as session:
             request = await self.own(session, citizen, request_id)
             events = list(

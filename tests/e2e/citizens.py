@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -97,19 +96,21 @@ class Citizen:
     async def submit_signed(self, jws: str) -> dict[str, Any]:
         return await self.call("POST", "/api/v1/requests", json={"jws": jws})
 
-    async def wait(
-        self, request_id: str, seconds: float = 90, until: set[str] = FINAL, every: float = 0.1
-    ) -> dict[str, Any]:
+    async def wait(self, request_id: str, seconds: float = 90, until: set[str] = FINAL) -> dict[str, Any]:
         """Poll "обновить статус" until the request reaches one of ``until`` (a generous bound, not a speed
         check: a slow machine takes longer, and the outcome is what is asserted)."""
         deadline = time.monotonic() + seconds
+        seen: str | None = None
         while True:
-            request = await self.call("GET", f"/api/v1/requests/{request_id}")
+            remaining = deadline - time.monotonic()
+            # the first look answers at once; then a long-poll that returns when the status moves on
+            params = {"wait": round(max(0.0, min(remaining, 20)), 2), "seen": seen} if seen else {}
+            request = await self.call("GET", f"/api/v1/requests/{request_id}", params=params)
             if request["status"] in until:
                 return request
             if time.monotonic() > deadline:
                 raise AssertionError(f"request {request_id} still {request['status']} after {seconds}s")
-            await asyncio.sleep(every)
+            seen = request["status"]
 
     async def verified_result(self, request_id: str, clinic: str) -> dict[str, Any]:
         """The result, checked independently by the signature service against the clinic's БИН."""

@@ -625,3 +625,15 @@ async def test_after_the_cutoff_the_next_day_policy_plans_the_visit_for_the_next
         mesh.stop_service("arm")
         mesh.start_service("arm")
         mesh.wait_ready(["arm"], timeout=90)
+
+
+async def test_status_long_poll_answers_with_the_next_status(citizen_factory, people: People) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    request = await citizen.submit("home_call", **HOME_CALL)
+    moved = await citizen.call("GET", f"/api/v1/requests/{request['id']}", params={"wait": 30, "seen": "submitted"})
+    assert moved["status"] in {"registered", "completed"}, moved  # the answer carries the status that followed
+    final = await citizen.wait(request["id"])
+    again = await citizen.call("GET", f"/api/v1/requests/{request['id']}", params={"wait": 30})
+    assert again["status"] == final["status"] == "completed"  # a final status is answered at once
+    too_long = citizen.call("GET", f"/api/v1/requests/{request['id']}", params={"wait": 31})
+    await refused_with("VALIDATION_ERROR", too_long)
