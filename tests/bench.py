@@ -448,7 +448,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--eservice-clients", type=int, nargs="*", default=[1, 8])
     parser.add_argument("--transactions", type=int, default=120, help="e-service transactions per closed-loop row")
-    parser.add_argument("--rates", type=float, nargs="*", default=[5, 10, 20], help="open-loop offered tx/s")
+    parser.add_argument("--rates", type=float, nargs="*", default=[], help="open-loop offered tx/s")
+    parser.add_argument(
+        "--relative",
+        type=float,
+        nargs="*",
+        default=[0.5, 1, 2],
+        help="open-loop rates as multiples of the capacity the closed-loop rows measured",
+    )
     parser.add_argument("--seconds", type=float, default=10, help="duration of each open-loop row")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--json", type=Path, help="also write the rows here, one JSON object per line")
@@ -457,6 +464,7 @@ def main() -> None:
     iins = [p.iin for p in generate(10_000, 20121229) if p.alive][:5000]
     rows: list[dict[str, Any]] = []
     needed = args.transactions * len(args.eservice_clients) + sum(int(r * args.seconds) for r in args.rates)
+    needed += int(sum(args.relative) * 40 * args.seconds)  # room for a capacity of up to 40 tx/s
     population = max(10_000, needed * 12)  # each mix third comes from about a quarter of the population
     with tempfile.TemporaryDirectory() as tmp:
         astana = zoneinfo.ZoneInfo("Asia/Almaty")
@@ -504,8 +512,10 @@ def main() -> None:
                     if args.eservice_clients:
                         print("e-service transactions: prepare → sign → АРМ decision → signed result in the portal")
                         print(f"{'clients':>7}  {'path':<34} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8}  errors")
+                    capacity = 0.0
                     for clients in args.eservice_clients:
                         row, cost = await closed_loop(mesh, transactions, clients, args.transactions)
+                        capacity = max(capacity, float(row["throughput"]))
                         sync = round(cost.get("gateway.replied", 0))
                         async_ = round(cost.get("gateway.delivered", 0))
                         bare = await bare_pattern(mesh.namespace, clients, args.transactions, sync, async_)
@@ -522,14 +532,16 @@ def main() -> None:
                         rows.append({"name": "cost per transaction", "clients": clients, **per_tx})
                         print(f"{'':>7}  e-service/bare pattern throughput: {ratio:.2f}")
                         print(f"{'':>7}  per transaction: {per_tx}\n")
-                    if args.rates:
-                        print(f"open loop, {args.seconds:.0f} s per rate")
+                    rates = sorted({*args.rates, *(round(capacity * r, 1) for r in args.relative if capacity)})
+                    if rates:
+                        print(f"open loop, {args.seconds:.0f} s per rate (closed-loop capacity {capacity:.1f} tx/s)")
                         print(
                             f"{'offered':>7}  {'completed/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
                             "  errors  shed"
                         )
-                    for rate in args.rates:
+                    for rate in rates:
                         row = await open_loop(transactions, rate, args.seconds)
+                        row["capacity"] = capacity
                         rows.append(row)
                         print(
                             f"{rate:>7.0f}  {row['throughput']:>11.1f} {ms(row['p50'])} {ms(row['p99'])} "

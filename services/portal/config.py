@@ -30,6 +30,9 @@ class PortalSettings(ServiceSettings):
     """Attempts are counted per window; a lock lifts by itself when its window ends."""
     password_min_length: int = 8
     password_max_length: int = 128
+    max_clinic_wait_seconds: float = 5.0
+    """New submissions to a clinic get 503 + Retry-After while one of its requests has waited longer than
+    this for registration (overload is shed, not queued: services/portal/admission.py)."""
     resend_after_seconds: float = 5.0
     """A submitted request whose sending was not confirmed is sent again after this long."""
     timezone: str = "Asia/Almaty"

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.portal import security
+from services.portal.admission import Admission
 from services.portal.changes import RequestChanges, wait_for
 from services.portal.config import PortalSettings
 from services.portal.models import (
@@ -56,6 +57,7 @@ from shared.contracts import (
 )
 from shared.db import Database
 from shared.documents import STAFF_ROLES, verify_clinic_result, verify_document
+from shared.groupcommit import GroupCommit
 from shared.guardians import may_act_for
 from shared.http import ApiError
 from shared.ids import InvalidIdentifier, parse_iin
@@ -71,6 +73,7 @@ from shared.topology import arm_address
 log = logging.getLogger(__name__)
 
 # Refusals that are technical faults, not decisions on the merits: the request is "failed", with a retry.
+KNOWN_ATTACHMENT_REFRESH = dt.timedelta(hours=1)
 LONG_POLL_DONE = {"completed", "refused", "failed"}  # nothing more will come without the citizen acting
 TECHNICAL = {
     Refusal.TIMEOUT,
@@ -111,6 +114,8 @@ class PortalService:
         self.calendar = settings.work_calendar()
         self.steps = StepTimes(deadlines.PORTAL_STEPS)  # table 1's times, measured
         self.changes = RequestChanges()
+        self.admission = Admission(settings.max_clinic_wait_seconds)
+        self.writes = GroupCommit(db, {"sent": self._mark_sent})
         self.throttle = Throttle(db, LoginCounter, LoginSuccess, security.limits(settings))
         clinics = load_clinics(settings.clinics_file)
         self.clinic_hours = {
@@ -196,8 +201,14 @@ class PortalService:
             if exc.code is Refusal.TIMEOUT and known is not None:
                 return {"iin": iin, "clinic_bin": known.clinic_bin, "as_of": known.updated_at.isoformat()}
             raise
-        async with self.db.transaction() as session:
-            await session.merge(KnownAttachment(iin=iin, clinic_bin=info["clinic_bin"], updated_at=self.clock.now()))
+        now = self.clock.now()
+        async with self.db.sessions() as session:
+            known = await session.get(KnownAttachment, iin)
+        # Written when it changed or the copy is older than KNOWN_ATTACHMENT_REFRESH: a read instead of a
+        # commit on every form; "as of" stays within that interval of the register's answer.
+        if known is None or known.clinic_bin != info["clinic_bin"] or now - known.updated_at > KNOWN_ATTACHMENT_REFRESH:
+            async with self.db.transaction() as session:
+                await session.merge(KnownAttachment(iin=iin, clinic_bin=info["clinic_bin"], updated_at=now))
         return info
 
     # -- process 3: the form and the document to sign ---------------------------------------
@@ -316,6 +327,7 @@ class PortalService:
         if clean.get("patient_iin", citizen.iin) != citizen.iin:
             await self.check_guardian(citizen, clean["patient_iin"])  # before anything about them is looked up
         clinic = await self.clinic_for(citizen, service, clinic_bin, clean)
+        self.admission.check(clinic)  # shed before a slot is held or anything stored
         now = self.clock.now()
         if isinstance(form, AppointmentForm):
             await self.ask(
@@ -405,6 +417,7 @@ class PortalService:
         message_id: str | None = None,
     ) -> Request:
         """Process 5: store the request (``submitted``, with its deadline) and send it to the clinic."""
+        self.admission.check(signed.provider)
         now = self.clock.now()
         request = Request(
             id=str(uuid.uuid4()),
@@ -433,6 +446,7 @@ class PortalService:
         except IntegrityError:
             raise RefusalError(Refusal.DUPLICATE_REQUEST) from None
         log.info("request submitted", extra={"request": request.id, "service": request.service})
+        self.admission.sent(request.clinic_bin, request.id)
         await self.send(request)
         return request
 
@@ -450,8 +464,15 @@ class PortalService:
         except Exception:  # the resender tries again; the request is stored
             log.warning("sending failed; will retry", extra={"request": request.id}, exc_info=True)
             return
-        async with self.db.transaction() as session:
-            await session.execute(update(Request).where(Request.id == request.id).values(sent_at=self.clock.now()))
+        await self.writes.submit("sent", {"id_": request.id, "at_": self.clock.now()})
+
+    @staticmethod
+    async def _mark_sent(connection: AsyncConnection, marks: list[dict[str, Any]]) -> list[None]:
+        """Sent marks of many requests in one statement (group commit: see shared/groupcommit.py)."""
+        table = Request.__table__
+        statement = update(table).where(table.c.id == bindparam("id_")).values(sent_at=bindparam("at_"))
+        await connection.execute(statement, marks)
+        return [None] * len(marks)
 
     async def resend_unsent(self) -> int:
         cutoff = self.clock.now() - dt.timedelta(seconds=self.settings.resend_after_seconds)
@@ -526,6 +547,7 @@ class PortalService:
         if request is None or sender != arm_address(request.clinic_bin):
             log.warning("status for an unknown request or from the wrong clinic", extra={"sender": sender})
             return
+        self.admission.answered(request.clinic_bin, request.id)
         now = self.clock.now()
         name: str = status.status
         detail = status.note or status.registration_number
@@ -621,6 +643,7 @@ class PortalService:
             )
             session.add(RequestEvent(request_id=request.id, status="failed", at=now, detail=f"{code}: {message}"))
             self.changes.after_commit(session, request.id)
+            self.admission.answered(request.clinic_bin, request.id)
 
     # -- what the citizen sees ---------------------------------------------------------------
     @staticmethod

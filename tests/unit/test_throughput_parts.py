@@ -93,3 +93,28 @@ async def test_overload_is_answered_503_with_retry_after_at_once() -> None:
         assert [await arrivals.get() for _ in range(3)] == ["GET", "GET", "GET"]
         release.set()
         assert [r.status_code for r in await asyncio.gather(*reads)] == [201, 201, 201]
+
+
+def test_a_clinic_that_falls_behind_sheds_new_submissions_until_it_catches_up() -> None:
+    from services.portal.admission import Admission
+    from shared.http import ApiError
+
+    now = [0.0]
+    admission = Admission(max_wait=5.0, forget_after=60.0, clock=lambda: now[0])
+    admission.sent("clinic-a", "r1")
+    now[0] = 3.0
+    admission.sent("clinic-a", "r2")
+    admission.check("clinic-a")  # the oldest has waited 3 s: still accepted
+    now[0] = 6.0
+    with pytest.raises(ApiError) as shed:
+        admission.check("clinic-a")
+    assert (shed.value.status, shed.value.code, shed.value.headers) == (503, "OVERLOADED", {"Retry-After": "2"})
+    admission.check("clinic-b")  # another clinic is not affected
+    admission.answered("clinic-a", "r1")
+    admission.check("clinic-a")  # r2 has waited 3 s: open again
+    now[0] = 9.0
+    with pytest.raises(ApiError):
+        admission.check("clinic-a")
+    now[0] = 64.0  # r2 never got a status: forgotten, it cannot keep the clinic closed
+    admission.check("clinic-a")
+    assert admission.waiting("clinic-a") == 0
