@@ -45,7 +45,7 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     async def create_all(self, metadata: MetaData) -> None:
-        """Create missing tables (the schema is small and additive; see README on migrations)."""
+        """Create the tables directly: for throw-away test databases (services migrate: shared/migrate.py)."""
         async with self.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
 

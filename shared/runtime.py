@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 
-from shared import logs
+from shared import logs, migrate
 from shared.bus import Bus
 from shared.certs import TrustStore
 from shared.clock import Clock
@@ -65,7 +65,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         logs.configure(self.settings.service, self.settings.log_level)
-        await self.db.create_all(self.metadata)
+        await migrate.upgrade(self.db, self.settings.service, self.metadata)
         pki = self.settings.pki
         self.store = TrustStore.from_files(
             pki / "trust.pem", pki / "crl", clock=self.clock, refresh_seconds=self.settings.crl_refresh_seconds

@@ -90,3 +90,12 @@ def test_the_ca_hands_each_service_its_own_key_and_everyone_the_public_part(tmp_
     assert opened.signer.service == "portal"
     own_key = serialization.load_pem_private_key((keys / "portal" / "service-portal.key.pem").read_bytes(), None)
     assert own_key.public_key().public_numbers() == portal.chain[0].public_key().public_numbers()
+
+
+def test_migrations_run_once_before_any_service_starts() -> None:
+    services = compose()["services"]
+    job = services["migrate"]
+    assert job["command"] == ["python", "-m", "shared.migrate", "upgrade"] and job["restart"] == "no"
+    for name in SERVICES:
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+        assert job["environment"][f"EMHANA_{name.upper()}_DATABASE_URL"].endswith(f"/{name}")

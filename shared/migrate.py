@@ -1,0 +1,167 @@
+"""Database migrations (Alembic): one history per service, run before the service starts.
+
+Each service's revisions live in ``services/<service>/migrations/``; the environment and template are
+shared (``shared/migrations/``). A service brings its database to the newest revision at start
+(:func:`upgrade`, called by the runtime), and compose runs the same as a one-shot job before the
+services start (``python -m shared.migrate upgrade``). Replicas starting at once cannot race on the
+schema: on PostgreSQL the upgrade holds an advisory lock, on SQLite a lock file beside the database.
+A database made before migrations existed (by ``create_all``) is recognised and stamped with the first
+revision, which is exactly that schema, before upgrading.
+
+``python -m shared.migrate revision <service> -m "what changed"`` writes a new revision from the
+difference between the service's tables in code and a database at the newest revision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import functools
+import importlib
+import os
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, MetaData, inspect, text
+
+from shared.db import Database
+from shared.settings import ServiceSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("portal", "gateway", "arm", "gbd_fl", "signature")
+BASELINE = "0001"  # the first revision of every service: the schema create_all made before migrations
+_LOCK_KEY = 0x656D68616E61  # "emhana": the PostgreSQL advisory lock held while migrating
+
+
+def service_settings(service: str) -> ServiceSettings:
+    """The service's settings from its environment (``EMHANA_<SERVICE>_DATABASE_URL`` and the rest)."""
+    module = importlib.import_module(f"services.{service}.config")
+    classes = [getattr(module, n) for n in dir(module) if n.endswith("Settings") and n != "ServiceSettings"]
+    return next(c for c in classes if isinstance(c, type) and issubclass(c, ServiceSettings))()
+
+
+@functools.cache  # the app adds the inbox (and outbox) to its models' metadata, which is global: once
+def service_metadata(service: str) -> MetaData:
+    """Every table of a service, as its running app declares them (models, inbox, outbox…)."""
+    app = importlib.import_module(f"services.{service}.app").create_app(service_settings(service))
+    return app.state.runtime.metadata
+
+
+def alembic_config(service: str, metadata: MetaData | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "shared" / "migrations"))
+    config.set_main_option("version_locations", str(ROOT / "services" / service / "migrations"))
+    config.set_main_option("path_separator", "os")
+    config.attributes["metadata"] = metadata
+    return config
+
+
+@asynccontextmanager
+async def _file_lock(db: Database) -> AsyncIterator[None]:
+    """For SQLite, a lock file beside the database (waited for in a thread, not in the event loop)."""
+    path = db.url.split("///", 1)[-1]
+    if not db.is_sqlite or not path or path == ":memory:":
+        yield
+        return
+    descriptor = os.open(f"{path}.migrate.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def _upgrade(connection: Connection, service: str, metadata: MetaData | None) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    config = alembic_config(service, metadata)
+    config.attributes["connection"] = connection
+    tables = set(inspect(connection).get_table_names())
+    if "alembic_version" not in tables and metadata is not None and tables & set(metadata.tables):
+        command.stamp(config, BASELINE)  # made by create_all before migrations existed
+    command.upgrade(config, "head")
+
+
+async def upgrade(db: Database, service: str, metadata: MetaData | None = None) -> None:
+    """Bring ``db`` to the newest revision of ``service`` (idempotent, safe for replicas at once)."""
+    async with _file_lock(db):
+        async with db.engine.begin() as connection:
+            await connection.run_sync(_upgrade, service, metadata)
+
+
+async def differences(db: Database, metadata: MetaData) -> list[object]:
+    """What differs between the database and the tables in code (empty when the migrations are current)."""
+
+    def compare(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return [d for d in compare_metadata(context, metadata) if not _ignored(d)]
+
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(compare)
+
+
+def _ignored(difference: object) -> bool:
+    # the version table is Alembic's own, not part of the service's tables
+    return isinstance(difference, tuple) and getattr(difference[1], "name", None) == "alembic_version"
+
+
+async def _revision(service: str, message: str) -> None:
+    metadata = service_metadata(service)
+    with tempfile.TemporaryDirectory() as folder:
+        db = Database(f"sqlite+aiosqlite:///{folder}/scratch.db")
+        await upgrade(db, service)
+
+        def generate(connection: Connection) -> None:
+            config = alembic_config(service, metadata)
+            config.attributes["connection"] = connection
+            revisions = sorted((ROOT / "services" / service / "migrations").glob("*.py"))
+            command.revision(config, message, autogenerate=True, rev_id=f"{len(revisions) + 1:04d}")
+
+        async with db.engine.begin() as connection:
+            await connection.run_sync(generate)
+        await db.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``upgrade [service…]`` (all by default, each with its configured database) or
+    ``revision <service> -m <message>``."""
+    parser = argparse.ArgumentParser(prog="python -m shared.migrate", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("upgrade", help="bring each service's database to its newest revision")
+    up.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICES)} (default: all)")
+    revision = sub.add_parser("revision", help="write a revision from the difference to the code's tables")
+    revision.add_argument("service", choices=SERVICES)
+    revision.add_argument("-m", "--message", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "revision":
+        asyncio.run(_revision(args.service, args.message))
+        return 0
+
+    unknown = set(args.services) - set(SERVICES)
+    if unknown:
+        parser.error(f"no such service: {', '.join(sorted(unknown))}")
+
+    async def upgrade_all() -> None:
+        for service in args.services or SERVICES:
+            db = Database(service_settings(service).db_url)
+            try:
+                await upgrade(db, service, service_metadata(service))
+            finally:
+                await db.close()
+            print(f"{service}: database at the newest revision", file=sys.stderr)
+
+    os.umask(0o077)  # a SQLite file made here holds what the service's own would (password hashes)
+    asyncio.run(upgrade_all())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
