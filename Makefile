@@ -38,7 +38,7 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
-up: ## the same mesh in docker compose (RabbitMQ, PostgreSQL, five services)
+up: ## the same mesh in docker compose (RabbitMQ, PostgreSQL, migrations, CA, five services, Prometheus, Grafana)
 	docker compose -p emhana -f deploy/docker-compose.yml up --build
 
 down:

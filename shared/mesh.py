@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import datetime as dt
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -207,6 +208,29 @@ def clock_start(value: str) -> dt.datetime:
     return moment
 
 
+def operator_token(
+    var_dir: Path, environ: dict[str, str] | None = None, dotenv: Path = Path(".env")
+) -> tuple[str, str]:
+    """The gateway's operator token for the journal API and where it comes from: the environment, the
+    ``.env`` file, or — so that ``make run`` works without either — ``<var>/operator-token``, made once
+    (random, readable by its owner only)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("EMHANA_GATEWAY_OPERATOR_TOKEN"):
+        return environ["EMHANA_GATEWAY_OPERATOR_TOKEN"], "EMHANA_GATEWAY_OPERATOR_TOKEN"
+    if dotenv.exists():
+        for line in dotenv.read_text().splitlines():
+            name, _, value = line.partition("=")
+            if name.strip() == "EMHANA_GATEWAY_OPERATOR_TOKEN" and value.split("#")[0].strip():
+                return value.split("#")[0].strip(), str(dotenv)
+    path = var_dir / "operator-token"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip(), str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.mesh", description="Run the whole Emhana mesh locally.")
     parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("EMHANA_VAR_DIR", "var")))
@@ -231,11 +255,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.clock_start:
         print(f"clocks start at {args.clock_start.isoformat()}", file=sys.stderr)
+    token, token_source = operator_token(args.var_dir.resolve())
     mesh = Mesh(
         var_dir=args.var_dir.resolve(),
         amqp_url=amqp_url,
         namespace=os.environ.get("EMHANA_NAMESPACE", "emhana"),
         clock_offset_seconds=offset,
+        env={"EMHANA_GATEWAY_OPERATOR_TOKEN": token},
     )
     # Ctrl-C and SIGTERM stop the mesh even when started from a shell that ignores SIGINT in the background.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -246,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\nEmhana is up:", file=sys.stderr)
         for service in mesh.ports:
             print(f"  {service:<10} {mesh.url(service)}/docs", file=sys.stderr)
+        print(
+            f"\nGateway journal (operators): the token is in {token_source};\n"
+            f"  curl -H \"Authorization: Bearer <token>\" '{mesh.url('gateway')}/api/v1/journal?correlation_id=<id>'",
+            file=sys.stderr,
+        )
         print_demo_citizens(mesh.pki_dir)
         print_demo_staff(mesh.pki_dir)
         print("Ctrl-C stops everything.\n", file=sys.stderr)

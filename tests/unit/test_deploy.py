@@ -18,7 +18,12 @@ def compose() -> dict:
 def test_no_secret_has_a_default() -> None:
     text = COMPOSE.read_text()
     assert "change-me" not in text
-    for name in ("EMHANA_RABBITMQ_PASSWORD", "EMHANA_POSTGRES_PASSWORD", "EMHANA_GATEWAY_OPERATOR_TOKEN"):
+    for name in (
+        "EMHANA_RABBITMQ_PASSWORD",
+        "EMHANA_POSTGRES_PASSWORD",
+        "EMHANA_GATEWAY_OPERATOR_TOKEN",
+        "EMHANA_GRAFANA_PASSWORD",
+    ):
         uses = re.findall(r"\$\{" + name + r"([^}]*)\}", text)
         assert uses and all(use.startswith(":?") for use in uses), (name, uses)  # required, never defaulted
     assert not re.search(r"(PASSWORD|PASS|TOKEN): [^$\s]", text)  # no literal secret anywhere
@@ -27,8 +32,9 @@ def test_no_secret_has_a_default() -> None:
 def test_only_the_portal_and_the_gateway_publish_ports() -> None:
     services = compose()["services"]
     published = {name: spec.get("ports") for name, spec in services.items() if spec.get("ports")}
-    assert set(published) == {"portal", "gateway", "arm"}
-    assert all(port.startswith("127.0.0.1:") for port in published["arm"])  # staff: the host's loopback only
+    assert set(published) == {"portal", "gateway", "arm", "prometheus", "grafana"}
+    for loopback_only in ("arm", "prometheus", "grafana"):  # staff and operators: the host's loopback only
+        assert all(port.startswith("127.0.0.1:") for port in published[loopback_only]), loopback_only
     assert "15672" not in COMPOSE.read_text()  # RabbitMQ's management interface is not exposed
 
 
@@ -99,3 +105,29 @@ def test_migrations_run_once_before_any_service_starts() -> None:
     for name in SERVICES:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
         assert job["environment"][f"EMHANA_{name.upper()}_DATABASE_URL"].endswith(f"/{name}")
+
+
+def test_prometheus_scrapes_every_service_and_the_dashboard_shows_real_metrics() -> None:
+    import json
+
+    from prometheus_client import REGISTRY
+
+    import shared.metrics  # noqa: F401  (registers every Emhana metric)
+
+    deploy = COMPOSE.parent
+    scrape = yaml.safe_load((deploy / "prometheus.yml").read_text())["scrape_configs"]
+    targets = {t for job in scrape for group in job["static_configs"] for t in group["targets"]}
+    ports = {"portal": 8101, "gateway": 8102, "arm": 8103, "gbd_fl": 8104, "signature": 8105}
+    assert {f"{name}:{port}" for name, port in ports.items()} | {"rabbitmq:15692"} <= targets
+    for name, port in ports.items():  # the port each service listens on by default
+        module = __import__(f"services.{name}.config", fromlist=["x"])
+        settings = next(v for k, v in vars(module).items() if k.endswith("Settings") and k != "ServiceSettings")
+        assert settings.default_port == port
+    dashboard = json.loads((deploy / "grafana" / "dashboards" / "emhana.json").read_text())
+    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {m for e in expressions for m in re.findall(r"\b(emhana_[a-z_]+?)(?:_bucket|_total)?\b", e)}
+    known = {metric.name for metric in REGISTRY.collect()}
+    assert used and used <= known | {n.removesuffix("_total") for n in known}, used - known
+    provisioning = yaml.safe_load((deploy / "grafana" / "provisioning" / "dashboards" / "emhana.yml").read_text())
+    assert provisioning["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert "./grafana/dashboards:/var/lib/grafana/dashboards:ro" in compose()["services"]["grafana"]["volumes"]
