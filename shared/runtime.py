@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 
-from shared import logs, migrate
+from shared import logs, migrate, tracing
 from shared.bus import Bus
 from shared.certs import TrustStore
 from shared.clock import Clock
@@ -174,4 +174,5 @@ class ServiceRuntime:
         for router in routers or []:
             app.include_router(router)
         app.state.runtime = self
+        tracing.configure(self.settings.service, app, self.db.engine)
         return app

@@ -89,7 +89,9 @@ def request_out(row: RequestRow, events: list | None = None) -> RequestOut:
         overdue=row.overdue_at is not None and row.status in WAITING,
         overdue_since=row.overdue_at,
         has_result=row.result is not None,
-        history=[EventOut(status=e.status, at=e.at, detail=e.detail) for e in events] if events is not None else None,
+        history=[EventOut(status=e.status, at=e.at, detail=e.detail, seq=e.seq or None) for e in events]
+        if events is not None
+        else None,
     )
 
 
@@ -227,7 +229,10 @@ async def request_detail(
         Query(ge=0, le=30, description="long-poll: answer when the status changes (or is final), at most this long"),
     ] = 0,
     seen: Annotated[
-        str | None, Query(max_length=20, description="the status the client already shows (default: the current one)")
+        str | None,
+        Query(
+            max_length=20, description="the status the client already shows (default: the current one; '-' for none)"
+        ),
     ] = None,
 ) -> RequestOut:
     """ "Обновить статус": the request with its history of status changes. With ``wait`` the answer comes

@@ -69,6 +69,9 @@ class EventOut(BaseModel):
     status: str
     at: dt.datetime
     detail: str | None
+    seq: int | None = Field(
+        default=None, description="the clinic's number of this status (1, 2, …); none for the portal's own"
+    )
 
 
 class RefusalOut(BaseModel):

@@ -679,7 +679,8 @@ class PortalService:
                 request, events = await self._request_detail(citizen, request_id)
                 seen = seen or request.status
                 remaining = deadline - time.monotonic()
-                if request.status != seen or request.status in LONG_POLL_DONE or remaining <= 0:
+                moved = request.status != seen or request.status in LONG_POLL_DONE
+                if (moved and history_complete(request, events)) or remaining <= 0:
                     return request, events
                 # Woken by a change applied here; re-read at least every second for one applied elsewhere.
                 await wait_for(changed, min(remaining, 1.0))
@@ -745,6 +746,13 @@ class PortalService:
             "information": second,
             "satisfied_share": round(first["3"] / answers, 3) if answers else None,
         }
+
+
+def history_complete(request: Request, events: list[RequestEvent]) -> bool:
+    """Whether every clinic status up to the applied one is in the history: the clinic's messages may
+    cross in flight (its "completed" applied before its "registered" is recorded), and a long-poll answers
+    with the whole story rather than half of it."""
+    return {e.seq for e in events if e.seq} >= set(range(1, request.status_seq + 1))
 
 
 def _signed_content(jws: str) -> bytes:

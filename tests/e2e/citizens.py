@@ -106,11 +106,13 @@ class Citizen:
             # the first look answers at once; then a long-poll that returns when the status moves on
             params = {"wait": round(max(0.0, min(remaining, 20)), 2), "seen": seen} if seen else {}
             request = await self.call("GET", f"/api/v1/requests/{request_id}", params=params)
-            if request["status"] in until:
+            seqs = {e["seq"] for e in request["history"] if e["seq"]}
+            complete = seqs == set(range(1, len(seqs) + 1))  # the clinic's statuses may cross in flight
+            if request["status"] in until and complete:
                 return request
             if time.monotonic() > deadline:
                 raise AssertionError(f"request {request_id} still {request['status']} after {seconds}s")
-            seen = request["status"]
+            seen = request["status"] if complete else "-"  # '-': answer once the history is whole
 
     async def verified_result(self, request_id: str, clinic: str) -> dict[str, Any]:
         """The result, checked independently by the signature service against the clinic's БИН."""

@@ -4,13 +4,21 @@ carry the correlation id of the citizen's request in every service."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.signature.ca import DevCA
+from shared.clock import Clock
+from shared.demo import DemoCitizens
 from shared.mesh import Mesh
-from tests.conftest import People
+from tests.conftest import People, mesh_start_time, running_mesh
+from tests.e2e.citizens import Citizen
 from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens
+from tests.waiting import until
 
 WATCHED = {
     "portal": ("emhana_http_requests_total", {"route": "/api/v1/requests/{draft_id}/sign", "status": "201"}),
@@ -64,3 +72,49 @@ async def test_one_correlation_id_follows_a_request_through_all_five_services(
             if entry.get("cid") == correlation:
                 seen.add(entry["service"])
     assert seen >= {"portal", "gateway", "arm", "gbd_fl", "signature"}, seen
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mesh, Path]]:
+    """A mesh of its own with tracing configured to files (``EMHANA_TRACE_FILE``)."""
+    folder = tmp_path_factory.mktemp("traced")
+    with running_mesh("sqlite", folder, mesh_start_time(), EMHANA_TRACE_FILE=str(folder / "spans")) as instance:
+        yield instance, folder
+
+
+async def test_one_trace_follows_a_request_through_all_five_services(
+    traced: tuple[Mesh, Path], demo: DemoCitizens
+) -> None:
+    """With tracing configured (here: to files), the spans of one citizen's home call — the portal's HTTP
+    request, the gateway's hops, the signature check, the АРМ's registration and its ГБД ФЛ lookup — share
+    one trace id, and no span carries the citizen's ИИН."""
+    traced_mesh, folder = traced
+    clock = Clock(traced_mesh.clock_offset_seconds)
+    # its own mesh and databases: no other test meets this person there
+    citizen = await Citizen(demo.attached_1[0], traced_mesh, DevCA(traced_mesh.pki_dir, clock=clock), clock).enter()
+    request = await citizen.submit("home_call", **HOME_CALL)
+    assert (await citizen.wait(request["id"]))["status"] == "completed"
+
+    def spans() -> list[dict]:
+        return [json.loads(line) for path in folder.glob("spans.*.jsonl") for line in path.read_text().splitlines()]
+
+    def sign_trace() -> str | None:
+        signs = [s for s in spans() if s["attributes"].get("http.route") == "/api/v1/requests/{draft_id}/sign"]
+        return signs[0]["trace_id"] if signs else None
+
+    async def signed() -> str | None:
+        return sign_trace()
+
+    trace_id = await until(signed, 60, "the portal's span of the signing")
+
+    async def all_five() -> set[str]:
+        services = {s["service"] for s in spans() if s["trace_id"] == trace_id}
+        return services if len(services) == 5 else set()
+
+    services = await until(all_five, 60, "spans of all five services in one trace")
+    assert services == {f"emhana-{s}" for s in ("portal", "gateway", "signature", "arm", "gbd_fl")}
+    statements = [s for s in spans() if s["trace_id"] == trace_id and "db.system" in s["attributes"]]
+    assert statements, "database statements appear in the trace"
+    text = "".join(path.read_text() for path in folder.glob("spans.*.jsonl"))
+    assert citizen.iin not in text  # masked like the logs
+    await citizen.close()
