@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from enum import StrEnum
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.refusals import Refusal, RefusalError, refusal_text
@@ -31,12 +33,101 @@ _STATUS = {
 }
 
 
-class ApiError(Exception):
-    """An HTTP error with a stable code, for conditions that are not refusal codes."""
+class ApiCode(StrEnum):
+    """Codes of HTTP errors that are not refusal codes (those are :class:`shared.refusals.Refusal`)."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
+    FORBIDDEN_ROLE = "FORBIDDEN_ROLE"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    HTTP_ERROR = "HTTP_ERROR"
+    TOO_LARGE = "TOO_LARGE"
+    UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"
+    OVERLOADED = "OVERLOADED"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    ALREADY_REGISTERED = "ALREADY_REGISTERED"
+    PASSWORD_POLICY = "PASSWORD_POLICY"  # noqa: S105 (a code, not a password)
+    DRAFT_EXPIRED = "DRAFT_EXPIRED"
+    DOCUMENT_NOT_UPLOADED = "DOCUMENT_NOT_UPLOADED"
+    CLINIC_REQUIRED = "CLINIC_REQUIRED"
+    BIN_INVALID = "BIN_INVALID"
+    NO_RESULT = "NO_RESULT"
+    NOT_FAILED = "NOT_FAILED"
+    NOT_FINISHED = "NOT_FINISHED"
+    SURVEY_ANSWERED = "SURVEY_ANSWERED"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    ALREADY_CLOSED = "ALREADY_CLOSED"
+    CRL_NOT_FOUND = "CRL_NOT_FOUND"
+
+
+class FieldError(BaseModel):
+    loc: list[str] = Field(description="where in the request, e.g. ['body', 'fields', 'phone']")
+    msg: str
+    type: str = ""
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a stable code, a message for people, and details where there are any."""
+
+    code: Refusal | ApiCode = Field(description="a refusal code of the regulation's checks, or an HTTP error code")
+    message: str
+    detail: str | None = Field(default=None, description="more about this case (never personal data)")
+    errors: list[FieldError] | None = Field(default=None, description="each field that broke the schema or a rule")
+
+
+_DESCRIPTIONS = {
+    400: "the request cannot be read",
+    401: "not logged in, or the token expired (with WWW-Authenticate: Bearer)",
+    403: "logged in, but not allowed to do this",
+    404: "no such thing, or not yours",
+    409: "in conflict with the current state (already done, taken, duplicate)",
+    410: "gone: prepare it again",
+    413: "the body is larger than allowed",
+    415: "a file of a type that is not accepted",
+    422: "a field breaks the schema or a rule (errors), or the regulation's check refused (code)",
+    429: "too many attempts: wait for Retry-After seconds",
+    503: "overloaded or a service is down: try again after Retry-After seconds",
+    504: "a service did not answer in time",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, each with the real body shape (:class:`ErrorOut`)."""
+    return {status: {"model": ErrorOut, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+# Errors any route of any service can answer (middleware and handlers of every service).
+COMMON_ERRORS = (413, 422, 503)
+
+
+class ApiError(Exception):
+    """An HTTP error with a stable code (:class:`ApiCode`), for conditions that are not refusal codes."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
+        self.status, self.code, self.message, self.headers, self.errors = (
+            status,
+            ApiCode(code),
+            message,
+            headers,
+            errors,
+        )
+
+
+def form_error(exc: ValidationError) -> ApiError:
+    """422 for a form that breaks its rules: the fields named in ``errors`` (and in the message)."""
+    errors = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    fields = ", ".join(sorted({".".join(e["loc"]) for e in errors}))
+    return ApiError(422, "VALIDATION_ERROR", f"the form has invalid fields: {fields}", errors=errors)
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -74,21 +165,37 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RefusalError)
     async def _refusal(_: Request, exc: RefusalError) -> JSONResponse:
         message = refusal_text(exc.code)
+        status = _STATUS.get(exc.code, 422)
         return JSONResponse(
-            status_code=_STATUS.get(exc.code, 422),
+            status_code=status,
             content=error_body(exc.code.value, message, detail=exc.detail if exc.detail != message else None),
+            headers=_challenge(status, None),
         )
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content=error_body(exc.code, exc.message), headers=exc.headers)
+        extra = {"errors": exc.errors} if exc.errors is not None else {}
+        return JSONResponse(
+            status_code=exc.status,
+            content=error_body(exc.code.value, exc.message, **extra),
+            headers=_challenge(exc.status, exc.headers),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED", 403: "FORBIDDEN"}.get(
             exc.status_code, "HTTP_ERROR"
         )
-        return JSONResponse(status_code=exc.status_code, content=error_body(code, str(exc.detail)))
+        # Starlette's own headers (Allow on 405) are kept.
+        headers = _challenge(exc.status_code, dict(exc.headers) if exc.headers else None)
+        return JSONResponse(status_code=exc.status_code, content=error_body(code, str(exc.detail)), headers=headers)
+
+
+def _challenge(status: int, headers: dict[str, str] | None) -> dict[str, str] | None:
+    """A 401 always says how to authenticate (RFC 9110: WWW-Authenticate)."""
+    if status != 401:
+        return headers
+    return {"WWW-Authenticate": "Bearer", **(headers or {})}
 
 
 class BodyLimit:

@@ -26,6 +26,7 @@ class Inbox:
             Column("message_id", String(36), primary_key=True),
             Column("outcome", Text, nullable=False),
             Column("processed_at", UtcDateTime, nullable=False, index=True),
+            keep_existing=True,  # a second app in one process (tests, migrations) shares the table
         )
 
     async def outcome(self, session: AsyncSession, message_id: str) -> dict[str, Any] | None:

@@ -37,6 +37,7 @@ class Outbox:
             Column("sender", String(100)),
             Column("created_at", UtcDateTime, nullable=False, index=True),
             Column("sent_at", UtcDateTime, index=True),
+            keep_existing=True,  # a second app in one process (tests, migrations) shares the table
         )
         self.wake = asyncio.Event()
 

@@ -25,7 +25,7 @@ from shared.clock import Clock
 from shared.contracts import MAX_DOCUMENT_BYTES
 from shared.db import Database
 from shared.envelope import MAX_TTL, ServiceIdentity
-from shared.http import BodyLimit, InFlightLimit, install_error_handlers
+from shared.http import COMMON_ERRORS, BodyLimit, InFlightLimit, error_responses, install_error_handlers
 from shared.inbox import Inbox
 from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS, Dispatcher, MeshClient, MeshEndpoint, Route
 from shared.metrics import UP, HttpMetrics, metrics_endpoint
@@ -159,7 +159,13 @@ class ServiceRuntime:
 
     def create_app(self, title: str, description: str, routers: list[APIRouter] | None = None) -> FastAPI:
         """FastAPI app with this runtime's lifespan, health endpoints and typed error handlers."""
-        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        app = FastAPI(
+            title=title,
+            description=description,
+            version="0.1.0",
+            lifespan=self.lifespan,
+            responses=error_responses(*COMMON_ERRORS),
+        )
         app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
         upload_limit = MAX_DOCUMENT_BYTES + 64 * 1024
         app.add_middleware(

@@ -35,10 +35,10 @@ from services.arm.service import refusal_of
 from services.arm.staff import StaffService
 from shared.attachments import UploadOut
 from shared.contracts import MAX_DOCUMENT_BYTES, TEXT_PATTERN
-from shared.http import ApiError, read_limited
+from shared.http import ApiError, error_responses, read_limited
 
-router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
-public = APIRouter(prefix="/api/v1", tags=["verification"])
+router = APIRouter(prefix="/api/v1/staff", tags=["staff"], responses=error_responses(401, 403, 404, 409, 429, 504))
+public = APIRouter(prefix="/api/v1", tags=["verification"], responses=error_responses(404))
 _bearer = HTTPBearer(auto_error=False)
 
 

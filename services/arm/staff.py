@@ -61,7 +61,7 @@ from shared.contracts import (
 from shared.db import Database
 from shared.deadlines import deadline
 from shared.documents import STAFF_ROLES
-from shared.http import ApiError
+from shared.http import ApiError, form_error
 from shared.ids import InvalidIdentifier, parse_iin
 from shared.jws import JwsError, parse
 from shared.messaging import MeshClient
@@ -84,11 +84,6 @@ class FiledOutcome:
 
     def result_document(self) -> dict[str, Any] | None:
         return None if self.result is None else json.loads(parse(self.result).payload)
-
-
-def _form_error(exc: ValidationError) -> ApiError:
-    errors = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
-    return ApiError(422, "VALIDATION_ERROR", json.dumps(errors, ensure_ascii=False))
 
 
 def _iin(value: str) -> str:
@@ -216,7 +211,7 @@ class StaffService:
         try:
             form = FORMS[service].model_validate(fields)
         except ValidationError as exc:
-            raise _form_error(exc) from None
+            raise form_error(exc) from None
         clean = form.model_dump(mode="json", exclude_none=True)
         found = await self.person(member, clean.get("patient_iin") or iin)
         now = self.clock.now()

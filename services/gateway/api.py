@@ -12,9 +12,9 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 
 from services.gateway.models import JournalRow, Provider
-from shared.http import ApiError
+from shared.http import ApiError, error_responses
 
-router = APIRouter(prefix="/api/v1", tags=["gateway"])
+router = APIRouter(prefix="/api/v1", tags=["gateway"], responses=error_responses(401))
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -35,6 +35,8 @@ class JournalEntry(BaseModel):
     received_at: dt.datetime
     body_sha256: str
     outcome: str
+    request_id: str | None = None
+    registration_number: str | None = None
 
 
 class RightOut(BaseModel):
@@ -71,16 +73,30 @@ async def access_rights(request: Request) -> list[RightOut]:
 async def journal(
     request: Request,
     correlation_id: Annotated[
-        str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="message or correlation id")
-    ],
+        str | None,
+        Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="message or correlation id"),
+    ] = None,
+    request_id: Annotated[
+        str | None, Query(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9-]+$", description="citizen's request id")
+    ] = None,
+    registration_number: Annotated[
+        str | None,
+        Query(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9-]+$", description="the clinic's registration number"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[JournalEntry]:
-    """Every journaled message that is, or belongs to, the given id, in arrival order."""
+    """The journaled messages, in arrival order, that are or belong to a message id (``correlation_id``:
+    also the correlation id the portal shows for each request), that carry a citizen's ``request_id``, or
+    a ``registration_number`` — exactly one of the three."""
+    given = [v for v in (correlation_id, request_id, registration_number) if v is not None]
+    if len(given) != 1:
+        raise ApiError(422, "VALIDATION_ERROR", "give exactly one of correlation_id, request_id, registration_number")
+    if correlation_id is not None:
+        condition = or_(JournalRow.correlation_id == correlation_id, JournalRow.message_id == correlation_id)
+    elif request_id is not None:
+        condition = JournalRow.request_id == request_id
+    else:
+        condition = JournalRow.registration_number == registration_number
     async with request.app.state.runtime.db.sessions() as session:
-        rows = await session.scalars(
-            select(JournalRow)
-            .where(or_(JournalRow.correlation_id == correlation_id, JournalRow.message_id == correlation_id))
-            .order_by(JournalRow.seq)
-            .limit(limit)
-        )
+        rows = await session.scalars(select(JournalRow).where(condition).order_by(JournalRow.seq).limit(limit))
         return [JournalEntry.model_validate(r, from_attributes=True) for r in rows]

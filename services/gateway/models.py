@@ -29,6 +29,10 @@ class JournalRow(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     body_sha256: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(40))  # delivered | replied | refused:<CODE>
+    # What operators search by besides message ids: the citizen's request and its registration number
+    # (from e-service requests and statuses; identifiers, not personal data).
+    request_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    registration_number: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class AcceptedMessage(Base):

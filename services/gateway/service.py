@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.gateway.access import AccessRights
 from services.gateway.models import AcceptedMessage, JournalRow, Provider
 from shared.bus import RequestTimeout, Unprocessable
-from shared.contracts import REFUSAL
+from shared.contracts import ESERVICE_REQUEST, ESERVICE_STATUS, REFUSAL
 from shared.db import insert_new_rows
 from shared.envelope import MAX_TTL, Envelope, check_window, open_envelope, peek, seal
 from shared.groupcommit import GroupCommit
@@ -230,6 +230,7 @@ class Gateway:
             "received_at": at,
             "body_sha256": body_hash(raw),
             "outcome": outcome,
+            **_searchable(envelope),
         }
 
     async def _journal_envelope(
@@ -252,6 +253,8 @@ class Gateway:
                     "received_at": at,
                     "body_sha256": body_hash(message.body),
                     "outcome": outcome,
+                    "request_id": None,
+                    "registration_number": None,
                 }
             ]
         )
@@ -297,3 +300,15 @@ class Gateway:
         async with self.runtime.db.transaction() as session:
             result = await session.execute(delete(AcceptedMessage).where(AcceptedMessage.accepted_at < cutoff))
         return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def _searchable(envelope: Envelope) -> dict[str, str | None]:
+    """The request id and registration number an e-service message carries, for the journal's search
+    (only from the message types that define them; bounded, never personal data)."""
+    if envelope.type not in (ESERVICE_REQUEST, ESERVICE_STATUS):
+        return {"request_id": None, "registration_number": None}
+    request_id, number = envelope.payload.get("request_id"), envelope.payload.get("registration_number")
+    return {
+        "request_id": str(request_id)[:36] if request_id else None,
+        "registration_number": str(number)[:40] if number else None,
+    }

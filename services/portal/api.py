@@ -43,11 +43,11 @@ from shared.contracts import (
     parse_payload,
 )
 from shared.deadlines import CONTACT_CENTRE, deadline_text
-from shared.http import ApiError, read_limited
+from shared.http import ApiError, error_responses, read_limited
 from shared.jws import parse
 from shared.topology import arm_address
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=error_responses(401, 404, 409, 410, 415, 429, 504))
 _bearer = HTTPBearer(auto_error=False)
 
 

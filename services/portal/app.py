@@ -7,6 +7,7 @@ import logging
 
 from fastapi import FastAPI
 
+from services.portal import openapi
 from services.portal.api import router
 from services.portal.config import PortalSettings
 from services.portal.handlers import routes
@@ -29,6 +30,7 @@ def create_app(settings: PortalSettings) -> FastAPI:
 
     runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)
     app = runtime.create_app("Emhana portal (ПЭП)", "Citizen accounts, requests, statuses and results.", [router])
+    openapi.install(app)
     return app
 
 

@@ -98,12 +98,13 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 def wait_for(portal: Portal, request_id: str, seconds: float) -> dict[str, Any]:
+    """The request once it is final (or after ``seconds``), by long-polls that answer when it moves on."""
     deadline = time.monotonic() + seconds
-    while True:
-        request = portal.call("GET", f"/api/v1/requests/{request_id}")
-        if request["status"] in FINAL or time.monotonic() >= deadline:
-            return request
-        time.sleep(0.5)
+    request = portal.call("GET", f"/api/v1/requests/{request_id}")
+    while request["status"] not in FINAL and time.monotonic() < deadline:
+        wait = round(min(20.0, max(0.0, deadline - time.monotonic())), 1)
+        request = portal.call("GET", f"/api/v1/requests/{request_id}", params={"wait": wait, "seen": request["status"]})
+    return request
 
 
 def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
@@ -155,7 +156,7 @@ def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
             number = request["registration_number"] or "—"
             print(
                 f"{request['id']}  {request['service']:<18} {request['status']:<10} {number:<18} "
-                f"срок {request['deadline']}"
+                f"срок {request['deadline']}  cid {request['correlation_id']}"
             )
     elif args.command == "status":
         show(wait_for(portal, args.request_id, args.wait))

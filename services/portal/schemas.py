@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts import IIN_PATTERN, MAX_DOCUMENTS, ServiceKind
+from shared.refusals import Refusal
 
 
 class Body(BaseModel):
@@ -75,7 +76,7 @@ class EventOut(BaseModel):
 
 
 class RefusalOut(BaseModel):
-    code: str
+    code: Refusal
     message: str
 
 

@@ -6,7 +6,6 @@ sending through the gateway (process 5), and the statuses the АРМ reports (pr
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 import uuid
@@ -59,7 +58,7 @@ from shared.db import Database
 from shared.documents import STAFF_ROLES, verify_clinic_result, verify_document
 from shared.groupcommit import GroupCommit
 from shared.guardians import may_act_for
-from shared.http import ApiError
+from shared.http import ApiError, form_error
 from shared.ids import InvalidIdentifier, parse_iin
 from shared.jws import JwsError, parse
 from shared.logs import CORRELATION
@@ -321,8 +320,7 @@ class PortalService:
         try:
             form = FORMS[service].model_validate(fields)
         except ValidationError as exc:
-            errors = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
-            raise ApiError(422, "VALIDATION_ERROR", json.dumps(errors, ensure_ascii=False)) from None
+            raise form_error(exc) from None
         clean = form.model_dump(mode="json", exclude_none=True)
         if clean.get("patient_iin", citizen.iin) != citizen.iin:
             await self.check_guardian(citizen, clean["patient_iin"])  # before anything about them is looked up

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request, Response
 
 from services.signature.service import verdict
 from shared.contracts import Verdict, VerifyRequest
-from shared.http import ApiError
+from shared.http import ApiError, error_responses
 
-router = APIRouter()
+router = APIRouter(responses=error_responses(404))
 
 
 @router.post("/api/v1/verify", response_model=Verdict, tags=["signature"])

@@ -69,7 +69,8 @@ def test_cli_does_the_whole_flow(mesh: Mesh, ca: DevCA, people: People, tmp_path
     request_id = json.loads(submitted.stdout)["id"]
     status = json.loads(emhana(mesh, session, "status", request_id, "--wait", "30").stdout)
     assert status["status"] == "completed", status
-    assert request_id in emhana(mesh, session, "requests").stdout
+    listed = emhana(mesh, session, "requests").stdout
+    assert request_id in listed and f"cid {status['correlation_id']}" in listed  # to grep the logs and journal
     result = emhana(mesh, session, "result", request_id, "--verify")
     assert result.returncode == 0 and "signature: VALID" in result.stdout
 

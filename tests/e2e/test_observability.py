@@ -15,7 +15,7 @@ from services.signature.ca import DevCA
 from shared.clock import Clock
 from shared.demo import DemoCitizens
 from shared.mesh import Mesh
-from tests.conftest import People, mesh_start_time, running_mesh
+from tests.conftest import OPERATOR_TOKEN, People, mesh_start_time, running_mesh
 from tests.e2e.citizens import Citizen
 from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens
 from tests.waiting import until
@@ -72,6 +72,37 @@ async def test_one_correlation_id_follows_a_request_through_all_five_services(
             if entry.get("cid") == correlation:
                 seen.add(entry["service"])
     assert seen >= {"portal", "gateway", "arm", "gbd_fl", "signature"}, seen
+
+
+async def test_the_gateway_journal_answers_by_request_id_and_registration_number(
+    mesh: Mesh, citizen_factory, people: People
+) -> None:
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    request = await citizen.submit("home_call", **HOME_CALL)
+    final = await citizen.wait(request["id"])
+    number = final["registration_number"]
+    headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    async with httpx.AsyncClient(base_url=mesh.url("gateway"), headers=headers) as http:
+
+        async def journal(**query: str) -> list[dict]:
+            response = await http.get("/api/v1/journal", params=query)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        by_request = await journal(request_id=request["id"])
+        assert {(r["type"], r["sender"], r["recipient"]) for r in by_request} == {
+            ("eservice.request", "portal", f"arm.{CLINIC_1}"),
+            ("eservice.status", f"arm.{CLINIC_1}", "portal"),
+        }
+        assert sum(r["type"] == "eservice.status" for r in by_request) == 2  # registered, completed
+        assert all(r["request_id"] == request["id"] for r in by_request)
+        by_number = await journal(registration_number=number)
+        assert by_number and all(
+            r["type"] == "eservice.status" and r["registration_number"] == number for r in by_number
+        )
+        assert request["correlation_id"] in {r["message_id"] for r in by_request}  # the request as sent
+        two = await http.get("/api/v1/journal", params={"request_id": request["id"], "registration_number": number})
+        assert two.status_code == 422 and two.json()["code"] == "VALIDATION_ERROR"  # exactly one criterion
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import MetaData, inspect, text
 
 from shared import migrate
@@ -17,6 +18,11 @@ from tests.databases import temporary_database
 async def version(db: Database) -> str | None:
     async with db.engine.connect() as connection:
         return await connection.scalar(text("SELECT version_num FROM alembic_version"))
+
+
+async def columns(db: Database, table: str) -> list[dict]:
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(lambda c: inspect(c).get_columns(table))
 
 
 async def table_names(db: Database) -> set[str]:
@@ -54,9 +60,17 @@ async def test_replicas_migrating_at_once_do_not_race(backend: str, tmp_path: Pa
 async def test_a_database_made_before_migrations_is_taken_over(tmp_path: Path) -> None:
     metadata = migrate.service_metadata("gateway")
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
-    await db.create_all(metadata)  # as every service did before migrations
+
+    def as_create_all_made_it(connection) -> None:  # type: ignore[no-untyped-def]
+        config = migrate.alembic_config("gateway")
+        config.attributes["connection"] = connection
+        command.upgrade(config, migrate.BASELINE)  # the tables exactly as create_all made them then…
+        connection.execute(text("DROP TABLE alembic_version"))  # …with no record of any migration
+
     async with db.engine.begin() as connection:
+        await connection.run_sync(as_create_all_made_it)
         await connection.execute(text("INSERT INTO providers (bin, name, address) VALUES ('1', 'x', 'arm.1')"))
+    assert "request_id" not in {c["name"] for c in await columns(db, "journal")}
     await migrate.upgrade(db, "gateway", metadata)
     assert await version(db) is not None and await migrate.differences(db, metadata) == []
     async with db.engine.connect() as connection:

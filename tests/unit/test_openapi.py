@@ -1,0 +1,94 @@
+"""OpenAPI that tells the truth about errors: every operation documents the error statuses it can answer
+with the real body (`ErrorOut`: code from the refusal or API code enums, message, errors), and HTTP
+errors keep the headers HTTP asks for (Allow on 405, WWW-Authenticate on 401)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from shared.http import form_error
+from shared.migrate import SERVICES, service_settings
+from shared.refusals import Refusal
+
+
+def app_of(service: str):  # type: ignore[no-untyped-def]
+    import importlib
+
+    return importlib.import_module(f"services.{service}.app").create_app(service_settings(service))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_operation_documents_its_errors_with_the_real_body(service: str) -> None:
+    schema = app_of(service).openapi()
+    error_ref = "#/components/schemas/ErrorOut"
+    operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]
+    assert operations
+    for path, method, operation in operations:
+        responses = operation["responses"]
+        for status in ("413", "422", "503"):
+            assert responses[status]["content"]["application/json"]["schema"]["$ref"] == error_ref, (path, method)
+    assert "HTTPValidationError" not in schema["components"]["schemas"]  # the 422 body is ours, not FastAPI's
+    code = schema["components"]["schemas"]["ErrorOut"]["properties"]["code"]
+    refs = {option["$ref"].rsplit("/", 1)[1] for option in code["anyOf"]}
+    assert refs == {"Refusal", "ApiCode"}
+    assert set(schema["components"]["schemas"]["Refusal"]["enum"]) == {r.value for r in Refusal}
+
+
+def test_the_portal_documents_authentication_and_throttling() -> None:
+    schema = app_of("portal").openapi()
+    requests = schema["paths"]["/api/v1/requests"]["get"]["responses"]
+    assert {"401", "404", "429", "504"} <= set(requests)
+    assert schema["components"]["schemas"]["RefusalOut"]["properties"]["code"]["$ref"].endswith("/Refusal")
+
+
+async def test_http_errors_keep_their_headers() -> None:
+    app = app_of("portal")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as http:
+        wrong_method = await http.delete("/api/v1/services")
+        assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET"
+        assert wrong_method.json()["code"] == "METHOD_NOT_ALLOWED"
+        anonymous = await http.get("/api/v1/requests")
+        assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+        assert anonymous.json()["code"] == "UNAUTHORIZED"
+
+
+def test_a_form_error_lists_its_fields_instead_of_a_json_string() -> None:
+    class Form(BaseModel):
+        phone: str
+        temperature: float
+
+    with pytest.raises(ValidationError) as info:
+        Form.model_validate({"temperature": "hot"})
+    error = form_error(info.value)
+    assert error.status == 422 and error.code == "VALIDATION_ERROR"
+    assert {tuple(e["loc"]) for e in error.errors} == {("phone",), ("temperature",)}
+    assert error.message == "the form has invalid fields: phone, temperature"
+
+
+def test_the_portal_spells_out_each_services_form_and_the_iin_format() -> None:
+    from shared.contracts import FORMS, IIN_PATTERN
+
+    components = app_of("portal").openapi()["components"]["schemas"]
+    fields = components["PrepareIn"]["properties"]["fields"]
+    assert [option["$ref"].rsplit("/", 1)[1] for option in fields["anyOf"]] == [f.__name__ for f in FORMS.values()]
+    assert components["HomeCallForm"]["properties"]["phone"]["pattern"] == r"^\+7\d{10}$"
+    assert components["LoginIn"]["properties"]["iin"]["pattern"] == IIN_PATTERN
+
+
+def test_every_error_code_the_code_raises_is_in_the_documented_enum() -> None:
+    import ast
+    from pathlib import Path
+
+    from shared.http import ApiCode
+
+    root = Path(__file__).resolve().parents[2]
+    raised = set()
+    for path in [*root.joinpath("services").rglob("*.py"), *root.joinpath("shared").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ApiError":
+                code = node.args[1] if len(node.args) > 1 else None
+                assert isinstance(code, ast.Constant), f"{path}:{node.lineno}: give the code as a literal"
+                raised.add(code.value)
+    assert raised and raised <= {c.value for c in ApiCode}, raised - {c.value for c in ApiCode}
