@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install pki bench lint fmt up down clean
+.PHONY: run test install pki bench lint fmt up down restart clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,11 +38,17 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
+# Docker Compose v2 (`docker compose`) where it is installed, else the standalone v1 (`docker-compose`).
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
 up: ## the same mesh in docker compose (RabbitMQ, PostgreSQL, migrations, CA, five services, Prometheus, Grafana)
-	docker compose -p emhana -f deploy/docker-compose.yml up --build
+	$(COMPOSE) -p emhana -f deploy/docker-compose.yml up --build
 
 down:
-	docker compose -p emhana -f deploy/docker-compose.yml down
+	$(COMPOSE) -p emhana -f deploy/docker-compose.yml down
+
+restart: ## restart one service of a running `make run`: make restart SERVICE=portal
+	$(PY) -m shared.mesh --restart $(SERVICE)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

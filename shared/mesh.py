@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -48,6 +49,12 @@ def check_broker(amqp_url: str, timeout: float = 5.0) -> None:
         asyncio.run(probe())
     except Exception as exc:
         parsed = urlparse(amqp_url)
+        if _refused_login(exc):
+            raise BrokerUnavailable(
+                f"RabbitMQ at {parsed.hostname}:{parsed.port or 5672} refused the login of user "
+                f"'{parsed.username or 'guest'}': the user or password in AMQP_URL is wrong "
+                "(or the user may not use that virtual host)."
+            ) from None
         raise BrokerUnavailable(
             f"No RabbitMQ answers at {parsed.hostname}:{parsed.port or 5672} ({type(exc).__name__}).\n"
             "Start one, then run again:\n"
@@ -55,6 +62,54 @@ def check_broker(amqp_url: str, timeout: float = 5.0) -> None:
             "  * with Docker:     make up                     (the whole mesh in docker compose)\n"
             "  * elsewhere:       AMQP_URL=amqp://user:pass@host:5672/ make run"
         ) from None
+
+
+def _refused_login(exc: BaseException) -> bool:
+    from aiormq.exceptions import ProbableAuthenticationError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ProbableAuthenticationError) or "ACCESS_REFUSED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def configured_ports(environ: dict[str, str] | None = None, dotenv: Path = Path(".env")) -> dict[str, int]:
+    """Each service's HTTP port: ``EMHANA_<SERVICE>_HTTP_PORT`` from the environment or ``.env``, else the
+    default (portal 8101 … signature 8105)."""
+    return {
+        service: int(setting(f"EMHANA_{service.upper()}_HTTP_PORT", environ, dotenv) or default)
+        for service, default in SERVICE_PORTS.items()
+    }
+
+
+def setting(name: str, environ: dict[str, str] | None = None, dotenv: Path = Path(".env")) -> str | None:
+    """A setting as the services see it: the environment first, then the ``.env`` file."""
+    environ = os.environ if environ is None else environ
+    if environ.get(name):
+        return environ[name]
+    if dotenv.exists():
+        for line in dotenv.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == name and value.split("#")[0].strip():
+                return value.split("#")[0].strip()
+    return None
+
+
+def ports_taken(ports: dict[str, int], host: str = "127.0.0.1") -> dict[str, int]:
+    """The services whose port something else already listens on."""
+    import socket
+
+    taken = {}
+    for service, port in ports.items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                taken[service] = port
+    return taken
 
 
 @dataclass
@@ -110,6 +165,12 @@ class Mesh:
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
         )
+
+    def write_pid(self, service: str) -> None:
+        """Record the service's process id, for ``--restart`` from another shell."""
+        path = _pid_file(self.var_dir, service)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(self.processes[service].pid))
 
     def start(self, services: list[str] | None = None) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
@@ -217,11 +278,9 @@ def operator_token(
     environ = os.environ if environ is None else environ
     if environ.get("EMHANA_GATEWAY_OPERATOR_TOKEN"):
         return environ["EMHANA_GATEWAY_OPERATOR_TOKEN"], "EMHANA_GATEWAY_OPERATOR_TOKEN"
-    if dotenv.exists():
-        for line in dotenv.read_text().splitlines():
-            name, _, value = line.partition("=")
-            if name.strip() == "EMHANA_GATEWAY_OPERATOR_TOKEN" and value.split("#")[0].strip():
-                return value.split("#")[0].strip(), str(dotenv)
+    from_file = setting("EMHANA_GATEWAY_OPERATOR_TOKEN", {}, dotenv)
+    if from_file:
+        return from_file, str(dotenv)
     path = var_dir / "operator-token"
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
@@ -240,8 +299,16 @@ def main(argv: list[str] | None = None) -> int:
         help="run every service's clock from this instant (2026-11-24T16:30+05:00) or from a time of day "
         "on the next working day in Astana (10:00)",
     )
+    parser.add_argument(
+        "--restart",
+        metavar="SERVICE",
+        choices=sorted(SERVICE_PORTS),
+        help="restart one service of the mesh running from this var folder, then return",
+    )
     args = parser.parse_args(argv)
-    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
+    if args.restart:
+        return restart(args.var_dir.resolve(), args.restart)
+    amqp_url = setting("AMQP_URL") or "amqp://guest:guest@localhost:5672/"
     try:
         check_broker(amqp_url)
     except BrokerUnavailable as exc:
@@ -255,11 +322,22 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.clock_start:
         print(f"clocks start at {args.clock_start.isoformat()}", file=sys.stderr)
+    ports = configured_ports()
+    taken = ports_taken(ports)
+    if taken:
+        for service, port in taken.items():
+            print(
+                f"port {port} ({service}) is already in use: stop what listens there (another `make run`?) "
+                f"or choose another with EMHANA_{service.upper()}_HTTP_PORT",
+                file=sys.stderr,
+            )
+        return 2
     token, token_source = operator_token(args.var_dir.resolve())
     mesh = Mesh(
         var_dir=args.var_dir.resolve(),
         amqp_url=amqp_url,
-        namespace=os.environ.get("EMHANA_NAMESPACE", "emhana"),
+        namespace=setting("EMHANA_NAMESPACE") or "emhana",
+        ports=ports,
         clock_offset_seconds=offset,
         env={"EMHANA_GATEWAY_OPERATOR_TOKEN": token},
     )
@@ -268,7 +346,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         mesh.start()
-        mesh.wait_ready(timeout=120)
+        try:
+            mesh.wait_ready(timeout=120)
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"the mesh did not start: {exc} (its own messages are above)", file=sys.stderr)
+            return 1
         print("\nEmhana is up:", file=sys.stderr)
         for service in mesh.ports:
             print(f"  {service:<10} {mesh.url(service)}/docs", file=sys.stderr)
@@ -279,22 +361,59 @@ def main(argv: list[str] | None = None) -> int:
         )
         print_demo_citizens(mesh.pki_dir)
         print_demo_staff(mesh.pki_dir)
-        print("Ctrl-C stops everything.\n", file=sys.stderr)
-        while all(p.poll() is None for p in mesh.processes.values()):
-            time.sleep(0.5)
-        dead = {s: p.returncode for s, p in mesh.processes.items() if p.poll() is not None}
-        if len(dead) == len(mesh.processes) and not any(dead.values()):
-            print("all services stopped", file=sys.stderr)
-            return 0
-        print(
-            f"service(s) exited: {', '.join(f'{s} ({c})' for s, c in dead.items())}; stopping the mesh", file=sys.stderr
-        )
-        return 1
+        print("Ctrl-C stops everything; `python -m shared.mesh --restart <service>` restarts one.\n", file=sys.stderr)
+        return supervise(mesh)
     except KeyboardInterrupt:
         print("\nstopping…", file=sys.stderr)
         return 0
     finally:
         mesh.stop()
+
+
+def _pid_file(var_dir: Path, service: str) -> Path:
+    return var_dir / "run" / f"{service}.pid"
+
+
+def supervise(mesh: Mesh, *, max_restarts: int = 5, window: float = 60.0) -> int:
+    """Keep the services running: one that exits (crashed, or stopped by ``--restart``) is started again;
+    one that keeps exiting (``max_restarts`` within ``window`` seconds) stops the mesh with its exit code."""
+    exits: dict[str, list[float]] = {service: [] for service in mesh.processes}
+    for service in mesh.processes:
+        mesh.write_pid(service)
+    while True:
+        time.sleep(0.5)
+        for service, process in list(mesh.processes.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            now = time.monotonic()
+            exits[service] = [t for t in exits[service] if now - t < window] + [now]
+            if len(exits[service]) > max_restarts:
+                print(f"{service} keeps exiting (code {code}); stopping the mesh", file=sys.stderr)
+                return 1
+            print(f"{service} exited (code {code}); starting it again", file=sys.stderr)
+            mesh.start_service(service)
+            mesh.write_pid(service)
+
+
+def restart(var_dir: Path, service: str) -> int:
+    """Ask the launcher running from ``var_dir`` to restart ``service`` (stop it; the launcher starts it)."""
+    path = _pid_file(var_dir, service)
+    try:
+        old = int(path.read_text())
+        os.kill(old, signal.SIGTERM)
+    except (OSError, ValueError):
+        print(f"no running {service} found (is `make run` running from {var_dir}?)", file=sys.stderr)
+        return 1
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        with suppress(OSError, ValueError):
+            if int(path.read_text()) != old:
+                print(f"{service} restarted", file=sys.stderr)
+                return 0
+    print(f"{service} was stopped but not started again within 60 s", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
