@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -114,5 +116,28 @@ def parse_fields(pairs: list[str]) -> dict[str, Any]:
     return fields
 
 
+ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")  # the Astana time zone (UTC+5)
+
+
+def local_time(moment: str) -> str:
+    """A time as the CLIs show every time: Astana time with its offset, to the second."""
+    return dt.datetime.fromisoformat(moment).astimezone(ASTANA).isoformat(timespec="seconds")
+
+
+def _in_astana_time(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {key: _in_astana_time(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_in_astana_time(value) for value in data]
+    if isinstance(data, str) and len(data) >= 20 and data[4:5] == "-" and data[10:11] == "T":
+        try:
+            moment = dt.datetime.fromisoformat(data)
+        except ValueError:
+            return data
+        return local_time(data) if moment.tzinfo is not None else data
+    return data
+
+
 def show(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+    """Print an answer as JSON, every timestamp in Astana time (as the regulation's deadlines are)."""
+    print(json.dumps(_in_astana_time(data), ensure_ascii=False, indent=2))

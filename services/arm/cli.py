@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.cli import CliError, JsonClient, SessionFile, load_key, parse_fields, run_quietly, show
+from shared.cli import CliError, JsonClient, SessionFile, load_key, local_time, parse_fields, run_quietly, show
 from shared.jws import sign_compact
 
 DEFAULT_ARM = os.environ.get("EMHANA_ARM_URL", "http://127.0.0.1:8103")
@@ -36,8 +36,8 @@ def _main(argv: list[str] | None = None) -> int:
     login = sub.add_parser("login", help="process 1: ИИН and password")
     login.add_argument("--iin", required=True)
     login.add_argument("--password", help="or EMHANA_PASSWORD, or asked")
-    sub.add_parser("logout")
-    sub.add_parser("me")
+    sub.add_parser("logout", help="end this session (the token stops working)")
+    sub.add_parser("me", help="who you are: name, role, clinic")
     person = sub.add_parser("person", help="processes 3–4: the citizen in ГБД ФЛ and their attachment")
     person.add_argument("iin")
     file = sub.add_parser("file", help="processes 2 and 5–8: fill the form, sign it locally, register it")
@@ -92,7 +92,10 @@ def run(args: argparse.Namespace, arm: JsonClient, url: str) -> int:
         token = arm.call("POST", f"{staff}/auth/login", json={"iin": args.iin, "password": password})
         SESSION.save({"arm": url, "token": token["access_token"]})
         who = token["staff"]
-        print(f"{who['surname']} {who['name']}, {who['role']} of {who['clinic_bin']}; until {token['expires_at']}")
+        print(
+            f"{who['surname']} {who['name']}, {who['role']} of {who['clinic_bin']}; "
+            f"until {local_time(token['expires_at'])}"
+        )
     elif args.command == "logout":
         arm.call("POST", f"{staff}/auth/logout")
         SESSION.save({"arm": url})

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from shared.cli import CliError, JsonClient, SessionFile, load_key, parse_fields, run_quietly, show
+from shared.cli import CliError, JsonClient, SessionFile, load_key, local_time, parse_fields, run_quietly, show
 from shared.jws import sign_compact
 
 DEFAULT_PORTAL = os.environ.get("EMHANA_PORTAL_URL", "http://127.0.0.1:8101")
@@ -49,13 +49,15 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portal", default=None, help=f"portal URL (default {DEFAULT_PORTAL})")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("register", "login"):
-        p = sub.add_parser(name)
+        p = sub.add_parser(
+            name, help="create your account (ИИН + password)" if name == "register" else "log in (ИИН + password)"
+        )
         p.add_argument("--iin", required=True)
         p.add_argument("--password", help="or EMHANA_PASSWORD, or asked")
-    sub.add_parser("logout")
-    sub.add_parser("me")
+    sub.add_parser("logout", help="end this session (the token stops working)")
+    sub.add_parser("me", help="who you are and your clinic")
     sub.add_parser("services", help="the catalogue with each form's fields")
-    sub.add_parser("clinics")
+    sub.add_parser("clinics", help="clinics with their districts and doctors")
     slots = sub.add_parser("slots", help="free slots of a clinic")
     slots.add_argument("--clinic", required=True)
     slots.add_argument("--doctor")
@@ -102,6 +104,7 @@ def wait_for(portal: Portal, request_id: str, seconds: float) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     request = portal.call("GET", f"/api/v1/requests/{request_id}")
     while request["status"] not in FINAL and time.monotonic() < deadline:
+        print(f"{local_time(request['updated_at'])}  {request['status']}…", file=sys.stderr)  # progress
         wait = round(min(20.0, max(0.0, deadline - time.monotonic())), 1)
         request = portal.call("GET", f"/api/v1/requests/{request_id}", params={"wait": wait, "seen": request["status"]})
     return request
@@ -117,7 +120,7 @@ def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
     elif args.command == "login":
         token = portal.call("POST", "/api/v1/auth/login", json={"iin": args.iin, "password": password_of(args)})
         save_session({"portal": url, "token": token["access_token"]})
-        print(f"logged in until {token['expires_at']}")
+        print(f"logged in until {local_time(token['expires_at'])}")
     elif args.command == "logout":
         portal.call("POST", "/api/v1/auth/logout")
         save_session({"portal": url})
@@ -141,7 +144,7 @@ def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
     elif args.command == "slots":
         params = {"days": args.days, **({"doctor_code": args.doctor} if args.doctor else {})}
         for slot in portal.call("GET", f"/api/v1/clinics/{args.clinic}/slots", params=params):
-            print(f"{slot['start']}  {slot['doctor_code']:<18} {slot['doctor_name']} (каб. {slot['room']})")
+            print(f"{local_time(slot['start'])}  {slot['doctor_code']:<18} {slot['doctor_name']} (каб. {slot['room']})")
     elif args.command == "submit":
         fields = parse_fields(args.field)
         body = {"service": args.service, "fields": fields, **({"clinic_bin": args.clinic} if args.clinic else {})}
@@ -156,7 +159,7 @@ def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
             number = request["registration_number"] or "—"
             print(
                 f"{request['id']}  {request['service']:<18} {request['status']:<10} {number:<18} "
-                f"срок {request['deadline']}  cid {request['correlation_id']}"
+                f"срок {local_time(request['deadline'])}  cid {request['correlation_id']}"
             )
     elif args.command == "status":
         show(wait_for(portal, args.request_id, args.wait))

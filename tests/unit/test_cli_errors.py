@@ -57,3 +57,24 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     reader.stdout.close()  # like `| head -0`
     _, errors = reader.communicate(timeout=60)
     assert b"Traceback" not in errors
+
+
+def test_every_command_has_help_and_times_are_shown_in_astana_time(capsys) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from shared.cli import show
+
+    for program in ("services.portal.cli", "services.arm.cli"):
+        listing = subprocess.run(
+            [sys.executable, "-m", program, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60
+        ).stdout
+        commands = listing.split("{", 1)[1].split("}", 1)[0].split(",")
+        described = {
+            line.split()[0] for line in listing.splitlines() if line.startswith("    ") and len(line.split()) > 1
+        }
+        assert set(commands) <= described, (program, set(commands) - described)
+    show({"at": "2026-11-26T05:30:00Z", "nested": [{"deadline": "2026-11-26T06:00:00+00:00"}], "iin": "850315300019"})
+    printed = capsys.readouterr().out
+    assert '"2026-11-26T10:30:00+05:00"' in printed and '"2026-11-26T11:00:00+05:00"' in printed
+    assert '"850315300019"' in printed  # not a time: untouched
