@@ -263,9 +263,38 @@ class EServiceRequest(Contract):
 # processes 6–8; the rest are what staff record afterwards in the journals (diagram 2, process 8):
 # assigned (home call: a doctor assigned), visited (the doctor came), arrived (appointment: the patient
 # came), fulfilled (was seen), no_show (did not come), cancelled (by the clinic, with the reason).
-ClinicStatus = Literal[
-    "registered", "completed", "refused", "assigned", "visited", "arrived", "fulfilled", "no_show", "cancelled"
-]
+class ClinicStatus(StrEnum):
+    REGISTERED = "registered"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    ASSIGNED = "assigned"
+    VISITED = "visited"
+    ARRIVED = "arrived"
+    FULFILLED = "fulfilled"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class RequestStatus(StrEnum):
+    """A request as the portal shows it: its own steps, then the clinic's (:class:`ClinicStatus`)."""
+
+    SUBMITTED = "submitted"  # stored and sent (process 5), nothing from the clinic yet
+    FAILED = "failed"  # a technical failure before the clinic decided: the citizen may retry
+    REGISTERED = "registered"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    ASSIGNED = "assigned"
+    VISITED = "visited"
+    ARRIVED = "arrived"
+    FULFILLED = "fulfilled"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+# No outcome yet: a request in one of these can be overdue.
+WAITING_STATUSES = frozenset({RequestStatus.SUBMITTED, RequestStatus.REGISTERED})
+# Nothing more comes without the citizen acting (a retry after ``failed``).
+FINAL_STATUSES = frozenset({RequestStatus.COMPLETED, RequestStatus.REFUSED, RequestStatus.FAILED})
 
 
 class FiledRequest(Contract):

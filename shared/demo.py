@@ -11,7 +11,6 @@ from shared.ids import make_iin
 from shared.population import SyntheticPerson, generate
 from shared.seed import ClinicsFile
 
-ADULT = 18
 REFERENCE_DAY = dt.date(2026, 1, 1)
 
 

@@ -31,11 +31,11 @@ from services.arm.schemas import (
     StaffSignIn,
     StaffTokenOut,
 )
-from services.arm.service import refusal_of
 from services.arm.staff import StaffService
 from shared.attachments import UploadOut
 from shared.contracts import MAX_DOCUMENT_BYTES, TEXT_PATTERN
 from shared.http import ApiError, error_responses, read_limited
+from shared.messaging import refusal_payload
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"], responses=error_responses(401, 403, 404, 409, 429, 504))
 public = APIRouter(prefix="/api/v1", tags=["verification"], responses=error_responses(404))
@@ -170,7 +170,7 @@ async def sign(draft_id: str, body: StaffSignIn, member: MemberDep, service: Sta
         request_id=filed.request_id,
         registration_number=filed.registration_number,
         status="completed" if filed.status == "completed" else "refused",
-        refusal=RefusalBody(**refusal_of(filed.refusal)) if filed.refusal else None,
+        refusal=RefusalBody(**refusal_payload(filed.refusal)) if filed.refusal else None,
         result_jws=filed.result,
         result=filed.result_document(),
     )

@@ -59,7 +59,8 @@ from shared.documents import verify_document
 from shared.envelope import ServiceIdentity
 from shared.guardians import may_act_for
 from shared.jws import sign_compact
-from shared.refusals import Refusal, RefusalError, refusal_text
+from shared.messaging import refusal_payload
+from shared.refusals import Refusal, RefusalError
 
 log = logging.getLogger(__name__)
 
@@ -600,7 +601,7 @@ def status_reports(
         decision.update(status="completed", result=outcome.result)
     else:
         assert outcome.refusal is not None
-        decision.update(status="refused", refusal=refusal_of(outcome.refusal))
+        decision.update(status="refused", refusal=refusal_payload(outcome.refusal))
     reports.append(decision)
     if registration is not None:
         registration.status_seq = decision["seq"]
@@ -620,7 +621,3 @@ def follow_up(registration: Registration, status: str, at: dt.datetime, note: st
     if note:
         report["note"] = note
     return report
-
-
-def refusal_of(exc: RefusalError) -> dict[str, Any]:
-    return {"code": exc.code.value, "message": refusal_text(exc.code), "detail": exc.detail}

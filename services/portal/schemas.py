@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts import IIN_PATTERN, MAX_DOCUMENTS, ServiceKind
+from shared.contracts import IIN_PATTERN, MAX_DOCUMENTS, RequestStatus, ServiceKind
 from shared.refusals import Refusal
 
 
@@ -67,7 +67,7 @@ class SignIn(Body):
 
 
 class EventOut(BaseModel):
-    status: str
+    status: RequestStatus
     at: dt.datetime
     detail: str | None
     seq: int | None = Field(
@@ -86,7 +86,7 @@ class RequestOut(BaseModel):
     patient_iin: str
     service: ServiceKind
     clinic_bin: str
-    status: str
+    status: RequestStatus
     note: str | None = Field(default=None, description="what the clinic said with the status, e.g. a reason")
     channel: str = Field(default="portal", description="portal, or staff when filed at the clinic for you")
     correlation_id: str | None = Field(

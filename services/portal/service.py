@@ -45,9 +45,11 @@ from shared.contracts import (
     ATTACHMENT_LOOKUP,
     DOCUMENT_VERIFY,
     ESERVICE_REQUEST,
+    FINAL_STATUSES,
     FORMS,
     PERSON_LOOKUP,
     SLOT_HOLD,
+    WAITING_STATUSES,
     AppointmentForm,
     DocumentFile,
     EServiceStatus,
@@ -73,7 +75,7 @@ log = logging.getLogger(__name__)
 
 # Refusals that are technical faults, not decisions on the merits: the request is "failed", with a retry.
 KNOWN_ATTACHMENT_REFRESH = dt.timedelta(hours=1)
-LONG_POLL_DONE = {"completed", "refused", "failed"}  # nothing more will come without the citizen acting
+LONG_POLL_DONE = FINAL_STATUSES  # nothing more will come without the citizen acting
 TECHNICAL = {
     Refusal.TIMEOUT,
     Refusal.INTERNAL,
@@ -83,7 +85,7 @@ TECHNICAL = {
     Refusal.MALFORMED,
     Refusal.CERT_STATUS_UNKNOWN,
 }
-WAITING = ("submitted", "registered")  # no outcome yet: these can be overdue
+WAITING = tuple(WAITING_STATUSES)  # no outcome yet: these can be overdue
 TITLES = {
     ServiceKind.HOME_CALL: ("Вызов врача на дом", "справка о вызове врача на дом, подписанная ЭЦП поликлиники"),
     ServiceKind.APPOINTMENT: ("Запись на прием к врачу", "талон записи с врачом, специальностью, временем и кабинетом"),
