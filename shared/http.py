@@ -99,7 +99,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Errors any route of any service can answer (middleware and handlers of every service).
-COMMON_ERRORS = (413, 422, 503)
+COMMON_ERRORS = (400, 413, 422, 503)
 
 
 class ApiError(Exception):
