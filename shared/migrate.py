@@ -34,9 +34,9 @@ from sqlalchemy import Connection, MetaData, inspect, text
 
 from shared.db import Database
 from shared.settings import ServiceSettings
+from shared.topology import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("portal", "gateway", "arm", "gbd_fl", "signature")
 BASELINE = "0001"  # the first revision of every service: the schema create_all made before migrations
 _LOCK_KEY = 0x656D68616E61  # "emhana": the PostgreSQL advisory lock held while migrating
 

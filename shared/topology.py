@@ -10,7 +10,8 @@ from __future__ import annotations
 import aio_pika
 from aio_pika.abc import AbstractChannel
 
-SERVICE_ADDRESSES = ("portal", "gateway", "gbd_fl", "signature", "arm")  # "arm": the АРМ system itself
+SERVICES = ("portal", "gateway", "arm", "gbd_fl", "signature")  # the five services (one СФЕ each)
+SERVICE_ADDRESSES = SERVICES  # their addresses on the bus ("arm": the АРМ system itself; clinics are arm.<БИН>)
 GATEWAY = "gateway"
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 

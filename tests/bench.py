@@ -48,6 +48,7 @@ from shared.envelope import ServiceIdentity
 from shared.mesh import Mesh, check_broker
 from shared.messaging import MeshClient, MeshEndpoint
 from shared.population import generate
+from shared.topology import SERVICES
 from tests.conftest import free_port
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
@@ -285,7 +286,7 @@ def scrape(mesh: Mesh) -> dict[str, float]:
     import urllib.request
 
     totals: dict[str, float] = {}
-    for service in ("portal", "gateway", "arm", "gbd_fl", "signature"):
+    for service in SERVICES:
         with urllib.request.urlopen(mesh.url(service) + "/metrics", timeout=10) as response:
             text = response.read().decode()
         for line in text.splitlines():
@@ -479,7 +480,7 @@ def main() -> None:
             var_dir=Path(tmp),
             amqp_url=AMQP_URL,
             namespace=namespace,
-            ports={s: free_port() for s in ("signature", "gbd_fl", "arm", "portal", "gateway")},
+            ports={s: free_port() for s in SERVICES},
             env={"EMHANA_LOG_LEVEL": "WARNING", "EMHANA_POPULATION_SIZE": str(population), **database_env},
             log_file=Path(tmp) / "mesh.log",
             clock_offset_seconds=clock.offset_seconds,

@@ -29,12 +29,11 @@ from shared.mesh import Mesh
 from shared.messaging import MeshClient, MeshEndpoint
 from shared.population import SyntheticPerson
 from shared.seed import load_clinics
-from shared.topology import SERVICE_ADDRESSES, arm_address, dead_letter_queue, queue_name
+from shared.topology import SERVICE_ADDRESSES, SERVICES, arm_address, dead_letter_queue, queue_name
 from tests.e2e.citizens import Citizen
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
 POSTGRES_URL = os.environ.get("EMHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-SERVICES = ("signature", "gbd_fl", "arm", "portal", "gateway")
 POPULATION_SEED = 20121229
 POPULATION_SIZE = 3000
 ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")

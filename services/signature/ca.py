@@ -38,6 +38,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from shared.certs import KeyPurpose, Role
 from shared.clock import Clock
 from shared.jws import SigningKey
+from shared.topology import SERVICES
 
 DEFAULT_P12_PASSWORD = b"emhana"
 _ROLE_OIDS = {role: x509.ObjectIdentifier(role.value) for role in Role}
@@ -379,7 +380,6 @@ def person_subject(iin: str, surname: str, name: str, patronymic: str | None) ->
     return subject
 
 
-SERVICES = ("portal", "gateway", "arm", "gbd_fl", "signature")
 OPERATOR_BIN = "121240000013"  # the mesh operator's БИН written into service certificates
 
 

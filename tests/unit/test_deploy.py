@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from shared.topology import SERVICES
+
 COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "docker-compose.yml"
 
 
@@ -41,9 +43,6 @@ def test_only_the_portal_and_the_gateway_publish_ports() -> None:
 def test_the_broker_and_the_database_restart() -> None:
     services = compose()["services"]
     assert services["rabbitmq"]["restart"] == services["postgres"]["restart"] == "unless-stopped"
-
-
-SERVICES = ("signature", "gbd_fl", "arm", "portal", "gateway")
 
 
 def test_each_service_mounts_the_public_part_and_its_own_key_only() -> None:

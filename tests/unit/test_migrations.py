@@ -57,9 +57,15 @@ async def test_replicas_migrating_at_once_do_not_race(backend: str, tmp_path: Pa
         assert await migrate.differences(first, metadata) == []
 
 
-async def test_a_database_made_before_migrations_is_taken_over(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_database_made_before_migrations_is_taken_over_and_upgraded(backend: str, tmp_path: Path) -> None:
+    """From the first revision (as create_all made it, without any record of migrations) to the newest."""
     metadata = migrate.service_metadata("gateway")
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
+    async with temporary_database(backend, tmp_path, MetaData()) as db:
+        await _taken_over(db, metadata)
+
+
+async def _taken_over(db: Database, metadata: MetaData) -> None:
 
     def as_create_all_made_it(connection) -> None:  # type: ignore[no-untyped-def]
         config = migrate.alembic_config("gateway")
@@ -75,4 +81,3 @@ async def test_a_database_made_before_migrations_is_taken_over(tmp_path: Path) -
     assert await version(db) is not None and await migrate.differences(db, metadata) == []
     async with db.engine.connect() as connection:
         assert await connection.scalar(text("SELECT count(*) FROM providers")) == 1  # nothing lost
-    await db.close()

@@ -9,8 +9,9 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from shared.http import form_error
-from shared.migrate import SERVICES, service_settings
+from shared.migrate import service_settings
 from shared.refusals import Refusal
+from shared.topology import SERVICES
 
 
 def app_of(service: str):  # type: ignore[no-untyped-def]
