@@ -7,10 +7,12 @@ import logging
 from enum import StrEnum
 from typing import Any
 
+from aiormq.exceptions import AMQPError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.refusals import Refusal, RefusalError, refusal_text
@@ -60,6 +62,8 @@ class ApiCode(StrEnum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     ALREADY_CLOSED = "ALREADY_CLOSED"
     CRL_NOT_FOUND = "CRL_NOT_FOUND"
+    UNAVAILABLE = "UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
 class FieldError(BaseModel):
@@ -189,6 +193,38 @@ def install_error_handlers(app: FastAPI) -> None:
         # Starlette's own headers (Allow on 405) are kept.
         headers = _challenge(exc.status_code, dict(exc.headers) if exc.headers else None)
         return JSONResponse(status_code=exc.status_code, content=error_body(code, str(exc.detail)), headers=headers)
+
+    install_failure_handlers(app)
+
+
+# Failures of what a service depends on (the broker, its database), not of the request: the client is told
+# to come back shortly (503 + Retry-After) rather than handed a bare 500.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    AMQPError,
+    ConnectionError,
+    TimeoutError,
+    sqlalchemy_exc.OperationalError,
+    sqlalchemy_exc.TimeoutError,
+    sqlalchemy_exc.InterfaceError,
+)
+
+
+def install_failure_handlers(app: FastAPI) -> None:
+    """Unavailable dependencies → 503 with Retry-After; anything else unexpected → a JSON 500 (logged
+    with its traceback), never a plain-text page."""
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency unavailable", extra={"error": type(exc).__name__, "route": request.url.path})
+        body = error_body("UNAVAILABLE", "a part of the system is not reachable right now; try again shortly")
+        return JSONResponse(status_code=503, content=body, headers={"Retry-After": "5"})
+
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error", exc_info=exc, extra={"route": request.url.path})
+        return JSONResponse(status_code=500, content=error_body("INTERNAL_ERROR", "an unexpected error; it is logged"))
+
+    for kind in _UNAVAILABLE:
+        app.add_exception_handler(kind, unavailable)
+    app.add_exception_handler(Exception, internal)
 
 
 def _challenge(status: int, headers: dict[str, str] | None) -> dict[str, str] | None:

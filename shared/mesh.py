@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import httpx
 
 from shared.clock import Clock
+from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
 
 SERVICE_PORTS = {"signature": 8105, "gbd_fl": 8104, "arm": 8103, "portal": 8101, "gateway": 8102}
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,8 +216,8 @@ def print_demo_citizens(pki_dir: Path) -> None:
     """Who to log in as: the demo citizens that have keys (see README, "Demo")."""
     from shared.demo import demo_citizens
 
-    size = int(os.environ.get("EMHANA_POPULATION_SIZE", "10000"))
-    demo = demo_citizens(size, int(os.environ.get("EMHANA_POPULATION_SEED", "20121229")))
+    size = int(os.environ.get("EMHANA_POPULATION_SIZE", DEFAULT_POPULATION_SIZE))
+    demo = demo_citizens(size, int(os.environ.get("EMHANA_POPULATION_SEED", DEFAULT_POPULATION_SEED)))
     groups = [
         ("Поликлиника № 1", demo.attached_1),
         ("Поликлиника № 4", demo.attached_4),

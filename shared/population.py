@@ -264,7 +264,15 @@ class _Population:
         return members
 
 
-def generate(count: int, seed: int = 20121229, today: dt.date = dt.date(2026, 1, 1)) -> Iterator[SyntheticPerson]:
+# The synthetic population every service and tool shares unless configured otherwise
+# (EMHANA_POPULATION_SIZE, EMHANA_POPULATION_SEED).
+DEFAULT_POPULATION_SIZE = 10_000
+DEFAULT_POPULATION_SEED = 20121229
+
+
+def generate(
+    count: int, seed: int = DEFAULT_POPULATION_SEED, today: dt.date = dt.date(2026, 1, 1)
+) -> Iterator[SyntheticPerson]:
     """Yield ``count`` persons, household by household (streamed: a million costs no extra memory)."""
     population = _Population(seed, today)
     produced = 0
@@ -278,8 +286,8 @@ def generate(count: int, seed: int = 20121229, today: dt.date = dt.date(2026, 1,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.population", description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=20121229)
+    parser.add_argument("--count", type=int, default=DEFAULT_POPULATION_SIZE)
+    parser.add_argument("--seed", type=int, default=DEFAULT_POPULATION_SEED)
     parser.add_argument("--out", default="-", help="CSV file (default: standard output)")
     args = parser.parse_args(argv)
     out = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.calendar import WorkCalendar
+from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
 from shared.seed import DEFAULT_CLINICS_FILE
 
 _SHARED_ENV = {
@@ -77,6 +78,10 @@ class ServiceSettings(BaseSettings):
     """HTTP request bodies above this get 413 before they are read (upload routes: 2 MiB and a little)."""
     max_message_bytes: int = 12 * 1024 * 1024
     """Bus messages above this are refused before they are parsed (a request with 3 documents fits)."""
+    population_size: int = DEFAULT_POPULATION_SIZE
+    """The synthetic population: ГБД ФЛ generates it on first start when its registry is empty (0: none),
+    the АРМ seeds its attachment register from the same deterministic people."""
+    population_seed: int = DEFAULT_POPULATION_SEED
     max_in_flight: int = 64
     """Changing HTTP requests (POST…) handled at once; one more gets 503 with Retry-After at once (shed,
     not queued: a crowd at 8:00 gets fast answers, accepted or "try again", never a minute of waiting)."""

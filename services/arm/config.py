@@ -20,8 +20,6 @@ class ArmSettings(ServiceSettings):
     """Voluntary attachment changes allowed in 12 months (2012 rules: 1; later rules: 2)."""
     booking_window_days: int = 14
     hold_minutes: int = 5
-    population_size: int = 10_000
-    population_seed: int = 20121229
     seed_attachments: bool = True
     """On first start, attach the synthetic residents of Сарыарка and Есиль to the demo clinics there."""
     # -- clinic staff (diagram 2) --

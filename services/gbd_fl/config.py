@@ -13,7 +13,3 @@ class GbdFlSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EMHANA_GBD_FL_", env_file=".env", extra="ignore")
     service: ClassVar[str] = "gbd_fl"
     default_port: ClassVar[int] = 8104
-
-    population_size: int = 10_000
-    """Generate this many synthetic persons on first start when the registry is empty (0: none)."""
-    population_seed: int = 20121229

@@ -38,6 +38,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from shared.certs import KeyPurpose, Role
 from shared.clock import Clock
 from shared.jws import SigningKey
+from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
 from shared.topology import SERVICES
 
 DEFAULT_P12_PASSWORD = b"emhana"
@@ -383,7 +384,13 @@ def person_subject(iin: str, surname: str, name: str, patronymic: str | None) ->
 OPERATOR_BIN = "121240000013"  # the mesh operator's БИН written into service certificates
 
 
-def bootstrap(ca: DevCA, *, population_size: int = 10_000, population_seed: int = 20121229, demo: int = 3) -> None:
+def bootstrap(
+    ca: DevCA,
+    *,
+    population_size: int = DEFAULT_POPULATION_SIZE,
+    population_seed: int = DEFAULT_POPULATION_SEED,
+    demo: int = 3,
+) -> None:
     """Issue what is missing: each service's certificate, each demo clinic's seal, its demo staff's employee
     certificates and demo citizens' keys."""
     from shared.demo import demo_citizens, demo_staff
@@ -505,8 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("bootstrap", "deploy"):
         bootstrap(
             ca,
-            population_size=int(os.environ.get("EMHANA_POPULATION_SIZE", "10000")),
-            population_seed=int(os.environ.get("EMHANA_POPULATION_SEED", "20121229")),
+            population_size=int(os.environ.get("EMHANA_POPULATION_SIZE", DEFAULT_POPULATION_SIZE)),
+            population_seed=int(os.environ.get("EMHANA_POPULATION_SEED", DEFAULT_POPULATION_SEED)),
         )
     if args.command == "deploy":
         deploy(ca, args.public, args.keys, republish_every=args.republish_every)

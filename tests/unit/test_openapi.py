@@ -93,3 +93,38 @@ def test_every_error_code_the_code_raises_is_in_the_documented_enum() -> None:
                 assert isinstance(code, ast.Constant), f"{path}:{node.lineno}: give the code as a literal"
                 raised.add(code.value)
     assert raised and raised <= {c.value for c in ApiCode}, raised - {c.value for c in ApiCode}
+
+
+async def test_an_unavailable_dependency_is_503_and_anything_else_a_json_500() -> None:
+    from aiormq.exceptions import ConnectionClosed
+    from fastapi import FastAPI
+    from sqlalchemy.exc import OperationalError
+
+    from shared.http import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/broker")
+    async def broker() -> None:
+        raise ConnectionClosed(320, "CONNECTION_FORCED - broker forced connection closure")
+
+    @app.get("/database")
+    async def database() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("too many clients already"))
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
+        for path in ("/broker", "/database"):
+            answer = await http.get(path)
+            assert answer.status_code == 503 and answer.headers["retry-after"] == "5", path
+            assert answer.json()["code"] == "UNAVAILABLE"
+        bug = await http.get("/bug")
+        assert bug.status_code == 500 and bug.json() == {
+            "code": "INTERNAL_ERROR",
+            "message": "an unexpected error; it is logged",
+        }
