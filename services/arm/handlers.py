@@ -46,18 +46,23 @@ def clinic_bin_of(context: MessageContext) -> str:
 
 LOOKUP_ATTEMPTS = 3
 LOOKUP_BACKOFF_SECONDS = 1.0
+# Answers about the exchange, not about the person: asked again (each time with a new message id). REPLAYED
+# for our own fresh id means the gateway delivered a copy again after a broker incident and the first
+# answer went missing.
+LOOKUP_RETRYABLE = frozenset({Refusal.TIMEOUT, Refusal.REPLAYED, Refusal.INTERNAL})
 
 
 async def lookup_person(client: MeshClient, iin: str, sender: str, attempts: int = 1) -> dict[str, Any]:
-    """Ask ГБД ФЛ through the gateway (process 3). A timeout is retried ``attempts`` times in all, with a
-    growing pause: a burst that delays ГБД ФЛ is not a reason to fail a citizen's signed request."""
+    """Ask ГБД ФЛ through the gateway (process 3). A technical failure (timeout, a lost answer) is retried
+    ``attempts`` times in all, with a growing pause: a burst that delays ГБД ФЛ, or a broker restart, is not
+    a reason to fail a citizen's signed request."""
     for attempt in range(1, attempts + 1):
         try:
             return await client.request("gbd_fl", PERSON_LOOKUP, {"iin": iin}, sender=sender)
         except RequestTimeout:
             pass
         except RefusalError as exc:
-            if exc.code is not Refusal.TIMEOUT:
+            if exc.code not in LOOKUP_RETRYABLE:
                 raise
         if attempt < attempts:
             await asyncio.sleep(LOOKUP_BACKOFF_SECONDS * attempt)
