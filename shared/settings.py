@@ -44,28 +44,42 @@ _JSON_VALUES = {"extra_holidays", "extra_working_days", "trusted_proxies"}  # JS
 class ServiceSettings(BaseSettings):
     """What every service needs; subclasses set ``service`` and their env prefix."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", use_attribute_docstrings=True)
     service: ClassVar[str] = "service"
     default_port: ClassVar[int] = 8100
 
     amqp_url: str = "amqp://guest:guest@localhost:5672/"
+    """The RabbitMQ every service connects to."""
     namespace: str = "emhana"
+    """Prefix of every queue name: several meshes can share one broker."""
     var_dir: Path = Path("var")
+    """Where SQLite files (and, by default, the development PKI) live."""
     pki_dir: Path | None = None
     """Trust anchors (``trust.pem``) and revocation lists (``crl/``): public material only."""
     keys_dir: Path | None = None
     """This service's own certificate and private key; ``<pki>/issued`` unless set (compose gives each
     service a volume holding its own key and nothing else)."""
     database_url: str | None = None
+    """SQLAlchemy URL of this service's database: a SQLite file under the var folder unless set
+    (``postgresql+asyncpg://…`` for PostgreSQL)."""
     http_host: str = "127.0.0.1"
+    """Address the HTTP API listens on (``0.0.0.0`` in containers)."""
     http_port: int | None = None
+    """Port of the HTTP API (portal 8101, gateway 8102, АРМ 8103, ГБД ФЛ 8104, signature 8105)."""
     clock_offset_seconds: float = 0.0
+    """Shift of this service's clock (the launcher's ``--clock-start`` sets it for every service)."""
     log_level: str = "INFO"
+    """Level of the JSON log lines on standard error."""
     prefetch: int = 64
+    """Messages in hand at once per consumer (bounded work in flight on the bus)."""
     delivery_limit: int = 5
+    """Deliveries of a failing message before it goes to its dead-letter queue."""
     rpc_timeout_seconds: float = 10.0
+    """How long a synchronous request waits for its answer (the gateway answers TIMEOUT first)."""
     message_ttl_seconds: int = 300
+    """Lifetime of the envelopes this service sends (``expires_at``)."""
     crl_refresh_seconds: float = 2.0
+    """How often the trust anchors and CRL files are checked for changes."""
     inbox_retention_days: float = 7.0
     """Processed message ids are kept this long (longer than any envelope can live: replays stay refused)."""
     extra_holidays: list[dt.date] = Field(default_factory=list)
@@ -82,6 +96,7 @@ class ServiceSettings(BaseSettings):
     """The synthetic population: ГБД ФЛ generates it on first start when its registry is empty (0: none),
     the АРМ seeds its attachment register from the same deterministic people."""
     population_seed: int = DEFAULT_POPULATION_SEED
+    """Seed of the synthetic population (the same seed gives the same people everywhere)."""
     max_in_flight: int = 64
     """Changing HTTP requests (POST…) handled at once; one more gets 503 with Retry-After at once (shed,
     not queued: a crowd at 8:00 gets fast answers, accepted or "try again", never a minute of waiting)."""

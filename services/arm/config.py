@@ -19,21 +19,28 @@ class ArmSettings(ServiceSettings):
     voluntary_changes_per_year: int = 1
     """Voluntary attachment changes allowed in 12 months (2012 rules: 1; later rules: 2)."""
     booking_window_days: int = 14
+    """How many days ahead appointments can be booked."""
     hold_minutes: int = 5
+    """How long a slot chosen at "отправить запрос" is held for the citizen's signature."""
     seed_attachments: bool = True
     """On first start, attach the synthetic residents of Сарыарка and Есиль to the demo clinics there."""
     # -- clinic staff (diagram 2) --
     staff_token_ttl_seconds: int = 8 * 3600
     """A staff session lasts a working shift at most (and ends at logout)."""
     staff_login_attempts_per_pair: int = 5
+    """Failed staff logins allowed per ИИН and client address in the window."""
     staff_login_attempts_per_client: int = 20
+    """Failed staff logins allowed per client address in the window."""
     staff_login_attempts_per_iin: int = 50
+    """Failed staff logins allowed per ИИН from all addresses in the window."""
     staff_login_window_seconds: int = 900
+    """The window of the staff login counters."""
     staff_draft_ttl_seconds: int = 600
     """A filled form must be signed within this time."""
     demo_staff_password: str = "Emhana-Staff-2026"  # noqa: S105 (demo accounts, printed by make run)
     """Password of the seeded demo staff accounts (``make run`` prints them); demo data only."""
     seed_demo_staff: bool = True
+    """On first start, create the demo staff accounts of every clinic (turn off in production)."""
     watch_seconds: float = 30.0
     """How often the deadline watcher looks for overdue home calls and requests."""
     public_url: str | None = None

@@ -24,3 +24,4 @@ class GatewaySettings(ServiceSettings):
     operator_token: str | None = None
     """Bearer token for the journal API; without one the journal API refuses everyone."""
     prefetch: int = 256
+    """Messages in hand at once: more than a service's, since each synchronous exchange waits on a reply."""

@@ -29,10 +29,13 @@ class PortalSettings(ServiceSettings):
     login_window_seconds: int = 900
     """Attempts are counted per window; a lock lifts by itself when its window ends."""
     password_min_length: int = 8
+    """Shortest password accepted at registration."""
     password_max_length: int = 128
+    """Longest password accepted (Argon2 hashes anything, but a bound keeps hashing cheap)."""
     max_clinic_wait_seconds: float = 5.0
     """New submissions to a clinic get 503 + Retry-After while one of its requests has waited longer than
     this for registration (overload is shed, not queued: services/portal/admission.py)."""
     resend_after_seconds: float = 5.0
     """A submitted request whose sending was not confirmed is sent again after this long."""
     timezone: str = "Asia/Almaty"
+    """The time zone of deadlines and working hours (Astana, UTC+5)."""

@@ -17,3 +17,4 @@ class SignatureSettings(ServiceSettings):
     dev_ca: bool = True
     """Run the development CA: keep its CRLs fresh by republishing them periodically."""
     crl_republish_seconds: float = 3600.0
+    """How often the development CA republishes its CRLs (each valid 24 periods ahead)."""

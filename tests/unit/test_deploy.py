@@ -130,3 +130,15 @@ def test_prometheus_scrapes_every_service_and_the_dashboard_shows_real_metrics()
     provisioning = yaml.safe_load((deploy / "grafana" / "provisioning" / "dashboards" / "emhana.yml").read_text())
     assert provisioning["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
     assert "./grafana/dashboards:/var/lib/grafana/dashboards:ro" in compose()["services"]["grafana"]["volumes"]
+
+
+def test_every_setting_is_described_and_the_reference_is_current() -> None:
+    from shared.migrate import service_settings
+    from shared.settings import ServiceSettings
+    from shared.settings_doc import TARGET, render
+
+    for service in SERVICES:
+        fields = type(service_settings(service)).model_fields
+        assert all(field.description for field in fields.values()), [n for n, f in fields.items() if not f.description]
+    assert all(field.description for field in ServiceSettings.model_fields.values())
+    assert TARGET.read_text() == render(), "run python -m shared.settings_doc"
