@@ -110,7 +110,9 @@ class Bus:
 
     @property
     def is_ready(self) -> bool:
-        return self.connection is not None and not self.connection.is_closed
+        """Connected right now. A robust connection stays "open" while it reconnects; its ``connected``
+        event is what says whether the broker is actually there (readiness must say when it is not)."""
+        return self.connection is not None and not self.connection.is_closed and self.connection.connected.is_set()
 
     async def publish(
         self,

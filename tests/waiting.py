@@ -12,14 +12,19 @@ import httpx
 T = TypeVar("T")
 
 
-async def until(check: Callable[[], Awaitable[T]], seconds: float = 60, what: str = "the condition") -> T:
+async def until(
+    check: Callable[[], Awaitable[T]],
+    seconds: float = 60,
+    what: str = "the condition",
+    ignoring: tuple[type[BaseException], ...] = (),
+) -> T:
     """Call ``check`` until it returns something truthy and return that; fail after ``seconds``.
-    A connection error while a service restarts counts as not yet."""
+    A connection error while a service restarts counts as not yet, as does any of ``ignoring``."""
     deadline = time.monotonic() + seconds
     while True:
         try:
             value = await check()
-        except (OSError, httpx.TransportError):  # a service restarting: not yet
+        except (OSError, httpx.TransportError, *ignoring):  # a service (or the broker) restarting: not yet
             value = None  # type: ignore[assignment]
         if value:
             return value

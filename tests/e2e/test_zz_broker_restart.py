@@ -6,8 +6,9 @@ which the CI machine runs for the tests.
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
+
+import httpx
 
 from shared.contracts import PERSON_LOOKUP
 from shared.mesh import Mesh
@@ -17,21 +18,22 @@ from shared.topology import arm_address, dead_letter_queue, queue_name
 from tests.conftest import AMQP_URL, People
 from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens
 from tests.e2e.test_gateway import _queue_depth, journal
+from tests.waiting import until as wait_until
 
 
 def rabbitmq(action: str) -> None:
     subprocess.run(["rabbitmqctl", action], check=True, capture_output=True, timeout=120)
 
 
-async def until(check, seconds: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
-    for _ in range(int(seconds * 5)):
-        try:
-            if await check():
-                return True
-        except Exception:  # the broker or a service is still coming back
-            pass
-        await asyncio.sleep(0.2)
-    return False
+async def until(check, seconds: float = 60.0) -> object:  # type: ignore[no-untyped-def]
+    """Wait for ``check``; while the broker and the services come back, any error counts as not yet."""
+    return await wait_until(check, seconds, ignoring=(Exception,))
+
+
+async def broker_seen_down_by(mesh: Mesh, service: str) -> bool:
+    async with httpx.AsyncClient(base_url=mesh.url(service)) as http:
+        answer = await http.get("/health/ready", timeout=2)
+    return answer.status_code == 503 and answer.json()["checks"]["broker"] is False
 
 
 async def test_queued_request_survives_a_broker_restart_and_everything_reconnects(
@@ -44,8 +46,9 @@ async def test_queued_request_survives_a_broker_restart_and_everything_reconnect
     clinic_queue = queue_name(mesh.namespace, arm_address(CLINIC_1))
     assert await until(lambda: _depth_is(clinic_queue, 1), 10)
     rabbitmq("stop_app")
-    try:
-        await asyncio.sleep(1)
+    try:  # down until the services have noticed: their connections are really gone, not just paused
+        for service in ("portal", "gateway"):
+            assert await until(lambda service=service: broker_seen_down_by(mesh, service), 30)
     finally:
         rabbitmq("start_app")
     assert await _queue_depth(None, clinic_queue) == 1  # the durable quorum queue kept it
