@@ -97,69 +97,16 @@ async def signed_lookups(mesh: Mesh, clock: Clock, clients: int, total: int, iin
     return summary("signed lookup via gateway", latencies, elapsed)
 
 
-async def bare_round_trips(namespace: str, clients: int, total: int) -> dict[str, float | str]:
-    """Client → relay queue → relay → echo queue → echo → relay → client, raw aio-pika."""
-    connection = await aio_pika.connect_robust(AMQP_URL)
-    args = {"x-queue-type": "quorum"}
-    relay_q, echo_q = f"{namespace}.bare.relay", f"{namespace}.bare.echo"
-    setup = await connection.channel()
-    for name in (relay_q, echo_q):
-        await setup.declare_queue(name, durable=True, arguments=args)
-
-    async def rpc_channel() -> tuple[aio_pika.abc.AbstractChannel, dict[str, asyncio.Future[bytes]]]:
-        channel = await connection.channel(publisher_confirms=True)
-        pending: dict[str, asyncio.Future[bytes]] = {}
-        reply_queue = await channel.get_queue("amq.rabbitmq.reply-to", ensure=False)
-
-        async def on_reply(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            future = pending.pop(message.correlation_id or "", None)
-            if future is not None:
-                future.set_result(message.body)
-
-        await reply_queue.consume(on_reply, no_ack=True)
-        return channel, pending
-
-    async def call(channel, pending, queue: str, body: bytes) -> bytes:  # type: ignore[no-untyped-def]
-        message_id = str(uuid.uuid4())
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        pending[message_id] = future
-        await channel.default_exchange.publish(
-            aio_pika.Message(body, message_id=message_id, reply_to="amq.rabbitmq.reply-to"), routing_key=queue
-        )
-        return await future
-
-    relay_rpc, relay_pending = await rpc_channel()
-    client_rpc, client_pending = await rpc_channel()
-    consume = await connection.channel(publisher_confirms=True)
-    await consume.set_qos(prefetch_count=max(clients, 16))
-
-    async def relay(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        answer = await call(relay_rpc, relay_pending, echo_q, message.body)
-        await consume.default_exchange.publish(
-            aio_pika.Message(answer, correlation_id=message.message_id), routing_key=message.reply_to or ""
-        )
-        await message.ack()
-
-    async def echo(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        await consume.default_exchange.publish(
-            aio_pika.Message(message.body, correlation_id=message.message_id), routing_key=message.reply_to or ""
-        )
-        await message.ack()
-
-    relay_queue, echo_queue = await consume.get_queue(relay_q), await consume.get_queue(echo_q)
-    tags = [(relay_queue, await relay_queue.consume(relay)), (echo_queue, await echo_queue.consume(echo))]
+async def bare_round_trips(namespace: str, clients: int, total: int) -> dict[str, Any]:
+    """Client → relay queue → relay → echo queue → echo → relay → client, raw aio-pika (:class:`BareHops`)."""
     body = b'{"iin":"850315300019"}' * 20
+    async with BareHops(namespace) as bare:
 
-    async def one(_: int) -> None:
-        assert await call(client_rpc, client_pending, relay_q, body) == body
+        async def one(_: int) -> None:
+            assert await bare.call(body) == body
 
-    await run_clients(clients, min(200, total), one)
-    latencies, elapsed = await run_clients(clients, total, one)
-    for queue, tag in tags:
-        await queue.cancel(tag)
-    for name in (relay_q, echo_q):
-        await setup.queue_delete(name)
-    await connection.close()
+        await run_clients(clients, min(200, total), one)
+        latencies, elapsed = await run_clients(clients, total, one)
     return summary("bare aio-pika, same hops", latencies, elapsed)
 
 

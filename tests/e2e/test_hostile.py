@@ -25,10 +25,10 @@ from shared.canonical import canonical_json
 from shared.certs import TrustStore
 from shared.clock import Clock
 from shared.contracts import ESERVICE_STATUS
-from shared.envelope import seal
+from shared.envelope import peek, seal
 from shared.jws import b64url_encode, sign_compact
 from shared.mesh import Mesh
-from shared.stamp import STAMP_HEADER
+from shared.stamp import STAMP_HEADER, make_stamp
 from shared.topology import arm_address, dead_letter_queue, queue_name
 from tests.conftest import People, identity
 from tests.e2e.citizens import ApiFailure, Citizen
@@ -174,14 +174,7 @@ async def test_forged_clinic_statuses_on_the_bus_change_nothing(
     message_id, raw = seal(
         arm, type=ESERVICE_STATUS, recipient="portal", payload=forged_status, clock=clock, sender=clinic
     )
-    claims = {
-        "id": str(message_id),
-        "recipient": "portal",
-        "sha256": hashlib.sha256(raw).hexdigest(),
-        "accepted_at": clock.now().isoformat(),
-        "sync": False,
-    }
-    stamp = sign_compact(canonical_json(claims), arm.key, arm.chain)
+    stamp = make_stamp(arm, peek(raw), raw, clock.now())  # the gateway's stamp format, the АРМ's key
     await bus.publish(
         portal_queue, raw, message_id=str(message_id), type=ESERVICE_STATUS, headers={STAMP_HEADER: stamp}
     )

@@ -56,6 +56,13 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
             _delete_queues(namespace)
 
 
+async def launcher_up(output: Path) -> None:
+    async def up() -> bool:
+        return "Emhana is up" in await asyncio.to_thread(output.read_text, errors="replace")
+
+    await until(up, 180, "the launcher's 'Emhana is up'")
+
+
 async def ready(port: int) -> bool:
     async with httpx.AsyncClient() as http:
         return (await http.get(f"http://127.0.0.1:{port}/health/ready", timeout=2)).status_code == 200
@@ -64,10 +71,7 @@ async def ready(port: int) -> bool:
 async def test_the_launcher_uses_the_configured_ports_and_restarts_one_service(launched) -> None:  # type: ignore[no-untyped-def]
     folder, ports, output, env = launched
 
-    async def up() -> bool:
-        return "Emhana is up" in output.read_text(errors="replace")
-
-    await until(up, 180, "the launcher's 'Emhana is up'")
+    await launcher_up(output)
     for port in ports.values():
         assert await ready(port)
     pid_file = folder / "var" / "run" / "gbd_fl.pid"
@@ -95,10 +99,7 @@ async def test_the_launcher_uses_the_configured_ports_and_restarts_one_service(l
 async def test_a_taken_port_is_said_plainly(launched) -> None:  # type: ignore[no-untyped-def]
     folder, ports, output, env = launched
 
-    async def up() -> bool:
-        return "Emhana is up" in output.read_text(errors="replace")
-
-    await until(up, 180, "the launcher's 'Emhana is up'")
+    await launcher_up(output)
     second = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "shared.mesh", "--var-dir", str(folder / "second")],
