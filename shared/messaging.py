@@ -164,7 +164,7 @@ class Dispatcher:
         route = self.routes.get(envelope.type)
         is_sync = bool(message.reply_to)
         if is_sync and not self._first_answer(str(envelope.id), accepted_at):
-            # A stamped request answered already (copied off the queue and sent again): no second answer.
+            # This very stamp was answered already (copied off the queue and sent again): no second answer.
             await self._publish(
                 message, self._refusal_outcome(envelope, RefusalError(Refusal.REPLAYED), True)["reply"], None
             )
@@ -185,14 +185,18 @@ class Dispatcher:
         return "refused" if any(m is not None and m[1] == REFUSAL for m in sent) else "accepted"
 
     def _first_answer(self, message_id: str, accepted_at: dt.datetime) -> bool:
-        """Whether this request is answered for the first time; remembered while such a request can live
-        (its stamp's ``sync_patience``), since older ones are dropped as stale anyway."""
+        """Whether this delivery — this stamp: the message and when the gateway accepted it — is answered for
+        the first time. A stamp copied and sent again is refused; a message the gateway itself delivers again
+        (its first handling cut off by a broker incident) carries a new stamp and is answered, since its
+        caller is still waiting. Remembered while such a request can live (``sync_patience``); older ones
+        are dropped as stale anyway."""
         horizon = self.clock.now() - self.sync_patience
         while self._answered and next(iter(self._answered.values())) < horizon:
             self._answered.pop(next(iter(self._answered)))
-        if message_id in self._answered:
+        delivery = f"{message_id}@{accepted_at.isoformat()}"
+        if delivery in self._answered:
             return False
-        self._answered[message_id] = accepted_at
+        self._answered[delivery] = accepted_at
         return True
 
     async def _run_transactional(self, route: Route, context: MessageContext, is_sync: bool) -> dict[str, Any]:

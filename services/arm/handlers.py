@@ -47,8 +47,8 @@ def clinic_bin_of(context: MessageContext) -> str:
 LOOKUP_ATTEMPTS = 3
 LOOKUP_BACKOFF_SECONDS = 1.0
 # Answers about the exchange, not about the person: asked again (each time with a new message id). REPLAYED
-# for our own fresh id means the gateway delivered a copy again after a broker incident and the first
-# answer went missing.
+# is not expected for a fresh id (a delivery the gateway repeats carries a new stamp and is answered), but
+# if a copy ever is refused, the person is still to be looked up.
 LOOKUP_RETRYABLE = frozenset({Refusal.TIMEOUT, Refusal.REPLAYED, Refusal.INTERNAL})
 
 
