@@ -23,7 +23,9 @@ $(NODE_STAMP): examples/rest/package.json examples/rest/package-lock.json
 	cd examples/rest && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-test: $(STAMP) $(NODE_STAMP) ## the whole test suite (needs RabbitMQ on AMQP_URL; PostgreSQL on EMHANA_TEST_POSTGRES_URL; Node.js for the JS example)
+test: $(STAMP) $(NODE_STAMP) ## the whole test suite (needs RabbitMQ on AMQP_URL; PostgreSQL on EMHANA_TEST_POSTGRES_URL; Node.js for the JS example; Debian's chromium for the page tests)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$EMHANA_CHROMIUM" ] || \
+		{ echo "make test: the page tests need Chromium: sudo apt-get install chromium (or set EMHANA_CHROMIUM)" >&2; exit 1; }
 	$(PY) -m pytest -q
 
 pki: $(STAMP) ## development CA and service certificates under var/pki

@@ -88,6 +88,8 @@ class ServiceSettings(BaseSettings):
     """Weekend days worked in exchange for a day off, when the calendar package does not know them yet."""
     clinics_file: Path = DEFAULT_CLINICS_FILE
     """The clinics (hours, doctors, участки): one file for every service."""
+    secure_cookies: bool = False
+    """Web page session cookies are sent over HTTPS only (set it when the pages are served behind TLS)."""
     max_body_bytes: int = 64 * 1024
     """HTTP request bodies above this get 413 before they are read (upload routes: 2 MiB and a little)."""
     max_message_bytes: int = 12 * 1024 * 1024

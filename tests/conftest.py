@@ -261,3 +261,17 @@ async def citizen_factory(mesh: Mesh, ca: DevCA, clock: Clock) -> AsyncIterator[
     yield make
     for citizen in made:
         await citizen.close()
+
+
+NURA = "090240077883"  # Нура-Мед: closes 18:00 (its home-call cut-off, 16:00, is before the mesh's 16:30)
+
+
+@pytest.fixture(scope="session")
+async def nura_patient(mesh: Mesh, ca: DevCA, clock: Clock, people: People) -> AsyncIterator[Citizen]:
+    """A citizen attached to Нура-Мед (which has room for two), attached before any test can fill it: the
+    tests that need one and the test that fills the clinic both ask for it, in whatever order they run."""
+    citizen = await Citizen(people.take("unattached")[0], mesh, ca, clock).enter()
+    attached = await citizen.wait((await citizen.submit("attachment", clinic=NURA))["id"])
+    assert attached["status"] == "completed", attached
+    yield citizen
+    await citizen.close()

@@ -7,6 +7,7 @@ import logging
 
 from fastapi import FastAPI
 
+from services.arm import pages
 from services.arm.api import public, router
 from services.arm.config import ArmSettings
 from services.arm.handlers import routes
@@ -58,6 +59,7 @@ def create_app(settings: ArmSettings) -> FastAPI:
     app = runtime.create_app(
         "Emhana АРМ", "Provider workstation: staff, registrations, journals, schedules, attachments.", [router, public]
     )
+    pages.create_pages(settings.secure_cookies).install(app, pages.router)
     return app
 
 

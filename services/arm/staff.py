@@ -258,13 +258,18 @@ class StaffService:
         if not STAFF_ROLES & set(verdict.signer.roles):
             raise RefusalError(Refusal.CERT_NOT_STAFF, "the certificate carries no employee role")
 
-    async def sign(self, member: Staff, draft_id: str, jws: str) -> FiledOutcome:
-        """Processes 5–8: the signed document must be exactly the prepared one; register and decide."""
-        now = self.clock.now()
+    async def draft(self, member: Staff, draft_id: str) -> StaffDraft:
+        """A request this staff member prepared (404 for anyone else's, as for one that does not exist)."""
         async with self.db.sessions() as session:
             draft = await session.get(StaffDraft, draft_id)
         if draft is None or draft.operator_iin != member.iin:
             raise ApiError(404, "NOT_FOUND", "no such prepared request")
+        return draft
+
+    async def sign(self, member: Staff, draft_id: str, jws: str) -> FiledOutcome:
+        """Processes 5–8: the signed document must be exactly the prepared one; register and decide."""
+        now = self.clock.now()
+        draft = await self.draft(member, draft_id)
         if draft.used_at is not None:
             raise RefusalError(Refusal.DUPLICATE_REQUEST, "this prepared request was already signed")
         if draft.expires_at <= now:

@@ -7,7 +7,7 @@ import logging
 
 from fastapi import FastAPI
 
-from services.portal import openapi
+from services.portal import openapi, pages
 from services.portal.api import router
 from services.portal.config import PortalSettings
 from services.portal.handlers import routes
@@ -31,6 +31,7 @@ def create_app(settings: PortalSettings) -> FastAPI:
     runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)
     app = runtime.create_app("Emhana portal (ПЭП)", "Citizen accounts, requests, statuses and results.", [router])
     openapi.install(app)
+    pages.create_pages(settings.secure_cookies).install(app, pages.router)
     return app
 
 

@@ -365,13 +365,18 @@ class PortalService:
         if not verdict["valid"]:
             raise RefusalError(Refusal(verdict["code"]))
 
-    async def sign(self, citizen: Citizen, draft_id: str, jws: str) -> Request:
-        """ "Подписать": the signed document must be exactly the prepared one."""
-        now = self.clock.now()
+    async def draft(self, citizen: Citizen, draft_id: str) -> Draft:
+        """A prepared request of this citizen (404 for anyone else's, as for one that does not exist)."""
         async with self.db.sessions() as session:
             draft = await session.get(Draft, draft_id)
         if draft is None or draft.iin != citizen.iin:
             raise ApiError(404, "NOT_FOUND", "no such prepared request")
+        return draft
+
+    async def sign(self, citizen: Citizen, draft_id: str, jws: str) -> Request:
+        """ "Подписать": the signed document must be exactly the prepared one."""
+        now = self.clock.now()
+        draft = await self.draft(citizen, draft_id)
         if draft.used_at is not None:
             raise RefusalError(Refusal.DUPLICATE_REQUEST, "this prepared request was already signed")
         if draft.expires_at <= now:

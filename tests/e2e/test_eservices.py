@@ -10,7 +10,6 @@ import asyncio
 import datetime as dt
 import time
 import zoneinfo
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -21,14 +20,13 @@ from shared.clock import Clock
 from shared.ids import make_iin
 from shared.mesh import Mesh
 from shared.topology import arm_address, queue_name
-from tests.conftest import People
+from tests.conftest import NURA, People
 from tests.e2e.citizens import PASSWORD, ApiFailure, Citizen
 from tests.e2e.test_gateway import _queue_depth
 from tests.waiting import until
 
 CLINIC_1 = "980440012347"  # Поликлиника № 1: hours 08–20, attached: Сарыарка
 CLINIC_4 = "030740045218"  # Поликлиника № 4: attached: Есиль
-NURA = "090240077883"  # Нура-Мед: closes 18:00, capacity 2
 NO_CONTRACT = "151040031418"  # Алтын Дән: no ФСМС contract
 ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
 HOME_CALL = {"address": "г. Астана, улица Сейфуллина, 10, кв. 5", "phone": "+77011234567", "complaints": "температура"}
@@ -313,17 +311,6 @@ async def test_not_attached_is_refused_by_the_clinic(citizen_factory, people: Pe
     jws = citizen.signed_document("appointment", CLINIC_1, doctor_code="d1-therapist-1", slot_start=slot.isoformat())
     booking = await citizen.wait((await citizen.submit_signed(jws))["id"])
     assert booking["refusal"]["code"] == "NOT_ATTACHED"
-
-
-@pytest.fixture(scope="session")
-async def nura_patient(mesh: Mesh, ca: DevCA, clock: Clock, people: People) -> AsyncIterator[Citizen]:
-    """A citizen attached to Нура-Мед (which has room for two), attached before any test can fill it: the
-    tests that need one and the test that fills the clinic both ask for it, in whatever order they run."""
-    citizen = await Citizen(people.take("unattached")[0], mesh, ca, clock).enter()
-    attached = await citizen.wait((await citizen.submit("attachment", clinic=NURA))["id"])
-    assert attached["status"] == "completed", attached
-    yield citizen
-    await citizen.close()
 
 
 async def test_after_cutoff_and_slot_in_past(

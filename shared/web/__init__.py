@@ -1,0 +1,268 @@
+"""Server-rendered web pages shared by the portal (citizens) and the АРМ (clinic staff).
+
+One layout, one style sheet, one signing widget and one set of translation catalogues (Russian and
+Kazakh) serve both. Pages call the same service objects as the JSON API; nothing here knows a rule of
+the regulation. A page session is the service's own access token in an HttpOnly, SameSite=Strict
+cookie; every form that changes something also carries a CSRF token derived from that session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from shared.cli import ASTANA
+from shared.deadlines import CONTACT_CENTRE
+from shared.http import ApiError
+from shared.refusals import RefusalError
+from shared.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
+
+T = TypeVar("T")
+WEB = Path(__file__).resolve().parent
+STATIC_PREFIX = "/static"
+LANGUAGE_COOKIE = "emhana_lang"
+
+# Pages are framed by nobody, load scripts only from their own origin and never send a form elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+# What a page shows in its own problem box (a refusal or a typed API error); anything else is a 5xx.
+PAGE_FAILURES = (RefusalError, ApiError)
+
+
+class LoginRequired(Exception):
+    """Raised by a page that needs a session: answered by a redirect to the login page."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What went wrong, for the page: an HTTP status, a stable code and the text to show."""
+
+    status: int
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, exc: Exception, _: Translator) -> Problem:
+        if isinstance(exc, RefusalError):
+            return cls(422, exc.code.value, _.refusal(exc.code, exc.detail))
+        if isinstance(exc, ApiError):
+            return cls(exc.status, exc.code.value, _.api_error(exc.code, exc.message))
+        raise exc
+
+
+def astana_time(moment: dt.datetime | str | None) -> str:
+    """A time as every page shows it: Astana time with its offset, to the minute."""
+    if moment is None:
+        return "—"
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    local = moment.astimezone(ASTANA)
+    offset = local.strftime("%z")
+    return f"{local:%d.%m.%Y %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def astana_day(moment: dt.datetime | str) -> str:
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return f"{moment.astimezone(ASTANA):%d.%m.%Y}"
+
+
+def postal_address(value: dict[str, Any] | str | None) -> str:
+    """An address of ГБД ФЛ (city, street, house, apartment) as one line."""
+    if not isinstance(value, dict):
+        return value or "—"
+    parts = [value.get(k) for k in ("city", "district", "street", "house")]
+    line = ", ".join(str(p) for p in parts if p)
+    return f"{line}, {value['apartment']}" if value.get("apartment") else line
+
+
+def csrf_token(session_token: str) -> str:
+    """The CSRF token of a session: unguessable without the session's own (HttpOnly) token."""
+    return hmac.new(session_token.encode(), b"emhana-csrf", hashlib.sha256).hexdigest()[:32]
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """``target`` if it is a path on this site; never an absolute or scheme-relative address (open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def language_of(request: Request) -> str:
+    """The page language: the cookie set by the switch, else the browser's preference, else Russian."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    """Adds :data:`SECURITY_HEADERS` to HTML pages (the JSON API keeps its own headers)."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.update(SECURITY_HEADERS)
+        return response
+
+
+class Pages:
+    """Templates of one service (its own folder first, then the shared layout) rendered per language."""
+
+    def __init__(
+        self, templates: Path, *, site: str, title: str, session_cookie: str, secure_cookies: bool = False
+    ) -> None:
+        self.site = site
+        self.session_cookie = session_cookie
+        self.secure_cookies = secure_cookies
+        loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(templates), jinja2.FileSystemLoader(WEB / "templates")])
+        self._environments: dict[str, jinja2.Environment] = {}
+        for language in LANGUAGES:
+            environment = jinja2.Environment(
+                loader=loader,
+                autoescape=True,
+                extensions=["jinja2.ext.i18n"],
+                undefined=jinja2.StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            texts = translator(language)
+            environment.install_gettext_translations(texts.gettext_object, newstyle=True)  # type: ignore[attr-defined]
+            environment.globals.update(
+                languages=LANGUAGES,
+                static=STATIC_PREFIX,
+                site=site,
+                site_title=texts(title),
+                service_title=texts.service,
+                status_label=texts.status,
+                field_label=texts.field,
+                visit_label=texts.visit,
+                role_label=texts.role,
+                contact_centre=CONTACT_CENTRE,
+            )
+            environment.filters.update(when=astana_time, day=astana_day, address=postal_address)
+            self._environments[language] = environment
+
+    def install(self, app: FastAPI, *routers: Any) -> None:
+        """Mount the static files, the language switch, the login redirect and the page routers."""
+        app.mount(STATIC_PREFIX, StaticFiles(directory=WEB / "static"), name="static")
+        app.add_middleware(SecurityHeaders)
+        app.add_exception_handler(LoginRequired, self._to_login)  # type: ignore[arg-type]
+        app.add_api_route("/lang/{code}", self.switch_language, methods=["GET"], include_in_schema=False)
+        for router in routers:
+            app.include_router(router, include_in_schema=False)
+        app.state.pages = self
+
+    # -- rendering ------------------------------------------------------------------------
+    def environment(self, language: str) -> jinja2.Environment:
+        """The Jinja environment of ``language`` (its templates, filters and translations)."""
+        return self._environments[language]
+
+    def translate(self, request: Request) -> Translator:
+        return translator(language_of(request))
+
+    def render(self, request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        """The page ``template`` in the request's language; ``problem`` shows an error box."""
+        language = language_of(request)
+        token = request.cookies.get(self.session_cookie)
+        html = (
+            self._environments[language]
+            .get_template(template)
+            .render(
+                request=request,
+                lang=language,
+                here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+                csrf=csrf_token(token) if token else "",
+                logged_in=token is not None,
+                **context,
+            )
+        )
+        return HTMLResponse(html, status_code=status_code)
+
+    def problem_page(self, request: Request, template: str, exc: Exception, **context: Any) -> HTMLResponse:
+        """Re-render ``template`` with what went wrong (a refusal or an API error) and its status."""
+        problem = Problem.of(exc, self.translate(request))
+        return self.render(request, template, status_code=problem.status, problem=problem, **context)
+
+    # -- sessions -------------------------------------------------------------------------
+    def session_token(self, request: Request) -> str:
+        token = request.cookies.get(self.session_cookie)
+        if not token:
+            raise LoginRequired
+        return token
+
+    async def session_user(self, request: Request, resolve: Callable[[str], Awaitable[T]]) -> T:
+        """Who the page session belongs to (``resolve`` maps the token to them); none, expired or revoked:
+        :class:`LoginRequired`, answered by a redirect to the login page."""
+        try:
+            return await resolve(self.session_token(request))
+        except ApiError as exc:
+            if exc.status == 401:
+                raise LoginRequired from None
+            raise
+
+    def check_csrf(self, request: Request, submitted: str | None) -> None:
+        """A changing form must carry this session's CSRF token (403 otherwise; nothing is changed)."""
+        token = self.session_token(request)
+        if not submitted or not hmac.compare_digest(submitted, csrf_token(token)):
+            raise ApiError(403, "FORBIDDEN", "the form is stale or was not sent from this site")
+
+    def start_session(self, response: Response, token: str, max_age: int) -> None:
+        response.set_cookie(
+            self.session_cookie,
+            token,
+            max_age=max_age,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure_cookies,
+            path="/",
+        )
+
+    def end_session(self, response: Response) -> None:
+        response.delete_cookie(self.session_cookie, path="/", httponly=True, samesite="strict")
+
+    @staticmethod
+    def redirect(target: str) -> RedirectResponse:
+        return RedirectResponse(target, status_code=303)
+
+    async def _to_login(self, request: Request, _exc: LoginRequired) -> Response:
+        response = self.redirect(f"/login?next={quote(local_path(request.url.path))}")
+        self.end_session(response)
+        return response
+
+    async def switch_language(self, request: Request, code: str, next: str | None = None) -> Response:
+        """``/lang/kk?next=/requests``: remember the language for a year and go back."""
+        response = self.redirect(local_path(next))
+        if code in LANGUAGES:
+            response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
+        return response
+
+
+def options(pairs: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    """Select options for a template: ``[{"value", "label"}]``."""
+    return [{"value": value, "label": label} for value, label in pairs]

@@ -1,0 +1,105 @@
+"""A clinic-signed result as people read it: labelled rows for the page and a PDF to keep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from shared.certs import CertIdentity
+from shared.contracts import ServiceKind
+from shared.web.i18n import N_, Translator
+
+FONTS = Path(__file__).resolve().parents[1] / "fonts"  # DejaVu Sans: Cyrillic and the Kazakh letters
+
+# Labels of the result's fields; fields not listed are shown under their own name. Left out: the nonce
+# (it only makes the document unique) and the ids that say nothing to a person.
+LABELS: dict[str, str] = {
+    "document": N_("Document"),
+    "service": N_("E-service"),
+    "registration_number": N_("Registration number"),
+    "iin": N_("ИИН of the applicant"),
+    "patient_iin": N_("ИИН of the patient"),
+    "clinic.name": N_("Clinic"),
+    "clinic.bin": N_("БИН of the clinic"),
+    "clinic.address": N_("Address of the clinic"),
+    "clinic.phone": N_("Phone of the clinic"),
+    "visit.date": N_("Visit date"),
+    "visit.from": N_("Visit from"),
+    "visit.until": N_("Visit until"),
+    "visit.to": N_("Visit until"),
+    "doctor": N_("Doctor"),
+    "doctor.name": N_("Doctor"),
+    "doctor.specialty": N_("Specialty"),
+    "doctor.code": N_("Doctor's code"),
+    "site": N_("Medical site"),
+    "site_doctor": N_("Site doctor"),
+    "slot_start": N_("Appointment time"),
+    "room": N_("Room"),
+    "address": N_("Address"),
+    "phone": N_("Phone"),
+    "reason": N_("Reason"),
+    "since": N_("Attached since"),
+    "previous_clinic_bin": N_("Previous clinic (БИН)"),
+    "cancelled_registration_number": N_("Cancelled booking"),
+    "issued_at": N_("Issued at"),
+}
+HIDDEN = {"nonce", "request_id", "registration_id", "clinic_bin"}
+TIMES = {"visit.from", "visit.until", "visit.to", "slot_start", "issued_at", "since"}
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        rows: list[tuple[str, Any]] = []
+        for key, item in value.items():
+            rows.extend(_flatten(item, f"{prefix}{key}" if not prefix else f"{prefix}.{key}"))
+        return rows
+    return [(prefix, value)]
+
+
+def result_rows(document: dict[str, Any], _: Translator) -> list[tuple[str, str]]:
+    """``(label, value)`` for each field of the result worth reading, in the document's order."""
+    from shared.web import astana_time
+
+    rows = []
+    for key, value in _flatten(document):
+        if key in HIDDEN or value is None or value == "":
+            continue
+        if key == "service":
+            value = _.service(value) if value in {k.value for k in ServiceKind} else value
+        elif key in TIMES and isinstance(value, str) and "T" in value:
+            value = astana_time(value)
+        rows.append((_(LABELS[key]) if key in LABELS else key, str(value)))
+    return rows
+
+
+def result_pdf(
+    title: str, rows: list[tuple[str, str]], signer: CertIdentity | None, valid: bool, _: Translator
+) -> bytes:
+    """A one-page PDF of the result: its fields and who signed it, as checked when it was made."""
+    pdf = FPDF(format="A4")
+    pdf.set_title(title)
+    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    pdf.add_page()
+    pdf.set_font("DejaVu", "B", 15)
+    pdf.multi_cell(0, 8, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(3)
+    for label, value in rows:
+        pdf.set_font("DejaVu", "B", 10)
+        pdf.multi_cell(60, 6, label, new_x=XPos.RIGHT, new_y=YPos.TOP)
+        pdf.set_font("DejaVu", "", 10)
+        pdf.multi_cell(0, 6, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+    pdf.set_font("DejaVu", "B", 11)
+    if valid and signer is not None:
+        verdict = _("The clinic's electronic signature is valid.")
+        by = f"{signer.common_name}, {signer.organization or ''} (БИН {signer.bin or '—'})"
+        pdf.multi_cell(0, 7, verdict, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font("DejaVu", "", 10)
+        pdf.multi_cell(0, 6, f"{_('Signed by')}: {by}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    else:
+        pdf.multi_cell(0, 7, _("The clinic's signature could not be confirmed."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    return bytes(pdf.output())

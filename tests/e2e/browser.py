@@ -1,0 +1,66 @@
+"""Headless Chromium for the page tests: Debian's ``chromium`` driven by Playwright (its own browser
+downloads are never used), an accessibility check with the vendored axe-core, and key files for signing.
+
+The browser is required, never skipped: without it the tests fail and say how to install it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, Page, Playwright
+
+from services.signature.ca import DevCA, Issued
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--no-first-run",
+    # The machine has no outside network: without these Chromium keeps trying to reach Google.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+HOW_TO_INSTALL = (
+    "the page tests need Debian's Chromium: `apt-get install chromium` (or set EMHANA_CHROMIUM to a Chromium "
+    "executable); .ci/run installs it"
+)
+
+
+def chromium_path() -> str:
+    """Where Chromium is; an AssertionError saying how to install it when it is not there."""
+    configured = os.environ.get("EMHANA_CHROMIUM")
+    found = configured or shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found and Path(found).exists(), HOW_TO_INSTALL
+    return found
+
+
+async def launch(playwright: Playwright) -> Browser:
+    return await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+
+
+async def assert_accessible(page: Page) -> None:
+    """axe-core on the page as it is now: no serious or critical violation (WCAG 2 A/AA rules)."""
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text(encoding="utf-8"))  # evaluated by the driver, not subject to the CSP
+    result: dict[str, Any] = await page.evaluate(
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+    )
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"accessibility violations on {page.url}:\n" + "\n".join(bad)
+
+
+def key_file(ca: DevCA, issued: Issued, name: str) -> Path:
+    """The PKCS#12 file of ``issued`` (password ``emhana``), as a national-CA key file is handed out."""
+    ca.save(issued, name)
+    return ca.folder / "issued" / f"{name}.p12"

@@ -1,0 +1,253 @@
+"""The web pages in a real browser (headless Debian Chromium) against the real mesh: a citizen registers,
+books a slot, signs with a PKCS#12 key file in the page and opens the verified result; a late home call
+shows its motivated refusal; a registrar files a home call for a walk-in citizen, signs it, marks it
+visited, and the citizen's page shows it; wrong key passwords and other people's keys are explained
+before anything is sent; the Kazakh switch. Every page visited is checked with axe-core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from services.signature.ca import DevCA
+from shared.certs import KeyPurpose
+from shared.clock import Clock
+from shared.mesh import Mesh
+from tests.conftest import People
+from tests.e2e.browser import assert_accessible, key_file, launch
+from tests.e2e.citizens import PASSWORD, Citizen
+from tests.e2e.staff import STAFF_PASSWORD, StaffClient, member
+from tests.e2e.test_eservices import CLINIC_4
+from tests.waiting import until
+
+# The pages are the same code on either database; one mesh is enough for the browser.
+pytestmark = pytest.mark.parametrize("mesh", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        instance = await launch(playwright)
+        yield instance
+        await instance.close()
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    created = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
+    yield created
+    await created.close()
+
+
+async def visit(page: Page, url: str) -> None:
+    await page.goto(url)
+    await assert_accessible(page)
+
+
+async def log_in(page: Page, base: str, iin: str, password: str) -> None:
+    await visit(page, f"{base}/login")
+    await page.fill("#f-iin", iin)
+    await page.fill("#f-password", password)
+    await page.click("main form button[type=submit]")
+    assert "/login" not in page.url, await page.text_content("main")
+
+
+async def open_key(page: Page, path: Path, password: str = "emhana") -> None:
+    await page.set_input_files("#key-file", str(path))
+    await page.fill("#key-password", password)
+    await page.click("#open-key")
+    await page.wait_for_selector("#sign-button:enabled, #key-problem:not([hidden])")
+
+
+async def fill_home_call(page: Page, address: str, phone: str, complaints: str) -> None:
+    await page.fill("#f-address", address)
+    await page.fill("#f-phone", phone)
+    await page.fill("#f-complaints", complaints)
+    await page.click("main form button[type=submit]")
+    assert "/drafts/" in page.url, await page.text_content("main")
+    await assert_accessible(page)
+
+
+async def key_problem(page: Page) -> str | None:
+    return await page.get_attribute("#key-problem", "data-code") if await page.is_visible("#key-problem") else None
+
+
+async def status_becomes(page: Page, wanted: set[str]) -> str:
+    """Press "Обновить статус" until the request has one of ``wanted`` (the outcome, not the speed, counts)."""
+
+    async def current() -> str | None:
+        await page.click("#refresh")
+        status = await page.get_attribute("#status", "data-status")
+        return status if status in wanted else None
+
+    return await until(current, 90, f"status in {wanted}")
+
+
+async def test_citizen_registers_books_a_slot_signs_in_the_page_and_opens_the_verified_result(
+    context: BrowserContext, mesh: Mesh, ca: DevCA, clock: Clock, people: People
+) -> None:
+    (person,) = people.take("attached_1")
+    citizen = Citizen(person, mesh, ca, clock)
+    key = key_file(ca, citizen.key, f"browser-{person.iin}")
+    portal = mesh.url("portal")
+    page = await context.new_page()
+
+    await visit(page, f"{portal}/register")
+    await page.fill("#f-iin", person.iin)
+    await page.fill("#f-password", PASSWORD)
+    await page.fill("#f-password_again", PASSWORD)
+    await page.click("main form button[type=submit]")
+    assert page.url == f"{portal}/", await page.text_content("main")
+    await assert_accessible(page)
+    assert person.iin in (await page.text_content("main") or "")
+
+    await visit(page, f"{portal}/services/appointment")
+    slot = page.locator("input[name=doctor_slot]").first
+    chosen = await slot.get_attribute("value")
+    await slot.check()
+    await page.click("main form button[type=submit]")
+    assert "/drafts/" in page.url, await page.text_content("main")
+    await assert_accessible(page)
+    document = await page.text_content("pre.document")
+    assert chosen is not None and chosen.split("|")[0] in (document or "")
+
+    await open_key(page, key)
+    assert await key_problem(page) is None
+    assert await page.text_content("#key-info [data-iin]") == person.iin
+    await assert_accessible(page)
+    await page.click("#sign-button")
+    await page.wait_for_selector("#status")
+    assert "/requests/" in page.url
+    assert await status_becomes(page, {"completed", "refused", "failed"}) == "completed"
+    await assert_accessible(page)
+
+    await page.click("#open-result")
+    assert await page.get_attribute("#verification", "data-valid") == "true"
+    assert "980440012347" in (await page.text_content("#verification") or "")  # signed by the citizen's clinic
+    await assert_accessible(page)
+    pdf = await context.request.get(f"{page.url}.pdf")
+    assert pdf.status == 200 and (await pdf.body()).startswith(b"%PDF")
+
+    # The questionnaire of Приложение 3, once the outcome is there.
+    await page.go_back()
+    await page.check("input[name=process_and_result][value='3']")
+    await page.check("input[name=information][value='2']")
+    await page.click("#survey button[type=submit]")
+    assert await page.is_visible("[role=status]")
+    assert not await page.is_visible("#survey")
+
+
+async def test_a_late_home_call_shows_the_motivated_refusal(
+    context: BrowserContext, mesh: Mesh, ca: DevCA, nura_patient: Citizen
+) -> None:
+    portal = mesh.url("portal")
+    page = await context.new_page()
+    await log_in(page, portal, nura_patient.iin, PASSWORD)
+    await visit(page, f"{portal}/services/home_call")
+    await fill_home_call(page, "г. Астана, улица Сейфуллина, 10, кв. 5", "+77011234567", "температура, слабость")
+    await open_key(page, key_file(ca, nura_patient.key, f"browser-{nura_patient.iin}"))
+    await page.click("#sign-button")
+    await page.wait_for_selector("#status")
+    assert await status_becomes(page, {"completed", "refused", "failed"}) == "refused"
+    assert await page.get_attribute("#refusal", "data-code") == "AFTER_CUTOFF"
+    assert "103" in (await page.text_content("#refusal") or "")  # the motivated text: where to turn instead
+    await assert_accessible(page)
+
+
+async def test_a_wrong_password_someone_elses_key_and_an_auth_key_are_explained_before_sending(
+    context: BrowserContext, mesh: Mesh, ca: DevCA, clock: Clock, people: People
+) -> None:
+    own, other = people.take("attached_1", 2)
+    citizen = await Citizen(own, mesh, ca, clock).enter()
+    someone = Citizen(other, mesh, ca, clock)
+    auth_key = ca.issue_person(own.iin, own.surname.upper(), own.name.upper(), purpose=KeyPurpose.AUTH)
+    portal = mesh.url("portal")
+    page = await context.new_page()
+    await log_in(page, portal, own.iin, PASSWORD)
+    await visit(page, f"{portal}/services/home_call")
+    await fill_home_call(page, "г. Астана, улица Сейфуллина, 10, кв. 5", "+77011234567", "кашель")
+    draft_url = page.url
+
+    await open_key(page, key_file(ca, citizen.key, f"browser-{own.iin}"), password="not-the-password")
+    assert await key_problem(page) == "WrongPassword"
+    assert await page.is_disabled("#sign-button")
+    await assert_accessible(page)
+
+    await open_key(page, key_file(ca, someone.key, f"browser-{other.iin}"))
+    assert await key_problem(page) == "SomeoneElse"
+    assert other.iin in (await page.text_content("#key-problem") or "")
+    assert await page.is_disabled("#sign-button")
+
+    await open_key(page, key_file(ca, auth_key, f"browser-auth-{own.iin}"))
+    assert await key_problem(page) == "AuthKey"
+    assert await page.is_disabled("#sign-button")
+
+    # Nothing was sent: the citizen still has no request, and the prepared one can still be signed.
+    assert await citizen.call("GET", "/api/v1/requests") == []
+    await open_key(page, key_file(ca, citizen.key, f"browser-{own.iin}"))
+    assert await key_problem(page) is None
+    await page.click("#sign-button")
+    await page.wait_for_selector("#status")
+    assert page.url != draft_url
+    await citizen.close()
+
+
+async def test_registrar_files_a_home_call_for_a_walk_in_citizen_and_marks_it_visited(
+    context: BrowserContext, browser: Browser, mesh: Mesh, ca: DevCA, clock: Clock, people: People
+) -> None:
+    (person,) = people.take("attached_4")
+    citizen = await Citizen(person, mesh, ca, clock).enter()
+    registrar = StaffClient(member(CLINIC_4), mesh, ca)
+    arm = mesh.url("arm")
+    page = await context.new_page()
+    await log_in(page, arm, registrar.who.iin, STAFF_PASSWORD)
+    await assert_accessible(page)
+
+    await visit(page, f"{arm}/persons?iin={person.iin}")
+    assert person.iin in (await page.text_content("#person") or "")
+    await page.click(f"a[href='/file/home_call?iin={person.iin}']")
+    await assert_accessible(page)
+    await fill_home_call(page, "г. Астана, проспект Мангилик Ел, 8, кв. 12", "+77021234567", "высокая температура")
+    await open_key(page, key_file(ca, registrar.key, f"browser-staff-{registrar.who.iin}"))
+    assert await key_problem(page) is None
+    assert await page.text_content("#key-info [data-bin]") == CLINIC_4
+    await page.click("#sign-button")
+    await page.wait_for_selector("#status")
+    assert await page.get_attribute("#status", "data-status") == "completed", await page.text_content("main")
+    number = (await page.text_content("#registration-number") or "").strip()
+    await assert_accessible(page)
+
+    await visit(page, f"{arm}/journal/home-calls")
+    row = page.locator(f"#home-calls tr[data-number='{number}']")
+    await row.locator("button[value=visited]").click()
+    row = page.locator(f"#home-calls tr[data-number='{number}']")
+    assert await row.locator("[data-status]").get_attribute("data-status") == "visited"
+
+    # The citizen's own page shows the request filed for them, and the visit.
+    citizen_page = await (await browser.new_context(locale="ru-RU")).new_page()
+    portal = mesh.url("portal")
+    await log_in(citizen_page, portal, person.iin, PASSWORD)
+    await visit(citizen_page, f"{portal}/requests")
+    await citizen_page.click(f"text={number}")
+    assert await status_becomes(citizen_page, {"visited"}) == "visited"
+    await citizen_page.context.close()
+    await registrar.close()
+    await citizen.close()
+
+
+async def test_the_kazakh_switch_changes_the_texts(context: BrowserContext, mesh: Mesh) -> None:
+    for base in (mesh.url("portal"), mesh.url("arm")):
+        page = await context.new_page()
+        await visit(page, f"{base}/login")
+        russian = await page.text_content("h1")
+        await page.click("a[hreflang=kk]")
+        assert await page.get_attribute("html", "lang") == "kk"
+        kazakh = await page.text_content("h1")
+        assert kazakh and kazakh != russian and "кіру" in kazakh.lower(), (russian, kazakh)
+        await assert_accessible(page)
+        await page.click("a[hreflang=ru]")
+        assert await page.text_content("h1") == russian
