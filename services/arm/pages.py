@@ -27,7 +27,7 @@ from shared.contracts import IIN_PATTERN, PHONE_PATTERN, ServiceKind
 from shared.http import ApiError, form_error
 from shared.web import PAGE_FAILURES, Pages, local_path
 from shared.web.documents import result_rows
-from shared.web.forms import by_doctor, empty_values, form_fields, posted_values
+from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
 from shared.web.i18n import N_
 
 SESSION_COOKIE = "emhana_staff_session"
@@ -167,7 +167,7 @@ async def send_form(request: Request, kind: ServiceKind, member: MemberPage, ser
     values = posted_values(submitted)
     fields, _clinic_bin = form_fields(kind, values)
     try:
-        draft = await service.prepare(member, kind, iin, fields, [])
+        draft = await service.prepare(member, kind, iin, fields, posted_documents(submitted))
     except PAGE_FAILURES as exc:
         clinic = await _clinic(service, member)
         context = await _form_context(service, member, clinic, kind)
@@ -175,6 +175,12 @@ async def send_form(request: Request, kind: ServiceKind, member: MemberPage, ser
             request, "form.html", exc, member=member, clinic=clinic, iin=iin, values=values, **context
         )
     return site.redirect(f"/drafts/{draft.id}")
+
+
+@router.post("/uploads")
+async def upload(request: Request, member: MemberPage, service: StaffDep) -> Response:
+    """A scanned document attached in a form (the same checks as the API's staff uploads)."""
+    return await pages(request).upload(request, lambda name, content: service.upload(member, name, content))
 
 
 async def _sign_page(

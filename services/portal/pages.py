@@ -37,7 +37,7 @@ from shared.refusals import Refusal, RefusalError
 from shared.topology import arm_address
 from shared.web import PAGE_FAILURES, Pages, local_path
 from shared.web.documents import result_pdf, result_rows
-from shared.web.forms import by_doctor, empty_values, form_fields, posted_values
+from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
 from shared.web.i18n import N_, SERVICE_RESULTS
 
 SESSION_COOKIE = "emhana_portal_session"
@@ -230,7 +230,7 @@ async def send_form(
     values = posted_values(submitted)
     fields, clinic_bin = form_fields(kind, values)
     try:
-        prepared = await service.prepare(citizen, kind, clinic_bin, fields, [])
+        prepared = await service.prepare(citizen, kind, clinic_bin, fields, posted_documents(submitted))
     except PAGE_FAILURES as exc:
         try:
             context = await _form_context(service, citizen, kind, fields.get("patient_iin"))
@@ -238,6 +238,12 @@ async def send_form(
             context = {"kind": kind.value, "patterns": {"iin": IIN_PATTERN, "phone": PHONE_PATTERN}}
         return site.problem_page(request, "form.html", exc, values=values, unavailable=False, **context)
     return site.redirect(f"/drafts/{prepared.draft_id}")
+
+
+@router.post("/uploads")
+async def upload(request: Request, citizen: CitizenPage, site: PagesDep, service: PortalDep) -> Response:
+    """A document attached in a form (the same checks as the API's ``POST /api/v1/uploads``)."""
+    return await site.upload(request, lambda name, content: service.upload(citizen, name, content))
 
 
 # -- signing ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +20,16 @@ from urllib.parse import quote
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from shared.attachments import UploadOut
 from shared.cli import ASTANA
+from shared.contracts import MAX_DOCUMENT_BYTES
 from shared.deadlines import CONTACT_CENTRE
-from shared.http import ApiError
-from shared.refusals import RefusalError
+from shared.http import ApiCode, ApiError, read_limited
+from shared.refusals import Refusal, RefusalError
 from shared.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
 
 T = TypeVar("T")
@@ -61,6 +64,14 @@ class Problem:
     status: int
     code: str
     message: str
+
+    def translated(self, _: Translator) -> Problem:
+        """The same problem with the text of its code in the page's language, where there is one."""
+        if self.code in Refusal._value2member_map_:
+            return Problem(self.status, self.code, _.refusal(Refusal(self.code)))
+        if self.code in ApiCode._value2member_map_:
+            return Problem(self.status, self.code, _.api_error(ApiCode(self.code), self.message))
+        return self
 
     @classmethod
     def of(cls, exc: Exception, _: Translator) -> Problem:
@@ -100,6 +111,14 @@ def postal_address(value: dict[str, Any] | str | None) -> str:
 def csrf_token(session_token: str) -> str:
     """The CSRF token of a session: unguessable without the session's own (HttpOnly) token."""
     return hmac.new(session_token.encode(), b"emhana-csrf", hashlib.sha256).hexdigest()[:32]
+
+
+NOT_PAGES = ("/api/", "/uploads", "/static/", "/metrics", "/health", "/ready", "/docs", "/redoc", "/openapi.json")
+
+
+def is_page(request: Request) -> bool:
+    """A page of the site, as opposed to the JSON API and the service's own endpoints."""
+    return not request.url.path.startswith(NOT_PAGES)
 
 
 def local_path(target: str | None, default: str = "/") -> str:
@@ -176,6 +195,8 @@ class Pages:
         app.add_api_route("/lang/{code}", self.switch_language, methods=["GET"], include_in_schema=False)
         for router in routers:
             app.include_router(router, include_in_schema=False)
+        for kind, handler in list(app.exception_handlers.items()):
+            app.add_exception_handler(kind, self._html_instead(handler))
         app.state.pages = self
 
     # -- rendering ------------------------------------------------------------------------
@@ -226,6 +247,20 @@ class Pages:
                 raise LoginRequired from None
             raise
 
+    async def upload(self, request: Request, store: Callable[[str, bytes], Awaitable[Any]]) -> JSONResponse:
+        """A document attached from a page (``/uploads?name=…``, the raw file as the body, the CSRF token in
+        ``X-CSRF-Token``): stored by ``store`` as the JSON API would; the answer is JSON for the script."""
+        self.check_csrf(request, request.headers.get("x-csrf-token"))
+        name = request.query_params.get("name", "")
+        if not 1 <= len(name) <= 120 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise ApiError(422, "VALIDATION_ERROR", "a document name has 1–120 printable characters")
+        try:
+            row = await store(name, await read_limited(request, MAX_DOCUMENT_BYTES))
+        except PAGE_FAILURES as exc:
+            problem = Problem.of(exc, self.translate(request))
+            return JSONResponse({"code": problem.code, "message": problem.message}, status_code=problem.status)
+        return JSONResponse(UploadOut.of(row).model_dump(mode="json"), status_code=201)
+
     def check_csrf(self, request: Request, submitted: str | None) -> None:
         """A changing form must carry this session's CSRF token (403 otherwise; nothing is changed)."""
         token = self.session_token(request)
@@ -249,6 +284,31 @@ class Pages:
     @staticmethod
     def redirect(target: str) -> RedirectResponse:
         return RedirectResponse(target, status_code=303)
+
+    def _html_instead(
+        self, handler: Callable[[Request, Any], Awaitable[Response]]
+    ) -> Callable[..., Awaitable[Response]]:
+        """The JSON error handler ``handler`` for the API; for a page, the same status and code as a page
+        in the person's language (a browser is never shown a JSON body)."""
+
+        async def handle(request: Request, exc: Exception) -> Response:
+            response = await handler(request, exc)
+            if not is_page(request) or not isinstance(response, JSONResponse):
+                return response
+            body = json.loads(bytes(response.body))
+            problem = Problem(response.status_code, body.get("code", "HTTP_ERROR"), body.get("message", ""))
+            page = self.render(
+                request,
+                "error.html",
+                status_code=response.status_code,
+                problem=problem.translated(self.translate(request)),
+            )
+            for header in ("Retry-After", "Allow"):
+                if header in response.headers:
+                    page.headers[header] = response.headers[header]
+            return page
+
+        return handle
 
     async def _to_login(self, request: Request, _exc: LoginRequired) -> Response:
         response = self.redirect(f"/login?next={quote(local_path(request.url.path))}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.contracts import ServiceKind
+from shared.contracts import MAX_DOCUMENTS, ServiceKind
 
 FORM_FIELDS = (
     "patient_iin",
@@ -28,6 +28,11 @@ MAX_INPUT = 600  # longer than any field allows: the contract refuses it with a 
 def posted_values(form: Any) -> dict[str, str]:
     """The form inputs as sent (every known field present, empty when not filled)."""
     return {name: str(form.get(name, ""))[:MAX_INPUT] for name in FORM_FIELDS}
+
+
+def posted_documents(form: Any) -> list[str]:
+    """The ids of the uploads the form names (the service checks they are the person's own)."""
+    return [str(value)[:64] for value in form.getlist("documents")][:MAX_DOCUMENTS]
 
 
 def empty_values(**given: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ before anything is sent; the Kazakh switch. Every page visited is checked with a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from shared.certs import KeyPurpose
 from shared.clock import Clock
 from shared.mesh import Mesh
 from tests.conftest import People
-from tests.e2e.browser import assert_accessible, key_file, launch
+from tests.e2e.browser import assert_accessible, key_file, launch, snapshot
 from tests.e2e.citizens import PASSWORD, Citizen
 from tests.e2e.staff import STAFF_PASSWORD, StaffClient, member
 from tests.e2e.test_eservices import CLINIC_4
@@ -104,31 +105,43 @@ async def test_citizen_registers_books_a_slot_signs_in_the_page_and_opens_the_ve
     assert page.url == f"{portal}/", await page.text_content("main")
     await assert_accessible(page)
     assert person.iin in (await page.text_content("main") or "")
+    await snapshot(page, "portal-services")
 
     await visit(page, f"{portal}/services/appointment")
+    await snapshot(page, "portal-appointment-slots")
     slot = page.locator("input[name=doctor_slot]").first
     chosen = await slot.get_attribute("value")
     await slot.check()
+    referral = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    await page.set_input_files(
+        "#f-documents", files=[{"name": "napravlenie.pdf", "mimeType": "application/pdf", "buffer": referral}]
+    )
+    await page.wait_for_selector(".documents li input[name=documents]", state="attached")
     await page.click("main form button[type=submit]")
     assert "/drafts/" in page.url, await page.text_content("main")
     await assert_accessible(page)
     document = await page.text_content("pre.document")
     assert chosen is not None and chosen.split("|")[0] in (document or "")
+    assert hashlib.sha256(referral).hexdigest() in (document or "")  # the attached document is signed with it
+    assert "napravlenie.pdf" in (await page.text_content("#signed-documents") or "")
 
     await open_key(page, key)
     assert await key_problem(page) is None
     assert await page.text_content("#key-info [data-iin]") == person.iin
     await assert_accessible(page)
+    await snapshot(page, "portal-signing")
     await page.click("#sign-button")
     await page.wait_for_selector("#status")
     assert "/requests/" in page.url
     assert await status_becomes(page, {"completed", "refused", "failed"}) == "completed"
     await assert_accessible(page)
+    await snapshot(page, "portal-request")
 
     await page.click("#open-result")
     assert await page.get_attribute("#verification", "data-valid") == "true"
     assert "980440012347" in (await page.text_content("#verification") or "")  # signed by the citizen's clinic
     await assert_accessible(page)
+    await snapshot(page, "portal-result")
     pdf = await context.request.get(f"{page.url}.pdf")
     assert pdf.status == 200 and (await pdf.body()).startswith(b"%PDF")
 
@@ -156,6 +169,7 @@ async def test_a_late_home_call_shows_the_motivated_refusal(
     assert await page.get_attribute("#refusal", "data-code") == "AFTER_CUTOFF"
     assert "103" in (await page.text_content("#refusal") or "")  # the motivated text: where to turn instead
     await assert_accessible(page)
+    await snapshot(page, "portal-refusal")
 
 
 async def test_a_wrong_password_someone_elses_key_and_an_auth_key_are_explained_before_sending(
@@ -176,6 +190,7 @@ async def test_a_wrong_password_someone_elses_key_and_an_auth_key_are_explained_
     assert await key_problem(page) == "WrongPassword"
     assert await page.is_disabled("#sign-button")
     await assert_accessible(page)
+    await snapshot(page, "portal-wrong-password")
 
     await open_key(page, key_file(ca, someone.key, f"browser-{other.iin}"))
     assert await key_problem(page) == "SomeoneElse"
@@ -220,12 +235,14 @@ async def test_registrar_files_a_home_call_for_a_walk_in_citizen_and_marks_it_vi
     assert await page.get_attribute("#status", "data-status") == "completed", await page.text_content("main")
     number = (await page.text_content("#registration-number") or "").strip()
     await assert_accessible(page)
+    await snapshot(page, "arm-filed")
 
     await visit(page, f"{arm}/journal/home-calls")
     row = page.locator(f"#home-calls tr[data-number='{number}']")
     await row.locator("button[value=visited]").click()
     row = page.locator(f"#home-calls tr[data-number='{number}']")
     assert await row.locator("[data-status]").get_attribute("data-status") == "visited"
+    await snapshot(page, "arm-home-calls")
 
     # The citizen's own page shows the request filed for them, and the visit.
     citizen_page = await (await browser.new_context(locale="ru-RU")).new_page()
@@ -249,5 +266,99 @@ async def test_the_kazakh_switch_changes_the_texts(context: BrowserContext, mesh
         kazakh = await page.text_content("h1")
         assert kazakh and kazakh != russian and "кіру" in kazakh.lower(), (russian, kazakh)
         await assert_accessible(page)
+        await snapshot(page, f"kazakh-login-{base.rsplit(':', 1)[1]}")
         await page.click("a[hreflang=ru]")
         assert await page.text_content("h1") == russian
+
+
+async def no_sideways_scrolling(page: Page) -> bool:
+    return await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+async def test_every_page_reads_on_a_phone_and_passes_the_accessibility_check(
+    browser: Browser, mesh: Mesh, ca: DevCA, clock: Clock, people: People
+) -> None:
+    phone = await browser.new_context(locale="kk-KZ", viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = await phone.new_page()
+    (person,) = people.take("attached_1")
+    citizen = await Citizen(person, mesh, ca, clock).enter()
+    portal = mesh.url("portal")
+    await log_in(page, portal, person.iin, PASSWORD)
+    assert await page.get_attribute("html", "lang") == "kk"  # the browser's language, until switched
+    for path in (
+        "/",
+        "/services/home_call",
+        "/services/appointment",
+        "/services/attachment",
+        "/services/appointment_cancel",
+        "/requests",
+        "/register",
+    ):
+        await visit(page, portal + path)
+        assert await no_sideways_scrolling(page), path
+
+    # An error on a page is a page (in the person's language), not a JSON body.
+    response = await page.goto(f"{portal}/requests/00000000-0000-4000-8000-000000000000")
+    assert response is not None and response.status == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert await page.get_attribute("#problem", "data-code") == "NOT_FOUND"
+    await assert_accessible(page)
+
+    registrar = member("980440012347")
+    arm = mesh.url("arm")
+    await log_in(page, arm, registrar.iin, STAFF_PASSWORD)
+    for path in (
+        "/",
+        "/persons",
+        f"/persons?iin={person.iin}",
+        "/file/home_call",
+        "/file/appointment",
+        "/file/attachment",
+        "/journal/home-calls",
+        "/journal/appointments",
+        "/absences",
+        "/attachments",
+        "/overdue",
+    ):
+        await visit(page, arm + path)
+        assert await no_sideways_scrolling(page), path
+    await phone.close()
+    await citizen.close()
+
+
+async def test_logging_in_and_signing_work_with_the_keyboard_alone(
+    context: BrowserContext, mesh: Mesh, ca: DevCA, clock: Clock, people: People
+) -> None:
+    (person,) = people.take("attached_1")
+    citizen = await Citizen(person, mesh, ca, clock).enter()
+    portal = mesh.url("portal")
+    page = await context.new_page()
+    await page.goto(f"{portal}/login")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.className") == "skip"  # first stop: skip to content
+    await page.focus("#f-iin")
+    await page.keyboard.type(person.iin)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{portal}/requests")
+
+    await page.goto(f"{portal}/services/home_call")
+    await page.focus("#f-address")
+    await page.keyboard.type("г. Астана, улица Сейфуллина, 10, кв. 5")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("+77011234567")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("кашель")
+    await page.keyboard.press("Enter")  # in a textarea: a new line, not a submission
+    assert "/services/home_call" in page.url
+    await page.click("main form button[type=submit]")
+    await page.set_input_files("#key-file", str(key_file(ca, citizen.key, f"browser-{person.iin}")))
+    await page.focus("#key-password")
+    await page.keyboard.type("emhana")
+    await page.keyboard.press("Enter")  # Enter in the password field opens the key
+    await page.wait_for_selector("#sign-button:enabled")
+    assert await page.evaluate("document.activeElement.id") == "sign-button"  # focus moves on to signing
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#status")
+    await citizen.close()
