@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
-from sqlalchemy import func, select
-
-from services.arm.models import Attachment, Clinic, Doctor
+from services.arm.catalogue import attachment_info, clinics_list, hosted_clinic
 from services.arm.service import ArmService, Prepared, status_reports, verify_request
 from shared.attachments import check_files
 from shared.bus import RequestTimeout
@@ -19,11 +18,7 @@ from shared.contracts import (
     PERSON_LOOKUP,
     SLOT_HOLD,
     SLOTS_QUERY,
-    AttachmentInfo,
     AttachmentLookup,
-    ClinicInfo,
-    ClinicsList,
-    DoctorInfo,
     EServiceRequest,
     Person,
     SlotHeld,
@@ -69,32 +64,35 @@ async def lookup_person(client: MeshClient, iin: str, sender: str, attempts: int
     raise RequestTimeout(f"ГБД ФЛ did not answer {attempts} times")
 
 
-def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route]:
-    async def prepare(context: MessageContext) -> Prepared:
-        request = parse_payload(EServiceRequest, context.envelope.payload)
-        prepared = Prepared(request, accepted_at=context.accepted_at)
-        try:
-            prepared.signed, prepared.signer = verify_request(request, runtime.store, clinic_bin_of(context))
-            prepared.files = check_files(prepared.signed.documents(), request.files)
-        except RefusalError as exc:
-            prepared.rejection = exc
-            return prepared
-        try:
-            answer = await lookup_person(
-                runtime.client, prepared.signed.patient_iin, context.envelope.recipient, LOOKUP_ATTEMPTS
-            )
-        except RefusalError as exc:
-            prepared.person_refusal = exc
-        except RequestTimeout:
-            # A technical fault, not a refusal on the merits: nothing is registered, the portal offers a retry.
-            prepared.rejection = RefusalError(Refusal.TIMEOUT, "ГБД ФЛ did not answer")
-        else:
-            prepared.person = Person.model_validate(answer["person"])
-            prepared.parents = list(answer.get("parents", []))
-            if not prepared.person.alive:
-                prepared.person_refusal = RefusalError(Refusal.PERSON_DECEASED)
+async def prepare_request(runtime: ServiceRuntime, context: MessageContext) -> Prepared:
+    """Before the transaction of an e-service request: its signature and documents (condition 2) and the
+    person in ГБД ФЛ (processes 3–4). What fails here is recorded on :class:`Prepared` for the domain."""
+    request = parse_payload(EServiceRequest, context.envelope.payload)
+    prepared = Prepared(request, accepted_at=context.accepted_at)
+    try:
+        prepared.signed, prepared.signer = verify_request(request, runtime.store, clinic_bin_of(context))
+        prepared.files = check_files(prepared.signed.documents(), request.files)
+    except RefusalError as exc:
+        prepared.rejection = exc
         return prepared
+    try:
+        answer = await lookup_person(
+            runtime.client, prepared.signed.patient_iin, context.envelope.recipient, LOOKUP_ATTEMPTS
+        )
+    except RefusalError as exc:
+        prepared.person_refusal = exc
+    except RequestTimeout:
+        # A technical fault, not a refusal on the merits: nothing is registered, the portal offers a retry.
+        prepared.rejection = RefusalError(Refusal.TIMEOUT, "ГБД ФЛ did not answer")
+    else:
+        prepared.person = Person.model_validate(answer["person"])
+        prepared.parents = list(answer.get("parents", []))
+        if not prepared.person.alive:
+            prepared.person_refusal = RefusalError(Refusal.PERSON_DECEASED)
+    return prepared
 
+
+def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route]:
     async def eservice_request(context: MessageContext) -> None:
         assert context.session is not None
         prepared: Prepared = context.prepared
@@ -103,84 +101,35 @@ def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route]:
         for report in status_reports(registration, request_id, outcome, service.clock.now()):
             context.send(ESERVICE_STATUS, context.envelope.sender, report)
 
-    async def clinic(session, context: MessageContext) -> Clinic:  # type: ignore[no-untyped-def]
-        row = await session.get(Clinic, clinic_bin_of(context))
-        if row is None:
-            raise RefusalError(Refusal.ROUTE_UNKNOWN, "this АРМ does not host that clinic")
-        return row
-
     async def slots(context: MessageContext) -> dict[str, Any]:
         query = parse_payload(SlotsQuery, context.envelope.payload)
         async with runtime.db.sessions() as session:
+            clinic = await hosted_clinic(session, clinic_bin_of(context))
             found = await service.free_slots(
-                session, await clinic(session, context), query.doctor_code, query.specialty, query.date_from, query.days
+                session, clinic, query.doctor_code, query.specialty, query.date_from, query.days
             )
         return SlotsFound(slots=found).model_dump(mode="json")
 
     async def hold(context: MessageContext) -> dict[str, Any]:
         request = parse_payload(SlotHoldRequest, context.envelope.payload)
         async with runtime.db.transaction() as session:
-            until = await service.hold(
-                session,
-                await clinic(session, context),
-                request.doctor_code,
-                request.slot_start,
-                request.iin,
-                request.patient_iin or request.iin,
-            )
+            clinic = await hosted_clinic(session, clinic_bin_of(context))
+            patient = request.patient_iin or request.iin
+            until = await service.hold(session, clinic, request.doctor_code, request.slot_start, request.iin, patient)
         return SlotHeld(held_until=until).model_dump(mode="json")
 
     async def attachment_lookup(context: MessageContext) -> dict[str, Any]:
         request = parse_payload(AttachmentLookup, context.envelope.payload)
         async with runtime.db.sessions() as session:
-            row = await service.open_attachment(session, request.iin)
-            if row is None:
-                raise RefusalError(Refusal.NOT_ATTACHED, "no open attachment")
-            clinic_row = await session.get(Clinic, row.clinic_bin)
-        assert clinic_row is not None
-        info = AttachmentInfo(
-            iin=row.iin, clinic_bin=row.clinic_bin, clinic_name=clinic_row.name, site=row.site, since=row.since
-        )
-        return info.model_dump(mode="json")
+            return (await attachment_info(session, request.iin)).model_dump(mode="json")
 
     async def clinics(_context: MessageContext) -> dict[str, Any]:
         async with runtime.db.sessions() as session:
-            rows = list(await session.scalars(select(Clinic).order_by(Clinic.bin)))
-            doctors = list(await session.scalars(select(Doctor).order_by(Doctor.code)))
-            counts = {
-                bin_: n
-                for bin_, n in (
-                    await session.execute(
-                        select(Attachment.clinic_bin, func.count())
-                        .where(Attachment.until.is_(None))
-                        .group_by(Attachment.clinic_bin)
-                    )
-                ).all()
-            }
-        listed = [
-            ClinicInfo(
-                bin=c.bin,
-                name=c.name,
-                short_name=c.short_name,
-                district=c.district,
-                address=c.address,
-                phone=c.phone,
-                fsms_contract=c.fsms_contract,
-                accepting=c.fsms_contract and counts.get(c.bin, 0) < c.capacity,
-                hours=c.hours,
-                doctors=[
-                    DoctorInfo(code=d.code, name=d.name, specialty=d.specialty, room=d.room)
-                    for d in doctors
-                    if d.clinic_bin == c.bin
-                ],
-            )
-            for c in rows
-        ]
-        return ClinicsList(clinics=listed).model_dump(mode="json")
+            return (await clinics_list(session)).model_dump(mode="json")
 
     return {
         **basic_routes("arm"),
-        ESERVICE_REQUEST: Route(eservice_request, transactional=True, prepare=prepare),
+        ESERVICE_REQUEST: Route(eservice_request, transactional=True, prepare=partial(prepare_request, runtime)),
         SLOTS_QUERY: Route(slots),
         SLOT_HOLD: Route(hold),
         ATTACHMENT_LOOKUP: Route(attachment_lookup),

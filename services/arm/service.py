@@ -394,33 +394,7 @@ class ArmService:
     ) -> dict[str, Any]:
         person = prepared.person
         assert person is not None
-        # Lock the clinic row so that two attachments cannot both take its last free place (PostgreSQL;
-        # SQLite runs one writer at a time anyway).
-        await session.execute(select(Clinic.bin).where(Clinic.bin == clinic.bin).with_for_update())
-        if not clinic.fsms_contract:
-            raise RefusalError(Refusal.NO_CONTRACT)
-        current = await self.open_attachment(session, person.iin)
-        if current is not None and current.clinic_bin == clinic.bin:
-            raise RefusalError(Refusal.ALREADY_ATTACHED)
-        attached = await session.scalar(
-            select(func.count())
-            .select_from(Attachment)
-            .where(Attachment.clinic_bin == clinic.bin, Attachment.until.is_(None))
-        )
-        if (attached or 0) >= clinic.capacity:
-            raise RefusalError(Refusal.NO_CAPACITY)
-        if current is not None and form.reason == "voluntary":
-            changes = await session.scalar(
-                select(func.count())
-                .select_from(Attachment)
-                .where(
-                    Attachment.iin == person.iin,
-                    Attachment.reason == "voluntary",
-                    Attachment.since > now - dt.timedelta(days=365),
-                )
-            )
-            if (changes or 0) >= self.settings.voluntary_changes_per_year:
-                raise RefusalError(Refusal.CHANGE_LIMIT)
+        current = await self._check_attachment(session, clinic, person.iin, form.reason, now)
         if current is not None:
             current.until = now  # the previous attachment closes in the same transaction
             reason = "смена места жительства" if form.reason == "residence_change" else "по выбору пациента"
@@ -452,6 +426,40 @@ class ArmService:
             "reason": form.reason,
         }
 
+    async def _check_attachment(
+        self, session: AsyncSession, clinic: Clinic, iin: str, reason: str, now: dt.datetime
+    ) -> Attachment | None:
+        """Condition 3 of an attachment: a ФСМС contract, not attached there already, room at the clinic, and
+        at most the allowed voluntary changes a year. Returns the attachment it replaces, if any."""
+        # Lock the clinic row so that two attachments cannot both take its last free place (PostgreSQL;
+        # SQLite runs one writer at a time anyway).
+        await session.execute(select(Clinic.bin).where(Clinic.bin == clinic.bin).with_for_update())
+        if not clinic.fsms_contract:
+            raise RefusalError(Refusal.NO_CONTRACT)
+        current = await self.open_attachment(session, iin)
+        if current is not None and current.clinic_bin == clinic.bin:
+            raise RefusalError(Refusal.ALREADY_ATTACHED)
+        attached = await session.scalar(
+            select(func.count())
+            .select_from(Attachment)
+            .where(Attachment.clinic_bin == clinic.bin, Attachment.until.is_(None))
+        )
+        if (attached or 0) >= clinic.capacity:
+            raise RefusalError(Refusal.NO_CAPACITY)
+        if current is not None and reason == "voluntary":
+            changes = await session.scalar(
+                select(func.count())
+                .select_from(Attachment)
+                .where(
+                    Attachment.iin == iin,
+                    Attachment.reason == "voluntary",
+                    Attachment.since > now - dt.timedelta(days=365),
+                )
+            )
+            if (changes or 0) >= self.settings.voluntary_changes_per_year:
+                raise RefusalError(Refusal.CHANGE_LIMIT)
+        return current
+
     # -- queries -----------------------------------------------------------------------------
     async def free_slots(
         self,
@@ -474,35 +482,7 @@ class ArmService:
             query = query.where(Doctor.specialty == specialty)
         doctors = list(await session.scalars(query.order_by(Doctor.code)))
         codes = [d.code for d in doctors]
-        # Only the requested days are read: bookings, holds and absences ever made do not grow this query.
-        since = dt.datetime.combine(first, dt.time(0), hours.tz).astimezone(dt.UTC)
-        until = dt.datetime.combine(last, dt.time(0), hours.tz).astimezone(dt.UTC)
-        taken = {
-            (code, start)
-            for code, start in (
-                await session.execute(
-                    select(Booking.doctor_code, Booking.slot_start).where(
-                        Booking.doctor_code.in_(codes),
-                        Booking.status == "active",
-                        Booking.slot_start >= since,
-                        Booking.slot_start < until,
-                    )
-                )
-            ).all()
-        }
-        taken |= {
-            (code, start)
-            for code, start in (
-                await session.execute(
-                    select(SlotHoldRow.doctor_code, SlotHoldRow.slot_start).where(
-                        SlotHoldRow.doctor_code.in_(codes),
-                        SlotHoldRow.expires_at > now,
-                        SlotHoldRow.slot_start >= since,
-                        SlotHoldRow.slot_start < until,
-                    )
-                )
-            ).all()
-        }
+        taken = await self._taken(session, codes, first, last, hours.tz, now)
         absences = {
             (a.doctor_code, a.day)
             for a in await session.scalars(
@@ -513,9 +493,8 @@ class ArmService:
         day = first
         while day < last:
             for doctor in doctors:
-                for start, end in day_slots(
-                    doctor.template, day, hours.tz, self.calendar, (doctor.code, day) in absences
-                ):
+                away = (doctor.code, day) in absences
+                for start, end in day_slots(doctor.template, day, hours.tz, self.calendar, away):
                     if start > now and (doctor.code, start.astimezone(dt.UTC)) not in taken:
                         slots.append(
                             Slot(
@@ -529,6 +508,33 @@ class ArmService:
                         )
             day += dt.timedelta(days=1)
         return slots
+
+    @staticmethod
+    async def _taken(
+        session: AsyncSession,
+        codes: list[str],
+        first: dt.date,
+        last: dt.date,
+        tz: dt.tzinfo,
+        now: dt.datetime,
+    ) -> set[tuple[str, dt.datetime]]:
+        """(doctor, start) of the slots booked or held (a hold not yet expired) from ``first`` to before
+        ``last``. Only those days are read: bookings and holds ever made do not grow this query."""
+        since = dt.datetime.combine(first, dt.time(0), tz).astimezone(dt.UTC)
+        until = dt.datetime.combine(last, dt.time(0), tz).astimezone(dt.UTC)
+        booked = select(Booking.doctor_code, Booking.slot_start).where(
+            Booking.doctor_code.in_(codes),
+            Booking.status == "active",
+            Booking.slot_start >= since,
+            Booking.slot_start < until,
+        )
+        held = select(SlotHoldRow.doctor_code, SlotHoldRow.slot_start).where(
+            SlotHoldRow.doctor_code.in_(codes),
+            SlotHoldRow.expires_at > now,
+            SlotHoldRow.slot_start >= since,
+            SlotHoldRow.slot_start < until,
+        )
+        return {(code, start) for query in (booked, held) for code, start in (await session.execute(query)).all()}
 
     @staticmethod
     async def purge_expired_holds(session: AsyncSession, now: dt.datetime) -> int:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.gateway.access import AccessRights
 from services.gateway.api import router
 from services.gateway.config import GatewaySettings
+from services.gateway.handlers import GatewayHandler
 from services.gateway.models import Base
 from services.gateway.service import Gateway
 from shared.runtime import ServiceRuntime
@@ -29,7 +30,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # Declare every recipient's queue so that async messages wait for a recipient that is down.
         await runtime.declare(gateway.addresses)
         await runtime.declare(["gateway"])
-        await runtime.bus.consume(queue_name(settings.namespace, "gateway"), gateway.handle)
+        await runtime.bus.consume(queue_name(settings.namespace, "gateway"), GatewayHandler(gateway).handle)
         runtime.background(_purge_periodically(gateway))
         runtime.addresses = []  # the gateway consumes its own queue above, not through a dispatcher
 

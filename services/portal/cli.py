@@ -19,6 +19,7 @@ import getpass
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,81 +112,119 @@ def wait_for(portal: Portal, request_id: str, seconds: float) -> dict[str, Any]:
     return request
 
 
+Command = Callable[[argparse.Namespace, Portal, str], int | None]
+
+
+def _register(args: argparse.Namespace, portal: Portal, _url: str) -> None:
+    show(portal.call("POST", "/api/v1/auth/register", json={"iin": args.iin, "password": password_of(args)}))
+
+
+def _login(args: argparse.Namespace, portal: Portal, url: str) -> None:
+    token = portal.call("POST", "/api/v1/auth/login", json={"iin": args.iin, "password": password_of(args)})
+    save_session({"portal": url, "token": token["access_token"]})
+    print(f"logged in until {local_time(token['expires_at'])}")
+
+
+def _logout(_args: argparse.Namespace, portal: Portal, url: str) -> None:
+    portal.call("POST", "/api/v1/auth/logout")
+    save_session({"portal": url})
+    print("logged out")
+
+
+def _services(_args: argparse.Namespace, portal: Portal, _url: str) -> None:
+    for service in portal.call("GET", "/api/v1/services"):
+        fields = service["form_schema"].get("properties", {})
+        required = set(service["form_schema"].get("required", []))
+        when, phone = service["deadline"], service["contact_centre"]
+        print(f"{service['code']}: {service['title']} (срок: {when}; справки: {phone})")
+        for name, spec in fields.items():
+            print(f"    {name}{'*' if name in required else ''}: {spec.get('description', spec.get('type', ''))}")
+
+
+def _clinics(_args: argparse.Namespace, portal: Portal, _url: str) -> None:
+    for clinic in portal.call("GET", "/api/v1/clinics"):
+        accepting = "принимает" if clinic["accepting"] else "не принимает"
+        print(f"{clinic['bin']}  {clinic['short_name']:<18} {clinic['district']:<9} {accepting}")
+        for doctor in clinic["doctors"]:
+            print(f"      {doctor['code']:<18} {doctor['name']} — {doctor['specialty']}, каб. {doctor['room']}")
+
+
+def _slots(args: argparse.Namespace, portal: Portal, _url: str) -> None:
+    params = {"days": args.days, **({"doctor_code": args.doctor} if args.doctor else {})}
+    for slot in portal.call("GET", f"/api/v1/clinics/{args.clinic}/slots", params=params):
+        print(f"{local_time(slot['start'])}  {slot['doctor_code']:<18} {slot['doctor_name']} (каб. {slot['room']})")
+
+
+def _submit(args: argparse.Namespace, portal: Portal, _url: str) -> None:
+    """Prepare, sign the exact document with the key file here, send; with --wait, follow it."""
+    fields = parse_fields(args.field)
+    body = {"service": args.service, "fields": fields, **({"clinic_bin": args.clinic} if args.clinic else {})}
+    prepared = portal.call("POST", "/api/v1/requests/prepare", json=body)
+    key, chain = load_key(args.key, args.key_password, args.chain)
+    jws = sign_compact(prepared["document"].encode(), key, chain)
+    request = portal.call("POST", f"/api/v1/requests/{prepared['draft_id']}/sign", json={"jws": jws})
+    save_session({**load_session(), "last_request": request["id"]})
+    show(wait_for(portal, request["id"], args.wait) if args.wait else request)
+
+
+def _requests(_args: argparse.Namespace, portal: Portal, _url: str) -> None:
+    for request in portal.call("GET", "/api/v1/requests"):
+        number = request["registration_number"] or "—"
+        print(
+            f"{request['id']}  {request['service']:<18} {request['status']:<10} {number:<18} "
+            f"срок {local_time(request['deadline'])}  cid {request['correlation_id']}"
+        )
+
+
+def _result(args: argparse.Namespace, portal: Portal, _url: str) -> int:
+    """The clinic-signed result; with --verify, its signature checked by the signature service."""
+    result = portal.call("GET", f"/api/v1/requests/{args.request_id}/result")
+    show(result["document"])
+    if not args.verify:
+        return 0
+    verdict = httpx.post(
+        f"{args.signature}/api/v1/verify",
+        json={"jws": result["jws"], "expected_bin": result["document"]["clinic"]["bin"]},
+        timeout=30,
+    ).json()
+    signer = verdict.get("signer") or {}
+    print(
+        f"signature: {'VALID' if verdict['valid'] else 'INVALID ' + str(verdict['code'])}"
+        f" — {signer.get('organization')} (БИН {signer.get('bin')})"
+    )
+    return 0 if verdict["valid"] else 3
+
+
+def _survey(args: argparse.Namespace, portal: Portal, _url: str) -> None:
+    body = {"process_and_result": args.quality, "information": args.information}
+    portal.call("POST", f"/api/v1/requests/{args.request_id}/survey", json=body)
+    print("thank you: answers recorded")
+
+
+COMMANDS: dict[str, Command] = {
+    "register": _register,
+    "login": _login,
+    "logout": _logout,
+    "me": lambda _args, portal, _url: show(portal.call("GET", "/api/v1/me")),
+    "services": _services,
+    "clinics": _clinics,
+    "slots": _slots,
+    "submit": _submit,
+    "requests": _requests,
+    "status": lambda args, portal, _url: show(wait_for(portal, args.request_id, args.wait)),
+    "result": _result,
+    "survey": _survey,
+    "retry": lambda args, portal, _url: show(portal.call("POST", f"/api/v1/requests/{args.request_id}/retry")),
+}
+
+
 def run(args: argparse.Namespace, portal: Portal, url: str) -> int:
+    """Run one command; its exit status (0 unless it says otherwise)."""
     if getattr(args, "request_id", None) == "last":
         args.request_id = load_session().get("last_request")
         if not args.request_id:
             raise CliError("no request submitted from this session yet; give a request id")
-    if args.command == "register":
-        show(portal.call("POST", "/api/v1/auth/register", json={"iin": args.iin, "password": password_of(args)}))
-    elif args.command == "login":
-        token = portal.call("POST", "/api/v1/auth/login", json={"iin": args.iin, "password": password_of(args)})
-        save_session({"portal": url, "token": token["access_token"]})
-        print(f"logged in until {local_time(token['expires_at'])}")
-    elif args.command == "logout":
-        portal.call("POST", "/api/v1/auth/logout")
-        save_session({"portal": url})
-        print("logged out")
-    elif args.command == "me":
-        show(portal.call("GET", "/api/v1/me"))
-    elif args.command == "services":
-        for service in portal.call("GET", "/api/v1/services"):
-            fields = service["form_schema"].get("properties", {})
-            required = set(service["form_schema"].get("required", []))
-            when, phone = service["deadline"], service["contact_centre"]
-            print(f"{service['code']}: {service['title']} (срок: {when}; справки: {phone})")
-            for name, spec in fields.items():
-                print(f"    {name}{'*' if name in required else ''}: {spec.get('description', spec.get('type', ''))}")
-    elif args.command == "clinics":
-        for clinic in portal.call("GET", "/api/v1/clinics"):
-            accepting = "принимает" if clinic["accepting"] else "не принимает"
-            print(f"{clinic['bin']}  {clinic['short_name']:<18} {clinic['district']:<9} {accepting}")
-            for doctor in clinic["doctors"]:
-                print(f"      {doctor['code']:<18} {doctor['name']} — {doctor['specialty']}, каб. {doctor['room']}")
-    elif args.command == "slots":
-        params = {"days": args.days, **({"doctor_code": args.doctor} if args.doctor else {})}
-        for slot in portal.call("GET", f"/api/v1/clinics/{args.clinic}/slots", params=params):
-            print(f"{local_time(slot['start'])}  {slot['doctor_code']:<18} {slot['doctor_name']} (каб. {slot['room']})")
-    elif args.command == "submit":
-        fields = parse_fields(args.field)
-        body = {"service": args.service, "fields": fields, **({"clinic_bin": args.clinic} if args.clinic else {})}
-        prepared = portal.call("POST", "/api/v1/requests/prepare", json=body)
-        key, chain = load_key(args.key, args.key_password, args.chain)
-        jws = sign_compact(prepared["document"].encode(), key, chain)
-        request = portal.call("POST", f"/api/v1/requests/{prepared['draft_id']}/sign", json={"jws": jws})
-        save_session({**load_session(), "last_request": request["id"]})
-        show(wait_for(portal, request["id"], args.wait) if args.wait else request)
-    elif args.command == "requests":
-        for request in portal.call("GET", "/api/v1/requests"):
-            number = request["registration_number"] or "—"
-            print(
-                f"{request['id']}  {request['service']:<18} {request['status']:<10} {number:<18} "
-                f"срок {local_time(request['deadline'])}  cid {request['correlation_id']}"
-            )
-    elif args.command == "status":
-        show(wait_for(portal, args.request_id, args.wait))
-    elif args.command == "result":
-        result = portal.call("GET", f"/api/v1/requests/{args.request_id}/result")
-        show(result["document"])
-        if args.verify:
-            verdict = httpx.post(
-                f"{args.signature}/api/v1/verify",
-                json={"jws": result["jws"], "expected_bin": result["document"]["clinic"]["bin"]},
-                timeout=30,
-            ).json()
-            signer = verdict.get("signer") or {}
-            print(
-                f"signature: {'VALID' if verdict['valid'] else 'INVALID ' + str(verdict['code'])}"
-                f" — {signer.get('organization')} (БИН {signer.get('bin')})"
-            )
-            return 0 if verdict["valid"] else 3
-    elif args.command == "survey":
-        body = {"process_and_result": args.quality, "information": args.information}
-        portal.call("POST", f"/api/v1/requests/{args.request_id}/survey", json=body)
-        print("thank you: answers recorded")
-    elif args.command == "retry":
-        show(portal.call("POST", f"/api/v1/requests/{args.request_id}/retry"))
-    return 0
+    return COMMANDS[args.command](args, portal, url) or 0
 
 
 main = run_quietly(_main)

@@ -1,0 +1,127 @@
+"""The gateway's journal and its record of accepted message ids, written by group commit.
+
+Accepted ids and journal rows of all the messages in hand are committed together: one transaction for
+many messages, each still acked or answered only after its own rows committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+from aio_pika.abc import AbstractIncomingMessage
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.gateway.models import AcceptedMessage, JournalRow
+from shared.contracts import ESERVICE_REQUEST, ESERVICE_STATUS
+from shared.db import Database, insert_new_rows
+from shared.envelope import Envelope
+from shared.groupcommit import GroupCommit
+from shared.messaging import KNOWN_TYPES
+from shared.metrics import ROUTED
+from shared.refusals import Refusal
+from shared.stamp import body_hash
+
+Row = dict[str, object]
+
+
+class Journal:
+    """Appends journal rows and records accepted ids; ``label`` names an address for the metrics."""
+
+    def __init__(self, db: Database, label: Callable[[str], str]) -> None:
+        self.label = label
+        self.writes = GroupCommit(db, {"accept": self._write_accepted, "journal": self._write_journal})
+
+    async def accept(self, message_id: uuid.UUID, at: dt.datetime) -> bool:
+        """Record the id as accepted; False when it was recorded before."""
+        return bool(await self.writes.submit("accept", {"message_id": str(message_id), "accepted_at": at}))
+
+    async def envelope(self, envelope: Envelope, channel: str, raw: bytes, at: dt.datetime, outcome: str) -> None:
+        await self.rows([row(envelope, channel, raw, at, outcome)])
+
+    async def unreadable(self, message: AbstractIncomingMessage, channel: str, at: dt.datetime, outcome: str) -> None:
+        """A message that is no envelope at all: what the broker says of it, and the hash of its body."""
+        await self.rows(
+            [
+                {
+                    "message_id": (message.message_id or str(uuid.uuid4()))[:64],
+                    "correlation_id": None,
+                    "type": (message.type or "?")[:100],
+                    "sender": "?",
+                    "recipient": "?",
+                    "channel": channel,
+                    "received_at": at,
+                    "body_sha256": body_hash(message.body),
+                    "outcome": outcome,
+                    "request_id": None,
+                    "registration_number": None,
+                }
+            ]
+        )
+
+    async def rows(self, rows: list[Row]) -> None:
+        """Append to the journal and, in the same transaction, record each message's outcome."""
+        await self.writes.submit("journal", rows)
+        for written in rows:
+            ROUTED.labels(
+                self.label(str(written["sender"])),
+                self.label(str(written["recipient"])),
+                written["type"] if written["type"] in KNOWN_TYPES else "other",
+                str(written["outcome"]),
+            ).inc()
+
+    @staticmethod
+    async def _write_accepted(connection: AsyncConnection, rows: list[Row]) -> list[bool]:
+        """Insert a batch of accepted ids; True for each one that was new (the first copy within the batch
+        too), False for an id already recorded."""
+        return await insert_new_rows(connection, AcceptedMessage.__table__, "message_id", rows)  # type: ignore[arg-type]
+
+    @staticmethod
+    async def _write_journal(connection: AsyncConnection, batches: list[list[Row]]) -> list[None]:
+        rows = [written for batch in batches for written in batch]
+        await connection.execute(insert(JournalRow.__table__), rows)
+        outcomes = [
+            {"id_": written["message_id"], "outcome_": written["outcome"]}
+            for written in rows
+            # a refused copy says nothing about what became of the message itself
+            if written["outcome"] != f"refused:{Refusal.REPLAYED}"
+        ]
+        if outcomes:
+            table = AcceptedMessage.__table__
+            await connection.execute(
+                update(table)
+                .where(table.c.message_id == bindparam("id_"), table.c.outcome.is_(None))
+                .values(outcome=bindparam("outcome_")),
+                outcomes,
+            )
+        return [None] * len(batches)
+
+
+def row(envelope: Envelope, channel: str, raw: bytes, at: dt.datetime, outcome: str) -> Row:
+    """The journal row of an envelope: who, to whom, what, when, the body's hash and the outcome."""
+    return {
+        "message_id": str(envelope.id),
+        "correlation_id": str(envelope.correlation_id) if envelope.correlation_id else None,
+        "type": envelope.type,
+        "sender": envelope.sender,
+        "recipient": envelope.recipient,
+        "channel": channel,
+        "received_at": at,
+        "body_sha256": body_hash(raw),
+        "outcome": outcome,
+        **searchable(envelope),
+    }
+
+
+def searchable(envelope: Envelope) -> dict[str, str | None]:
+    """The request id and registration number an e-service message carries, for the journal's search
+    (only from the message types that define them; bounded, never personal data)."""
+    if envelope.type not in (ESERVICE_REQUEST, ESERVICE_STATUS):
+        return {"request_id": None, "registration_number": None}
+    request_id, number = envelope.payload.get("request_id"), envelope.payload.get("registration_number")
+    return {
+        "request_id": str(request_id)[:36] if request_id else None,
+        "registration_number": str(number)[:40] if number else None,
+    }
