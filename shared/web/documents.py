@@ -45,9 +45,45 @@ LABELS: dict[str, str] = {
     "previous_clinic_bin": N_("Previous clinic (БИН)"),
     "cancelled_registration_number": N_("Cancelled booking"),
     "issued_at": N_("Issued at"),
+    "start": N_("Appointment time"),
+    "end": N_("Until"),
+    "slot_day": N_("Day"),
+    "date": N_("Day"),
+    "status": N_("Status"),
 }
-HIDDEN = {"nonce", "request_id", "registration_id", "clinic_bin"}
-TIMES = {"visit.from", "visit.until", "visit.to", "slot_start", "issued_at", "since"}
+# The order people read a result in: what it is, for whom, what was decided, then the clinic.
+ORDER = [
+    "document",
+    "service",
+    "registration_number",
+    "iin",
+    "patient_iin",
+    "doctor",
+    "doctor.name",
+    "doctor.specialty",
+    "start",
+    "end",
+    "slot_start",
+    "room",
+    "visit.date",
+    "visit.from",
+    "visit.until",
+    "visit.to",
+    "site",
+    "site_doctor",
+    "since",
+    "reason",
+    "previous_clinic_bin",
+    "cancelled_registration_number",
+    "clinic.name",
+    "clinic.address",
+    "clinic.phone",
+    "clinic.bin",
+    "issued_at",
+]
+REASONS = {"voluntary": N_("my own choice (once a year)"), "residence_change": N_("I moved to a new address")}
+HIDDEN = {"nonce", "request_id", "registration_id", "clinic_bin", "doctor.code", "doctor_code"}
+TIMES = {"visit.from", "visit.until", "visit.to", "slot_start", "issued_at", "since", "start", "end"}
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -64,13 +100,16 @@ def result_rows(document: dict[str, Any], _: Translator) -> list[tuple[str, str]
     from shared.web import astana_time
 
     rows = []
-    for key, value in _flatten(document):
+    fields = sorted(_flatten(document), key=lambda item: ORDER.index(item[0]) if item[0] in ORDER else len(ORDER))
+    for key, value in fields:
         if key in HIDDEN or value is None or value == "":
             continue
         if key == "service":
             value = _.service(value) if value in {k.value for k in ServiceKind} else value
         elif key in TIMES and isinstance(value, str) and "T" in value:
             value = astana_time(value)
+        elif key == "reason" and value in REASONS:
+            value = _(REASONS[value])
         rows.append((_(LABELS[key]) if key in LABELS else key, str(value)))
     return rows
 

@@ -60,13 +60,13 @@ async def assert_accessible(page: Page) -> None:
     assert not bad, f"accessibility violations on {page.url}:\n" + "\n".join(bad)
 
 
-async def snapshot(page: Page, name: str) -> None:
+async def snapshot(page: Page, name: str, *, full_page: bool = True) -> None:
     """With EMHANA_SCREENSHOTS=<folder>, keep a picture of the page (the README's screenshots come from
     here: `EMHANA_SCREENSHOTS=docs/screenshots make test`); otherwise nothing."""
     folder = os.environ.get("EMHANA_SCREENSHOTS")
     if folder:
         os.makedirs(folder, exist_ok=True)
-        await page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
+        await page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=full_page)
 
 
 def key_file(ca: DevCA, issued: Issued, name: str) -> Path:
