@@ -117,8 +117,9 @@ NOT_PAGES = ("/api/", "/uploads", "/static/", "/metrics", "/health", "/ready", "
 
 
 def is_page(request: Request) -> bool:
-    """A page of the site, as opposed to the JSON API and the service's own endpoints."""
-    return not request.url.path.startswith(NOT_PAGES)
+    """A browser asking for a page of the site, as opposed to a client of the JSON API or of the service's
+    own endpoints (those always get JSON, whatever the path)."""
+    return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(NOT_PAGES)
 
 
 def local_path(target: str | None, default: str = "/") -> str:

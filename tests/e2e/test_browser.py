@@ -7,6 +7,7 @@ before anything is sent; the Kazakh switch. Every page visited is checked with a
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from tests.conftest import People
 from tests.e2e.browser import assert_accessible, key_file, launch, snapshot
 from tests.e2e.citizens import PASSWORD, Citizen
 from tests.e2e.staff import STAFF_PASSWORD, StaffClient, member
-from tests.e2e.test_eservices import CLINIC_4
+from tests.e2e.test_eservices import CLINIC_1, CLINIC_4
 from tests.waiting import until
 
 # The pages are the same code on either database; one mesh is enough for the browser.
@@ -109,7 +110,7 @@ async def test_citizen_registers_books_a_slot_signs_in_the_page_and_opens_the_ve
 
     await visit(page, f"{portal}/services/appointment")
     await snapshot(page, "portal-appointment-slots", full_page=False)
-    slot = page.locator("input[name=doctor_slot]").first
+    slot = page.locator("input[name=doctor_slot]").last  # the end of the window: today's few are for other tests
     chosen = await slot.get_attribute("value")
     await slot.check()
     referral = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -139,7 +140,7 @@ async def test_citizen_registers_books_a_slot_signs_in_the_page_and_opens_the_ve
 
     await page.click("#open-result")
     assert await page.get_attribute("#verification", "data-valid") == "true"
-    assert "980440012347" in (await page.text_content("#verification") or "")  # signed by the citizen's clinic
+    assert CLINIC_1 in (await page.text_content("#verification") or "")  # signed by the citizen's clinic
     await assert_accessible(page)
     await snapshot(page, "portal-result")
     pdf = await context.request.get(f"{page.url}.pdf")
@@ -305,7 +306,7 @@ async def test_every_page_reads_on_a_phone_and_passes_the_accessibility_check(
     assert await page.get_attribute("#problem", "data-code") == "NOT_FOUND"
     await assert_accessible(page)
 
-    registrar = member("980440012347")
+    registrar = member(CLINIC_1)
     arm = mesh.url("arm")
     await log_in(page, arm, registrar.iin, STAFF_PASSWORD)
     for path in (
@@ -362,4 +363,103 @@ async def test_logging_in_and_signing_work_with_the_keyboard_alone(
     assert await page.evaluate("document.activeElement.id") == "sign-button"  # focus moves on to signing
     await page.keyboard.press("Enter")
     await page.wait_for_selector("#status")
+    await citizen.close()
+
+
+async def test_a_parent_attaches_their_child_and_books_for_them_in_the_pages(
+    context: BrowserContext, mesh: Mesh, ca: DevCA, clock: Clock, people: People
+) -> None:
+    parent_person, child = people.family()
+    parent = await Citizen(parent_person, mesh, ca, clock).enter()
+    key = key_file(ca, parent.key, f"browser-{parent.iin}")
+    portal = mesh.url("portal")
+    page = await context.new_page()
+    await log_in(page, portal, parent.iin, PASSWORD)
+
+    await visit(page, f"{portal}/services/attachment")
+    await page.fill("#f-patient_iin", child.iin)
+    await page.check(f"input[name=clinic_bin][value='{CLINIC_4}']")
+    await page.click("main form button[type=submit]")
+    assert "/drafts/" in page.url, await page.text_content("main")
+    await open_key(page, key)
+    await page.click("#sign-button")
+    await page.wait_for_selector("#status")
+    assert await status_becomes(page, {"completed", "refused", "failed"}) == "completed"
+
+    # The slot picker shows the child's clinic (only to their parent: the guardian check comes first).
+    await visit(page, f"{portal}/services/appointment?patient_iin={child.iin}")
+    slot = page.locator("input[name=doctor_slot]").first
+    await slot.check()
+    assert await page.input_value("#f-patient_iin") == child.iin
+    await page.click("main form button[type=submit]")
+    assert f'"patient_iin":"{child.iin}"' in (await page.text_content("pre.document") or "")
+    await open_key(page, key)
+    await page.click("#sign-button")
+    await page.wait_for_selector("#status")
+    assert await status_becomes(page, {"completed", "refused", "failed"}) == "completed"
+
+    # Someone else's child: refused before any of the child's data is looked up.
+    (stranger,) = people.take("unattached")
+    other = await Citizen(stranger, mesh, ca, clock).enter()
+    await log_in(page, portal, stranger.iin, PASSWORD)
+    response = await page.goto(f"{portal}/services/appointment?patient_iin={child.iin}")
+    assert response is not None and response.status == 422
+    assert await page.get_attribute("#problem", "data-code") == "NOT_GUARDIAN"
+    assert await page.locator("input[name=doctor_slot]").count() == 0
+    await other.close()
+    await parent.close()
+
+
+async def test_an_expired_certificate_is_explained_before_sending(
+    context: BrowserContext, mesh: Mesh, ca: DevCA, clock: Clock, people: People
+) -> None:
+    (person,) = people.take("attached_1")
+    citizen = await Citizen(person, mesh, ca, clock).enter()
+    now = clock.now()
+    expired = ca.issue_person(
+        person.iin,
+        person.surname.upper(),
+        person.name.upper(),
+        not_before=now - dt.timedelta(days=400),
+        not_after=now - dt.timedelta(days=1),
+    )
+    portal = mesh.url("portal")
+    page = await context.new_page()
+    await log_in(page, portal, person.iin, PASSWORD)
+    await visit(page, f"{portal}/services/home_call")
+    await fill_home_call(page, "г. Астана, улица Сейфуллина, 10, кв. 5", "+77011234567", "кашель")
+    await open_key(page, key_file(ca, expired, f"browser-expired-{person.iin}"))
+    assert await key_problem(page) == "Expired"  # judged by the portal's clock, not the browser's
+    assert await page.is_disabled("#sign-button")
+    assert await citizen.call("GET", "/api/v1/requests") == []
+    await citizen.close()
+
+
+async def test_staff_record_an_arrival_and_the_visit_held_in_the_appointments_journal(
+    context: BrowserContext, mesh: Mesh, ca: DevCA, clock: Clock, people: People
+) -> None:
+    (person,) = people.take("attached_1")
+    citizen = await Citizen(person, mesh, ca, clock).enter()
+    # An arrival is recorded on the day itself: one of this afternoon's slots (d1-therapist-2 until 20:00).
+    today = await citizen.call("GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"days": 1})
+    assert len(today) >= 3, today
+    slot = today[1]
+    booked = await citizen.wait(
+        (await citizen.submit("appointment", doctor_code=slot["doctor_code"], slot_start=slot["start"]))["id"]
+    )
+    number = booked["registration_number"]
+    registrar = member(CLINIC_1)
+    arm = mesh.url("arm")
+    page = await context.new_page()
+    await log_in(page, arm, registrar.iin, STAFF_PASSWORD)
+    await visit(page, f"{arm}/journal/appointments")
+    row = page.locator(f"#appointments tr[data-number='{number}']")
+    await row.locator("button[value=arrived]").click()
+    row = page.locator(f"#appointments tr[data-number='{number}']")
+    assert await row.locator("[data-state]").get_attribute("data-state") == "arrived"
+    await row.locator("button[value=fulfilled]").click()
+    row = page.locator(f"#appointments tr[data-number='{number}']")
+    assert await row.locator("[data-state]").get_attribute("data-state") == "fulfilled"
+    await assert_accessible(page)
+    assert (await citizen.wait(booked["id"], until={"fulfilled"}))["status"] == "fulfilled"
     await citizen.close()
