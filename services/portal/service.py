@@ -212,6 +212,12 @@ class PortalService:
                 await session.merge(KnownAttachment(iin=iin, clinic_bin=info["clinic_bin"], updated_at=now))
         return info
 
+    async def known_clinic(self, iin: str) -> str | None:
+        """The clinic the person was last known to be attached to (no exchange with the register)."""
+        async with self.db.sessions() as session:
+            known = await session.get(KnownAttachment, iin)
+        return known.clinic_bin if known else None
+
     # -- process 3: the form and the document to sign ---------------------------------------
     def hours_of(self, clinic_bin: str) -> WorkingHours:
         """The clinic's working hours from the clinic data (a clinic missing there: 09:00–18:00, Mon–Fri)."""
@@ -326,6 +332,11 @@ class PortalService:
         clean = form.model_dump(mode="json", exclude_none=True)
         if clean.get("patient_iin", citizen.iin) != citizen.iin:
             await self.check_guardian(citizen, clean["patient_iin"])  # before anything about them is looked up
+        # Shedding must cost little, or refusing a crowd takes the capacity the accepted requests need: the
+        # clinic known here (chosen, or the last one learnt) is checked before asking the register.
+        likely = clinic_bin or await self.known_clinic(clean.get("patient_iin") or citizen.iin)
+        if likely:
+            self.admission.check(likely)
         clinic = await self.clinic_for(citizen, service, clinic_bin, clean)
         self.admission.check(clinic)  # shed before a slot is held or anything stored
         now = self.clock.now()

@@ -19,7 +19,7 @@ from services.signature.ca import DevCA
 from shared.certs import KeyPurpose
 from shared.clock import Clock
 from shared.mesh import Mesh
-from tests.conftest import People
+from tests.conftest import ASTANA, People
 from tests.e2e.browser import assert_accessible, key_file, launch, snapshot
 from tests.e2e.citizens import PASSWORD, Citizen
 from tests.e2e.staff import STAFF_PASSWORD, StaffClient, member
@@ -462,4 +462,17 @@ async def test_staff_record_an_arrival_and_the_visit_held_in_the_appointments_jo
     assert await row.locator("[data-state]").get_attribute("data-state") == "fulfilled"
     await assert_accessible(page)
     assert (await citizen.wait(booked["id"], until={"fulfilled"}))["status"] == "fulfilled"
+
+    # A doctor's absence, on a day nobody has booked (the pediatrician, twelve days ahead).
+    away = clock.now().astimezone(ASTANA).date() + dt.timedelta(days=12)
+    await visit(page, f"{arm}/absences")
+    await page.select_option("#f-doctor_code", "d1-pediatrician")
+    await page.fill("#f-day", away.isoformat())
+    await page.fill("#f-reason", "отпуск")
+    await page.click("main form button[type=submit]")
+    assert await page.is_visible("#cancelled")
+    slots = await citizen.call(
+        "GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": "d1-pediatrician", "days": 14}
+    )
+    assert not [s for s in slots if s["start"].startswith(away.isoformat())]  # that day is gone from the picker
     await citizen.close()
