@@ -356,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         for service in mesh.ports:
             print(f"  {service:<10} {mesh.url(service)}/docs", file=sys.stderr)
         print(
+            f"\nWeb pages: citizens {mesh.url('portal')}/ · clinic staff {mesh.url('arm')}/ (Russian and Kazakh)",
+            file=sys.stderr,
+        )
+        print(
             f"\nGateway journal (operators): the token is in {token_source};\n"
             f"  curl -H \"Authorization: Bearer <token>\" '{mesh.url('gateway')}/api/v1/journal?correlation_id=<id>'",
             file=sys.stderr,

@@ -74,6 +74,14 @@ async def fill_home_call(page: Page, address: str, phone: str, complaints: str) 
     await assert_accessible(page)
 
 
+async def sign_in_page(page: Page, key: Path) -> None:
+    """Open the key file, sign and send; wait for the page that follows (the request, or what was filed)."""
+    await open_key(page, key)
+    assert await key_problem(page) is None, await page.text_content("#key-problem")
+    await page.click("#sign-button")
+    await page.wait_for_selector("#status")
+
+
 async def key_problem(page: Page) -> str | None:
     return await page.get_attribute("#key-problem", "data-code") if await page.is_visible("#key-problem") else None
 
@@ -163,9 +171,7 @@ async def test_a_late_home_call_shows_the_motivated_refusal(
     await log_in(page, portal, nura_patient.iin, PASSWORD)
     await visit(page, f"{portal}/services/home_call")
     await fill_home_call(page, "г. Астана, улица Сейфуллина, 10, кв. 5", "+77011234567", "температура, слабость")
-    await open_key(page, key_file(ca, nura_patient.key, f"browser-{nura_patient.iin}"))
-    await page.click("#sign-button")
-    await page.wait_for_selector("#status")
+    await sign_in_page(page, key_file(ca, nura_patient.key, f"browser-{nura_patient.iin}"))
     assert await status_becomes(page, {"completed", "refused", "failed"}) == "refused"
     assert await page.get_attribute("#refusal", "data-code") == "AFTER_CUTOFF"
     assert "103" in (await page.text_content("#refusal") or "")  # the motivated text: where to turn instead
@@ -204,10 +210,7 @@ async def test_a_wrong_password_someone_elses_key_and_an_auth_key_are_explained_
 
     # Nothing was sent: the citizen still has no request, and the prepared one can still be signed.
     assert await citizen.call("GET", "/api/v1/requests") == []
-    await open_key(page, key_file(ca, citizen.key, f"browser-{own.iin}"))
-    assert await key_problem(page) is None
-    await page.click("#sign-button")
-    await page.wait_for_selector("#status")
+    await sign_in_page(page, key_file(ca, citizen.key, f"browser-{own.iin}"))
     assert page.url != draft_url
     await citizen.close()
 
@@ -244,6 +247,14 @@ async def test_registrar_files_a_home_call_for_a_walk_in_citizen_and_marks_it_vi
     row = page.locator(f"#home-calls tr[data-number='{number}']")
     assert await row.locator("[data-status]").get_attribute("data-status") == "visited"
     await snapshot(page, "arm-home-calls")
+    # The journal's filters: by status (and the day, today by default).
+    await page.select_option("#f-status", "assigned")
+    await page.click("form.filters button[type=submit]")
+    assert "status=assigned" in page.url
+    assert await page.locator(f"#home-calls tr[data-number='{number}']").count() == 0
+    await page.select_option("#f-status", "visited")
+    await page.click("form.filters button[type=submit]")
+    assert await page.locator(f"#home-calls tr[data-number='{number}']").count() == 1
 
     # The citizen's own page shows the request filed for them, and the visit.
     citizen_page = await (await browser.new_context(locale="ru-RU")).new_page()
@@ -381,9 +392,7 @@ async def test_a_parent_attaches_their_child_and_books_for_them_in_the_pages(
     await page.check(f"input[name=clinic_bin][value='{CLINIC_4}']")
     await page.click("main form button[type=submit]")
     assert "/drafts/" in page.url, await page.text_content("main")
-    await open_key(page, key)
-    await page.click("#sign-button")
-    await page.wait_for_selector("#status")
+    await sign_in_page(page, key)
     assert await status_becomes(page, {"completed", "refused", "failed"}) == "completed"
 
     # The slot picker shows the child's clinic (only to their parent: the guardian check comes first).
@@ -393,9 +402,7 @@ async def test_a_parent_attaches_their_child_and_books_for_them_in_the_pages(
     assert await page.input_value("#f-patient_iin") == child.iin
     await page.click("main form button[type=submit]")
     assert f'"patient_iin":"{child.iin}"' in (await page.text_content("pre.document") or "")
-    await open_key(page, key)
-    await page.click("#sign-button")
-    await page.wait_for_selector("#status")
+    await sign_in_page(page, key)
     assert await status_becomes(page, {"completed", "refused", "failed"}) == "completed"
 
     # Someone else's child: refused before any of the child's data is looked up.

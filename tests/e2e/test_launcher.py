@@ -74,6 +74,14 @@ async def test_the_launcher_uses_the_configured_ports_and_restarts_one_service(l
     await launcher_up(output)
     for port in ports.values():
         assert await ready(port)
+    # The web pages it announces answer as pages.
+    announced = output.read_text(errors="replace")
+    for service in ("portal", "arm"):
+        url = f"http://127.0.0.1:{ports[service]}/"
+        assert url in announced, announced[-2000:]
+        async with httpx.AsyncClient(follow_redirects=True) as http:
+            page = await http.get(url, headers={"Accept": "text/html"})
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     pid_file = folder / "var" / "run" / "gbd_fl.pid"
     before = pid_file.read_text()
     restart = await asyncio.to_thread(
