@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from shared.messaging import MeshClient
 from shared.topology import arm_address, dead_letter_queue, queue_name
 from tests.conftest import CLINICS
 from tests.e2e.test_gateway import _queue_depth
+from tests.waiting import until
 
 CLINIC = arm_address(CLINICS[1].bin)
 
@@ -55,13 +55,6 @@ def deliveries(workdir: Path, message_id: str) -> list[str]:
     return [flag for mid, flag in (line.split() for line in lines) if mid == message_id]
 
 
-async def eventually(check, seconds: float = 45.0) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(seconds * 10)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-
-
 @pytest.mark.usefixtures("arm_stopped")
 async def test_killed_consumer_redelivers_and_the_effect_applies_once(
     mesh: Mesh, portal: MeshClient, tmp_path: Path
@@ -81,7 +74,7 @@ async def test_killed_consumer_redelivers_and_the_effect_applies_once(
                 and await _queue_depth(None, queue_name(mesh.namespace, CLINIC)) == 0
             )
 
-        await eventually(drained)
+        await until(drained, 45, "the redelivery handled and the queue drained")
         assert deliveries(tmp_path, message_id) == ["False", "True"]  # the broker redelivered it
         assert effects(tmp_path) == [message_id]  # …and the effect was not applied again
     finally:
@@ -102,7 +95,7 @@ async def test_poison_message_is_dead_lettered_while_the_consumer_keeps_serving(
         async def poison_parked() -> bool:
             return await _queue_depth(None, dlq) == 1
 
-        await eventually(poison_parked)
+        await until(poison_parked, 45, "the poison message dead-lettered")
         assert await _queue_depth(None, dlq) == 1
         assert len(deliveries(tmp_path, poison_id)) >= 3  # retried up to the delivery limit (3 in tests)
         assert helper.poll() is None  # the consumer is still serving
@@ -111,7 +104,7 @@ async def test_poison_message_is_dead_lettered_while_the_consumer_keeps_serving(
         async def served() -> bool:
             return set(effects(tmp_path)) >= {good_id, later_id}
 
-        await eventually(served)
+        await until(served, 45, "the good messages served")
         assert set(effects(tmp_path)) == {good_id, later_id}
         assert await _queue_depth(None, queue_name(mesh.namespace, CLINIC)) == 0
     finally:

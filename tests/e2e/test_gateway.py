@@ -21,6 +21,7 @@ from shared.messaging import MeshClient, MeshEndpoint
 from shared.refusals import Refusal, RefusalError
 from shared.topology import arm_address, dead_letter_queue, queue_name
 from tests.conftest import AMQP_URL, CLINICS, OPERATOR_TOKEN, identity
+from tests.waiting import until
 
 CLINIC = arm_address(CLINICS[0].bin)
 
@@ -141,15 +142,15 @@ async def test_revoked_service_certificate_is_refused_within_seconds(
     )
     assert (await client.request("gbd_fl", PING, {}))["service"] == "gbd_fl"
     ca.revoke(fresh.certificate.serial_number)
-    code = None
-    for _ in range(300):
+
+    async def refused() -> Refusal | None:
         try:
             await client.request("gbd_fl", PING, {})
         except RefusalError as exc:
-            code = exc.code
-            break
-        await asyncio.sleep(0.1)
-    assert code is Refusal.CERT_REVOKED
+            return exc.code
+        return None
+
+    assert await until(refused, 30, "the revoked certificate refused") is Refusal.CERT_REVOKED
 
 
 async def _queue_depth(_bus: Bus, name: str) -> int:
@@ -165,29 +166,23 @@ async def test_async_message_waits_for_a_recipient_that_is_down(mesh: Mesh, bus:
     mesh.stop_service("arm")
     try:
         message_id = await portal.send(CLINIC, PING, {"reply_async": True})
-        rows = await journal(mesh, message_id)
-        for _ in range(300):
-            if rows:
-                break
-            await asyncio.sleep(0.1)
-            rows = await journal(mesh, message_id)
+        rows = await until(lambda: journal(mesh, message_id), 30, "the message journaled")
         assert [(r["recipient"], r["outcome"]) for r in rows] == [(CLINIC, "delivered")]
         assert await _queue_depth(bus, queue_name(mesh.namespace, CLINIC)) == 1
     finally:
         mesh.start_service("arm")
         mesh.wait_ready(["arm"])
-    for _ in range(300):
-        rows = await journal(mesh, message_id)
-        if any(r["type"] == PONG for r in rows):
-            break
-        await asyncio.sleep(0.1)
-    pong = [r for r in rows if r["type"] == PONG]
+
+    async def pongs() -> list[dict]:
+        return [r for r in await journal(mesh, message_id) if r["type"] == PONG]
+
+    pong = await until(pongs, 30, "the АРМ's pong journaled")
     assert [(r["sender"], r["recipient"], r["outcome"]) for r in pong] == [(CLINIC, "portal", "delivered")]
-    for _ in range(300):  # the АРМ acks right after publishing its pong
-        if await _queue_depth(bus, queue_name(mesh.namespace, CLINIC)) == 0:
-            break
-        await asyncio.sleep(0.1)
-    assert await _queue_depth(bus, queue_name(mesh.namespace, CLINIC)) == 0
+
+    async def emptied() -> bool:  # the АРМ acks right after publishing its pong
+        return await _queue_depth(bus, queue_name(mesh.namespace, CLINIC)) == 0
+
+    await until(emptied, 30, "the АРМ's queue emptied")
 
 
 async def test_direct_publish_bypassing_the_gateway_is_not_answered(
@@ -218,12 +213,7 @@ async def test_an_oversized_message_is_refused_once_before_parsing_and_dropped(m
     message_id = str(uuid.uuid4())
     body = b'{"payload": "' + b"A" * (13 * 1024 * 1024) + b'"}'
     await bus.publish(queue_name(mesh.namespace, "gateway"), body, message_id=message_id, type=PING)
-    rows: list[dict] = []
-    for _ in range(300):
-        rows = await journal(mesh, message_id)
-        if rows:
-            break
-        await asyncio.sleep(0.1)
+    rows = await until(lambda: journal(mesh, message_id), 30, "the refusal journaled")
     assert [r["outcome"] for r in rows] == ["refused:MALFORMED"]  # once: dropped, not redelivered
 
 
@@ -247,12 +237,7 @@ async def test_poison_envelopes_are_refused_once_as_malformed(mesh: Mesh, bus: B
     message_id = str(uuid.uuid4())
     raw = poison_envelopes(message_id)[kind]
     await bus.publish(queue_name(mesh.namespace, "gateway"), raw, message_id=message_id, type=PERSON_LOOKUP)
-    rows: list[dict] = []
-    for _ in range(300):
-        rows = await journal(mesh, message_id)
-        if rows:
-            break
-        await asyncio.sleep(0.1)
+    rows = await until(lambda: journal(mesh, message_id), 30, "the refusal journaled")
     assert [r["outcome"] for r in rows] == ["refused:MALFORMED"]
     # Sent straight to a service's queue: refused once and dropped there too, not dead-lettered.
     service_queue, dlq = queue_name(mesh.namespace, "gbd_fl"), dead_letter_queue(mesh.namespace, "gbd_fl")
@@ -266,10 +251,11 @@ async def test_poison_envelopes_are_refused_once_as_malformed(mesh: Mesh, bus: B
 
     before = dropped()
     await bus.publish(service_queue, raw, message_id=str(uuid.uuid4()), type=PERSON_LOOKUP)
-    for _ in range(300):
-        if dropped() > before:
-            break
-        await asyncio.sleep(0.1)
+
+    async def logged() -> bool:
+        return dropped() > before
+
+    await until(logged, 30, "the drop logged")
     assert dropped() == before + 1
     assert await _queue_depth(bus, service_queue) == 0 and await _queue_depth(bus, dlq) == parked
 
@@ -324,10 +310,11 @@ async def test_redrive_moves_transactions_back_and_drops_synchronous_requests(me
             message = aio_pika.Message(b"{}", message_id=str(uuid.uuid4()), reply_to=reply_to)
             await channel.default_exchange.publish(message, routing_key=dlq)
         try:
-            for _ in range(100):
-                if (await channel.declare_queue(dlq, passive=True)).declaration_result.message_count == 2:
-                    break
-                await asyncio.sleep(0.05)
+
+            async def both_parked() -> bool:
+                return (await channel.declare_queue(dlq, passive=True)).declaration_result.message_count == 2
+
+            await until(both_parked, 10, "both messages in the dead-letter queue")
             assert await redrive(AMQP_URL, namespace, "probe") == 1  # the transaction; the lookup is dropped
             assert (await channel.declare_queue(dlq, passive=True)).declaration_result.message_count == 0
             back = await channel.declare_queue(queue_name(namespace, "probe"), passive=True)
@@ -367,12 +354,12 @@ async def test_a_broker_redelivery_is_judged_by_the_gateways_own_record(mesh: Me
     message_id, raw = seal(identity(mesh, "portal"), type=PING, recipient="gbd_fl", payload={}, clock=clock)
     gateway_queue = queue_name(mesh.namespace, "gateway")
     await bus.publish(gateway_queue, raw, message_id=str(message_id), type=PING)
-    rows: list[dict] = []
-    for _ in range(300):
+
+    async def own_rows(count: int) -> list[dict]:
         rows = [r for r in await journal(mesh, message_id) if r["message_id"] == str(message_id)]
-        if rows:
-            break
-        await asyncio.sleep(0.1)
+        return rows if len(rows) >= count else []
+
+    rows = await until(lambda: own_rows(1), 30, "the delivery journaled")
     assert [r["outcome"] for r in rows] == ["delivered"]
     mesh.stop_service("gateway")
     try:
@@ -381,22 +368,12 @@ async def test_a_broker_redelivery_is_judged_by_the_gateways_own_record(mesh: Me
         async with connection:
             channel = await connection.channel()
             queue = await channel.get_queue(gateway_queue)
-            held = None
-            for _ in range(100):
-                held = await queue.get(no_ack=False, fail=False)  # held unacked…
-                if held is not None:
-                    break
-                await asyncio.sleep(0.05)
-            assert held is not None
+            await until(lambda: queue.get(no_ack=False, fail=False), 10, "the copy in the queue")  # held unacked…
             await channel.close()  # …and given back: the broker redelivers it marked "redelivered"
     finally:
         mesh.start_service("gateway")
         mesh.wait_ready(["gateway"])
-    for _ in range(300):
-        rows = [r for r in await journal(mesh, message_id) if r["message_id"] == str(message_id)]
-        if len(rows) == 2:
-            break
-        await asyncio.sleep(0.1)
+    rows = await until(lambda: own_rows(2), 30, "the redelivered copy journaled")
     assert [r["outcome"] for r in rows] == ["delivered", "refused:REPLAYED"]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
@@ -19,6 +18,7 @@ from shared.clock import Clock
 from shared.jws import b64url_encode, sign_compact
 from shared.mesh import Mesh
 from shared.messaging import MeshClient
+from tests.waiting import until
 
 IIN = "850315300019"
 DOCUMENT = json.dumps({"service": "home_call", "iin": IIN, "nonce": "n-1"}).encode()
@@ -122,13 +122,13 @@ async def test_alg_none_and_hmac_are_refused(mesh: Mesh, ca: DevCA) -> None:
 
 
 async def _await_code(mesh: Mesh, jws: str, code: str, within: float = 30.0) -> dict:
-    """Poll until the service gives ``code`` (CRL files are re-read every 0.2 s in tests)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        verdict = await verify(mesh, jws)
-        if verdict["code"] == code or asyncio.get_running_loop().time() > deadline:
-            return verdict
-        await asyncio.sleep(0.1)
+    """The verdict once the service gives ``code`` (CRL files are re-read every 0.2 s in tests)."""
+
+    async def verdict() -> dict | None:
+        answer = await verify(mesh, jws)
+        return answer if answer["code"] == code else None
+
+    return await until(verdict, within, f"the verdict {code}")
 
 
 async def test_revocation_is_enforced_after_the_crl_is_published(mesh: Mesh, ca: DevCA) -> None:

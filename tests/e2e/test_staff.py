@@ -7,11 +7,9 @@ The mesh runs on a Tuesday at 16:30 in Astana (see conftest).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import io
 import re
-import time
 import zoneinfo
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -38,6 +36,7 @@ from tests.e2e.test_eservices import (
     refused_with,
     signature_service_sees_revoked,
 )
+from tests.waiting import until
 
 ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
 StaffFactory = Callable[..., Awaitable[StaffClient]]
@@ -63,18 +62,17 @@ def today(clock: Clock) -> dt.date:
 
 async def in_portal(citizen: Citizen, request_id: str, status: str, seconds: float = 90) -> dict[str, Any]:
     """Wait until the citizen's portal shows the request with ``status`` (it travels as a signed message)."""
-    deadline = time.monotonic() + seconds
-    seen = None
-    while True:
+
+    async def shown() -> dict[str, Any] | None:
         try:
             seen = await citizen.call("GET", f"/api/v1/requests/{request_id}")
         except ApiFailure as exc:
-            if exc.code != "NOT_FOUND":
+            if exc.code != "NOT_FOUND":  # not there yet: the clinic's first status has not arrived
                 raise
-        if seen is not None and seen["status"] == status:
-            return seen
-        assert time.monotonic() < deadline, f"the portal shows {seen and seen['status']}, not {status}"
-        await asyncio.sleep(0.1)
+            return None
+        return seen if seen["status"] == status else None
+
+    return await until(shown, seconds, f"the portal showing {status}")
 
 
 def entry(journal: dict[str, Any], number: str) -> dict[str, Any]:
