@@ -22,7 +22,6 @@ import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from shared.attachments import UploadOut
 from shared.cli import ASTANA
@@ -141,14 +140,28 @@ def language_of(request: Request) -> str:
     return DEFAULT_LANGUAGE
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    """Adds :data:`SECURITY_HEADERS` to HTML pages (the JSON API keeps its own headers)."""
+class SecurityHeaders:
+    """ASGI middleware: adds :data:`SECURITY_HEADERS` to HTML pages (the JSON API keeps its own headers).
+    Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which would add a task and a copy of every
+    response, long-polls included, to the portal's busiest path."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.update(SECURITY_HEADERS)
-        return response
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.extra = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers") or [])
+                if headers.get(b"content-type", b"").startswith(b"text/html"):
+                    message = {**message, "headers": [*message.get("headers", []), *self.extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class Pages:

@@ -314,7 +314,11 @@ async def test_every_page_reads_on_a_phone_and_passes_the_accessibility_check(
     response = await page.goto(f"{portal}/requests/00000000-0000-4000-8000-000000000000")
     assert response is not None and response.status == 404
     assert response.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in response.headers["content-security-policy"]  # pages load only their own code
+    assert response.headers["x-frame-options"] == "DENY"
     assert await page.get_attribute("#problem", "data-code") == "NOT_FOUND"
+    api = await phone.request.get(f"{portal}/api/v1/services")
+    assert api.ok and "content-security-policy" not in api.headers  # the JSON API keeps its own headers
     await assert_accessible(page)
 
     registrar = member(CLINIC_1)
