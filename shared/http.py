@@ -149,6 +149,11 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def refusal_status(code: Refusal) -> int:
+    """The HTTP status a refusal is answered with (422 unless it says more: 401, 404, 409, 504…)."""
+    return _STATUS.get(code, 422)
+
+
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
     return {"code": code, "message": message, **extra}
 
@@ -169,7 +174,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RefusalError)
     async def _refusal(_: Request, exc: RefusalError) -> JSONResponse:
         message = refusal_text(exc.code)
-        status = _STATUS.get(exc.code, 422)
+        status = refusal_status(exc.code)
         return JSONResponse(
             status_code=status,
             content=error_body(exc.code.value, message, detail=exc.detail if exc.detail != message else None),

@@ -199,7 +199,7 @@ async def home_call_journal(
     day: dt.date | None = None,
     doctor: Annotated[str | None, Query(max_length=120, pattern=TEXT_PATTERN)] = None,
     site: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    status: Annotated[str | None, Query(pattern=r"^(assigned|visited|cancelled)$")] = None,
+    status: Annotated[str | None, Query(pattern=journals.one_of(journals.HOME_CALL_STATES))] = None,
     page: PageDep = 1,
     size: SizeDep = 50,
 ) -> PageOut:
@@ -228,7 +228,7 @@ async def appointment_journal(
     day: dt.date | None = None,
     doctor_code: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_.-]{1,40}$")] = None,
     site: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    state: Annotated[str | None, Query(pattern=r"^(booked|arrived|fulfilled|no_show|cancelled)$")] = None,
+    state: Annotated[str | None, Query(pattern=journals.one_of(journals.APPOINTMENT_STATES))] = None,
     page: PageDep = 1,
     size: SizeDep = 50,
 ) -> PageOut:
@@ -258,7 +258,7 @@ async def appointment_journal(
 async def attachment_register(
     member: MemberDep,
     service: StaffServiceDep,
-    state: Annotated[str, Query(pattern=r"^(open|closed|all)$")] = "open",
+    state: Annotated[str, Query(pattern=journals.one_of(journals.ATTACHMENT_STATES))] = "open",
     site: Annotated[int | None, Query(ge=1, le=1000)] = None,
     page: PageDep = 1,
     size: SizeDep = 50,

@@ -67,6 +67,17 @@ async def home_calls(
     return Page([r[0] for r in rows], total, page, size)
 
 
+# What the journals can be filtered by (the API's query patterns and the pages' choices come from here).
+HOME_CALL_STATES = ("assigned", "visited", "cancelled")
+APPOINTMENT_STATES = ("booked", "arrived", "fulfilled", "no_show", "cancelled")
+ATTACHMENT_STATES = ("open", "closed", "all")
+
+
+def one_of(values: tuple[str, ...]) -> str:
+    """A regular expression matching exactly one of ``values``."""
+    return f"^({'|'.join(values)})$"
+
+
 def appointment_state(booking: Booking) -> str:
     """booked, arrived, fulfilled, no_show or cancelled: one word for what the journal shows."""
     return "cancelled" if booking.status == "cancelled" else booking.visit or "booked"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,12 +19,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 
-from services.arm import api
-from services.arm.models import Clinic, Staff
+from services.arm import api, journals
+from services.arm.models import Clinic, Doctor, Staff
 from services.arm.schemas import AbsenceIn, AppointmentChangeIn, HomeCallChangeIn
 from services.arm.staff import StaffService
-from shared.contracts import IIN_PATTERN, PHONE_PATTERN, ServiceKind
+from shared.contracts import CODE_PATTERN, IIN_PATTERN, PHONE_PATTERN, ServiceKind
 from shared.http import ApiError, form_error
 from shared.web import PAGE_FAILURES, Pages, local_path
 from shared.web.documents import result_rows
@@ -265,7 +267,12 @@ async def home_calls(
 ) -> Response:
     """Журнал регистрации вызовов of a day, filterable; each call's next step as a button."""
     clinic = await _clinic(service, member)
-    filters = {"day": day, "doctor": doctor[:120], "site": site, "status": status if status in HOME_CALL_STATES else ""}
+    filters = {
+        "day": day,
+        "doctor": doctor[:120],
+        "site": site,
+        "status": status if status in journals.HOME_CALL_STATES else "",
+    }
     found = await api.home_call_journal(
         member,
         service,
@@ -276,11 +283,9 @@ async def home_calls(
         page=max(1, min(page, 100_000)),
         size=50,
     )
-    return _render(request, "home_calls.html", member, clinic, found=found, filters=filters, states=HOME_CALL_STATES)
-
-
-HOME_CALL_STATES = ("assigned", "visited", "cancelled")
-APPOINTMENT_STATES = ("booked", "arrived", "fulfilled", "no_show", "cancelled")
+    return _render(
+        request, "home_calls.html", member, clinic, found=found, filters=filters, states=journals.HOME_CALL_STATES
+    )
 
 
 async def _posted_change(request: Request, model: type[C], names: tuple[str, ...]) -> tuple[C, str]:
@@ -315,8 +320,8 @@ async def appointments(
 ) -> Response:
     """The appointments of a day by doctor and state; arrivals, visits held, no-shows."""
     clinic = await _clinic(service, member)
-    code = doctor_code if doctor_code.replace("-", "").replace("_", "").replace(".", "").isalnum() else ""
-    filters = {"day": day, "doctor_code": code[:40], "state": state if state in APPOINTMENT_STATES else ""}
+    code = doctor_code if re.fullmatch(CODE_PATTERN, doctor_code) else ""
+    filters = {"day": day, "doctor_code": code, "state": state if state in journals.APPOINTMENT_STATES else ""}
     found = await api.appointment_journal(
         member,
         service,
@@ -328,7 +333,7 @@ async def appointments(
         size=50,
     )
     return _render(
-        request, "appointments.html", member, clinic, found=found, filters=filters, states=APPOINTMENT_STATES
+        request, "appointments.html", member, clinic, found=found, filters=filters, states=journals.APPOINTMENT_STATES
     )
 
 
@@ -347,9 +352,6 @@ async def absence_page(request: Request, member: MemberPage, service: StaffDep) 
 
 
 async def _doctors(service: StaffService, clinic: Clinic) -> list[Any]:
-    from sqlalchemy import select
-
-    from services.arm.models import Doctor
 
     async with service.db.sessions() as session:
         return list(await session.scalars(select(Doctor).where(Doctor.clinic_bin == clinic.bin).order_by(Doctor.code)))
@@ -390,7 +392,7 @@ async def attachments(
 ) -> Response:
     """The attachment register: who is attached since when, who left when and why."""
     clinic = await _clinic(service, member)
-    state = state if state in ("open", "closed", "all") else "open"
+    state = state if state in journals.ATTACHMENT_STATES else "open"
     found = await api.attachment_register(member, service, state=state, site=_site(site), page=max(1, page), size=50)
     return _render(request, "attachments.html", member, clinic, found=found, filters={"state": state, "site": site})
 

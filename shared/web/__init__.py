@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ from shared.attachments import UploadOut
 from shared.cli import ASTANA
 from shared.contracts import MAX_DOCUMENT_BYTES
 from shared.deadlines import CONTACT_CENTRE
-from shared.http import ApiCode, ApiError, read_limited
+from shared.http import ApiCode, ApiError, read_limited, refusal_status
 from shared.refusals import Refusal, RefusalError
 from shared.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
 
@@ -75,7 +75,7 @@ class Problem:
     @classmethod
     def of(cls, exc: Exception, _: Translator) -> Problem:
         if isinstance(exc, RefusalError):
-            return cls(422, exc.code.value, _.refusal(exc.code, exc.detail))
+            return cls(refusal_status(exc.code), exc.code.value, _.refusal(exc.code))
         if isinstance(exc, ApiError):
             return cls(exc.status, exc.code.value, _.api_error(exc.code, exc.message))
         raise exc
@@ -335,8 +335,3 @@ class Pages:
         if code in LANGUAGES:
             response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
         return response
-
-
-def options(pairs: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
-    """Select options for a template: ``[{"value", "label"}]``."""
-    return [{"value": value, "label": label} for value, label in pairs]

@@ -10,6 +10,7 @@ from fpdf.enums import XPos, YPos
 
 from shared.certs import CertIdentity
 from shared.contracts import ServiceKind
+from shared.web import astana_time
 from shared.web.i18n import N_, Translator
 
 FONTS = Path(__file__).resolve().parents[1] / "fonts"  # DejaVu Sans: Cyrillic and the Kazakh letters
@@ -97,8 +98,6 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 def result_rows(document: dict[str, Any], _: Translator) -> list[tuple[str, str]]:
     """``(label, value)`` for each field of the result worth reading, in the document's order."""
-    from shared.web import astana_time
-
     rows = []
     fields = sorted(_flatten(document), key=lambda item: ORDER.index(item[0]) if item[0] in ORDER else len(ORDER))
     for key, value in fields:

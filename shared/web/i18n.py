@@ -118,7 +118,7 @@ class Translator:
         translated = self.gettext_object.gettext(text)
         return translated % values if values else translated
 
-    def refusal(self, code: Refusal, detail: str | None = None) -> str:
+    def refusal(self, code: Refusal) -> str:
         """The citizen-facing text of a refusal code in this language."""
         return self(refusal_text(code))
 
