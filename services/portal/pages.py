@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal.models import Citizen
-from services.portal.service import PortalService
+from services.portal.service import WAITING, PortalService
 from shared.contracts import (
     CLINICS_LIST,
     FINAL_STATUSES,
@@ -297,11 +297,7 @@ async def sign(
 async def my_requests(request: Request, citizen: CitizenPage, site: PagesDep, service: PortalDep) -> Response:
     """Number, service, status and deadline of each of the citizen's requests, newest first."""
     rows = await service.requests(citizen, 100, 0)
-    return site.render(request, "requests.html", rows=rows, waiting=_waiting(), citizen=citizen)
-
-
-def _waiting() -> set[str]:
-    return {s.value for s in RequestStatus if s not in FINAL_STATUSES}
+    return site.render(request, "requests.html", rows=rows, waiting=WAITING, citizen=citizen)
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
@@ -321,7 +317,7 @@ async def request_page(
         "request.html",
         row=row,
         events=events,
-        final=row.status in {s.value for s in FINAL_STATUSES} or row.result is not None,
+        final=row.status in FINAL_STATUSES or row.result is not None,
         refusal_text=_.refusal(row.refusal_code) if row.refusal_code else None,
         notice=_("Your request has been signed and sent.") if sent else None,
     )

@@ -138,3 +138,60 @@ async def test_x_forwarded_for_is_not_believed_from_an_unnamed_proxy(mesh: Mesh,
     assert mesh.log_file is not None
     log = mesh.log_file.read_text(errors="replace")
     assert "login refused" in log and forged not in log
+
+
+async def test_the_web_pages_answer_bad_input_with_a_4xx_and_change_nothing(
+    mesh: Mesh, people: People, ca: DevCA, clock: Clock
+) -> None:
+    """The pages are not in the OpenAPI documents: their routes, logged in, with bad or missing input."""
+    from tests.e2e.staff import STAFF_PASSWORD, member
+    from tests.e2e.test_eservices import CLINIC_1
+
+    citizen = await Citizen(people.take("attached_1")[0], mesh, ca, clock).enter()
+    await citizen.close()
+    html = {"Accept": "text/html"}
+    bad_uuid, no_uuid = "00000000-0000-4000-8000-000000000000", "not-a-uuid"
+    sites = {
+        "portal": (citizen.iin, "Tulpar-Zhol-2026"),
+        "arm": (member(CLINIC_1).iin, STAFF_PASSWORD),
+    }
+    for site, (iin, password) in sites.items():
+        async with httpx.AsyncClient(base_url=mesh.url(site), timeout=30, headers=html) as http:
+            assert (await http.post("/login", data={"iin": "1" * 40, "password": "x"})).status_code == 422
+            assert (await http.post("/login", data={"iin": iin, "password": "wrong-password"})).status_code == 401
+            logged_in = await http.post("/login", data={"iin": iin, "password": password})
+            assert logged_in.status_code == 303, logged_in.text[:300]
+            away = await http.get("/lang/kk", params={"next": "//evil.example/"})
+            assert (away.status_code, away.headers["location"]) == (303, "/")
+            attempts = [
+                ("POST", "/logout", {}),  # no CSRF token: nothing is changed
+                ("POST", f"/drafts/{bad_uuid}", {"jws": "a.b.c"}),
+                ("GET", f"/drafts/{no_uuid}", None),
+                ("POST", "/uploads?name=x", {}),
+            ]
+            if site == "portal":
+                attempts += [
+                    ("GET", "/services/no_such_service", None),
+                    ("GET", f"/requests/{no_uuid}", None),
+                    ("GET", f"/requests/{bad_uuid}/result", None),
+                    ("GET", "/services/appointment?patient_iin=12345", None),
+                    ("POST", f"/requests/{bad_uuid}/survey", {"process_and_result": "9", "information": "x"}),
+                    ("POST", "/register", {"iin": "abc", "password": "short", "password_again": "other"}),
+                ]
+            else:
+                attempts += [
+                    ("GET", "/persons?iin=12345", None),
+                    ("GET", "/persons?iin=" + "9" * 200, None),
+                    ("GET", "/journal/home-calls?day=yesterday&page=abc", None),
+                    ("GET", "/journal/appointments?day=2026-13-40", None),
+                    ("GET", "/file/no_such_service", None),
+                    ("POST", "/home-calls/NOPE", {"action": "explode"}),
+                    ("POST", "/absences", {"doctor_code": "x" * 300, "day": "soon", "reason": ""}),
+                ]
+            for method, path, form in attempts:
+                response = await http.request(method, path, data=form)
+                assert 400 <= response.status_code < 500, (site, method, path, response.status_code)
+                # a page answers with a page; the upload route answers its script in JSON
+                kind = "application/json" if path.startswith("/uploads") else "text/html"
+                assert response.headers["content-type"].startswith(kind), (site, path)
+            assert (await http.get("/")).status_code in (200, 303)  # still logged in: logout was refused
