@@ -13,6 +13,7 @@ import datetime as dt
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -167,6 +168,27 @@ class _LoadedCrl:
     signature_ok: dict[bytes, bool] = field(default_factory=dict)  # issuer fingerprint → verdict
 
 
+@dataclass(frozen=True, slots=True)
+class _Link:
+    """One certificate of a path as its revocation check needs it: its serial and its issuer."""
+
+    serial: int
+    issuer_name: bytes  # DER of the issuer's name, as CRLs are filed
+    issuer_fingerprint: bytes
+    issuer: x509.Certificate
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckedChain:
+    """A chain whose path to an anchor has been verified, with what each later use checks again."""
+
+    path: list[x509.Certificate]
+    links: list[_Link]  # leaf first; the anchor itself has no link
+    not_before: dt.datetime  # the latest start of validity along the path
+    not_after: dt.datetime  # the earliest end
+    identity: CertIdentity
+
+
 class TrustStore:
     """Trust anchors and revocation lists, with the checks of docs/architecture.md for one certificate chain.
 
@@ -185,31 +207,44 @@ class TrustStore:
         crl_dir: Path | None = None,
         refresh_seconds: float = 2.0,
         require_ca_crls: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.clock = clock or Clock()
         self._anchor_file = anchor_file
         self._crl_dir = crl_dir
         self._refresh_seconds = refresh_seconds
+        self._monotonic = monotonic
         self._next_look = 0.0
         self._seen_state: tuple[tuple[str, float], ...] = ()
-        self._paths: dict[tuple[bytes, ...], list[x509.Certificate]] = {}
-        self._identities: dict[bytes, CertIdentity] = {}
+        self._chains: dict[tuple[x509.Certificate, ...], _CheckedChain] = {}
         self._newest: dict[bytes, _LoadedCrl] = {}  # per issuer, the newest CRL ever loaded by this store
         self.require_ca_crls = require_ca_crls
         self._set(anchors, crls or [])
 
     @classmethod
     def from_files(
-        cls, anchor_file: Path, crl_dir: Path, *, clock: Clock | None = None, refresh_seconds: float = 2.0
+        cls,
+        anchor_file: Path,
+        crl_dir: Path,
+        *,
+        clock: Clock | None = None,
+        refresh_seconds: float = 2.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> TrustStore:
         """A store that loads (and later reloads) anchors from a PEM bundle and CRLs from a folder."""
-        store = cls([], clock=clock, anchor_file=anchor_file, crl_dir=crl_dir, refresh_seconds=refresh_seconds)
+        store = cls(
+            [],
+            clock=clock,
+            anchor_file=anchor_file,
+            crl_dir=crl_dir,
+            refresh_seconds=refresh_seconds,
+            monotonic=monotonic,
+        )
         store.refresh(force=True)
         return store
 
     def _set(self, anchors: list[x509.Certificate], crls: list[x509.CertificateRevocationList]) -> None:
-        self._paths = {}  # chains are re-checked against the new anchors
-        self._identities = {}
+        self._chains = {}  # chains are re-checked against the new anchors
         self._anchors = {_fingerprint(a): a for a in anchors}
         self._crls: dict[bytes, list[_LoadedCrl]] = {}
         for crl in crls:
@@ -245,7 +280,7 @@ class TrustStore:
         """Re-read anchors and CRLs if their files changed (cheap: a few ``stat`` calls)."""
         if self._anchor_file is None:
             return
-        now = time.monotonic()
+        now = self._monotonic()
         if not force and now < self._next_look:
             return
         self._next_look = now + self._refresh_seconds
@@ -268,22 +303,31 @@ class TrustStore:
     def crls(self) -> list[x509.CertificateRevocationList]:
         return [loaded.crl for group in self._crls.values() for loaded in group]
 
-    def _build_path(self, chain: list[x509.Certificate]) -> list[x509.Certificate]:
-        """Leaf → … → anchor, each link checked by signature; raises CERT_UNTRUSTED.
+    def _checked(self, chain: list[x509.Certificate]) -> _CheckedChain:
+        """The chain's path to an anchor and what every later use needs, found once per chain.
 
-        A path found once is cached by the chain's fingerprints: the signatures inside certificates never
-        change, while validity and revocation (cheap) are checked again on every use.
+        Cached by the certificates themselves (compared by their DER bytes): the signatures inside
+        certificates never change, so the path stands until the anchors or lists are reloaded; validity
+        and revocation (cheap) are checked again on every use by :meth:`verify_chain`.
         """
-        key = tuple(_fingerprint(c) for c in chain[:MAX_CHAIN_LENGTH])
-        cached = self._paths.get(key)
+        key = tuple(chain[:MAX_CHAIN_LENGTH])
+        cached = self._chains.get(key)
         if cached is not None:
             return cached
         path = self._find_path(chain)
-        if len(self._paths) > 10_000:
-            self._paths.clear()
-            self._identities.clear()
-        self._paths[key] = path
-        return path
+        if len(self._chains) > 10_000:
+            self._chains.clear()
+        checked = self._chains[key] = _CheckedChain(
+            path=path,
+            links=[
+                _Link(cert.serial_number, cert.issuer.public_bytes(), _fingerprint(issuer), issuer)
+                for cert, issuer in itertools.pairwise(path)
+            ],
+            not_before=max(c.not_valid_before_utc for c in path),
+            not_after=min(c.not_valid_after_utc for c in path),
+            identity=identity_of(chain[0]),
+        )
+        return checked
 
     def _find_path(self, chain: list[x509.Certificate]) -> list[x509.Certificate]:
         path = [chain[0]]
@@ -304,33 +348,31 @@ class TrustStore:
             current = issuer
         raise RefusalError(Refusal.CERT_UNTRUSTED, "certificate does not chain to a trusted anchor")
 
-    def _check_revocation(
-        self, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime, *, leaf: bool
-    ) -> None:
+    def _check_revocation(self, link: _Link, now: dt.datetime, *, leaf: bool) -> None:
         """The certificate's status from its issuer's current CRL. An end-entity certificate's status must
         be known (fail closed); a CA certificate is checked whenever its issuer publishes a CRL here, and
         needs one only with ``require_ca_crls`` (many CAs distribute no list for their intermediates)."""
         fresh = False
-        published = self._crls.get(cert.issuer.public_bytes(), [])
+        published = self._crls.get(link.issuer_name, [])
         if not leaf and not published and not self.require_ca_crls:
             return
         for loaded in published:
-            key = _fingerprint(issuer)
-            if key not in loaded.signature_ok:
-                loaded.signature_ok[key] = loaded.crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
-            if not loaded.signature_ok[key]:
+            verdict = loaded.signature_ok.get(link.issuer_fingerprint)
+            if verdict is None:
+                verdict = loaded.crl.is_signature_valid(link.issuer.public_key())  # type: ignore[arg-type]
+                loaded.signature_ok[link.issuer_fingerprint] = verdict
+            if not verdict:
                 continue
             next_update = loaded.crl.next_update_utc
             if next_update is None or next_update < now or loaded.crl.last_update_utc > now + dt.timedelta(minutes=5):
                 continue
             fresh = True
-            if cert.serial_number in loaded.revoked:
+            if link.serial in loaded.revoked:
                 raise RefusalError(Refusal.CERT_REVOKED, "certificate is revoked")
         if not fresh:
             raise RefusalError(
                 Refusal.CERT_STATUS_UNKNOWN,
-                f"no current revocation list from {issuer.subject.rfc4514_string()} for "
-                f"{cert.subject.rfc4514_string()} (serial {cert.serial_number:x})",
+                f"no current revocation list from {link.issuer.subject.rfc4514_string()} (serial {link.serial:x})",
             )
 
     def verify_chain(
@@ -341,18 +383,14 @@ class TrustStore:
         if not chain:
             raise RefusalError(Refusal.CERT_UNTRUSTED, "no certificate")
         now = self.clock.now()
-        path = self._build_path(chain)
-        for cert in path:
-            if now < cert.not_valid_before_utc:
-                raise RefusalError(Refusal.CERT_NOT_YET_VALID, "a certificate in the chain is not yet valid")
-            if now > cert.not_valid_after_utc:
-                raise RefusalError(Refusal.CERT_EXPIRED, "a certificate in the chain has expired")
-        for index, (cert, issuer) in enumerate(itertools.pairwise(path)):
-            self._check_revocation(cert, issuer, now, leaf=index == 0)
-        leaf = _fingerprint(chain[0])
-        identity = self._identities.get(leaf)
-        if identity is None:
-            identity = self._identities[leaf] = identity_of(chain[0])
+        checked = self._checked(chain)
+        if now < checked.not_before:
+            raise RefusalError(Refusal.CERT_NOT_YET_VALID, "a certificate in the chain is not yet valid")
+        if now > checked.not_after:
+            raise RefusalError(Refusal.CERT_EXPIRED, "a certificate in the chain has expired")
+        for index, link in enumerate(checked.links):
+            self._check_revocation(link, now, leaf=index == 0)
+        identity = checked.identity
         if purpose is not None and identity.purpose is not purpose:
             raise RefusalError(Refusal.CERT_WRONG_USAGE, f"a {purpose} key is required, got {identity.purpose}")
         return identity

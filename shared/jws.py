@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -75,6 +76,12 @@ def _raw_sign(key: SigningKey, signing_input: bytes) -> bytes:
 
 
 def _protected_header(key: SigningKey, chain: list[x509.Certificate]) -> str:
+    return _encoded_header(key, tuple(chain))
+
+
+@functools.lru_cache(maxsize=64)
+def _encoded_header(key: SigningKey, chain: tuple[x509.Certificate, ...]) -> str:
+    """A signer's protected header, encoded once: it is the same on every message the key signs."""
     header = {
         "alg": algorithm_for(key),
         "x5c": [base64.b64encode(c.public_bytes(Encoding.DER)).decode("ascii") for c in chain],
@@ -122,6 +129,25 @@ def parse(token: str, detached_payload: bytes | None = None) -> ParsedJws:
         payload = detached_payload
     else:
         payload = b64url_decode(payload_b64)
+    algorithm, header, chain = _decode_header(header_b64)
+    return ParsedJws(
+        algorithm=algorithm,
+        chain=list(chain),
+        header=header,
+        payload=payload,
+        signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
+        signature=b64url_decode(signature_b64),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _decode_header(header_b64: str) -> tuple[str, dict[str, Any], tuple[x509.Certificate, ...]]:
+    """The algorithm, header and ``x5c`` chain of a protected header, checked; raises :class:`JwsError`.
+
+    Remembered by the header's exact text: a signer's header (algorithm and chain) is the same on every
+    message it signs, so decoding it and its certificates once is enough. Only the decoding is
+    remembered — the signature and the chain's trust, validity and revocation are checked every time.
+    """
     try:
         header = json.loads(b64url_decode(header_b64))
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -137,17 +163,10 @@ def parse(token: str, detached_payload: bytes | None = None) -> ParsedJws:
     if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c):
         raise JwsError(JwsProblem.MALFORMED, "x5c certificate chain is missing")
     try:
-        chain = [x509.load_der_x509_certificate(base64.b64decode(c, validate=True)) for c in x5c]
+        chain = tuple(x509.load_der_x509_certificate(base64.b64decode(c, validate=True)) for c in x5c)
     except (binascii.Error, ValueError):
         raise JwsError(JwsProblem.MALFORMED, "x5c holds something that is not a DER certificate") from None
-    return ParsedJws(
-        algorithm=alg,
-        chain=chain,
-        header=header,
-        payload=payload,
-        signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
-        signature=b64url_decode(signature_b64),
-    )
+    return alg, header, chain
 
 
 def verify_signature(parsed: ParsedJws) -> None:

@@ -13,7 +13,7 @@ from shared.runtime import ServiceRuntime
 def routes(runtime: ServiceRuntime) -> dict[str, Route]:
     async def person_lookup(context: MessageContext) -> dict[str, Any]:
         request = parse_payload(PersonLookup, context.envelope.payload)
-        async with runtime.db.engine.connect() as connection:  # a plain read: no ORM session needed
+        async with runtime.db.reading() as connection:  # a plain read: no ORM session, no transaction
             person, parents = await lookup(connection, request.iin)
         return PersonFound(person=person, parents=parents).model_dump(mode="json")
 

@@ -117,6 +117,30 @@ def test_revocation_fails_closed(tmp_path: Path) -> None:
     assert refusal(lambda: store.verify_chain(other.chain)) is Refusal.CERT_STATUS_UNKNOWN
 
 
+def test_revoked_certificate_refused_at_the_next_refresh_with_every_cache_warm(tmp_path: Path) -> None:
+    """The header, chain and identity caches never outlive a revocation: once the refresh interval has
+    passed, the next message of a revoked signer is refused, however often its chain was seen before."""
+    ca = DevCA(tmp_path / "pki")
+    ticks = [0.0]  # the store's monotonic clock, moved by hand: the test waits for nothing
+    store = TrustStore.from_files(ca.folder / "trust.pem", ca.folder / "crl", monotonic=lambda: ticks[0])
+    issued = ca.issue_service("portal", "121240000013")
+    portal = ServiceIdentity("portal", issued.key, issued.chain)
+    clock = Clock()
+
+    def open_one() -> str:
+        _, raw = seal(portal, type="ping", recipient="gbd_fl", payload={}, clock=clock)
+        return str(open_envelope(raw, store, clock).signer.service)
+
+    assert [open_one() for _ in range(3)] == ["portal"] * 3  # header, path and identity now cached
+    ca.revoke(issued.certificate.serial_number)
+    ticks[0] += 1.0
+    assert open_one() == "portal"  # within the interval the files are not looked at: the bound it sets
+    ticks[0] += 1.5
+    assert refusal(open_one) is Refusal.CERT_REVOKED
+    ticks[0] += 10.0  # and stays refused (no cache brings the old verdict back)
+    assert refusal(open_one) is Refusal.CERT_REVOKED
+
+
 def test_envelope_verification(dev_ca: DevCA, trust: TrustStore) -> None:
     issued = dev_ca.issue_service("portal", "121240000013")
     portal = ServiceIdentity("portal", issued.key, issued.chain)
