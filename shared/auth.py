@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pwdlib import PasswordHash
-from sqlalchemy import Integer, String, case, delete, update
+from sqlalchemy import Integer, String, case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,11 +94,14 @@ async def issue_token(
     return token, expires
 
 
-async def iin_of_token(session: AsyncSession, model: Any, token: str, now: dt.datetime) -> str | None:
-    row = await session.get(model, token_hash(token))
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        return None
-    return str(row.iin)
+async def holder_of_token(session: AsyncSession, model: Any, holder: Any, token: str, now: dt.datetime) -> Any:
+    """The holder (a row of ``holder``, keyed by ИИН) of a token that is known, unexpired and not revoked;
+    ``None`` otherwise. One statement: it runs on every authenticated request."""
+    return await session.scalar(
+        select(holder)
+        .join(model, model.iin == holder.iin)
+        .where(model.token_hash == token_hash(token), model.revoked_at.is_(None), model.expires_at > now)
+    )
 
 
 def _iin_key(iin: str) -> str:

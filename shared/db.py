@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -44,10 +45,14 @@ class Database:
         if service:
             commits = DB_COMMITS.labels(service)
             event.listen(self.engine.sync_engine, "commit", lambda _connection: commits.inc())
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Plain reads need no transaction: on PostgreSQL one in autocommit is one round trip per statement
-        # instead of BEGIN, statement, ROLLBACK (SQLite's driver opens no transaction for a read anyway).
+        # Reads need no transaction: on PostgreSQL a read in autocommit is one round trip per statement
+        # instead of BEGIN, statement, ROLLBACK, and sees exactly what a statement of a READ COMMITTED
+        # transaction would (the latest committed data). SQLite's driver opens no transaction for a read.
         self._reader = self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        #: ORM sessions for reads. Write through :meth:`transaction` (atomic): on PostgreSQL a flush through
+        #: one of these would commit each statement on its own.
+        self.sessions = async_sessionmaker(self._reader, expire_on_commit=False)
+        self._writing_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time. Queueing writers here is far cheaper than letting pooled
         # connections collide and back off in SQLite's busy handler (which sleeps for up to 100 ms).
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -63,7 +68,7 @@ class Database:
         async with AsyncExitStack() as stack:
             if self._write_lock is not None:
                 await stack.enter_async_context(self._write_lock)
-            session = await stack.enter_async_context(self.sessions())
+            session = await stack.enter_async_context(self._writing_sessions())
             await stack.enter_async_context(session.begin())
             yield session
 
@@ -125,13 +130,19 @@ def insert_ignoring_conflicts(dialect: str, table: Table) -> Any:
     return (postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)).on_conflict_do_nothing()
 
 
+@functools.cache
+def _insert_returning(dialect: str, table: Table, key: str) -> Any:
+    return insert_ignoring_conflicts(dialect, table).returning(table.c[key])
+
+
 async def insert_new_rows(
     connection: AsyncConnection, table: Table, key: str, rows: list[dict[str, Any]]
 ) -> list[bool]:
     """Insert a batch, skipping rows whose ``key`` is taken; True for each row that was new. Of two copies
     within the batch only the first counts as new."""
-    statement = insert_ignoring_conflicts(connection.dialect.name, table).values(rows).returning(table.c[key])
-    inserted = set(await connection.scalars(statement))
+    # One statement for any number of rows (executemany with RETURNING, which SQLAlchemy sends as
+    # multi-row INSERTs): compiled once, where ``.values(rows)`` was compiled again for every batch size.
+    inserted = set((await connection.execute(_insert_returning(connection.dialect.name, table, key), rows)).scalars())
     results = []
     for row in rows:
         results.append(row[key] in inserted)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from aiormq.exceptions import AMQPError
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
@@ -33,6 +33,19 @@ _STATUS = {
     Refusal.TIMEOUT: 504,
     Refusal.INTERNAL: 503,
 }
+
+
+def from_state(attribute: str) -> Any:
+    """``Depends`` on an object the app keeps in ``app.state`` (its service, its pages).
+
+    Async on purpose: FastAPI runs a plain-``def`` dependency in a worker thread, which is a thread hop
+    and a wake-up of the event loop on every request.
+    """
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, attribute)
+
+    return Depends(dependency)
 
 
 class ApiCode(StrEnum):

@@ -30,6 +30,7 @@ import datetime as dt
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -52,6 +53,11 @@ from shared.topology import SERVICES
 from tests.conftest import free_port
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
+
+
+def progress(phase: str) -> None:
+    """Say on stderr that a timed phase starts (to attach a profiler to the services at the right moment)."""
+    print(f"[bench] timing: {phase}", file=sys.stderr, flush=True)
 
 
 def summary(name: str, latencies: list[float], elapsed: float) -> dict[str, float | str]:
@@ -92,6 +98,7 @@ async def signed_lookups(mesh: Mesh, clock: Clock, clients: int, total: int, iin
         assert answer["person"]["iin"] == iins[i % len(iins)]
 
     await run_clients(clients, min(200, total), one)  # warm-up
+    progress(f"signed lookups, {clients} clients")
     latencies, elapsed = await run_clients(clients, total, one)
     await bus.close()
     return summary("signed lookup via gateway", latencies, elapsed)
@@ -318,6 +325,7 @@ async def closed_loop(
         outcomes.append(await jobs[i]())
 
     before = scrape(mesh)
+    progress(f"e-service mix, {clients} clients")
     latencies, elapsed = await run_clients(clients, len(jobs), one)
     after = scrape(mesh)
     row = summary(f"e-service mix ({len(jobs)})", latencies, elapsed)
@@ -358,6 +366,7 @@ async def open_loop(transactions: Transactions, rate: float, seconds: float) -> 
         else:
             errors += 1
 
+    progress(f"e-service open loop, {rate:g} tx/s")
     began = loop.time()
     tasks = []
     for i, job in enumerate(jobs):

@@ -34,7 +34,7 @@ from services.arm.schemas import (
 from services.arm.staff import StaffService
 from shared.attachments import UploadOut
 from shared.contracts import MAX_DOCUMENT_BYTES, TEXT_PATTERN
-from shared.http import ApiError, error_responses, read_limited
+from shared.http import ApiError, error_responses, from_state, read_limited
 from shared.messaging import refusal_payload
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"], responses=error_responses(401, 403, 404, 409, 429, 504))
@@ -42,11 +42,7 @@ public = APIRouter(prefix="/api/v1", tags=["verification"], responses=error_resp
 _bearer = HTTPBearer(auto_error=False)
 
 
-def staff_service(request: Request) -> StaffService:
-    return request.app.state.staff
-
-
-StaffServiceDep = Annotated[StaffService, Depends(staff_service)]
+StaffServiceDep = Annotated[StaffService, from_state("staff")]
 
 
 async def current_member(

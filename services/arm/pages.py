@@ -26,7 +26,7 @@ from services.arm.models import Clinic, Doctor, Staff
 from services.arm.schemas import AbsenceIn, AppointmentChangeIn, HomeCallChangeIn
 from services.arm.staff import StaffService
 from shared.contracts import CODE_PATTERN, IIN_PATTERN, PHONE_PATTERN, ServiceKind
-from shared.http import ApiError, form_error
+from shared.http import ApiError, form_error, from_state
 from shared.web import PAGE_FAILURES, Pages, local_path
 from shared.web.documents import result_rows
 from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
@@ -66,8 +66,8 @@ async def page_member(request: Request) -> Staff:
 
 
 MemberPage = Annotated[Staff, Depends(page_member)]
-StaffDep = Annotated[StaffService, Depends(staff_service)]
-PagesDep = Annotated[Pages, Depends(pages)]
+StaffDep = Annotated[StaffService, from_state("staff")]
+PagesDep = Annotated[Pages, from_state("pages")]
 
 
 async def _clinic(service: StaffService, member: Staff) -> Clinic:

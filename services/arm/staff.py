@@ -144,8 +144,7 @@ class StaffService:
 
     async def member(self, token: str) -> Staff:
         async with self.db.sessions() as session:
-            iin = await auth.iin_of_token(session, StaffToken, token, self.clock.now())
-            member = await session.get(Staff, iin) if iin else None
+            member = await auth.holder_of_token(session, StaffToken, Staff, token, self.clock.now())
         if member is None or not member.active:
             raise ApiError(401, "UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
         return member

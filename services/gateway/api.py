@@ -45,7 +45,7 @@ class RightOut(BaseModel):
     types: list[str]
 
 
-def require_operator(
+async def require_operator(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     """Journal access is for operators holding the configured bearer token."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.gbd_fl.models import PersonRow, RelationRow
@@ -35,6 +35,15 @@ def to_contract(row: Any) -> Person:
     )
 
 
+# One statement, built once: the person and, row by row, their registered parents (none: one row with NULL).
+_PERSON_WITH_PARENTS = (
+    select(PersonRow.__table__, RelationRow.parent_iin)
+    .outerjoin(RelationRow, RelationRow.child_iin == PersonRow.iin)
+    .where(PersonRow.iin == bindparam("iin"))
+    .order_by(RelationRow.parent_iin)
+)
+
+
 async def lookup(session: AsyncSession | AsyncConnection, iin: str) -> tuple[Person, list[str]]:
     """The person with this ИИН and the ИИНs of their registered parents/guardians.
 
@@ -44,11 +53,10 @@ async def lookup(session: AsyncSession | AsyncConnection, iin: str) -> tuple[Per
         parse_iin(iin)
     except InvalidIdentifier as exc:
         raise RefusalError(Refusal.IIN_INVALID, exc.detail) from None
-    row = (await session.execute(select(PersonRow.__table__).where(PersonRow.iin == iin))).first()
-    if row is None:
+    rows = (await session.execute(_PERSON_WITH_PARENTS, {"iin": iin})).all()
+    if not rows:
         raise RefusalError(Refusal.PERSON_NOT_FOUND)
-    parents = list(await session.scalars(select(RelationRow.parent_iin).where(RelationRow.child_iin == iin)))
-    return to_contract(row), parents
+    return to_contract(rows[0]), [row.parent_iin for row in rows if row.parent_iin is not None]
 
 
 async def seed(db: Database, count: int, seed_value: int) -> int:

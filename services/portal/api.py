@@ -43,7 +43,7 @@ from shared.contracts import (
     parse_payload,
 )
 from shared.deadlines import CONTACT_CENTRE, deadline_text
-from shared.http import ApiError, error_responses, read_limited
+from shared.http import ApiError, error_responses, from_state, read_limited
 from shared.jws import parse
 from shared.topology import arm_address
 
@@ -64,7 +64,7 @@ async def current_citizen(
 
 
 CitizenDep = Annotated[Citizen, Depends(current_citizen)]
-PortalDep = Annotated[PortalService, Depends(portal)]
+PortalDep = Annotated[PortalService, from_state("portal")]
 
 
 def request_out(row: RequestRow, events: list | None = None) -> RequestOut:

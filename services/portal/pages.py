@@ -31,7 +31,7 @@ from shared.contracts import (
 )
 from shared.deadlines import CONTACT_CENTRE, deadline_text
 from shared.documents import verify_clinic_result
-from shared.http import ApiError
+from shared.http import ApiError, from_state
 from shared.jws import parse
 from shared.refusals import Refusal, RefusalError
 from shared.topology import arm_address
@@ -61,8 +61,8 @@ async def page_citizen(request: Request) -> Citizen:
 
 
 CitizenPage = Annotated[Citizen, Depends(page_citizen)]
-PortalDep = Annotated[PortalService, Depends(portal)]
-PagesDep = Annotated[Pages, Depends(pages)]
+PortalDep = Annotated[PortalService, from_state("portal")]
+PagesDep = Annotated[Pages, from_state("pages")]
 
 
 def create_pages(secure_cookies: bool) -> Pages:

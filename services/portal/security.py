@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.portal.config import PortalSettings
-from services.portal.models import Token
+from services.portal.models import Citizen, Token
 from shared import auth
 from shared.auth import hash_password, token_hash, verify_password
 from shared.http import ApiError
@@ -49,5 +49,5 @@ async def issue_token(session: AsyncSession, iin: str, now: dt.datetime, ttl_sec
     return await auth.issue_token(session, Token, iin, now, ttl_seconds)
 
 
-async def citizen_of_token(session: AsyncSession, token: str, now: dt.datetime) -> str | None:
-    return await auth.iin_of_token(session, Token, token, now)
+async def citizen_of_token(session: AsyncSession, token: str, now: dt.datetime) -> Citizen | None:
+    return await auth.holder_of_token(session, Token, Citizen, token, now)

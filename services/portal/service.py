@@ -177,8 +177,7 @@ class PortalService:
 
     async def citizen(self, token: str) -> Citizen:
         async with self.db.sessions() as session:
-            iin = await security.citizen_of_token(session, token, self.clock.now())
-            citizen = await session.get(Citizen, iin) if iin else None
+            citizen = await security.citizen_of_token(session, token, self.clock.now())
         if citizen is None:
             raise ApiError(401, "UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
         return citizen

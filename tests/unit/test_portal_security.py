@@ -30,7 +30,8 @@ async def test_tokens_expire_and_can_be_revoked(db: Database) -> None:
         token, expires = await security.issue_token(session, "850315300019", NOW, ttl_seconds=1800)
     assert expires == NOW + dt.timedelta(minutes=30)
     async with db.sessions() as session:
-        assert await security.citizen_of_token(session, token, NOW + dt.timedelta(minutes=29)) == "850315300019"
+        holder = await security.citizen_of_token(session, token, NOW + dt.timedelta(minutes=29))
+        assert holder is not None and holder.iin == "850315300019"
         assert await security.citizen_of_token(session, token, NOW + dt.timedelta(minutes=30)) is None
         assert await security.citizen_of_token(session, token + "x", NOW) is None
         stored = await session.get(Token, security.token_hash(token))
