@@ -55,9 +55,19 @@ from tests.conftest import free_port
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
 
 
+# One e-service transaction: prepare → sign → wait for the outcome; returns the final status and, given a
+# dict, fills in how long each of the three phases took.
+Job = Callable[..., Awaitable[str]]
+
+
 def progress(phase: str) -> None:
     """Say on stderr that a timed phase starts (to attach a profiler to the services at the right moment)."""
     print(f"[bench] timing: {phase}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values) or [0.0]
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def summary(name: str, latencies: list[float], elapsed: float) -> dict[str, float | str]:
@@ -67,7 +77,7 @@ def summary(name: str, latencies: list[float], elapsed: float) -> dict[str, floa
         "n": len(ordered),
         "throughput": len(ordered) / elapsed,
         "p50": statistics.median(ordered) * 1000,
-        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "p99": percentile(ordered, 0.99) * 1000,
     }
 
 
@@ -273,7 +283,7 @@ class Transactions:
         self.slots: list[dict[str, Any]] | None = None
         self.made: list[Any] = []
 
-    async def prepare(self, count: int) -> list[Callable[[], Awaitable[str]]]:
+    async def prepare(self, count: int) -> list[Job]:
         """``count`` transactions ready to run; each returns the request's final status."""
         from tests.e2e.citizens import Citizen
 
@@ -298,12 +308,23 @@ class Transactions:
             "attachment": lambda: {"clinic": "980440012347"},
         }
 
-        def transaction(kind: str, citizen: Citizen) -> Callable[[], Awaitable[str]]:
+        def transaction(kind: str, citizen: Citizen) -> Job:
             fields = forms[kind]()
 
-            async def run() -> str:
-                request = await citizen.submit(kind, **fields)
-                return str((await citizen.wait(request["id"], seconds=120))["status"])
+            async def run(phases: dict[str, float] | None = None) -> str:
+                started = time.perf_counter()
+                prepared = await citizen.prepare(kind, **fields)
+                prepared_at = time.perf_counter()
+                request = await citizen.sign(prepared)
+                signed_at = time.perf_counter()
+                status = str((await citizen.wait(request["id"], seconds=120))["status"])
+                if phases is not None:
+                    phases.update(
+                        prepare=prepared_at - started,
+                        sign=signed_at - prepared_at,
+                        outcome=time.perf_counter() - signed_at,
+                    )
+                return status
 
             return run
 
@@ -344,14 +365,16 @@ async def open_loop(transactions: Transactions, rate: float, seconds: float) -> 
     count = max(1, int(rate * seconds))
     jobs = await transactions.prepare(count)
     latencies: list[float] = []
+    by_phase: dict[str, list[float]] = {}  # of the completed transactions
     errors = shed = 0
     loop = asyncio.get_running_loop()
 
-    async def timed(job: Callable[[], Awaitable[str]]) -> None:
+    async def timed(job: Job) -> None:
         nonlocal errors, shed
         started = time.perf_counter()
         try:
-            status = await job()
+            phases: dict[str, float] = {}
+            status = await job(phases)
         except ApiFailure as exc:
             if exc.status == 503:
                 shed += 1
@@ -363,6 +386,8 @@ async def open_loop(transactions: Transactions, rate: float, seconds: float) -> 
             return
         if status == "completed":
             latencies.append(time.perf_counter() - started)
+            for phase, seconds in phases.items():
+                by_phase.setdefault(phase, []).append(seconds)
         else:
             errors += 1
 
@@ -382,11 +407,12 @@ async def open_loop(transactions: Transactions, rate: float, seconds: float) -> 
         "offered": rate,
         "throughput": len(latencies) / elapsed,
         "p50": statistics.median(ordered) * 1000,
-        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "p99": percentile(ordered, 0.99) * 1000,
         "max": ordered[-1] * 1000,
         "n": count,
         "errors": errors,
         "shed": shed,
+        **{f"{phase}_p99_ms": percentile(values, 0.99) * 1000 for phase, values in sorted(by_phase.items())},
     }
 
 
@@ -494,7 +520,7 @@ def main() -> None:
                         print(f"open loop, {args.seconds:.0f} s per rate (closed-loop capacity {capacity:.1f} tx/s)")
                         print(
                             f"{'offered':>7}  {'completed/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-                            "  errors  shed"
+                            "  errors  shed   p99 ms of each phase"
                         )
                     for rate in rates:
                         row = await open_loop(transactions, rate, args.seconds)
@@ -502,7 +528,8 @@ def main() -> None:
                         rows.append(row)
                         print(
                             f"{rate:>7.0f}  {row['throughput']:>11.1f} {ms(row['p50'])} {ms(row['p99'])} "
-                            f"{ms(row['max'])}  {row['errors']:>6}  {row['shed']:>4}"
+                            f"{ms(row['max'])}  {row['errors']:>6}  {row['shed']:>4}   "
+                            + " ".join(f"{p}{ms(row.get(f'{p}_p99_ms', 0))}" for p in ("prepare", "sign", "outcome"))
                         )
                 finally:
                     await transactions.close()
