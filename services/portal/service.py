@@ -577,6 +577,9 @@ class PortalService:
                 log.error("clinic result failed verification", extra={"request": request.id, "code": exc.code})
                 name, detail = "failed", f"{Refusal.INTERNAL}: result signature invalid ({exc.code})"
         session.add(RequestEvent(request_id=request.id, status=name, at=status.at, seq=status.seq, detail=detail))
+        # Every status changes the history, and a long-poll waits for the history to be whole: an earlier
+        # status arriving after a later one must wake it too (else it answers only at its next re-read).
+        self.changes.after_commit(session, request.id)
         if status.registration_number:
             request.registration_number = status.registration_number
         if status.seq <= request.status_seq:
@@ -585,7 +588,6 @@ class PortalService:
             step = "process_6" if name == "registered" else "process_8"
             self.steps.record(step, (status.at - request.submitted_at).total_seconds())
         request.status_seq, request.status, request.updated_at = status.seq, name, now
-        self.changes.after_commit(session, request.id)
         request.status_note = status.note
         if status.refusal is not None:
             request.refusal_code, request.refusal_message = status.refusal.code.value, status.refusal.message

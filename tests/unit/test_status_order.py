@@ -90,6 +90,17 @@ async def test_statuses_crossing_in_flight_end_in_the_later_one(portal: PortalSe
     assert await state(portal, request) == ("refused", ["refused", "registered"])
 
 
+async def test_an_earlier_status_arriving_late_wakes_the_long_poll(portal: PortalService) -> None:
+    """The long-poll answers once the history is whole: the late earlier status completes it, so it must
+    wake the waiters, though the request's status does not move."""
+    request = await submitted(portal)
+    await apply(portal, status(request, 2, "refused", registration_number="2347-2026-000001", refusal=REFUSED))
+    with portal.changes.watch(request.id) as changed:
+        await apply(portal, status(request, 1, "registered", registration_number="2347-2026-000001"))
+        assert changed.is_set()
+    assert await state(portal, request) == ("refused", ["refused", "registered"])
+
+
 async def test_a_duplicate_refusal_after_a_later_status_changes_nothing(portal: PortalService) -> None:
     request = await submitted(portal)
     await apply(portal, status(request, 1, "registered"))
