@@ -32,9 +32,13 @@ class PortalSettings(ServiceSettings):
     """Shortest password accepted at registration."""
     password_max_length: int = 128
     """Longest password accepted (Argon2 hashes anything, but a bound keeps hashing cheap)."""
+    admission_target_seconds: float = 0.5
+    """The latency the portal keeps its admitted work per clinic within (a step such as preparing or
+    checking a signature; a request's wait for registration): the limit on work in flight follows it, and
+    new work beyond the limit gets 503 + Retry-After (overload is shed, not queued: services/portal/admission.py)."""
     max_clinic_wait_seconds: float = 5.0
     """New submissions to a clinic get 503 + Retry-After while one of its requests has waited longer than
-    this for registration (overload is shed, not queued: services/portal/admission.py)."""
+    this for registration (its АРМ is down or its queue stuck)."""
     resend_after_seconds: float = 5.0
     """A submitted request whose sending was not confirmed is sent again after this long."""
     timezone: str = "Asia/Almaty"

@@ -10,6 +10,7 @@ import logging
 import time
 import uuid
 import zoneinfo
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,7 +116,7 @@ class PortalService:
         self.calendar = settings.work_calendar()
         self.steps = StepTimes(deadlines.PORTAL_STEPS)  # table 1's times, measured
         self.changes = RequestChanges()
-        self.admission = Admission(settings.max_clinic_wait_seconds)
+        self.admission = Admission(settings.admission_target_seconds, settings.max_clinic_wait_seconds)
         self.writes = GroupCommit(db, {"sent": self._mark_sent})
         self.throttle = Throttle(db, LoginCounter, LoginSuccess, security.limits(settings))
         clinics = load_clinics(settings.clinics_file)
@@ -334,10 +335,18 @@ class PortalService:
         # Shedding must cost little, or refusing a crowd takes the capacity the accepted requests need: the
         # clinic known here (chosen, or the last one learnt) is checked before asking the register.
         likely = clinic_bin or await self.known_clinic(clean.get("patient_iin") or citizen.iin)
-        if likely:
-            self.admission.check(likely)
-        clinic = await self.clinic_for(citizen, service, clinic_bin, clean)
-        self.admission.check(clinic)  # shed before a slot is held or anything stored
+        with ExitStack() as admitted:
+            if likely:
+                admitted.enter_context(self.admission.step(likely))  # before the register is asked
+            clinic = await self.clinic_for(citizen, service, clinic_bin, clean)
+            if clinic != likely:
+                admitted.enter_context(self.admission.step(clinic))  # before a slot is held or anything stored
+            return await self._hold_and_draft(citizen, service, clinic, form, clean)
+
+    async def _hold_and_draft(
+        self, citizen: Citizen, service: ServiceKind, clinic: str, form: Any, clean: dict[str, Any]
+    ) -> Prepared:
+        """Hold the appointment's slot (if any) and store the document to sign."""
         now = self.clock.now()
         if isinstance(form, AppointmentForm):
             await self.ask(
@@ -394,9 +403,10 @@ class PortalService:
         if _signed_content(jws) != draft.document.encode():
             raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the prepared document")
         message_id = self.correlate()
-        await self.check_signature(jws, citizen.iin)
-        signed = SignedRequest.model_validate_json(draft.document)
-        return await self.submit(citizen, signed, jws, draft_id=draft.id, message_id=message_id)
+        with self.admission.step(draft.clinic_bin):
+            await self.check_signature(jws, citizen.iin)
+            signed = SignedRequest.model_validate_json(draft.document)
+            return await self.submit(citizen, signed, jws, draft_id=draft.id, message_id=message_id)
 
     @staticmethod
     def correlate() -> str:
@@ -420,8 +430,9 @@ class PortalService:
         signed.form()
         await self.files_of(citizen.iin, signed)  # every attached document must have been uploaded
         message_id = self.correlate()
-        await self.check_signature(jws, citizen.iin)
-        return await self.submit(citizen, signed, jws, message_id=message_id)
+        with self.admission.step(signed.provider):
+            await self.check_signature(jws, citizen.iin)
+            return await self.submit(citizen, signed, jws, message_id=message_id)
 
     async def submit(
         self,
@@ -431,8 +442,8 @@ class PortalService:
         draft_id: str | None = None,
         message_id: str | None = None,
     ) -> Request:
-        """Process 5: store the request (``submitted``, with its deadline) and send it to the clinic."""
-        self.admission.check(signed.provider)
+        """Process 5: store the request (``submitted``, with its deadline) and send it to the clinic (the
+        caller holds an admission step for it)."""
         now = self.clock.now()
         request = Request(
             id=str(uuid.uuid4()),
@@ -582,11 +593,13 @@ class PortalService:
         self.changes.after_commit(session, request.id)
         if status.registration_number:
             request.registration_number = status.registration_number
-        if status.seq <= request.status_seq:
-            return  # an earlier status arriving late: history only
         if request.channel == "portal" and name in ("registered", "completed", "refused"):
+            # Timed whenever it arrives (the inbox lets each status through once), even late: the step's
+            # duration is the clinic's, whatever order its messages crossed in.
             step = "process_6" if name == "registered" else "process_8"
             self.steps.record(step, (status.at - request.submitted_at).total_seconds())
+        if status.seq <= request.status_seq:
+            return  # an earlier status arriving late: history only
         request.status_seq, request.status, request.updated_at = status.seq, name, now
         request.status_note = status.note
         if status.refusal is not None:

@@ -99,6 +99,8 @@ async def test_an_earlier_status_arriving_late_wakes_the_long_poll(portal: Porta
         await apply(portal, status(request, 1, "registered", registration_number="2347-2026-000001"))
         assert changed.is_set()
     assert await state(portal, request) == ("refused", ["refused", "registered"])
+    # both of the clinic's steps are timed, whatever order their messages crossed in
+    assert (portal.steps.steps["process_6"].count, portal.steps.steps["process_8"].count) == (1, 1)
 
 
 async def test_a_duplicate_refusal_after_a_later_status_changes_nothing(portal: PortalService) -> None:

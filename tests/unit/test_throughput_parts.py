@@ -98,26 +98,90 @@ async def test_overload_is_answered_503_with_retry_after_at_once() -> None:
         assert [r.status_code for r in await asyncio.gather(*reads)] == [201, 201, 201]
 
 
+def _shed(admission, clinic: str) -> bool:  # type: ignore[no-untyped-def]
+    from shared.http import ApiError
+
+    try:
+        admission.check(clinic)
+    except ApiError as exc:
+        assert (exc.status, exc.code, exc.headers) == (503, "OVERLOADED", {"Retry-After": "2"})
+        return True
+    return False
+
+
 def test_a_clinic_that_falls_behind_sheds_new_submissions_until_it_catches_up() -> None:
+    from services.portal.admission import Admission
+
+    now = [0.0]
+    admission = Admission(target=100.0, max_wait=5.0, forget_after=60.0, clock=lambda: now[0])
+    admission.sent("clinic-a", "r1")
+    now[0] = 3.0
+    admission.sent("clinic-a", "r2")
+    assert not _shed(admission, "clinic-a")  # the oldest has waited 3 s: still accepted
+    now[0] = 6.0
+    assert _shed(admission, "clinic-a")
+    assert not _shed(admission, "clinic-b")  # another clinic is not affected
+    admission.answered("clinic-a", "r1")
+    assert not _shed(admission, "clinic-a")  # r2 has waited 3 s: open again
+    now[0] = 9.0
+    assert _shed(admission, "clinic-a")
+    now[0] = 64.0  # r2 never got a status: forgotten, it cannot keep the clinic closed
+    assert not _shed(admission, "clinic-a")
+    assert admission.waiting("clinic-a") == 0
+
+
+def test_work_in_flight_is_bounded_per_clinic_and_each_step_frees_its_place() -> None:
     from services.portal.admission import Admission
     from shared.http import ApiError
 
     now = [0.0]
-    admission = Admission(max_wait=5.0, forget_after=60.0, clock=lambda: now[0])
-    admission.sent("clinic-a", "r1")
-    now[0] = 3.0
-    admission.sent("clinic-a", "r2")
-    admission.check("clinic-a")  # the oldest has waited 3 s: still accepted
-    now[0] = 6.0
-    with pytest.raises(ApiError) as shed:
-        admission.check("clinic-a")
-    assert (shed.value.status, shed.value.code, shed.value.headers) == (503, "OVERLOADED", {"Retry-After": "2"})
-    admission.check("clinic-b")  # another clinic is not affected
+    admission = Admission(target=1.0, max_wait=5.0, initial_limit=3, clock=lambda: now[0])
+    admission.sent("clinic-a", "r1")  # a request sent: in flight until registered
+    with admission.step("clinic-a"), admission.step("clinic-a"):
+        assert _shed(admission, "clinic-a")  # r1 waiting + two steps running = the limit of 3
+        with pytest.raises(ApiError), admission.step("clinic-a"):
+            pass
+        assert not _shed(admission, "clinic-b")
+    assert not _shed(admission, "clinic-a")  # the steps ended
     admission.answered("clinic-a", "r1")
-    admission.check("clinic-a")  # r2 has waited 3 s: open again
-    now[0] = 9.0
-    with pytest.raises(ApiError):
-        admission.check("clinic-a")
-    now[0] = 64.0  # r2 never got a status: forgotten, it cannot keep the clinic closed
-    admission.check("clinic-a")
     assert admission.waiting("clinic-a") == 0
+
+
+def test_the_limit_follows_the_latency_of_admitted_work() -> None:
+    from services.portal.admission import Admission
+
+    now = [0.0]
+    admission = Admission(target=1.0, max_wait=60.0, initial_limit=8, floor=2, clock=lambda: now[0])
+    for i in range(4):
+        admission.sent("clinic-a", f"slow{i}")
+    now[0] = 3.0  # all four waited 3 s, above the 1 s target
+    admission.answered("clinic-a", "slow0")
+    assert admission.limit("clinic-a") == 4  # three times the target: cut by the most, a half
+    admission.answered("clinic-a", "slow1")
+    assert admission.limit("clinic-a") == 4  # admitted before the cut: the same queue, no second cut
+    now[0] = 3.5
+    admission.sent("clinic-a", "after")
+    now[0] = 4.7
+    admission.answered("clinic-a", "after")  # admitted after the cut and still slow, a little: cut by a quarter
+    assert admission.limit("clinic-a") == 3
+    for i in range(10):
+        admission.sent("clinic-a", f"again{i}")
+        now[0] += 2.0
+        admission.answered("clinic-a", f"again{i}")
+    assert admission.limit("clinic-a") == 2  # never below the floor
+    # Fast work while the limit is in use raises it, by about one per limit's worth of samples.
+    for i in range(8):
+        admission.sent("clinic-a", f"fast{i}")
+    admission.answered("clinic-a", "slow2")
+    admission.answered("clinic-a", "slow3")  # old, slow, but admitted before the last cut: no cut
+    for i in range(8):
+        now[0] += 0.1
+        admission.answered("clinic-a", f"fast{i}")
+    grown = admission.limit("clinic-a")
+    assert 3 < grown < 5
+    # Fast work on an idle clinic does not raise its limit: a limit never used says nothing.
+    for i in range(20):
+        admission.sent("clinic-b", f"r{i}")
+        now[0] += 0.1
+        admission.answered("clinic-b", f"r{i}")
+    assert admission.limit("clinic-b") == 8
