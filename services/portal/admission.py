@@ -11,7 +11,9 @@ The limit follows the latency of that work (how long a step ran, how long a requ
 registration) against ``target`` seconds, as TCP follows its round trips. A sample above the target cuts
 the limit by a quarter to a half, the more the further above (once per round: work admitted before the
 last cut cannot cut it again, as it only reports the queue that cut was for); a sample within the target
-while the limit is in use raises it by one per limit's worth of samples. So the limit settles where the
+raises it by one per limit's worth of samples while the limit is in use. Slow work with next to nothing
+else in flight is the work's own time (a slow machine, a slow partner), not a queue, and cuts nothing; a
+clinic quiet for a while after a cut gets its initial room back. So the limit settles where the
 mesh, on whatever machine it runs, serves admitted work within the target; by Little's law the work in
 flight is then about throughput × target, and the latency of what is accepted stays bounded however many
 more arrive.
@@ -37,6 +39,10 @@ DEEPEST_CUT, SHALLOWEST_CUT = 0.5, 0.75
 # A clinic starts with room for a burst (a crowd at the slot release is served in seconds, not refused
 # because nothing is known yet); sustained overload cuts the limit within a few rounds.
 INITIAL_LIMIT = 64.0
+# Work in flight (the sample's own included) from which a slow sample is taken for a queue.
+QUEUE = 4
+# A clinic quiet (its limit not in use) this long after the last cut gets its initial room back.
+RECOVERY = 10.0
 
 
 @dataclass
@@ -88,6 +94,8 @@ class Admission:
             if now - since <= self.forget_after:
                 break
             del state.waiting[request_id]  # stuck: the deadline watcher has it; it must not keep the door shut
+        if state.limit < self.initial_limit and state.in_flight < state.limit / 2 and now - state.cut_at > RECOVERY:
+            state.limit = self.initial_limit  # quiet since the last cut: room for a burst again
         oldest = next(iter(state.waiting.values()), None)
         if state.in_flight >= state.limit or (oldest is not None and now - oldest > self.max_wait):
             raise ApiError(
@@ -124,13 +132,15 @@ class Admission:
 
     def _sample(self, state: _Clinic, started: float) -> None:
         now = self.clock()
-        latency = now - started
+        latency, in_flight = now - started, state.in_flight + 1  # this sample's work included
         if latency > self.target:
-            if started > state.cut_at:
+            # Slow work with next to nothing else in flight is the work's own time (a slow machine, a slow
+            # partner), not a queue that a lower limit would shorten.
+            if in_flight >= QUEUE and started > state.cut_at:
                 cut = min(SHALLOWEST_CUT, max(DEEPEST_CUT, self.target / latency))
                 state.limit = max(self.floor, state.limit * cut)
                 state.cut_at = now
-        elif state.in_flight + 1 >= state.limit / 2:  # only a limit in use grows (this sample's work included)
+        elif in_flight >= state.limit / 2:  # only a limit in use grows
             state.limit = min(self.ceiling, state.limit + 1 / state.limit)
 
     def waiting(self, clinic_bin: str) -> int:

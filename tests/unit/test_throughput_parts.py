@@ -161,6 +161,7 @@ def test_the_limit_follows_the_latency_of_admitted_work() -> None:
     assert admission.limit("clinic-a") == 4  # admitted before the cut: the same queue, no second cut
     now[0] = 3.5
     admission.sent("clinic-a", "after")
+    admission.sent("clinic-a", "after2")
     now[0] = 4.7
     admission.answered("clinic-a", "after")  # admitted after the cut and still slow, a little: cut by a quarter
     assert admission.limit("clinic-a") == 3
@@ -185,3 +186,24 @@ def test_the_limit_follows_the_latency_of_admitted_work() -> None:
         now[0] += 0.1
         admission.answered("clinic-b", f"r{i}")
     assert admission.limit("clinic-b") == 8
+
+
+def test_slow_work_with_little_in_flight_does_not_cut_and_a_quiet_clinic_gets_its_room_back() -> None:
+    from services.portal.admission import RECOVERY, Admission
+
+    now = [0.0]
+    admission = Admission(target=0.5, max_wait=60.0, initial_limit=8, clock=lambda: now[0])
+    for _ in range(5):  # one at a time, each slow (a slow machine, not a queue): the limit stays
+        with admission.step("clinic-a"):
+            now[0] += 2.0
+    assert admission.limit("clinic-a") == 8
+    for i in range(6):  # many at once and slow: a queue, cut
+        admission.sent("clinic-a", f"r{i}")
+    now[0] += 2.0
+    for i in range(6):
+        admission.answered("clinic-a", f"r{i}")
+    assert admission.limit("clinic-a") == 4
+    now[0] += RECOVERY / 2
+    assert not _shed(admission, "clinic-a") and admission.limit("clinic-a") == 4  # not yet
+    now[0] += RECOVERY
+    assert not _shed(admission, "clinic-a") and admission.limit("clinic-a") == 8  # quiet since: room again
