@@ -182,7 +182,6 @@ class _Link:
 class _CheckedChain:
     """A chain whose path to an anchor has been verified, with what each later use checks again."""
 
-    path: list[x509.Certificate]
     links: list[_Link]  # leaf first; the anchor itself has no link
     not_before: dt.datetime  # the latest start of validity along the path
     not_after: dt.datetime  # the earliest end
@@ -318,7 +317,6 @@ class TrustStore:
         if len(self._chains) > 10_000:
             self._chains.clear()
         checked = self._chains[key] = _CheckedChain(
-            path=path,
             links=[
                 _Link(cert.serial_number, cert.issuer.public_bytes(), _fingerprint(issuer), issuer)
                 for cert, issuer in itertools.pairwise(path)

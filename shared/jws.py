@@ -12,8 +12,10 @@ import binascii
 import functools
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from cryptography import x509
@@ -75,12 +77,8 @@ def _raw_sign(key: SigningKey, signing_input: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
-def _protected_header(key: SigningKey, chain: list[x509.Certificate]) -> str:
-    return _encoded_header(key, tuple(chain))
-
-
 @functools.lru_cache(maxsize=64)
-def _encoded_header(key: SigningKey, chain: tuple[x509.Certificate, ...]) -> str:
+def _protected_header(key: SigningKey, chain: tuple[x509.Certificate, ...]) -> str:
     """A signer's protected header, encoded once: it is the same on every message the key signs."""
     header = {
         "alg": algorithm_for(key),
@@ -91,7 +89,7 @@ def _encoded_header(key: SigningKey, chain: tuple[x509.Certificate, ...]) -> str
 
 def sign_compact(payload: bytes, key: SigningKey, chain: list[x509.Certificate]) -> str:
     """Compact JWS ``header.payload.signature`` with the signer's chain (leaf first) in ``x5c``."""
-    header = _protected_header(key, chain)
+    header = _protected_header(key, tuple(chain))
     body = b64url_encode(payload)
     signature = _raw_sign(key, f"{header}.{body}".encode("ascii"))
     return f"{header}.{body}.{b64url_encode(signature)}"
@@ -109,7 +107,7 @@ class ParsedJws:
 
     algorithm: str
     chain: list[x509.Certificate]
-    header: dict[str, Any]
+    header: Mapping[str, Any]  # read-only: decoded once and shared by every message with this header
     payload: bytes
     signing_input: bytes
     signature: bytes
@@ -141,7 +139,7 @@ def parse(token: str, detached_payload: bytes | None = None) -> ParsedJws:
 
 
 @functools.lru_cache(maxsize=256)
-def _decode_header(header_b64: str) -> tuple[str, dict[str, Any], tuple[x509.Certificate, ...]]:
+def _decode_header(header_b64: str) -> tuple[str, Mapping[str, Any], tuple[x509.Certificate, ...]]:
     """The algorithm, header and ``x5c`` chain of a protected header, checked; raises :class:`JwsError`.
 
     Remembered by the header's exact text: a signer's header (algorithm and chain) is the same on every
@@ -166,7 +164,7 @@ def _decode_header(header_b64: str) -> tuple[str, dict[str, Any], tuple[x509.Cer
         chain = tuple(x509.load_der_x509_certificate(base64.b64decode(c, validate=True)) for c in x5c)
     except (binascii.Error, ValueError):
         raise JwsError(JwsProblem.MALFORMED, "x5c holds something that is not a DER certificate") from None
-    return alg, header, chain
+    return alg, MappingProxyType(header), chain
 
 
 def verify_signature(parsed: ParsedJws) -> None:

@@ -90,7 +90,8 @@ class Admission:
         if state is None:
             return
         now = self.clock()
-        for request_id, since in list(state.waiting.items()):
+        while state.waiting:  # oldest first: only the stale head is looked at, not every request waiting
+            request_id, since = next(iter(state.waiting.items()))
             if now - since <= self.forget_after:
                 break
             del state.waiting[request_id]  # stuck: the deadline watcher has it; it must not keep the door shut

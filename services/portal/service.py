@@ -197,14 +197,12 @@ class PortalService:
         except RefusalError as exc:
             if exc.code is Refusal.NOT_ATTACHED:
                 return None
-            async with self.db.sessions() as session:
-                known = await session.get(KnownAttachment, iin)
+            known = await self._known_attachment(iin)
             if exc.code is Refusal.TIMEOUT and known is not None:
                 return {"iin": iin, "clinic_bin": known.clinic_bin, "as_of": known.updated_at.isoformat()}
             raise
         now = self.clock.now()
-        async with self.db.sessions() as session:
-            known = await session.get(KnownAttachment, iin)
+        known = await self._known_attachment(iin)
         # Written when it changed or the copy is older than KNOWN_ATTACHMENT_REFRESH: a read instead of a
         # commit on every form; "as of" stays within that interval of the register's answer.
         if known is None or known.clinic_bin != info["clinic_bin"] or now - known.updated_at > KNOWN_ATTACHMENT_REFRESH:
@@ -214,9 +212,12 @@ class PortalService:
 
     async def known_clinic(self, iin: str) -> str | None:
         """The clinic the person was last known to be attached to (no exchange with the register)."""
-        async with self.db.sessions() as session:
-            known = await session.get(KnownAttachment, iin)
+        known = await self._known_attachment(iin)
         return known.clinic_bin if known else None
+
+    async def _known_attachment(self, iin: str) -> KnownAttachment | None:
+        async with self.db.sessions() as session:
+            return await session.get(KnownAttachment, iin)
 
     # -- process 3: the form and the document to sign ---------------------------------------
     def hours_of(self, clinic_bin: str) -> WorkingHours:

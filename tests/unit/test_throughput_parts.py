@@ -207,3 +207,62 @@ def test_slow_work_with_little_in_flight_does_not_cut_and_a_quiet_clinic_gets_it
     assert not _shed(admission, "clinic-a") and admission.limit("clinic-a") == 4  # not yet
     now[0] += RECOVERY
     assert not _shed(admission, "clinic-a") and admission.limit("clinic-a") == 8  # quiet since: room again
+
+
+async def test_the_portal_sheds_a_full_clinics_new_work_before_anything_is_held_sent_or_stored(
+    tmp_path: Path,
+) -> None:
+    """Preparing and signing are admitted steps: with the clinic's work in flight at its limit, both are
+    refused with 503 before a slot is held, a signature checked (the mesh here records each
+    exchange and stops it) or a row written."""
+    import datetime as dt
+
+    from services.portal.config import PortalSettings
+    from services.portal.models import Base, Citizen, Draft
+    from services.portal.service import PortalService
+    from services.signature.ca import DevCA
+    from shared.clock import Clock
+    from shared.contracts import DOCUMENT_VERIFY, ServiceKind
+    from shared.http import ApiError
+    from shared.jws import sign_compact
+
+    clinic, now = "980440012347", dt.datetime.now(dt.UTC)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'portal.db'}")
+    await db.create_all(Base.metadata)
+
+    class Mesh:  # records what the portal asks the mesh, and stops there
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        async def request(self, recipient: str, type: str, payload: dict) -> dict:
+            self.asked.append(type)
+            raise RuntimeError("stop: the exchange is where this test ends")
+
+    mesh = Mesh()
+    portal = PortalService(PortalSettings(), db, Clock(), client=mesh, store=None)  # type: ignore[arg-type]
+    citizen = Citizen(iin="850315300019", password_hash="x", surname="A", name="B", registered_at=now)
+    draft = Draft(
+        id="d1", iin=citizen.iin, service="home_call", clinic_bin=clinic, document='{"x":1}',
+        created_at=now, expires_at=now + dt.timedelta(minutes=10), used_at=None,
+    )  # fmt: skip
+    async with db.transaction() as session:
+        session.add(draft)
+    for i in range(int(portal.admission.limit(clinic))):
+        portal.admission.sent(clinic, f"r{i}")
+    fields = {"address": "г. Астана, проспект Республики, 5", "phone": "+77010000000", "complaints": "ОРВИ"}
+    key = DevCA(tmp_path / "pki").issue_person(citizen.iin, "A", "B")
+    for attempt in (
+        portal.prepare(citizen, ServiceKind.HOME_CALL, clinic, fields),
+        portal.sign(citizen, "d1", sign_compact(b'{"x":1}', key.key, key.chain)),
+    ):
+        with pytest.raises(ApiError) as shed:
+            await attempt
+        assert (shed.value.status, shed.value.code) == (503, "OVERLOADED")
+    async with db.sessions() as session:
+        assert [d.id for d in await session.scalars(select(Draft))] == ["d1"]  # nothing new stored
+        assert (await session.get(Draft, "d1")).used_at is None  # type: ignore[union-attr]
+    assert mesh.asked == []  # no slot held, no signature checked
+    portal.admission.answered(clinic, "r0")  # room again: the step is admitted and asks the signature service
+    with pytest.raises(RuntimeError):
+        await portal.sign(citizen, "d1", sign_compact(b'{"x":1}', key.key, key.chain))
+    assert mesh.asked == [DOCUMENT_VERIFY]
