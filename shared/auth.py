@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import Database, UtcDateTime
+from shared.db import Database, UtcDateTime, upsert
 from shared.http import ApiError
 
 _hasher = PasswordHash.recommended()  # Argon2id
@@ -172,7 +172,7 @@ class Throttle:
                 .where(self.counters.key.in_([by_client, by_iin]), self.counters.count > 0)
                 .values(count=self.counters.count - 1)
             )
-            await session.merge(self.successes(key=f"ok:{_iin_key(iin)}:{client}"[:120], at=now))
+            await upsert(session, self.successes.__table__, {"key": f"ok:{_iin_key(iin)}:{client}"[:120], "at": now})
 
     async def purge(self, now: dt.datetime) -> None:
         """Forget counters of windows long past and trust older than ``trusted_days``."""

@@ -130,6 +130,21 @@ def insert_ignoring_conflicts(dialect: str, table: Table) -> Any:
     return (postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)).on_conflict_do_nothing()
 
 
+async def upsert(session: AsyncSession, table: Table, values: dict[str, Any]) -> None:
+    """Insert the row, or update it where its primary key is taken, in one statement.
+
+    ``session.merge`` reads first and inserts when it found nothing, so two writers of one new key (a
+    status handler and an HTTP request, two logins) collide on the key and one of them fails; an
+    ``INSERT … ON CONFLICT DO UPDATE`` is decided by the database, atomically.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    keys = [column.name for column in table.primary_key.columns]
+    statement = (postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=keys, set_={k: v for k, v in values.items() if k not in keys})
+    )
+
+
 @functools.cache
 def _insert_returning(dialect: str, table: Table, key: str) -> Any:
     return insert_ignoring_conflicts(dialect, table).returning(table.c[key])

@@ -57,7 +57,7 @@ from shared.contracts import (
     ServiceKind,
     SignedRequest,
 )
-from shared.db import Database
+from shared.db import Database, upsert
 from shared.documents import STAFF_ROLES, verify_clinic_result, verify_document
 from shared.groupcommit import GroupCommit
 from shared.guardians import may_act_for
@@ -207,7 +207,11 @@ class PortalService:
         # commit on every form; "as of" stays within that interval of the register's answer.
         if known is None or known.clinic_bin != info["clinic_bin"] or now - known.updated_at > KNOWN_ATTACHMENT_REFRESH:
             async with self.db.transaction() as session:
-                await session.merge(KnownAttachment(iin=iin, clinic_bin=info["clinic_bin"], updated_at=now))
+                await upsert(
+                    session,
+                    KnownAttachment.__table__,
+                    {"iin": iin, "clinic_bin": info["clinic_bin"], "updated_at": now},
+                )
         return info
 
     async def known_clinic(self, iin: str) -> str | None:
@@ -608,8 +612,10 @@ class PortalService:
         if name == "completed":
             request.result = status.result
             if request.service == ServiceKind.ATTACHMENT.value:
-                await session.merge(
-                    KnownAttachment(iin=request.patient_iin, clinic_bin=request.clinic_bin, updated_at=now)
+                await upsert(
+                    session,
+                    KnownAttachment.__table__,
+                    {"iin": request.patient_iin, "clinic_bin": request.clinic_bin, "updated_at": now},
                 )
 
     async def file_from_clinic(self, session: AsyncSession, sender: str, status: EServiceStatus) -> Request | None:

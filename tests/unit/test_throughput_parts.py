@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from shared.db import Database, insert_new_rows
+from shared.db import Database, insert_new_rows, upsert
 from shared.groupcommit import GroupCommit
 from shared.http import InFlightLimit
 from tests.databases import temporary_database
@@ -50,6 +50,32 @@ async def test_concurrent_writes_share_transactions_and_each_caller_sees_its_own
         async with db.engine.connect() as connection:
             assert len(list(await connection.scalars(select(things.c.id)))) == 100
         await db.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_two_writers_of_one_new_key_both_succeed_with_upsert(backend: str, tmp_path: Path) -> None:
+    """``upsert`` is decided by the database: the second writer of a key the first has just inserted (not yet
+    committed) waits and updates, where a read-then-insert (``session.merge``) fails on the key."""
+    async with temporary_database(backend, tmp_path, metadata) as db:
+        first_wrote, first_may_commit = asyncio.Event(), asyncio.Event()
+
+        async def first() -> None:
+            async with db.transaction() as session:
+                await upsert(session, things, {"id": "k", "n": 1})
+                first_wrote.set()
+                await first_may_commit.wait()
+
+        async def second() -> None:
+            await first_wrote.wait()
+            async with db.transaction() as session:
+                await upsert(session, things, {"id": "k", "n": 2})
+
+        writers = [asyncio.create_task(first()), asyncio.create_task(second())]
+        await first_wrote.wait()
+        first_may_commit.set()
+        await asyncio.gather(*writers)  # neither raises
+        async with db.reading() as connection:
+            assert list(await connection.execute(select(things.c.id, things.c.n))) == [("k", 2)]
 
 
 async def test_a_failing_item_fails_only_its_own_caller(tmp_path: Path) -> None:
