@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, Text, delete, insert, select
+from sqlalchemy import Column, MetaData, String, Table, Text, bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import UtcDateTime
@@ -28,9 +28,10 @@ class Inbox:
             Column("processed_at", UtcDateTime, nullable=False, index=True),
             keep_existing=True,  # a second app in one process (tests, migrations) shares the table
         )
+        self._outcome = select(self.table.c.outcome).where(self.table.c.message_id == bindparam("message_id"))
 
     async def outcome(self, session: AsyncSession, message_id: str) -> dict[str, Any] | None:
-        row = await session.scalar(select(self.table.c.outcome).where(self.table.c.message_id == message_id))
+        row = await session.scalar(self._outcome, {"message_id": message_id})
         return None if row is None else json.loads(row)
 
     async def record(self, session: AsyncSession, message_id: str, outcome: dict[str, Any], now: dt.datetime) -> None:

@@ -202,12 +202,14 @@ class Dispatcher:
     async def _run_transactional(self, route: Route, context: MessageContext, is_sync: bool) -> dict[str, Any]:
         assert self.db is not None and self.inbox is not None, "transactional routes need a database"
         message_id = str(context.envelope.id)
-        async with self.db.sessions() as session:
-            prior = await self.inbox.outcome(session, message_id)
-        if prior is not None:
-            log.info("redelivered message: re-sending its recorded outcome", extra={"id": message_id})
-            return prior
         if route.prepare is not None:
+            # Before the preparation's exchanges: a redelivery is answered without repeating them. (Without
+            # a preparation, the check inside the transaction below is the only one needed.)
+            async with self.db.sessions() as session:
+                prior = await self.inbox.outcome(session, message_id)
+            if prior is not None:
+                log.info("redelivered message: re-sending its recorded outcome", extra={"id": message_id})
+                return prior
             try:
                 context.prepared = await route.prepare(context)
             except RefusalError as exc:

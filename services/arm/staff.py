@@ -143,8 +143,7 @@ class StaffService:
             )
 
     async def member(self, token: str) -> Staff:
-        async with self.db.sessions() as session:
-            member = await auth.holder_of_token(session, StaffToken, Staff, token, self.clock.now())
+        member = await auth.holder_of_token(self.db, StaffToken, Staff, token, self.clock.now())
         if member is None or not member.active:
             raise ApiError(401, "UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
         return member

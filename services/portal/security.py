@@ -13,6 +13,7 @@ from services.portal.config import PortalSettings
 from services.portal.models import Citizen, Token
 from shared import auth
 from shared.auth import hash_password, token_hash, verify_password
+from shared.db import Database
 from shared.http import ApiError
 
 __all__ = ["hash_password", "token_hash", "verify_password"]
@@ -49,5 +50,5 @@ async def issue_token(session: AsyncSession, iin: str, now: dt.datetime, ttl_sec
     return await auth.issue_token(session, Token, iin, now, ttl_seconds)
 
 
-async def citizen_of_token(session: AsyncSession, token: str, now: dt.datetime) -> Citizen | None:
-    return await auth.holder_of_token(session, Token, Citizen, token, now)
+async def citizen_of_token(db: Database, token: str, now: dt.datetime) -> Citizen | None:
+    return await auth.holder_of_token(db, Token, Citizen, token, now)

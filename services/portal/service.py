@@ -57,7 +57,7 @@ from shared.contracts import (
     ServiceKind,
     SignedRequest,
 )
-from shared.db import Database, upsert
+from shared.db import Database, insert_or_ignore, upsert
 from shared.documents import STAFF_ROLES, verify_clinic_result, verify_document
 from shared.groupcommit import GroupCommit
 from shared.guardians import may_act_for
@@ -177,8 +177,7 @@ class PortalService:
             )
 
     async def citizen(self, token: str) -> Citizen:
-        async with self.db.sessions() as session:
-            citizen = await security.citizen_of_token(session, token, self.clock.now())
+        citizen = await security.citizen_of_token(self.db, token, self.clock.now())
         if citizen is None:
             raise ApiError(401, "UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
         return citizen
@@ -636,27 +635,30 @@ class PortalService:
         if signed.nonce != filed.document_nonce or signed.iin != filed.iin or signed.provider != clinic_bin:
             log.warning("a clinic-filed request does not match its document", extra={"sender": sender})
             return None
-        request = Request(
-            id=str(status.request_id),
-            iin=filed.iin,
-            patient_iin=filed.patient_iin,
-            service=filed.service.value,
-            clinic_bin=clinic_bin,
-            document=filed.document,
-            document_nonce=filed.document_nonce,
-            message_id=str(status.request_id),
-            status="submitted",
-            status_seq=0,
-            channel="staff",
-            submitted_at=filed.submitted_at,
-            deadline=filed.deadline,
-            updated_at=self.clock.now(),
-            sent_at=filed.submitted_at,
-        )
-        session.add(request)
-        session.add(RequestEvent(request_id=request.id, status="submitted", at=filed.submitted_at, detail="staff"))
-        await session.flush()
-        return request
+        values = {
+            "id": str(status.request_id),
+            "iin": filed.iin,
+            "patient_iin": filed.patient_iin,
+            "service": filed.service.value,
+            "clinic_bin": clinic_bin,
+            "document": filed.document,
+            "document_nonce": filed.document_nonce,
+            "message_id": str(status.request_id),
+            "status": "submitted",
+            "status_seq": 0,
+            "channel": "staff",
+            "submitted_at": filed.submitted_at,
+            "deadline": filed.deadline,
+            "updated_at": self.clock.now(),
+            "sent_at": filed.submitted_at,
+        }
+        # Each of the clinic's statuses carries the filing, and two may be applied at once: the database
+        # decides which one files the request (the other waits for it, then applies its status to it).
+        if await insert_or_ignore(session, Request.__table__, values):
+            session.add(
+                RequestEvent(request_id=values["id"], status="submitted", at=filed.submitted_at, detail="staff")
+            )
+        return await session.get(Request, values["id"], with_for_update=True)
 
     async def apply_gateway_refusal(self, session: AsyncSession, message_id: str, code: Refusal, message: str) -> None:
         """The gateway refused our sending of a request: the request failed, unless the clinic has it."""
@@ -723,16 +725,18 @@ class PortalService:
                 await wait_for(changed, min(remaining, 1.0))
 
     async def _request_detail(self, citizen: Citizen, request_id: str) -> tuple[Request, list[RequestEvent]]:
-        async with self.db.sessions() as session:
-            request = await self.own(session, citizen, request_id)
-            events = list(
-                await session.scalars(
-                    # By when each step happened, not by arrival: the АРМ's reports may cross in flight.
-                    select(RequestEvent)
-                    .where(RequestEvent.request_id == request_id)
-                    .order_by(RequestEvent.at, RequestEvent.seq, RequestEvent.id)
-                )
-            )
+        # One prebuilt statement outside any transaction: a long-poll reads this at every wake-up.
+        async with self.db.reading() as connection:
+            rows = (await connection.execute(_DETAIL, {"request_id": request_id})).all()
+        if not rows or rows[0].iin != citizen.iin:
+            raise ApiError(404, "NOT_FOUND", "no such request")  # another citizen's request does not exist for you
+        first = rows[0]._mapping
+        request = Request(**{name: first[name] for name in _REQUEST_COLUMNS})  # detached, read only
+        events = [
+            RequestEvent(**{name: row._mapping[f"event_{name}"] for name in _EVENT_COLUMNS})
+            for row in rows
+            if row.event_id is not None
+        ]
         return request, events
 
     # -- Приложение 3: quality and accessibility ----------------------------------------------
@@ -783,6 +787,19 @@ class PortalService:
             "information": second,
             "satisfied_share": round(first["3"] / answers, 3) if answers else None,
         }
+
+
+_REQUEST_COLUMNS = tuple(Request.__table__.columns.keys())
+_EVENT_COLUMNS = tuple(RequestEvent.__table__.columns.keys())
+_events = RequestEvent.__table__
+# A request with its history, in one round trip (the history by when each step happened, not by arrival:
+# the АРМ's reports may cross in flight).
+_DETAIL = (
+    select(Request.__table__, *(column.label(f"event_{column.key}") for column in _events.columns))
+    .select_from(Request.__table__.outerjoin(_events, _events.c.request_id == Request.__table__.c.id))
+    .where(Request.__table__.c.id == bindparam("request_id"))
+    .order_by(_events.c.at, _events.c.seq, _events.c.id)
+)
 
 
 def history_complete(request: Request, events: list[RequestEvent]) -> bool:

@@ -29,17 +29,16 @@ async def test_tokens_expire_and_can_be_revoked(db: Database) -> None:
     async with db.transaction() as session:
         token, expires = await security.issue_token(session, "850315300019", NOW, ttl_seconds=1800)
     assert expires == NOW + dt.timedelta(minutes=30)
+    holder = await security.citizen_of_token(db, token, NOW + dt.timedelta(minutes=29))
+    assert holder is not None and holder.iin == "850315300019" and holder.surname == "A"
+    assert await security.citizen_of_token(db, token, NOW + dt.timedelta(minutes=30)) is None
+    assert await security.citizen_of_token(db, token + "x", NOW) is None
     async with db.sessions() as session:
-        holder = await security.citizen_of_token(session, token, NOW + dt.timedelta(minutes=29))
-        assert holder is not None and holder.iin == "850315300019"
-        assert await security.citizen_of_token(session, token, NOW + dt.timedelta(minutes=30)) is None
-        assert await security.citizen_of_token(session, token + "x", NOW) is None
         stored = await session.get(Token, security.token_hash(token))
         assert stored is not None and token not in stored.token_hash  # only the hash is kept
     async with db.transaction() as session:
         (await session.get(Token, security.token_hash(token))).revoked_at = NOW  # type: ignore[union-attr]
-    async with db.sessions() as session:
-        assert await security.citizen_of_token(session, token, NOW) is None
+    assert await security.citizen_of_token(db, token, NOW) is None
 
 
 async def test_passwords_are_argon2_and_policy_is_enforced() -> None:

@@ -3,6 +3,7 @@ clinic: a burst that delays messages must not show a citizen ``failed`` while th
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -17,6 +18,7 @@ from shared.clock import Clock
 from shared.contracts import EServiceStatus
 from shared.db import Database
 from shared.refusals import Refusal
+from tests.waiting import until
 
 CLINIC = "980440012347"
 SENDER = f"arm.{CLINIC}"
@@ -169,3 +171,72 @@ async def test_a_result_not_signed_by_a_person_with_the_signing_right_makes_the_
         result = sign_compact(payload, signer.key, signer.chain)
         await apply(portal, status(request, 1, "completed", result=result))
         assert (await state(portal, request))[0] == expected
+
+
+async def test_two_statuses_of_a_clinic_filed_request_applied_at_once_file_it_once(tmp_path: Path) -> None:
+    """Each status of a request filed at the clinic carries the filing. Two applied at once (PostgreSQL
+    runs them in parallel): the second has looked and found no request while the first, uncommitted, has
+    filed it; the database decides who files it, and the second then applies its status to that request —
+    no duplicate key, no redelivery, nothing lost."""
+    import asyncpg
+
+    from services.signature.ca import DevCA
+    from shared.canonical import canonical_json
+    from shared.certs import TrustStore
+    from shared.jws import sign_compact
+    from tests.databases import POSTGRES_URL, temporary_database
+
+    ca = DevCA(tmp_path / "pki")
+    store = TrustStore.from_files(ca.folder / "trust.pem", ca.folder / "crl", refresh_seconds=0)
+    registrar = ca.issue_employee("750110490005", "A", "B", CLINIC, "Clinic")
+    nonce = uuid.uuid4().hex
+    document = {
+        "service": "home_call",
+        "iin": "850315300019",
+        "provider": CLINIC,
+        "fields": {},
+        "time": AT.isoformat(),
+        "nonce": nonce,
+        "operator_iin": "750110490005",
+    }
+    filed = {
+        "iin": "850315300019",
+        "patient_iin": "850315300019",
+        "service": "home_call",
+        "document": sign_compact(canonical_json(document), registrar.key, registrar.chain),
+        "document_nonce": nonce,
+        "submitted_at": AT.isoformat(),
+        "deadline": (AT + dt.timedelta(hours=8)).isoformat(),
+    }
+    request = Request(id=str(uuid.uuid4()))
+    registered = status(request, 1, "registered", registration_number="HC-1", filed=filed)
+    completed = status(request, 2, "completed", filed=filed)
+
+    async with temporary_database("postgres", tmp_path, Base.metadata) as db:
+        portal = PortalService(PortalSettings(), db, Clock(), client=None, store=store)  # type: ignore[arg-type]
+        first_filed = asyncio.Event()
+        database = db.engine.url.database
+        admin = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
+
+        async def another_is_waiting_on_a_lock() -> bool:
+            waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'"
+            return bool(await admin.fetchval(waiting, database))
+
+        async def first() -> None:
+            async with db.transaction() as session:
+                await portal.apply_status(session, SENDER, registered)
+                first_filed.set()
+                await until(
+                    another_is_waiting_on_a_lock, 30, "the second status to wait on the first's filing"
+                )  # the second is past its look, inserting
+
+        async def second() -> None:
+            await first_filed.wait()
+            async with db.transaction() as session:
+                await portal.apply_status(session, SENDER, completed)
+
+        try:
+            await asyncio.gather(first(), second())
+        finally:
+            await admin.close()
+        assert await state(portal, request) == ("completed", ["submitted", "registered", "completed"])
