@@ -97,6 +97,7 @@ async def login(
     next: Annotated[str, Form(max_length=300)] = "/",
 ) -> Response:
     """Process 1: ИИН and password of the staff member."""
+    site.check_same_site(request)
     client = request.client.host if request.client else "unknown"
     try:
         token, expires, _member = await service.login(iin.strip(), password, client)

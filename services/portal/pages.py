@@ -118,6 +118,7 @@ async def login(
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=300)] = "/requests",
 ) -> Response:
+    site.check_same_site(request)
     client = request.client.host if request.client else "unknown"
     try:
         token, expires = await service.login(iin.strip(), password, client)
@@ -142,6 +143,7 @@ async def register(
     password: Annotated[str, Form(max_length=1024)],
     password_again: Annotated[str, Form(max_length=1024)],
 ) -> Response:
+    site.check_same_site(request)
     _ = site.translate(request)
     if password != password_again:
         problem = {"status": 422, "code": "VALIDATION_ERROR", "message": _("The two passwords differ.")}

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -280,6 +280,23 @@ class Pages:
         token = self.session_token(request)
         if not submitted or not hmac.compare_digest(submitted, csrf_token(token)):
             raise ApiError(403, "FORBIDDEN", "the form is stale or was not sent from this site")
+
+    @staticmethod
+    def check_same_site(request: Request) -> None:
+        """A form that starts a session (log in, register) must come from this site's own page.
+
+        Such a form has no session yet, hence no CSRF token: another site could otherwise log a visitor in
+        to an account of its choosing (login CSRF). Browsers say where a form came from — ``Sec-Fetch-Site``
+        and ``Origin`` — and a form from elsewhere is refused with 403 before anything is checked or
+        stored. A client that sends neither (not a browser) is not a victim of this and passes."""
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            raise ApiError(403, "FORBIDDEN", "the form was not sent from this site")
+        origin = request.headers.get("origin")
+        if origin is None:
+            return
+        hosts = {request.headers.get("host"), request.headers.get("x-forwarded-host")} - {None}
+        if urlsplit(origin).netloc not in hosts:  # "null" (a sandboxed or local page) has none
+            raise ApiError(403, "FORBIDDEN", "the form was not sent from this site")
 
     def start_session(self, response: Response, token: str, max_age: int) -> None:
         response.set_cookie(

@@ -17,6 +17,7 @@ import hmac
 import json
 import uuid
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -31,7 +32,7 @@ from shared.mesh import Mesh
 from shared.stamp import STAMP_HEADER, make_stamp
 from shared.topology import arm_address, dead_letter_queue, queue_name
 from tests.conftest import People, identity
-from tests.e2e.citizens import ApiFailure, Citizen
+from tests.e2e.citizens import PASSWORD, ApiFailure, Citizen
 from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens
 from tests.e2e.test_gateway import _queue_depth, send_raw
 from tests.waiting import until
@@ -208,3 +209,31 @@ async def test_forged_clinic_statuses_on_the_bus_change_nothing(
     after = await victim.call("GET", f"/api/v1/requests/{request['id']}")
     assert after["status"] == "completed" and after["history"] == done["history"]
     assert after["has_result"] is True
+
+
+async def test_session_forms_from_another_site_are_refused(mesh: Mesh, people: People) -> None:
+    """Login CSRF: a log-in or registration form posted from another site is refused with 403 before any
+    credential is looked at (no session cookie is set); the site's own form logs in. And a changing form of
+    a session without that session's CSRF token changes nothing (the session survives a forged log-out)."""
+    person = people.take("attached_1")[0]
+    async with httpx.AsyncClient(base_url=mesh.url("portal"), timeout=30) as browser:
+        await browser.post("/api/v1/auth/register", json={"iin": person.iin, "password": PASSWORD})
+        page = {"Accept": "text/html"}
+        login = {"iin": person.iin, "password": PASSWORD, "next": "/requests"}
+        foreign = [{"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}]
+        for headers in foreign:
+            answer = await browser.post("/login", data=login, headers={**page, **headers})
+            assert answer.status_code == 403, headers
+            assert not answer.headers.get_list("set-cookie") and not browser.cookies, headers
+            registration = {"iin": person.iin, "password": PASSWORD, "password_again": PASSWORD}
+            assert (await browser.post("/register", data=registration, headers={**page, **headers})).status_code == 403
+        async with httpx.AsyncClient(base_url=mesh.url("arm"), timeout=30) as arm:
+            assert (await arm.post("/login", data=login, headers={**page, **foreign[0]})).status_code == 403
+
+        own = {**page, "Origin": mesh.url("portal"), "Sec-Fetch-Site": "same-origin"}
+        answer = await browser.post("/login", data=login, headers=own)
+        assert answer.status_code == 303 and browser.cookies
+        forged = await browser.post("/logout", data={"csrf": "0" * 32}, headers=own)
+        assert forged.status_code == 403
+        still = await browser.get("/requests", headers=page)
+        assert still.status_code == 200  # a page of the session, not a redirect to the login page
