@@ -20,12 +20,10 @@ from typing import Any
 
 from pwdlib import PasswordHash
 from sqlalchemy import Integer, String, bindparam, case, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import Database, UtcDateTime, upsert
+from shared.db import Database, UtcDateTime, dialect_insert, dialect_of, upsert
 from shared.http import ApiError
 
 _hasher = PasswordHash.recommended()  # Argon2id
@@ -161,10 +159,7 @@ class Throttle:
     async def _bump(self, session: AsyncSession, key: str, now: dt.datetime, since: dt.datetime) -> tuple[int, Any]:
         table = self.counters.__table__
         fresh = table.c.window_start < since
-        on_postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
-        insert = (postgresql_insert if on_postgresql else sqlite_insert)(table).values(
-            key=key, window_start=now, count=1
-        )
+        insert = dialect_insert(dialect_of(session), table).values(key=key, window_start=now, count=1)
         statement = insert.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={

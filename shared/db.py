@@ -125,9 +125,18 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+def dialect_of(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """``INSERT`` in the dialect's own form (SQLite or PostgreSQL), which knows ``ON CONFLICT``."""
+    return postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+
+
 def insert_ignoring_conflicts(dialect: str, table: Table) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` in the dialect's own form (SQLite or PostgreSQL)."""
-    return (postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)).on_conflict_do_nothing()
+    return dialect_insert(dialect, table).on_conflict_do_nothing()
 
 
 async def upsert(session: AsyncSession, table: Table, values: dict[str, Any]) -> None:
@@ -137,9 +146,8 @@ async def upsert(session: AsyncSession, table: Table, values: dict[str, Any]) ->
     status handler and an HTTP request, two logins) collide on the key and one of them fails; an
     ``INSERT … ON CONFLICT DO UPDATE`` is decided by the database, atomically.
     """
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     keys = [column.name for column in table.primary_key.columns]
-    statement = (postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)).values(**values)
+    statement = dialect_insert(dialect_of(session), table).values(**values)
     await session.execute(
         statement.on_conflict_do_update(index_elements=keys, set_={k: v for k, v in values.items() if k not in keys})
     )
@@ -171,7 +179,6 @@ async def insert_or_ignore(session: AsyncSession, table: Table, values: dict[str
     Used where the database arbitrates a race (a slot booked once, one open attachment): the loser
     learns it lost without an exception aborting its whole transaction.
     """
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    statement = insert_ignoring_conflicts(dialect, table).values(**values)
+    statement = insert_ignoring_conflicts(dialect_of(session), table).values(**values)
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]

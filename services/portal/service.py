@@ -12,7 +12,7 @@ import uuid
 import zoneinfo
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, delete, func, select, update
@@ -688,10 +688,7 @@ class PortalService:
     @staticmethod
     async def own(session: AsyncSession, citizen: Citizen, request_id: str, *, lock: bool = False) -> Request:
         """The citizen's own request (``lock``: the row is locked for this transaction)."""
-        request = await session.get(Request, request_id, with_for_update=lock)
-        if request is None or request.iin != citizen.iin:
-            raise ApiError(404, "NOT_FOUND", "no such request")  # another citizen's request does not exist for you
-        return request
+        return _owned(await session.get(Request, request_id, with_for_update=lock), citizen)
 
     async def requests(self, citizen: Citizen, limit: int = 50, offset: int = 0) -> list[Request]:
         """The citizen's requests, newest first, one page at a time."""
@@ -728,8 +725,7 @@ class PortalService:
         # One prebuilt statement outside any transaction: a long-poll reads this at every wake-up.
         async with self.db.reading() as connection:
             rows = (await connection.execute(_DETAIL, {"request_id": request_id})).all()
-        if not rows or rows[0].iin != citizen.iin:
-            raise ApiError(404, "NOT_FOUND", "no such request")  # another citizen's request does not exist for you
+        _owned(rows[0] if rows else None, citizen)
         first = rows[0]._mapping
         request = Request(**{name: first[name] for name in _REQUEST_COLUMNS})  # detached, read only
         events = [
@@ -787,6 +783,16 @@ class PortalService:
             "information": second,
             "satisfied_share": round(first["3"] / answers, 3) if answers else None,
         }
+
+
+T = TypeVar("T")
+
+
+def _owned(request: T | None, citizen: Citizen) -> T:
+    """The request (a row or a mapped object), if it is the citizen's own."""
+    if request is None or request.iin != citizen.iin:  # type: ignore[attr-defined]
+        raise ApiError(404, "NOT_FOUND", "no such request")  # another citizen's request does not exist for you
+    return request
 
 
 _REQUEST_COLUMNS = tuple(Request.__table__.columns.keys())

@@ -295,7 +295,11 @@ class Pages:
         if origin is None:
             return
         hosts = {request.headers.get("host"), request.headers.get("x-forwarded-host")} - {None}
-        if urlsplit(origin).netloc not in hosts:  # "null" (a sandboxed or local page) has none
+        try:
+            origin_host = urlsplit(origin).netloc  # "null" (a sandboxed or local page) has none
+        except ValueError:  # not an address at all (e.g. "http://[")
+            origin_host = ""
+        if origin_host not in hosts:
             raise ApiError(403, "FORBIDDEN", "the form was not sent from this site")
 
     def start_session(self, response: Response, token: str, max_age: int) -> None:
