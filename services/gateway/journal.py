@@ -1,7 +1,8 @@
 """The gateway's journal and its record of accepted message ids, written by group commit.
 
 Accepted ids and journal rows of all the messages in hand are committed together: one transaction for
-many messages, each still acked or answered only after its own rows committed.
+many messages, each still acked or answered only after its own rows committed. The journal is also the
+record of what became of an accepted message (:meth:`Journal.finished`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import uuid
 from collections.abc import Callable
 
 from aio_pika.abc import AbstractIncomingMessage
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.gateway.models import AcceptedMessage, JournalRow
@@ -26,12 +27,32 @@ from shared.stamp import body_hash
 
 Row = dict[str, object]
 
+# Outcomes journaled only for a message the gateway accepted: with one of them in the journal its delivery
+# has finished, and a redelivery is a replay. The refusals at admission (signature, right, time window,
+# replay) are not among them: a forged copy carrying an accepted id is refused there, and its row must not
+# pass for the outcome of the genuine message's delivery. ("No route" is refused at admission and "the
+# recipient's queue is missing" at delivery under one code; the former needs the sender's own signature.)
+DELIVERY_OUTCOMES = (
+    "delivered",
+    "replied",
+    f"refused:{Refusal.TIMEOUT}",
+    f"refused:{Refusal.ROUTE_UNKNOWN}",
+    f"refused:{Refusal.INTERNAL}",
+)
+_journal = JournalRow.__table__
+_FINISHED = (
+    select(_journal.c.seq)
+    .where(_journal.c.message_id == bindparam("message_id"), _journal.c.outcome.in_(DELIVERY_OUTCOMES))
+    .limit(1)
+)
+
 
 class Journal:
     """Appends journal rows and records accepted ids; ``label`` names an address for the metrics."""
 
     def __init__(self, db: Database, label: Callable[[str], str]) -> None:
         self.label = label
+        self.db = db
         self.writes = GroupCommit(db, {"accept": self._write_accepted, "journal": self._write_journal})
 
     async def accept(self, message_id: uuid.UUID, at: dt.datetime) -> bool:
@@ -62,7 +83,7 @@ class Journal:
         )
 
     async def rows(self, rows: list[Row]) -> None:
-        """Append to the journal and, in the same transaction, record each message's outcome."""
+        """Append to the journal (committed when this returns)."""
         await self.writes.submit("journal", rows)
         for written in rows:
             ROUTED.labels(
@@ -80,23 +101,14 @@ class Journal:
 
     @staticmethod
     async def _write_journal(connection: AsyncConnection, batches: list[list[Row]]) -> list[None]:
-        rows = [written for batch in batches for written in batch]
-        await connection.execute(insert(JournalRow.__table__), rows)
-        outcomes = [
-            {"id_": written["message_id"], "outcome_": written["outcome"]}
-            for written in rows
-            # a refused copy says nothing about what became of the message itself
-            if written["outcome"] != f"refused:{Refusal.REPLAYED}"
-        ]
-        if outcomes:
-            table = AcceptedMessage.__table__
-            await connection.execute(
-                update(table)
-                .where(table.c.message_id == bindparam("id_"), table.c.outcome.is_(None))
-                .values(outcome=bindparam("outcome_")),
-                outcomes,
-            )
+        await connection.execute(insert(JournalRow.__table__), [written for batch in batches for written in batch])
         return [None] * len(batches)
+
+    async def finished(self, message_id: uuid.UUID) -> bool:
+        """Whether the delivery of an accepted message has an outcome in the journal."""
+        async with self.db.reading() as connection:
+            found = await connection.execute(_FINISHED, {"message_id": str(message_id)})
+            return found.first() is not None
 
 
 def row(envelope: Envelope, channel: str, raw: bytes, at: dt.datetime, outcome: str) -> Row:

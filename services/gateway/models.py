@@ -36,15 +36,13 @@ class JournalRow(Base):
 
 
 class AcceptedMessage(Base):
-    """Messages accepted for delivery and what became of them: a second arrival of one is a replay, and
-    a redelivery after a crash is recognised by this record, not by the broker's flag."""
+    """Messages accepted for delivery: a second arrival of one is a replay. What became of it is in the
+    journal (a redelivery after a crash finds the id here and no outcome of its delivery there)."""
 
     __tablename__ = "accepted_messages"
 
     message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     accepted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
-    # What became of it: NULL while it is being delivered, then delivered | replied | refused:<CODE>.
-    outcome: Mapped[str | None] = mapped_column(String(40))
 
 
 class Provider(Base):

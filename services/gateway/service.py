@@ -70,16 +70,15 @@ class Gateway:
     async def accept(self, message_id: uuid.UUID, now: dt.datetime, redelivered: bool) -> bool:
         """Record the id as accepted; False when this message must not be delivered (again).
 
-        The gateway's own record decides: a message it has finished with (delivered, replied or refused)
+        The gateway's own records decide: a message whose delivery has an outcome in the journal
         is never delivered again, whatever the broker says, and a copy arriving while the first is still
         in hand is refused at once. Only a redelivery of a message whose handling never finished (the
         gateway died between accepting and delivering it) is delivered — receivers are idempotent."""
         if await self.journal.accept(message_id, now):
             return True
-        async with self.runtime.db.sessions() as session:
-            record = await session.get(AcceptedMessage, str(message_id))
-        unfinished = record is not None and record.outcome is None
-        return unfinished and redelivered and str(message_id) not in self.in_hand
+        if not redelivered or str(message_id) in self.in_hand:
+            return False
+        return not await self.journal.finished(message_id)
 
     def check_reply(self, raw: bytes, request: Envelope) -> Envelope:
         """A recipient's answer to a sync request: signed by that recipient, for that request's sender."""
