@@ -42,16 +42,19 @@ class Database:
             # work (its message is redelivered, its HTTP request answered 503) and SQLAlchemy then replaces
             # every connection of the pool that is older than the failure.
             self.engine = create_async_engine(url, pool_size=20, max_overflow=10, pool_recycle=3600)
-        if service:
-            commits = DB_COMMITS.labels(service)
+        self._commits = DB_COMMITS.labels(service) if service else None
+        if self._commits is not None:
+            commits = self._commits
             event.listen(self.engine.sync_engine, "commit", lambda _connection: commits.inc())
         # Reads need no transaction: on PostgreSQL a read in autocommit is one round trip per statement
         # instead of BEGIN, statement, ROLLBACK, and sees exactly what a statement of a READ COMMITTED
         # transaction would (the latest committed data). SQLite's driver opens no transaction for a read.
-        self._reader = self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = (
+            self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         #: ORM sessions for reads. Write through :meth:`transaction` (atomic): on PostgreSQL a flush through
         #: one of these would commit each statement on its own.
-        self.sessions = async_sessionmaker(self._reader, expire_on_commit=False)
+        self.sessions = async_sessionmaker(self._autocommit, expire_on_commit=False)
         self._writing_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time. Queueing writers here is far cheaper than letting pooled
         # connections collide and back off in SQLite's busy handler (which sleeps for up to 100 ms).
@@ -84,8 +87,25 @@ class Database:
     async def reading(self) -> AsyncIterator[AsyncConnection]:
         """A Core connection for reads outside any transaction: each statement sees the latest committed
         data on its own (use :meth:`transaction` where several reads must agree with each other)."""
-        async with self._reader.connect() as connection:
+        async with self._autocommit.connect() as connection:
             yield connection
+
+    @asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for exactly one writing statement, committed as it executes.
+
+        On PostgreSQL the statement runs in autocommit: one round trip where a transaction costs three
+        (BEGIN, the statement, COMMIT), and a single statement is atomic on its own — an ``executemany``
+        too (asyncpg runs it as one atomic operation). On SQLite it is an ordinary transaction.
+        """
+        if self.is_sqlite:
+            async with self.connection() as connection:
+                yield connection
+            return
+        async with self._autocommit.connect() as connection:
+            yield connection
+        if self._commits is not None:
+            self._commits.inc()  # counted like a transaction's commit (the engine's commit event is not fired)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
