@@ -155,17 +155,27 @@ class Mesh:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def start_service(self, service: str) -> None:
+    def start_service(self, name: str) -> None:
+        """Start a service's process (``name`` is the service, or one of its replicas: ``gateway#2``)."""
+        service = name.partition("#")[0]
         env = self.base_env()
-        env[f"EMHANA_{service.upper()}_HTTP_PORT"] = str(self.ports[service])
+        env[f"EMHANA_{service.upper()}_HTTP_PORT"] = str(self.ports[name])
         output = open(self.log_file, "ab") if self.log_file else None
-        self.processes[service] = subprocess.Popen(
+        self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{service}.app"],
             cwd=ROOT,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
         )
+
+    def start_replica(self, service: str, port: int) -> str:
+        """Start one more process of ``service`` on ``port``: a competing consumer of the same queues, as a
+        compose replica is. Returns its name (``gateway#2``) for :meth:`wait_ready` and :meth:`stop_service`."""
+        name = f"{service}#{1 + sum(1 for each in self.processes if each.partition('#')[0] == service)}"
+        self.ports[name] = port
+        self.start_service(name)
+        return name
 
     def write_pid(self, service: str) -> None:
         """Record the service's process id, for ``--restart`` from another shell."""

@@ -243,14 +243,14 @@ async def bare_pattern(namespace: str, clients: int, total: int, sync: int, asyn
     return summary(f"bare pattern ({sync} sync + {async_} async)", latencies, elapsed)
 
 
-def scrape(mesh: Mesh) -> dict[str, float]:
-    """Counters of every service that say what a transaction cost: messages through the gateway by
-    outcome, and database commits by service."""
+def scrape(mesh: Mesh, processes: list[str] | None = None) -> dict[str, float]:
+    """Counters of every service (or of the named processes) that say what a transaction cost: messages
+    through the gateway by outcome, and database commits by service."""
     import re
     import urllib.request
 
     totals: dict[str, float] = {}
-    for service in SERVICES:
+    for service in processes or SERVICES:
         with urllib.request.urlopen(mesh.url(service) + "/metrics", timeout=10) as response:
             text = response.read().decode()
         for line in text.splitlines():
@@ -262,6 +262,11 @@ def scrape(mesh: Mesh) -> dict[str, float]:
                 outcome = routed[1] if not routed[1].startswith("refused") else "refused"
                 totals[f"gateway.{outcome}"] = totals.get(f"gateway.{outcome}", 0) + float(routed[2])
     return totals
+
+
+def routed(mesh: Mesh, process: str) -> float:
+    """Messages one gateway process has routed, whatever their outcome."""
+    return sum(n for key, n in scrape(mesh, [process]).items() if key.startswith("gateway."))
 
 
 class Transactions:
@@ -420,6 +425,26 @@ async def open_loop(transactions: Transactions, rate: float, seconds: float) -> 
     }
 
 
+def lookup_rows(
+    rows: list[dict[str, Any]],
+    clients: int,
+    signed: dict[str, Any],
+    bare: dict[str, Any],
+    *,
+    label: str = "signed",
+    bare_is_new: bool = True,
+) -> None:
+    """Print and keep one client count's signed lookup row (and the bare row, unless printed already) and
+    their ratio."""
+    for row in (signed, bare) if bare_is_new else (signed,):
+        row["clients"] = clients
+        rows.append(row)
+        print(f"{clients:>7}  {row['name']:<34} {row['throughput']:>8.0f} {ms(row['p50'])} {ms(row['p99'])}")
+    ratio = float(signed["throughput"]) / float(bare["throughput"])
+    rows.append({"name": f"{label}/bare lookups", "clients": clients, "ratio": ratio})
+    print(f"{'':>7}  {label}/bare throughput: {ratio:.2f}")
+
+
 def ms(value: Any) -> str:
     return f"{float(value):>8.1f}"
 
@@ -446,6 +471,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="duration of each open-loop row")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--json", type=Path, help="also write the rows here, one JSON object per line")
+    parser.add_argument(
+        "--gateway-processes",
+        type=int,
+        default=1,
+        help="also measure the signed lookups with this many gateway processes consuming the gateway's queue",
+    )
     args = parser.parse_args()
     check_broker(AMQP_URL)
     iins = [p.iin for p in generate(10_000, 20121229) if p.alive][:5000]
@@ -480,18 +511,28 @@ def main() -> None:
             )
             print(f"machine: {machine}\n")
             print(f"{'clients':>7}  {'path':<34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+            bare_rows: dict[int, dict[str, Any]] = {}
             for clients in args.clients:
                 signed = asyncio.run(signed_lookups(mesh, clock, clients, args.requests, iins))
-                bare = asyncio.run(bare_round_trips(mesh.namespace, clients, args.requests))
-                for row in (signed, bare):
-                    row["clients"] = clients
-                    rows.append(row)
-                    print(
-                        f"{clients:>7}  {row['name']:<34} {row['throughput']:>8.0f} {ms(row['p50'])} {ms(row['p99'])}"
-                    )
-                ratio = float(signed["throughput"]) / float(bare["throughput"])
-                rows.append({"name": "signed/bare lookups", "clients": clients, "ratio": ratio})
-                print(f"{'':>7}  signed/bare throughput: {ratio:.2f}\n")
+                bare_rows[clients] = bare = asyncio.run(bare_round_trips(mesh.namespace, clients, args.requests))
+                lookup_rows(rows, clients, signed, bare)
+                print()
+            if args.gateway_processes > 1:
+                gateways = ["gateway"] + [
+                    mesh.start_replica("gateway", free_port()) for _ in range(args.gateway_processes - 1)
+                ]
+                mesh.wait_ready(gateways, timeout=180)
+                for clients in args.clients:
+                    before = [routed(mesh, g) for g in gateways]
+                    signed = asyncio.run(signed_lookups(mesh, clock, clients, args.requests, iins))
+                    shares = [routed(mesh, g) - b for g, b in zip(gateways, before, strict=True)]
+                    signed["name"] = f"signed lookup, {len(gateways)} gateways"
+                    signed["messages_per_gateway"] = shares
+                    label = f"signed ({len(gateways)} gateways)"
+                    lookup_rows(rows, clients, signed, bare_rows[clients], label=label, bare_is_new=False)
+                    print(f"{'':>7}  messages routed by each gateway process: {[round(n) for n in shares]}\n")
+                for name in gateways[1:]:
+                    mesh.stop_service(name)
 
             async def eservices() -> None:
                 transactions = Transactions(mesh, clock, population)

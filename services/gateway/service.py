@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from services.gateway.access import AccessRights
 from services.gateway.journal import Journal
 from services.gateway.models import AcceptedMessage, Provider
+from shared.db import upsert
 from shared.envelope import MAX_TTL, Envelope, check_window, open_envelope
 from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS
 from shared.refusals import Refusal, RefusalError
@@ -43,7 +44,9 @@ class Gateway:
         """Upsert providers from the seed and build the routing table."""
         async with self.runtime.db.transaction() as session:
             for clinic in clinics.clinics:
-                await session.merge(Provider(bin=clinic.bin, name=clinic.name, address=arm_address(clinic.bin)))
+                # Decided by the database: replicas starting at once must not collide on a new clinic's key.
+                row = {"bin": clinic.bin, "name": clinic.name, "address": arm_address(clinic.bin)}
+                await upsert(session, Provider.__table__, row)  # type: ignore[arg-type]
         async with self.runtime.db.sessions() as session:
             providers = list(await session.scalars(select(Provider)))
         self.directory = {address: "" for address in SERVICE_ADDRESSES if address != GATEWAY}
