@@ -27,7 +27,7 @@ from services.arm.schemas import AbsenceIn, AppointmentChangeIn, HomeCallChangeI
 from services.arm.staff import StaffService
 from shared.contracts import CODE_PATTERN, IIN_PATTERN, PHONE_PATTERN, ServiceKind
 from shared.http import ApiError, form_error, from_state
-from shared.web import PAGE_FAILURES, Pages, local_path
+from shared.web import PAGE_FAILURES, SAME_SITE_FORM, Pages, local_path
 from shared.web.documents import result_rows
 from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
 from shared.web.i18n import N_
@@ -87,7 +87,7 @@ async def login_page(request: Request, site: PagesDep, next: str = "/") -> Respo
     return site.render(request, "login.html", next=local_path(next), iin="")
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[SAME_SITE_FORM])
 async def login(
     request: Request,
     site: PagesDep,
@@ -97,7 +97,6 @@ async def login(
     next: Annotated[str, Form(max_length=300)] = "/",
 ) -> Response:
     """Process 1: ИИН and password of the staff member."""
-    site.check_same_site(request)
     client = request.client.host if request.client else "unknown"
     try:
         token, expires, _member = await service.login(iin.strip(), password, client)

@@ -35,7 +35,7 @@ from shared.http import ApiError, from_state
 from shared.jws import parse
 from shared.refusals import Refusal, RefusalError
 from shared.topology import arm_address
-from shared.web import PAGE_FAILURES, Pages, local_path
+from shared.web import PAGE_FAILURES, SAME_SITE_FORM, Pages, local_path
 from shared.web.documents import result_pdf, result_rows
 from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
 from shared.web.i18n import N_, SERVICE_RESULTS
@@ -109,7 +109,7 @@ async def login_page(request: Request, site: PagesDep, next: str = "/requests") 
     return site.render(request, "login.html", next=local_path(next, "/requests"), iin="")
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[SAME_SITE_FORM])
 async def login(
     request: Request,
     site: PagesDep,
@@ -118,7 +118,6 @@ async def login(
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=300)] = "/requests",
 ) -> Response:
-    site.check_same_site(request)
     client = request.client.host if request.client else "unknown"
     try:
         token, expires = await service.login(iin.strip(), password, client)
@@ -134,7 +133,7 @@ async def register_page(request: Request, site: PagesDep) -> Response:
     return site.render(request, "register.html", iin="")
 
 
-@router.post("/register", response_class=HTMLResponse)
+@router.post("/register", response_class=HTMLResponse, dependencies=[SAME_SITE_FORM])
 async def register(
     request: Request,
     site: PagesDep,
@@ -143,7 +142,6 @@ async def register(
     password: Annotated[str, Form(max_length=1024)],
     password_again: Annotated[str, Form(max_length=1024)],
 ) -> Response:
-    site.check_same_site(request)
     _ = site.translate(request)
     if password != password_again:
         problem = {"status": 422, "code": "VALIDATION_ERROR", "message": _("The two passwords differ.")}

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -288,7 +288,8 @@ class Pages:
         Such a form has no session yet, hence no CSRF token: another site could otherwise log a visitor in
         to an account of its choosing (login CSRF). Browsers say where a form came from — ``Sec-Fetch-Site``
         and ``Origin`` — and a form from elsewhere is refused with 403 before anything is checked or
-        stored. A client that sends neither (not a browser) is not a victim of this and passes."""
+        stored. A client that sends neither (not a browser) is not a victim of this and passes. Used as
+        the route's dependency (:data:`SAME_SITE_FORM`), so it is decided before the form is validated."""
         if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
             raise ApiError(403, "FORBIDDEN", "the form was not sent from this site")
         origin = request.headers.get("origin")
@@ -356,3 +357,8 @@ class Pages:
         if code in LANGUAGES:
             response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
         return response
+
+
+#: The dependency of a route whose form starts a session (log in, register): a form from another site is
+#: refused with 403 before its fields are validated (a missing field would otherwise answer 422 first).
+SAME_SITE_FORM = Depends(Pages.check_same_site)
