@@ -40,6 +40,8 @@ class GroupCommit:
     def __init__(self, db: Database, writers: dict[str, KindWriter], *, max_batch: int = 256) -> None:
         self.db = db
         self.writers = writers
+        # Small enough that an INSERT … RETURNING stays one statement: SQLAlchemy sends an executemany with
+        # RETURNING as multi-row INSERTs of up to 1,000 rows each, and two of those would not be atomic.
         self.max_batch = max_batch
         self._pending = _Batch()
         self._count = 0

@@ -1,8 +1,9 @@
 """The gateway's journal and its record of accepted message ids, written by group commit.
 
-Accepted ids and journal rows of all the messages in hand are committed together: one transaction for
-many messages, each still acked or answered only after its own rows committed. The journal is also the
-record of what became of an accepted message (:meth:`Journal.finished`).
+Accepted ids and journal rows of all the messages in hand are written together: one statement per kind
+for many messages (shared/groupcommit.py), each message still acked or answered only after its own rows
+committed. The journal is also the record of what became of an accepted message
+(:meth:`Journal.finished`).
 """
 
 from __future__ import annotations
