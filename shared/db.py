@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import fcntl
 import functools
+import os
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -73,6 +76,32 @@ class Database:
                 await stack.enter_async_context(self._write_lock)
             session = await stack.enter_async_context(self._writing_sessions())
             await stack.enter_async_context(session.begin())
+            yield session
+
+    @asynccontextmanager
+    async def file_lock(self, name: str) -> AsyncIterator[None]:
+        """For SQLite, a lock file beside the database held by one process at a time (waited for in a
+        thread, not in the event loop); nothing for PostgreSQL, whose locks live in the database."""
+        path = self.url.split("///", 1)[-1]
+        if not self.is_sqlite or not path or path == ":memory:":
+            yield
+            return
+        descriptor = os.open(f"{path}.{name}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)  # closing releases the lock
+
+    @asynccontextmanager
+    async def exclusive_transaction(self, name: str) -> AsyncIterator[AsyncSession]:
+        """A transaction that one process at a time runs under ``name``: for start-up writes that look
+        before they insert (seeding an empty database), so that replicas starting at once do not both
+        insert. PostgreSQL: an advisory lock held until the transaction ends; SQLite: :meth:`file_lock`."""
+        async with self.file_lock(name), self.transaction() as session:
+            if not self.is_sqlite:
+                key = zlib.crc32(name.encode())  # the same in every process (hash() is salted per process)
+                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
             yield session
 
     @asynccontextmanager

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import functools
 import importlib
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -64,21 +61,6 @@ def alembic_config(service: str, metadata: MetaData | None = None) -> Config:
     return config
 
 
-@asynccontextmanager
-async def _file_lock(db: Database) -> AsyncIterator[None]:
-    """For SQLite, a lock file beside the database (waited for in a thread, not in the event loop)."""
-    path = db.url.split("///", 1)[-1]
-    if not db.is_sqlite or not path or path == ":memory:":
-        yield
-        return
-    descriptor = os.open(f"{path}.migrate.lock", os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)  # closing releases the lock
-
-
 def _upgrade(connection: Connection, service: str, metadata: MetaData | None) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
@@ -92,7 +74,7 @@ def _upgrade(connection: Connection, service: str, metadata: MetaData | None) ->
 
 async def upgrade(db: Database, service: str, metadata: MetaData | None = None) -> None:
     """Bring ``db`` to the newest revision of ``service`` (idempotent, safe for replicas at once)."""
-    async with _file_lock(db):
+    async with db.file_lock("migrate"):
         async with db.engine.begin() as connection:
             await connection.run_sync(_upgrade, service, metadata)
 

@@ -27,7 +27,7 @@ DISTRICT_CLINICS = {"Сарыарка": "980440012347", "Есиль": "030740045
 async def seed(
     db: Database, clinics: ClinicsFile, *, population_size: int, population_seed: int, attach: bool, now: dt.datetime
 ) -> None:
-    async with db.transaction() as session:
+    async with db.exclusive_transaction("seed") as session:  # replicas starting at once seed once
         if await session.scalar(select(func.count()).select_from(Clinic)):
             return
         for c in clinics.clinics:

@@ -61,7 +61,7 @@ async def lookup(session: AsyncSession | AsyncConnection, iin: str) -> tuple[Per
 
 async def seed(db: Database, count: int, seed_value: int) -> int:
     """Fill an empty registry with ``count`` synthetic persons; return how many were added."""
-    async with db.transaction() as session:
+    async with db.exclusive_transaction("seed") as session:  # replicas starting at once seed once
         if (await session.scalar(select(func.count()).select_from(PersonRow))) or count <= 0:
             return 0
         people, relations = [], []

@@ -4,6 +4,7 @@ take over a database that ``create_all`` made before migrations existed."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,33 @@ async def _taken_over(db: Database, metadata: MetaData) -> None:
     assert await version(db) is not None and await migrate.differences(db, metadata) == []
     async with db.engine.connect() as connection:
         assert await connection.scalar(text("SELECT count(*) FROM providers")) == 1  # nothing lost
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_replicas_seeding_at_once_seed_once(backend: str, tmp_path: Path) -> None:
+    """The АРМ and ГБД ФЛ fill an empty database at start (look, then insert): two replicas starting at once
+    must not both insert (a duplicate key would stop one of them)."""
+    from services.arm import models as arm_models
+    from services.arm.seed import seed as seed_arm
+    from services.gbd_fl import models as gbd_models
+    from services.gbd_fl.service import seed as seed_registry
+    from shared.seed import load_clinics
+
+    clinics, now = load_clinics(), dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+    for metadata, seeding, table, expected in (
+        (
+            arm_models.Base.metadata,
+            lambda db: seed_arm(db, clinics, population_size=300, population_seed=7, attach=True, now=now),
+            "clinics",
+            len(clinics.clinics),
+        ),
+        (gbd_models.Base.metadata, lambda db: seed_registry(db, 300, 7), "persons", 300),
+    ):
+        async with temporary_database(backend, tmp_path / table, metadata) as first:
+            second = Database(first.url)  # another process's engine on the same database
+            try:
+                await asyncio.gather(seeding(first), seeding(second))
+            finally:
+                await second.close()
+            async with first.engine.connect() as connection:
+                assert await connection.scalar(text(f"SELECT count(*) FROM {table}")) == expected
