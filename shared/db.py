@@ -99,9 +99,7 @@ class Database:
         before they insert (seeding an empty database), so that replicas starting at once do not both
         insert. PostgreSQL: an advisory lock held until the transaction ends; SQLite: :meth:`file_lock`."""
         async with self.file_lock(name), self.transaction() as session:
-            if not self.is_sqlite:
-                key = zlib.crc32(name.encode())  # the same in every process (hash() is salted per process)
-                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            await lock_until_commit(await session.connection(), name)
             yield session
 
     @asynccontextmanager
@@ -142,6 +140,14 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+async def lock_until_commit(connection: AsyncConnection, name: str) -> None:
+    """On PostgreSQL, an advisory lock on ``name`` held until the connection's transaction ends — one
+    process at a time gets past it (SQLite has no such lock: :meth:`Database.file_lock`)."""
+    if connection.dialect.name == "postgresql":
+        key = zlib.crc32(name.encode())  # the same in every process (hash() is salted per process)
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -27,15 +27,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, MetaData, inspect, text
+from sqlalchemy import Connection, MetaData, inspect
 
-from shared.db import Database
+from shared.db import Database, lock_until_commit
 from shared.settings import ServiceSettings
 from shared.topology import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "0001"  # the first revision of every service: the schema create_all made before migrations
-_LOCK_KEY = 0x656D68616E61  # "emhana": the PostgreSQL advisory lock held while migrating
 
 
 def service_settings(service: str) -> ServiceSettings:
@@ -62,8 +61,6 @@ def alembic_config(service: str, metadata: MetaData | None = None) -> Config:
 
 
 def _upgrade(connection: Connection, service: str, metadata: MetaData | None) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     config = alembic_config(service, metadata)
     config.attributes["connection"] = connection
     tables = set(inspect(connection).get_table_names())
@@ -74,9 +71,9 @@ def _upgrade(connection: Connection, service: str, metadata: MetaData | None) ->
 
 async def upgrade(db: Database, service: str, metadata: MetaData | None = None) -> None:
     """Bring ``db`` to the newest revision of ``service`` (idempotent, safe for replicas at once)."""
-    async with db.file_lock("migrate"):
-        async with db.engine.begin() as connection:
-            await connection.run_sync(_upgrade, service, metadata)
+    async with db.file_lock("migrate"), db.engine.begin() as connection:
+        await lock_until_commit(connection, "migrate")
+        await connection.run_sync(_upgrade, service, metadata)
 
 
 async def differences(db: Database, metadata: MetaData) -> list[object]:
