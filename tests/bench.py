@@ -61,7 +61,8 @@ Job = Callable[..., Awaitable[str]]
 
 
 def progress(phase: str) -> None:
-    """Say on stderr that a timed phase starts (to attach a profiler to the services at the right moment)."""
+    """Say on stderr that a timed phase starts or ends (to attach a profiler, or to read the processes' CPU time
+    over exactly that phase)."""
     print(f"[bench] timing: {phase}", file=sys.stderr, flush=True)
 
 
@@ -110,6 +111,7 @@ async def signed_lookups(mesh: Mesh, clock: Clock, clients: int, total: int, iin
     await run_clients(clients, min(200, total), one)  # warm-up
     progress(f"signed lookups, {clients} clients")
     latencies, elapsed = await run_clients(clients, total, one)
+    progress("end")
     await bus.close()
     return summary("signed lookup via gateway", latencies, elapsed)
 
@@ -357,6 +359,7 @@ async def closed_loop(
     before = scrape(mesh)
     progress(f"e-service mix, {clients} clients")
     latencies, elapsed = await run_clients(clients, len(jobs), one)
+    progress("end")
     after = scrape(mesh)
     row = summary(f"e-service mix ({len(jobs)})", latencies, elapsed)
     row["completed"] = outcomes.count("completed")

@@ -43,18 +43,20 @@ class GatewayHandler:
             await self.journal.unreadable(message, channel, received_at, f"refused:{Refusal.MALFORMED}")
             log.warning("oversized message dropped", extra={"bytes": len(raw)})
             return
-        envelope = peek(raw)
-        if envelope is None:
-            await self.journal.unreadable(message, channel, received_at, f"refused:{Refusal.MALFORMED}")
-            if message.reply_to:
-                return  # nobody verifiable to answer; the journal has it
-            raise Unprocessable("not an envelope")
-        CORRELATION.set(str(envelope.correlation_id or envelope.id))
         try:
-            self.gateway.verify(raw)
+            envelope = self.gateway.verify(raw)
         except RefusalError as exc:
-            await self.refuse(message, envelope, raw, received_at, exc, answer_sender=False)
+            # Parsed again, without verifying, only to journal it and address the refusal.
+            unverified = peek(raw)
+            if unverified is None:
+                await self.journal.unreadable(message, channel, received_at, f"refused:{Refusal.MALFORMED}")
+                if message.reply_to:
+                    return  # nobody verifiable to answer; the journal has it
+                raise Unprocessable("not an envelope") from None
+            CORRELATION.set(str(unverified.correlation_id or unverified.id))
+            await self.refuse(message, unverified, raw, received_at, exc, answer_sender=False)
             return
+        CORRELATION.set(str(envelope.correlation_id or envelope.id))
         try:
             await self.gateway.admit(
                 envelope, received_at, sync=bool(message.reply_to), redelivered=message.redelivered

@@ -52,10 +52,10 @@ class Gateway:
         self.directory = {address: "" for address in SERVICE_ADDRESSES if address != GATEWAY}
         self.directory.update({p.address: p.bin for p in providers})
 
-    def verify(self, raw: bytes) -> None:
+    def verify(self, raw: bytes) -> Envelope:
         """The sender's signature and certificate (the first check: until it passes, the sender named in
         the envelope is not known to be the sender, and nothing is delivered in its name)."""
-        open_envelope(raw, self.runtime.store, self.runtime.clock, check_expiry=False)
+        return open_envelope(raw, self.runtime.store, self.runtime.clock, check_expiry=False).envelope
 
     async def admit(self, envelope: Envelope, received_at: dt.datetime, *, sync: bool, redelivered: bool) -> None:
         """What a verified message must pass before it is delivered; a :class:`RefusalError` names the
