@@ -116,86 +116,123 @@ async def signed_lookups(mesh: Mesh, clock: Clock, clients: int, total: int, iin
     return summary("signed lookup via gateway", latencies, elapsed)
 
 
-async def bare_round_trips(namespace: str, clients: int, total: int) -> dict[str, Any]:
-    """Client → relay queue → relay → echo queue → echo → relay → client, raw aio-pika (:class:`BareHops`)."""
+async def bare_round_trips(namespace: str, clients: int, total: int, *, own_processes: bool = False) -> dict[str, Any]:
+    """Client → relay queue → relay → echo queue → echo → relay → client, raw aio-pika (:class:`BareHops`);
+    with ``own_processes`` the relay and the echo each run in a process of their own, as the gateway and
+    ГБД ФЛ do."""
     body = b'{"iin":"850315300019"}' * 20
-    async with BareHops(namespace) as bare:
+    async with BareHops(namespace, own_processes=own_processes) as bare:
 
         async def one(_: int) -> None:
             assert await bare.call(body) == body
 
         await run_clients(clients, min(200, total), one)
         latencies, elapsed = await run_clients(clients, total, one)
-    return summary("bare aio-pika, same hops", latencies, elapsed)
+    name = "bare, relay and echo processes" if own_processes else "bare aio-pika, same hops"
+    return summary(name, latencies, elapsed)
+
+
+HOP_ROLES = ("relay", "echo", "sink")
+
+
+async def serve_hops(
+    connection: aio_pika.abc.AbstractRobustConnection, names: dict[str, str], roles: list[str]
+) -> None:
+    """Consume the bare hops' queues for ``roles``: the relay forwards a request to the echo and relays its
+    answer back (or passes an async message on to the sink), the echo answers, the sink takes."""
+    consume = await connection.channel(publisher_confirms=True)
+    await consume.set_qos(prefetch_count=64)
+    relay_rpc = await connection.channel(publisher_confirms=True)
+    relay_pending: dict[str, asyncio.Future[bytes]] = {}
+
+    async def relay_reply(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        future = relay_pending.pop(message.correlation_id or "", None)
+        if future is not None:
+            future.set_result(message.body)
+
+    await (await relay_rpc.get_queue("amq.rabbitmq.reply-to", ensure=False)).consume(relay_reply, no_ack=True)
+
+    async def relay(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        if message.reply_to:  # sync: forward and relay the answer back
+            future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            relay_pending[message.message_id or ""] = future
+            await relay_rpc.default_exchange.publish(
+                aio_pika.Message(message.body, message_id=message.message_id, reply_to="amq.rabbitmq.reply-to"),
+                routing_key=names["echo"],
+            )
+            answer = await future
+            await consume.default_exchange.publish(
+                aio_pika.Message(answer, correlation_id=message.message_id), routing_key=message.reply_to
+            )
+        else:  # async: on to the recipient's queue
+            await consume.default_exchange.publish(
+                aio_pika.Message(message.body, message_id=message.message_id, delivery_mode=2),
+                routing_key=names["sink"],
+            )
+        await message.ack()
+
+    async def echo(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        await consume.default_exchange.publish(
+            aio_pika.Message(message.body, correlation_id=message.message_id), routing_key=message.reply_to or ""
+        )
+        await message.ack()
+
+    handlers = {"relay": relay, "echo": echo}
+    for role in roles:
+        await (await consume.get_queue(names[role])).consume(handlers[role])
+
+
+async def hop_process(prefix: str, role: str) -> None:
+    """A bare hop in a process of its own (``python -m tests.bench --hop ROLE PREFIX``), until killed."""
+    connection = await aio_pika.connect_robust(AMQP_URL)
+    await serve_hops(connection, {k: f"{prefix}.{k}" for k in HOP_ROLES}, [role])
+    print("consuming", flush=True)
+    await asyncio.Future()
 
 
 class BareHops:
     """Bare aio-pika for the e-service pattern: sync round trips (client → relay → echo → relay → client)
-    and async hops (client → relay queue → relay → sink queue → sink), quorum queues, confirms."""
+    and async hops (client → relay queue → relay → sink queue → sink), quorum queues, confirms. The relay
+    and the echo run in this process, or (``own_processes``) each in a process of its own."""
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, *, own_processes: bool = False) -> None:
         self.prefix = f"{namespace}.bare"
+        self.own_processes = own_processes
         self.arrived: dict[str, asyncio.Future[None]] = {}
+        self.processes: list[asyncio.subprocess.Process] = []
 
     async def __aenter__(self) -> BareHops:
         self.connection = await aio_pika.connect_robust(AMQP_URL)
         setup = await self.connection.channel()
-        self.names = {k: f"{self.prefix}.{k}" for k in ("relay", "echo", "sink")}
-        for name in self.names.values():
-            await setup.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+        self.names = {k: f"{self.prefix}.{k}" for k in HOP_ROLES}
+        queues = {}
+        for key, name in self.names.items():
+            queues[key] = await setup.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
         self.publish = await self.connection.channel(publisher_confirms=True)
-        consume = await self.connection.channel(publisher_confirms=True)
-        await consume.set_qos(prefetch_count=64)
         self.pending: dict[str, asyncio.Future[bytes]] = {}
         replies = await self.publish.get_queue("amq.rabbitmq.reply-to", ensure=False)
         await replies.consume(self._on_reply, no_ack=True)
-        relay_rpc = await self.connection.channel(publisher_confirms=True)
-        relay_pending: dict[str, asyncio.Future[bytes]] = {}
-
-        async def relay_reply(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            future = relay_pending.pop(message.correlation_id or "", None)
-            if future is not None:
-                future.set_result(message.body)
-
-        await (await relay_rpc.get_queue("amq.rabbitmq.reply-to", ensure=False)).consume(relay_reply, no_ack=True)
-
-        async def relay(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            if message.reply_to:  # sync: forward and relay the answer back
-                future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-                relay_pending[message.message_id or ""] = future
-                await relay_rpc.default_exchange.publish(
-                    aio_pika.Message(message.body, message_id=message.message_id, reply_to="amq.rabbitmq.reply-to"),
-                    routing_key=self.names["echo"],
-                )
-                answer = await future
-                await consume.default_exchange.publish(
-                    aio_pika.Message(answer, correlation_id=message.message_id), routing_key=message.reply_to
-                )
-            else:  # async: on to the recipient's queue
-                await consume.default_exchange.publish(
-                    aio_pika.Message(message.body, message_id=message.message_id, delivery_mode=2),
-                    routing_key=self.names["sink"],
-                )
-            await message.ack()
-
-        async def echo(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            await consume.default_exchange.publish(
-                aio_pika.Message(message.body, correlation_id=message.message_id), routing_key=message.reply_to or ""
-            )
-            await message.ack()
-
-        async def sink(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            future = self.arrived.pop(message.message_id or "", None)
-            if future is not None:
-                future.set_result(None)
-            await message.ack()
-
-        self.consumers = []
-        for key, handler in (("relay", relay), ("echo", echo), ("sink", sink)):
-            queue = await consume.get_queue(self.names[key])
-            self.consumers.append((queue, await queue.consume(handler)))
-        self.setup = setup
+        if self.own_processes:
+            for role in ("relay", "echo"):
+                command = [sys.executable, "-m", "tests.bench", "--hop", role, self.prefix]
+                process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+                self.processes.append(process)
+                assert process.stdout is not None
+                # The hop says "consuming" once its consumer is registered (the broker's declare-ok does not
+                # count a quorum queue's consumers reliably).
+                if await asyncio.wait_for(process.stdout.readline(), 30) != b"consuming\n":
+                    raise RuntimeError(f"the bare {role} process did not start")
+        else:
+            await serve_hops(self.connection, self.names, ["relay", "echo"])
+        sinks = await self.connection.channel()
+        await (await sinks.get_queue(self.names["sink"])).consume(self._on_sink)
         return self
+
+    async def _on_sink(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        future = self.arrived.pop(message.message_id or "", None)
+        if future is not None:
+            future.set_result(None)
+        await message.ack()
 
     async def _on_reply(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         future = self.pending.pop(message.correlation_id or "", None)
@@ -222,11 +259,15 @@ class BareHops:
         await arrived
 
     async def __aexit__(self, *_: object) -> None:
-        for queue, tag in self.consumers:
-            await queue.cancel(tag)
-        for name in self.names.values():
-            await self.setup.queue_delete(name)
+        for process in self.processes:
+            process.kill()
+            await process.wait()
         await self.connection.close()
+        cleanup = await aio_pika.connect_robust(AMQP_URL)
+        channel = await cleanup.channel()
+        for name in self.names.values():
+            await channel.queue_delete(name)
+        await cleanup.close()
 
 
 async def bare_pattern(namespace: str, clients: int, total: int, sync: int, async_: int) -> dict[str, Any]:
@@ -440,12 +481,20 @@ def lookup_rows(
     """Print and keep one client count's signed lookup row (and the bare row, unless printed already) and
     their ratio."""
     for row in (signed, bare) if bare_is_new else (signed,):
-        row["clients"] = clients
-        rows.append(row)
-        print(f"{clients:>7}  {row['name']:<34} {row['throughput']:>8.0f} {ms(row['p50'])} {ms(row['p99'])}")
-    ratio = float(signed["throughput"]) / float(bare["throughput"])
-    rows.append({"name": f"{label}/bare lookups", "clients": clients, "ratio": ratio})
-    print(f"{'':>7}  {label}/bare throughput: {ratio:.2f}")
+        lookup_row(rows, clients, row)
+    ratio_row(rows, clients, f"{label}/bare", signed, bare)
+
+
+def lookup_row(rows: list[dict[str, Any]], clients: int, row: dict[str, Any]) -> None:
+    row["clients"] = clients
+    rows.append(row)
+    print(f"{clients:>7}  {row['name']:<34} {row['throughput']:>8.0f} {ms(row['p50'])} {ms(row['p99'])}")
+
+
+def ratio_row(rows: list[dict[str, Any]], clients: int, label: str, row: dict[str, Any], bare: dict[str, Any]) -> None:
+    ratio = float(row["throughput"]) / float(bare["throughput"])
+    rows.append({"name": f"{label} lookups", "clients": clients, "ratio": ratio})
+    print(f"{'':>7}  {label} throughput: {ratio:.2f}")
 
 
 def ms(value: Any) -> str:
@@ -480,7 +529,16 @@ def main() -> None:
         default=1,
         help="also measure the signed lookups with this many gateway processes consuming the gateway's queue",
     )
+    parser.add_argument(
+        "--bare-processes",
+        action="store_true",
+        help="also measure the bare round trips with the relay and the echo each in a process of its own",
+    )
+    parser.add_argument("--hop", nargs=2, metavar=("ROLE", "PREFIX"), help=argparse.SUPPRESS)  # a hop process
     args = parser.parse_args()
+    if args.hop:
+        asyncio.run(hop_process(args.hop[1], args.hop[0]))
+        return
     check_broker(AMQP_URL)
     iins = [p.iin for p in generate(10_000, 20121229) if p.alive][:5000]
     rows: list[dict[str, Any]] = []
@@ -519,6 +577,10 @@ def main() -> None:
                 signed = asyncio.run(signed_lookups(mesh, clock, clients, args.requests, iins))
                 bare_rows[clients] = bare = asyncio.run(bare_round_trips(mesh.namespace, clients, args.requests))
                 lookup_rows(rows, clients, signed, bare)
+                if args.bare_processes:
+                    split = asyncio.run(bare_round_trips(mesh.namespace, clients, args.requests, own_processes=True))
+                    lookup_row(rows, clients, split)
+                    ratio_row(rows, clients, "signed/bare (relay and echo processes)", signed, split)
                 print()
             if args.gateway_processes > 1:
                 gateways = ["gateway"] + [
