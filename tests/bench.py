@@ -501,12 +501,7 @@ def ms(value: Any) -> str:
     return f"{float(value):>8.1f}"
 
 
-def main() -> None:
-    import json
-    import zoneinfo
-
-    from tests.conftest import _database_env, _delete_queues, _drop_databases
-
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--requests", type=int, default=2000)
@@ -535,7 +530,109 @@ def main() -> None:
         help="also measure the bare round trips with the relay and the echo each in a process of its own",
     )
     parser.add_argument("--hop", nargs=2, metavar=("ROLE", "PREFIX"), help=argparse.SUPPRESS)  # a hop process
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def bench_clock() -> Clock:
+    """The mesh's clock at 10:00 on the next working Tuesday in Astana: the clinics are open."""
+    import zoneinfo
+
+    astana = zoneinfo.ZoneInfo("Asia/Almaty")
+    today = dt.datetime.now(astana).date()
+    tuesday = today + dt.timedelta(days=(1 - today.weekday()) % 7 or 7)
+    while not WorkCalendar().is_working_day(tuesday):
+        tuesday += dt.timedelta(days=7)
+    return Clock.starting_at(dt.datetime.combine(tuesday, dt.time(10, 0), astana))
+
+
+def lookup_section(
+    mesh: Mesh, clock: Clock, args: argparse.Namespace, rows: list[dict[str, Any]], iins: list[str]
+) -> None:
+    """Signed lookups against the bare round trips (and, asked for, the bare hops in processes and the
+    signed lookups through several gateway processes), one row each per client count."""
+    print(f"{'clients':>7}  {'path':<34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    bare_rows: dict[int, dict[str, Any]] = {}
+    for clients in args.clients:
+        signed = asyncio.run(signed_lookups(mesh, clock, clients, args.requests, iins))
+        bare_rows[clients] = bare = asyncio.run(bare_round_trips(mesh.namespace, clients, args.requests))
+        lookup_rows(rows, clients, signed, bare)
+        if args.bare_processes:
+            split = asyncio.run(bare_round_trips(mesh.namespace, clients, args.requests, own_processes=True))
+            lookup_row(rows, clients, split)
+            ratio_row(rows, clients, "signed/bare (relay and echo processes)", signed, split)
+        print()
+    if args.gateway_processes <= 1:
+        return
+    gateways = ["gateway"] + [mesh.start_replica("gateway", free_port()) for _ in range(args.gateway_processes - 1)]
+    mesh.wait_ready(gateways, timeout=180)
+    for clients in args.clients:
+        before = [routed(mesh, g) for g in gateways]
+        signed = asyncio.run(signed_lookups(mesh, clock, clients, args.requests, iins))
+        shares = [routed(mesh, g) - b for g, b in zip(gateways, before, strict=True)]
+        signed["name"] = f"signed lookup, {len(gateways)} gateways"
+        signed["messages_per_gateway"] = shares
+        label = f"signed ({len(gateways)} gateways)"
+        lookup_rows(rows, clients, signed, bare_rows[clients], label=label, bare_is_new=False)
+        print(f"{'':>7}  messages routed by each gateway process: {[round(n) for n in shares]}\n")
+    for name in gateways[1:]:
+        mesh.stop_service(name)
+
+
+async def eservice_section(
+    mesh: Mesh, clock: Clock, args: argparse.Namespace, rows: list[dict[str, Any]], population: int
+) -> None:
+    """The e-service mix in closed loop against its bare pattern, then in open loop at the offered rates."""
+    transactions = Transactions(mesh, clock, population)
+    try:
+        if args.eservice_clients:
+            print("e-service transactions: prepare → sign → АРМ decision → signed result in the portal")
+            print(f"{'clients':>7}  {'path':<34} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8}  errors")
+        capacity = 0.0
+        for clients in args.eservice_clients:
+            row, cost = await closed_loop(mesh, transactions, clients, args.transactions)
+            capacity = max(capacity, float(row["throughput"]))
+            sync = round(cost.get("gateway.replied", 0))
+            async_ = round(cost.get("gateway.delivered", 0))
+            bare = await bare_pattern(mesh.namespace, clients, args.transactions, sync, async_)
+            for each in (row, bare):
+                each["clients"] = clients
+                rows.append(each)
+                print(
+                    f"{clients:>7}  {each['name']:<34} {each['throughput']:>8.1f} {ms(each['p50'])} "
+                    f"{ms(each['p99'])}  {each.get('errors', 0)}"
+                )
+            ratio = float(row["throughput"]) / float(bare["throughput"])
+            per_tx = {k: round(v, 2) for k, v in sorted(cost.items()) if v}
+            rows.append({"name": "e-service/bare pattern", "clients": clients, "ratio": ratio})
+            rows.append({"name": "cost per transaction", "clients": clients, **per_tx})
+            print(f"{'':>7}  e-service/bare pattern throughput: {ratio:.2f}")
+            print(f"{'':>7}  per transaction: {per_tx}\n")
+        rates = sorted({*args.rates, *(round(capacity * r, 1) for r in args.relative if capacity)})
+        if rates:
+            print(f"open loop, {args.seconds:.0f} s per rate (closed-loop capacity {capacity:.1f} tx/s)")
+            print(
+                f"{'offered':>7}  {'completed/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+                "  errors  shed   p99 ms of each phase"
+            )
+        for rate in rates:
+            row = await open_loop(transactions, rate, args.seconds)
+            row["capacity"] = capacity
+            rows.append(row)
+            print(
+                f"{rate:>7.0f}  {row['throughput']:>11.1f} {ms(row['p50'])} {ms(row['p99'])} "
+                f"{ms(row['max'])}  {row['errors']:>6}  {row['shed']:>4}   "
+                + " ".join(f"{p}{ms(row.get(f'{p}_p99_ms', 0))}" for p in ("prepare", "sign", "outcome"))
+            )
+    finally:
+        await transactions.close()
+
+
+def main() -> None:
+    import json
+
+    from tests.conftest import _database_env, _delete_queues, _drop_databases
+
+    args = arguments()
     if args.hop:
         asyncio.run(hop_process(args.hop[1], args.hop[0]))
         return
@@ -545,13 +642,12 @@ def main() -> None:
     needed = args.transactions * len(args.eservice_clients) + sum(int(r * args.seconds) for r in args.rates)
     needed += int(sum(args.relative) * 40 * args.seconds)  # room for a capacity of up to 40 tx/s
     population = max(10_000, needed * 12)  # each mix third comes from about a quarter of the population
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{args.database}, RabbitMQ on localhost"
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        astana = zoneinfo.ZoneInfo("Asia/Almaty")
-        today = dt.datetime.now(astana).date()
-        tuesday = today + dt.timedelta(days=(1 - today.weekday()) % 7 or 7)
-        while not WorkCalendar().is_working_day(tuesday):
-            tuesday += dt.timedelta(days=7)
-        clock = Clock.starting_at(dt.datetime.combine(tuesday, dt.time(10, 0), astana))  # clinics open
+        clock = bench_clock()
         namespace = f"bench-{uuid.uuid4().hex[:6]}"
         database_env = _database_env(args.database, namespace)
         mesh = Mesh(
@@ -566,85 +662,9 @@ def main() -> None:
         mesh.start()
         try:
             mesh.wait_ready(timeout=180)
-            machine = (
-                f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-                f"{args.database}, RabbitMQ on localhost"
-            )
             print(f"machine: {machine}\n")
-            print(f"{'clients':>7}  {'path':<34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-            bare_rows: dict[int, dict[str, Any]] = {}
-            for clients in args.clients:
-                signed = asyncio.run(signed_lookups(mesh, clock, clients, args.requests, iins))
-                bare_rows[clients] = bare = asyncio.run(bare_round_trips(mesh.namespace, clients, args.requests))
-                lookup_rows(rows, clients, signed, bare)
-                if args.bare_processes:
-                    split = asyncio.run(bare_round_trips(mesh.namespace, clients, args.requests, own_processes=True))
-                    lookup_row(rows, clients, split)
-                    ratio_row(rows, clients, "signed/bare (relay and echo processes)", signed, split)
-                print()
-            if args.gateway_processes > 1:
-                gateways = ["gateway"] + [
-                    mesh.start_replica("gateway", free_port()) for _ in range(args.gateway_processes - 1)
-                ]
-                mesh.wait_ready(gateways, timeout=180)
-                for clients in args.clients:
-                    before = [routed(mesh, g) for g in gateways]
-                    signed = asyncio.run(signed_lookups(mesh, clock, clients, args.requests, iins))
-                    shares = [routed(mesh, g) - b for g, b in zip(gateways, before, strict=True)]
-                    signed["name"] = f"signed lookup, {len(gateways)} gateways"
-                    signed["messages_per_gateway"] = shares
-                    label = f"signed ({len(gateways)} gateways)"
-                    lookup_rows(rows, clients, signed, bare_rows[clients], label=label, bare_is_new=False)
-                    print(f"{'':>7}  messages routed by each gateway process: {[round(n) for n in shares]}\n")
-                for name in gateways[1:]:
-                    mesh.stop_service(name)
-
-            async def eservices() -> None:
-                transactions = Transactions(mesh, clock, population)
-                try:
-                    if args.eservice_clients:
-                        print("e-service transactions: prepare → sign → АРМ decision → signed result in the portal")
-                        print(f"{'clients':>7}  {'path':<34} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8}  errors")
-                    capacity = 0.0
-                    for clients in args.eservice_clients:
-                        row, cost = await closed_loop(mesh, transactions, clients, args.transactions)
-                        capacity = max(capacity, float(row["throughput"]))
-                        sync = round(cost.get("gateway.replied", 0))
-                        async_ = round(cost.get("gateway.delivered", 0))
-                        bare = await bare_pattern(mesh.namespace, clients, args.transactions, sync, async_)
-                        for each in (row, bare):
-                            each["clients"] = clients
-                            rows.append(each)
-                            print(
-                                f"{clients:>7}  {each['name']:<34} {each['throughput']:>8.1f} {ms(each['p50'])} "
-                                f"{ms(each['p99'])}  {each.get('errors', 0)}"
-                            )
-                        ratio = float(row["throughput"]) / float(bare["throughput"])
-                        per_tx = {k: round(v, 2) for k, v in sorted(cost.items()) if v}
-                        rows.append({"name": "e-service/bare pattern", "clients": clients, "ratio": ratio})
-                        rows.append({"name": "cost per transaction", "clients": clients, **per_tx})
-                        print(f"{'':>7}  e-service/bare pattern throughput: {ratio:.2f}")
-                        print(f"{'':>7}  per transaction: {per_tx}\n")
-                    rates = sorted({*args.rates, *(round(capacity * r, 1) for r in args.relative if capacity)})
-                    if rates:
-                        print(f"open loop, {args.seconds:.0f} s per rate (closed-loop capacity {capacity:.1f} tx/s)")
-                        print(
-                            f"{'offered':>7}  {'completed/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-                            "  errors  shed   p99 ms of each phase"
-                        )
-                    for rate in rates:
-                        row = await open_loop(transactions, rate, args.seconds)
-                        row["capacity"] = capacity
-                        rows.append(row)
-                        print(
-                            f"{rate:>7.0f}  {row['throughput']:>11.1f} {ms(row['p50'])} {ms(row['p99'])} "
-                            f"{ms(row['max'])}  {row['errors']:>6}  {row['shed']:>4}   "
-                            + " ".join(f"{p}{ms(row.get(f'{p}_p99_ms', 0))}" for p in ("prepare", "sign", "outcome"))
-                        )
-                finally:
-                    await transactions.close()
-
-            asyncio.run(eservices())
+            lookup_section(mesh, clock, args, rows, iins)
+            asyncio.run(eservice_section(mesh, clock, args, rows, population))
         finally:
             mesh.stop()
             _delete_queues(namespace)
