@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
 import aiormq
 from aio_pika.abc import (
+    AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustChannel,
@@ -69,6 +71,8 @@ class Bus:
         self._publish: AbstractRobustChannel | None = None
         self._consume: AbstractRobustChannel | None = None
         self._rpc: AbstractRobustChannel | None = None
+        self._quiet: AbstractRobustChannel | None = None  # transient notices: no publisher confirms
+        self._fanouts: dict[str, AbstractExchange] = {}
         self._pending: dict[str, asyncio.Future[AbstractIncomingMessage]] = {}
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -89,6 +93,7 @@ class Bus:
         self._rpc.close_callbacks.add(lambda *_: self._replies_ready.clear())
         self._rpc.reopen_callbacks.add(self._consume_replies)
         await self._consume_replies()
+        self._quiet = await self.connection.channel(publisher_confirms=False)
 
     async def _consume_replies(self, *_: Any) -> None:
         assert self._rpc is not None
@@ -192,6 +197,28 @@ class Bus:
         # Not mandatory: RabbitMQ returns mandatory messages sent to a Direct Reply-To address even when it
         # delivers them, and a requester that has gone away has stopped waiting anyway.
         await self._publish.default_exchange.publish(message, routing_key=request.reply_to, mandatory=False)
+
+    async def broadcast(self, exchange: str, body: bytes, *, app_id: str) -> None:
+        """Publish a transient notice to every subscriber of a fanout exchange (:meth:`subscribe`), without
+        waiting for a confirm: a lost notice costs its subscribers only their fallback (a later re-read)."""
+        assert self._quiet is not None, "bus not connected"
+        target = self._fanouts.get(exchange)
+        if target is None:  # declared once (publishing to a missing exchange would close the channel)
+            target = await self._quiet.declare_exchange(exchange, aio_pika.ExchangeType.FANOUT, durable=True)
+            self._fanouts[exchange] = target
+        await target.publish(aio_pika.Message(body, app_id=app_id), routing_key="")
+
+    async def subscribe(self, exchange: str, handler: Handler) -> None:
+        """Receive every notice broadcast on ``exchange`` while this process runs: a queue of this process
+        alone (exclusive, deleted with its connection), restored with its binding after a reconnection."""
+        assert self._consume is not None and self.connection is not None, "bus not connected"
+        fanout = await self._consume.declare_exchange(exchange, aio_pika.ExchangeType.FANOUT, durable=True)
+        queue = await self._consume.declare_queue(
+            f"{exchange}.{uuid.uuid4().hex}", exclusive=True, auto_delete=True, durable=False
+        )
+        await queue.bind(fanout)
+        tag = await queue.consume(handler, no_ack=True)
+        self._consumers.append((queue, tag))
 
     async def consume(self, queue_name: str, handler: Handler) -> None:
         """Consume a declared queue; ack after ``handler`` returns (see module docstring)."""

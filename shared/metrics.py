@@ -28,6 +28,7 @@ ROUTED = Counter(
 )
 DB_COMMITS = Counter("emhana_db_commits_total", "Database transactions committed", ["service"])
 UP = Gauge("emhana_up", "1 while the service runs", ["service"])
+LONG_POLLS = Gauge("emhana_portal_long_polls", "Long-polls waiting for a request's status to change")
 
 
 def address_label(address: str) -> str:

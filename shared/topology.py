@@ -25,6 +25,12 @@ def queue_name(namespace: str, address: str) -> str:
     return f"{namespace}.{address}.in"
 
 
+def portal_changes_exchange(namespace: str) -> str:
+    """Fanout exchange on which portal replicas tell each other which request changed (ids only: no
+    envelope, no personal data; it never leaves the portal, so it does not pass the gateway)."""
+    return f"{namespace}.portal.changes"
+
+
 def dead_letter_exchange(namespace: str) -> str:
     return f"{namespace}.dlx"
 

@@ -13,8 +13,10 @@ from services.portal.config import PortalSettings
 from services.portal.handlers import routes
 from services.portal.models import Base
 from services.portal.service import PortalService
+from shared.metrics import LONG_POLLS
 from shared.runtime import ServiceRuntime
 from shared.serve import serve
+from shared.topology import portal_changes_exchange
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,11 @@ def create_app(settings: PortalSettings) -> FastAPI:
         service = PortalService(settings, runtime.db, runtime.clock, runtime.client, runtime.store)
         app.state.portal = service
         runtime.routes.update(routes(runtime, service))
+        # A status is applied by whichever replica consumed it; the long-polls may wait on any of them.
+        changes, origin = portal_changes_exchange(settings.namespace), service.changes.origin
+        await runtime.bus.subscribe(changes, service.changes.from_peer)
+        service.changes.connect(lambda request_id: runtime.bus.broadcast(changes, request_id.encode(), app_id=origin))
+        LONG_POLLS.set_function(lambda: service.changes.waiting)
         runtime.background(_resend_periodically(service, settings.resend_after_seconds))
 
     runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)

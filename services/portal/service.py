@@ -718,8 +718,8 @@ class PortalService:
                 moved = request.status != seen or request.status in LONG_POLL_DONE
                 if (moved and history_complete(request, events)) or remaining <= 0:
                     return request, events
-                # Woken by a change applied here; re-read at least every second for one applied elsewhere.
-                await wait_for(changed, min(remaining, 1.0))
+                # Woken by the change (applied here or on another replica); re-read now and then regardless.
+                await wait_for(changed, min(remaining, self.settings.long_poll_reread_seconds))
 
     async def _request_detail(self, citizen: Citizen, request_id: str) -> tuple[Request, list[RequestEvent]]:
         # One prebuilt statement outside any transaction: a long-poll reads this at every wake-up.

@@ -11,6 +11,7 @@ import datetime as dt
 import time
 import zoneinfo
 
+import aio_pika
 import httpx
 import pytest
 
@@ -19,8 +20,8 @@ from shared.certs import KeyPurpose
 from shared.clock import Clock
 from shared.ids import make_iin
 from shared.mesh import Mesh
-from shared.topology import arm_address, queue_name
-from tests.conftest import NURA, People
+from shared.topology import arm_address, portal_changes_exchange, queue_name
+from tests.conftest import AMQP_URL, NURA, People, free_port
 from tests.e2e.citizens import PASSWORD, ApiFailure, Citizen
 from tests.e2e.test_gateway import _queue_depth
 from tests.waiting import until
@@ -624,3 +625,77 @@ async def test_status_long_poll_answers_with_the_next_status(citizen_factory, pe
     assert again["status"] == final["status"] == "completed"  # a final status is answered at once
     too_long = citizen.call("GET", f"/api/v1/requests/{request['id']}", params={"wait": 31})
     await refused_with("VALIDATION_ERROR", too_long)
+
+
+async def listen(connection: aio_pika.abc.AbstractRobustConnection, exchange: str) -> list[bytes]:
+    """The bodies broadcast on a fanout exchange from now on, while ``connection`` is open."""
+    heard: list[bytes] = []
+    channel = await connection.channel()
+    fanout = await channel.declare_exchange(exchange, aio_pika.ExchangeType.FANOUT, durable=True)
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(fanout)
+
+    async def hear(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        heard.append(message.body)
+
+    await queue.consume(hear, no_ack=True)
+    return heard
+
+
+async def long_polls_waiting(mesh: Mesh, process: str) -> float:
+    """Long-polls waiting in one portal process (its own /metrics)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        text = (await http.get(mesh.url(process) + "/metrics")).text
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("emhana_portal_long_polls ")
+    )
+
+
+async def test_a_status_wakes_the_long_polls_on_every_portal_replica(
+    citizen_factory, people: People, mesh: Mesh
+) -> None:
+    """A clinic's status is applied by whichever portal replica consumed it, and a citizen's long-poll may
+    wait on any replica: the replica that applied it wakes its own waiters and broadcasts the request's id
+    (and nothing else) to the others, which wake theirs. The periodic re-read is set beyond the polls' wait,
+    so a poll answers with the new status only when it was woken."""
+    mesh.env["EMHANA_PORTAL_LONG_POLL_REREAD_SECONDS"] = "120"
+    mesh.stop_service("portal")
+    mesh.start_service("portal")
+    second = mesh.start_replica("portal", free_port())
+    listener = await aio_pika.connect_robust(AMQP_URL)
+    try:
+        heard = await listen(listener, portal_changes_exchange(mesh.namespace))
+        await asyncio.to_thread(mesh.wait_ready, ["portal", second], 120)
+        (citizen,) = await citizens(citizen_factory, people, "attached_1")
+        prepared = await citizen.prepare("home_call", **HOME_CALL)
+        mesh.stop_service("arm")  # the request waits in the clinic's queue until both polls are waiting
+        try:
+            request = await citizen.sign(prepared)
+            other = httpx.AsyncClient(base_url=mesh.url(second), headers=citizen.http.headers, timeout=60)
+            path, params = f"/api/v1/requests/{request['id']}", {"wait": 30, "seen": "submitted"}
+            polls = [
+                asyncio.create_task(citizen.call("GET", path, params=params)),
+                asyncio.create_task(other.get(path, params=params)),
+            ]
+            for process in ("portal", second):
+                await until(lambda process=process: long_polls_waiting(mesh, process), 30, f"a long-poll on {process}")
+        finally:
+            mesh.start_service("arm")
+        answered = await asyncio.gather(*polls)
+        await other.aclose()
+        assert answered[1].status_code == 200, answered[1].text
+        statuses = [answered[0]["status"], answered[1].json()["status"]]
+        assert all(status in {"registered", "completed"} for status in statuses), statuses
+
+        async def broadcast() -> bool:
+            return request["id"].encode() in heard
+
+        await until(broadcast, 30, "the change broadcast to the other replicas")
+        await asyncio.to_thread(mesh.wait_ready, ["arm"], 120)
+    finally:
+        await listener.close()
+        mesh.stop_service(second)
+        del mesh.env["EMHANA_PORTAL_LONG_POLL_REREAD_SECONDS"]
+        mesh.stop_service("portal")
+        mesh.start_service("portal")
+        await asyncio.to_thread(mesh.wait_ready, ["portal", "arm"], 120)

@@ -6,17 +6,19 @@ which the CI machine runs for the tests.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 
+import aio_pika
 import httpx
 
 from shared.contracts import PERSON_LOOKUP
 from shared.mesh import Mesh
 from shared.messaging import MeshClient
 from shared.redrive import redrive
-from shared.topology import arm_address, dead_letter_queue, queue_name
+from shared.topology import arm_address, dead_letter_queue, portal_changes_exchange, queue_name
 from tests.conftest import AMQP_URL, People
-from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens
+from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens, listen
 from tests.e2e.test_gateway import _queue_depth, journal
 from tests.waiting import until as wait_until
 
@@ -52,16 +54,37 @@ async def test_queued_request_survives_a_broker_restart_and_everything_reconnect
     finally:
         rabbitmq("start_app")
     assert await _queue_depth(None, clinic_queue) == 1  # the durable quorum queue kept it
-    mesh.start_service("arm")
-    mesh.wait_ready(["arm"], timeout=90)
-    final = await citizen.wait(request["id"], seconds=90)
-    assert final["status"] == "completed"
-    assert [e["status"] for e in final["history"]] == ["submitted", "registered", "completed"]
+    # The portal's notices to its other replicas are back too: its queue on the fanout is consumed again,
+    # and the statuses applied after the restart are broadcast.
+    assert await until(lambda: portal_listens_for_changes(mesh), 60)
+    listener = await aio_pika.connect_robust(AMQP_URL)
+    try:
+        heard = await listen(listener, portal_changes_exchange(mesh.namespace))
+        mesh.start_service("arm")
+        mesh.wait_ready(["arm"], timeout=90)
+        final = await citizen.wait(request["id"], seconds=90)
+        assert final["status"] == "completed"
+        assert [e["status"] for e in final["history"]] == ["submitted", "registered", "completed"]
+
+        async def broadcast() -> bool:
+            return request["id"].encode() in heard
+
+        assert await until(broadcast, 30)
+    finally:
+        await listener.close()
 
     async def lookup_works() -> bool:  # the gateway's and gbd_fl's reply channels are back too
         return (await portal.request("gbd_fl", PERSON_LOOKUP, {"iin": some_iin}))["person"]["iin"] == some_iin
 
     assert await until(lookup_works, 60)
+
+
+async def portal_listens_for_changes(mesh: Mesh) -> bool:
+    """Whether a portal process consumes its queue on the fanout of changes (the broker's own list)."""
+    command = ["rabbitmqctl", "-q", "list_queues", "name", "consumers"]
+    listed = (await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True, text=True)).stdout
+    prefix = portal_changes_exchange(mesh.namespace) + "."
+    return any(line.startswith(prefix) and line.split()[-1] != "0" for line in listed.splitlines())
 
 
 async def _depth_is(name: str, depth: int) -> bool:
