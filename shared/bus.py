@@ -6,6 +6,9 @@
   raises :class:`Unprocessable` has its message dead-lettered at once; any other exception requeues it,
   and the queue's delivery limit dead-letters a poison message while the consumer keeps serving.
 * Request/reply uses RabbitMQ's Direct Reply-To (no reply queue per client).
+* Notices (:meth:`Bus.broadcast`, :meth:`Bus.subscribe`) are the exception to all of the above: transient
+  hints on a fanout exchange to every process subscribed, unconfirmed and unacked, for what a process can
+  also find out by itself, only later (a portal replica's long-polls re-read the request anyway).
 """
 
 from __future__ import annotations
