@@ -209,7 +209,8 @@ class Bus:
         if target is None:  # declared once (publishing to a missing exchange would close the channel)
             target = await self._quiet.declare_exchange(exchange, aio_pika.ExchangeType.FANOUT, durable=True)
             self._fanouts[exchange] = target
-        await target.publish(aio_pika.Message(body, app_id=app_id), routing_key="")
+        # Not mandatory: with no subscriber bound (yet), the broker drops the notice instead of returning it.
+        await target.publish(aio_pika.Message(body, app_id=app_id), routing_key="", mandatory=False)
 
     async def subscribe(self, exchange: str, handler: Handler) -> None:
         """Receive every notice broadcast on ``exchange`` while this process runs: a queue of this process

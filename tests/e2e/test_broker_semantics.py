@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aio_pika.abc import AbstractIncomingMessage
 
+from shared.bus import Bus
 from shared.contracts import PING
 from shared.mesh import ROOT, Mesh
 from shared.messaging import MeshClient
 from shared.topology import arm_address, dead_letter_queue, queue_name
-from tests.conftest import CLINICS
+from tests.conftest import AMQP_URL, CLINICS
 from tests.e2e.test_gateway import _queue_depth
 from tests.waiting import until
 
@@ -110,3 +114,37 @@ async def test_poison_message_is_dead_lettered_while_the_consumer_keeps_serving(
     finally:
         helper.terminate()
         helper.wait()
+
+
+async def test_a_notice_reaches_every_subscriber_and_with_none_it_is_dropped(
+    mesh: Mesh, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Notices (``Bus.broadcast``) reach every process subscribed at the time, the sender included. One sent
+    with nobody subscribed is dropped by the broker — not returned to the sender, where it would be logged as
+    an unhandled message on every status a lone portal applies while its queue is being restored."""
+    exchange = f"{mesh.namespace}.test-notices.{uuid.uuid4().hex[:6]}"
+    first, second = Bus(AMQP_URL, name="notices-1"), Bus(AMQP_URL, name="notices-2")
+    await first.connect()
+    await second.connect()
+    heard: dict[str, list[bytes]] = {"first": [], "second": []}
+    try:
+        with caplog.at_level(logging.DEBUG):
+            await first.broadcast(exchange, b"before", app_id="first")  # nobody subscribed yet
+            for name, bus in (("first", first), ("second", second)):
+
+                async def hear(message: AbstractIncomingMessage, name: str = name) -> None:
+                    heard[name].append(message.body)
+
+                await bus.subscribe(exchange, hear)
+            await first.broadcast(exchange, b"after", app_id="first")
+
+            async def both_heard() -> bool:
+                return all(heard.values())
+
+            await until(both_heard, 30, "the notice at both subscribers")
+        assert heard == {"first": [b"after"], "second": [b"after"]}
+        assert not [r for r in caplog.records if "Unhandled message" in r.getMessage()]  # nothing came back
+    finally:
+        await first.channel.exchange_delete(exchange)
+        await first.close()
+        await second.close()
