@@ -213,20 +213,27 @@ class BareHops:
         replies = await self.publish.get_queue("amq.rabbitmq.reply-to", ensure=False)
         await replies.consume(self._on_reply, no_ack=True)
         if self.own_processes:
-            for role in ("relay", "echo"):
-                command = [sys.executable, "-m", "tests.bench", "--hop", role, self.prefix]
-                process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
-                self.processes.append(process)
-                assert process.stdout is not None
-                # The hop says "consuming" once its consumer is registered (the broker's declare-ok does not
-                # count a quorum queue's consumers reliably).
-                if await asyncio.wait_for(process.stdout.readline(), 30) != b"consuming\n":
-                    raise RuntimeError(f"the bare {role} process did not start")
+            try:
+                await self._start_hop_processes()
+            except BaseException:
+                await self.__aexit__()  # no hop process outlives a failed start
+                raise
         else:
             await serve_hops(self.connection, self.names, ["relay", "echo"])
         sinks = await self.connection.channel()
         await (await sinks.get_queue(self.names["sink"])).consume(self._on_sink)
         return self
+
+    async def _start_hop_processes(self) -> None:
+        for role in ("relay", "echo"):
+            command = [sys.executable, "-m", "tests.bench", "--hop", role, self.prefix]
+            process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+            self.processes.append(process)
+            assert process.stdout is not None
+            # The hop says "consuming" once its consumer is registered (the broker's declare-ok does not count
+            # a quorum queue's consumers reliably).
+            if await asyncio.wait_for(process.stdout.readline(), 30) != b"consuming\n":
+                raise RuntimeError(f"the bare {role} process did not start")
 
     async def _on_sink(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         future = self.arrived.pop(message.message_id or "", None)
