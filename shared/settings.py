@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.calendar import WorkCalendar
 from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
 from shared.seed import DEFAULT_CLINICS_FILE
+
+#: A duration that must be positive: a period of a background loop or a wait (zero would spin the loop, or
+#: divide by zero, instead of refusing the setting at start-up).
+Seconds = Annotated[float, Field(gt=0)]
 
 _SHARED_ENV = {
     "amqp_url": "AMQP_URL",
@@ -74,7 +78,7 @@ class ServiceSettings(BaseSettings):
     """Messages in hand at once per consumer (bounded work in flight on the bus)."""
     delivery_limit: int = 5
     """Deliveries of a failing message before it goes to its dead-letter queue."""
-    rpc_timeout_seconds: float = 10.0
+    rpc_timeout_seconds: Seconds = 10.0
     """How long a synchronous request waits for its answer (the gateway answers TIMEOUT first)."""
     message_ttl_seconds: int = 300
     """Lifetime of the envelopes this service sends (``expires_at``)."""

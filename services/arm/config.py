@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import Seconds, ServiceSettings
 
 
 class ArmSettings(ServiceSettings):
@@ -41,7 +41,7 @@ class ArmSettings(ServiceSettings):
     """Password of the seeded demo staff accounts (``make run`` prints them); demo data only."""
     seed_demo_staff: bool = True
     """On first start, create the demo staff accounts of every clinic (turn off in production)."""
-    watch_seconds: float = 30.0
+    watch_seconds: Seconds = 30.0
     """How often the deadline watcher looks for overdue home calls and requests."""
     public_url: str | None = None
     """Where citizens reach the АРМ's public result verification (the slip's QR code); default: its own

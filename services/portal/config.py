@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import Seconds, ServiceSettings
 
 
 class PortalSettings(ServiceSettings):
@@ -39,10 +39,10 @@ class PortalSettings(ServiceSettings):
     max_clinic_wait_seconds: float = 5.0
     """New submissions to a clinic get 503 + Retry-After while one of its requests has waited longer than
     this for registration (its АРМ is down or its queue stuck)."""
-    long_poll_reread_seconds: float = 10.0
+    long_poll_reread_seconds: Seconds = 10.0
     """A long-poll ("обновить статус" with ``wait``) is woken by the change itself, on whichever replica it
     was applied; it also re-reads the request this often, for a change whose notice was lost."""
-    resend_after_seconds: float = 5.0
+    resend_after_seconds: Seconds = 5.0
     """A submitted request whose sending was not confirmed is sent again after this long."""
     timezone: str = "Asia/Almaty"
     """The time zone of deadlines and working hours (Astana, UTC+5)."""

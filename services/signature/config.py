@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import Seconds, ServiceSettings
 
 
 class SignatureSettings(ServiceSettings):
@@ -16,5 +16,5 @@ class SignatureSettings(ServiceSettings):
 
     dev_ca: bool = True
     """Run the development CA: keep its CRLs fresh by republishing them periodically."""
-    crl_republish_seconds: float = 3600.0
+    crl_republish_seconds: Seconds = 3600.0
     """How often the development CA republishes its CRLs (each valid 24 periods ahead)."""

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
+from pydantic import ValidationError
 
 from shared.topology import SERVICES
 
@@ -119,9 +121,7 @@ def test_prometheus_scrapes_every_service_and_the_dashboard_shows_real_metrics()
     ports = {"portal": 8101, "gateway": 8102, "arm": 8103, "gbd_fl": 8104, "signature": 8105}
     assert {f"{name}:{port}" for name, port in ports.items()} | {"rabbitmq:15692"} <= targets
     for name, port in ports.items():  # the port each service listens on by default
-        module = __import__(f"services.{name}.config", fromlist=["x"])
-        settings = next(v for k, v in vars(module).items() if k.endswith("Settings") and k != "ServiceSettings")
-        assert settings.default_port == port
+        assert settings_class(f"services.{name}.config").default_port == port
     dashboard = json.loads((deploy / "grafana" / "dashboards" / "emhana.json").read_text())
     expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     used = {m for e in expressions for m in re.findall(r"\b(emhana_[a-z_]+?)(?:_bucket|_total)?\b", e)}
@@ -142,3 +142,28 @@ def test_every_setting_is_described_and_the_reference_is_current() -> None:
         assert all(field.description for field in fields.values()), [n for n, f in fields.items() if not f.description]
     assert all(field.description for field in ServiceSettings.model_fields.values())
     assert TARGET.read_text() == render(), "run python -m shared.settings_doc"
+
+
+@pytest.mark.parametrize(
+    ("module", "field"),
+    [
+        ("services.portal.config", "long_poll_reread_seconds"),
+        ("services.portal.config", "resend_after_seconds"),
+        ("services.arm.config", "watch_seconds"),
+        ("services.signature.config", "crl_republish_seconds"),
+        ("services.gateway.config", "rpc_timeout_seconds"),
+    ],
+)
+def test_a_period_or_wait_of_zero_is_refused_at_start_up(module: str, field: str) -> None:
+    """Zero would spin a background loop (or divide by zero) instead of failing where the operator sees it."""
+    settings = settings_class(module)
+    for value in ("0", "-5"):
+        with pytest.raises(ValidationError, match="greater than 0"):
+            settings(**{field: value})
+    assert getattr(settings(**{field: "2.5"}), field) == 2.5
+
+
+def settings_class(module: str) -> type:
+    """The settings class a service's ``config`` module defines."""
+    found = vars(__import__(module, fromlist=["x"])).items()
+    return next(v for k, v in found if k.endswith("Settings") and k != "ServiceSettings")
