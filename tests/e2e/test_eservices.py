@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import time
 import zoneinfo
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,7 @@ from shared.topology import arm_address, portal_changes_exchange, queue_name
 from tests.conftest import AMQP_URL, NURA, People, free_port
 from tests.e2e.citizens import PASSWORD, ApiFailure, Citizen
 from tests.e2e.test_gateway import _queue_depth
+from tests.helpers.metrics import metric_total
 from tests.waiting import until
 
 CLINIC_1 = "980440012347"  # Поликлиника № 1: hours 08–20, attached: Сарыарка
@@ -644,15 +646,6 @@ async def listen(connection: aio_pika.abc.AbstractRobustConnection, exchange: st
     return heard
 
 
-async def long_polls_waiting(mesh: Mesh, process: str) -> float:
-    """Long-polls waiting in one portal process (its own /metrics)."""
-    async with httpx.AsyncClient(timeout=10) as http:
-        text = (await http.get(mesh.url(process) + "/metrics")).text
-    return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("emhana_portal_long_polls ")
-    )
-
-
 async def moved_on(get: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
     """Long-poll until the status moves on from "submitted". A poll that ends with nothing moved is made
     again (the clinic may be slow to start); one that ends while the status had moved was not woken."""
@@ -697,7 +690,8 @@ async def test_a_status_wakes_the_long_polls_on_every_portal_replica(
 
             polls = [asyncio.create_task(moved_on(get)) for get in (on_main, on_second)]
             for process in ("portal", second):
-                await until(lambda process=process: long_polls_waiting(mesh, process), 30, f"a long-poll on {process}")
+                waiting = functools.partial(metric_total, mesh, process, "emhana_portal_long_polls")
+                await until(waiting, 30, f"a long-poll on {process}")
         finally:
             mesh.start_service("arm")
         try:

@@ -21,6 +21,7 @@ from shared.messaging import MeshClient, MeshEndpoint
 from shared.refusals import Refusal, RefusalError
 from shared.topology import arm_address, dead_letter_queue, queue_name
 from tests.conftest import AMQP_URL, CLINICS, OPERATOR_TOKEN, free_port, identity
+from tests.helpers.metrics import metric_total
 from tests.waiting import until
 
 CLINIC = arm_address(CLINICS[0].bin)
@@ -62,14 +63,6 @@ async def test_lookup_round_trip_is_journaled(portal: MeshClient, mesh: Mesh, so
     assert all(len(r["body_sha256"]) == 64 for r in rows)
 
 
-def routed_by(mesh: Mesh, process: str) -> float:
-    """Messages one gateway process has routed (its own /metrics), whatever their outcome."""
-    text = httpx.get(mesh.url(process) + "/metrics", timeout=10).text
-    return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("emhana_gateway_routed_total{")
-    )
-
-
 async def test_a_second_gateway_process_shares_the_queue_and_routes_each_message_once(
     portal: MeshClient, mesh: Mesh, some_iin: str
 ) -> None:
@@ -78,7 +71,8 @@ async def test_a_second_gateway_process_shares_the_queue_and_routes_each_message
     second = mesh.start_replica("gateway", free_port())
     try:
         await asyncio.to_thread(mesh.wait_ready, [second], 120)
-        before = {process: routed_by(mesh, process) for process in ("gateway", second)}
+        routed = "emhana_gateway_routed_total"
+        before = {process: await metric_total(mesh, process, routed) for process in ("gateway", second)}
         ids = [uuid.uuid4() for _ in range(20)]
         answers = await asyncio.gather(
             *(portal.request("gbd_fl", PERSON_LOOKUP, {"iin": some_iin}, message_id=i) for i in ids)
@@ -86,7 +80,7 @@ async def test_a_second_gateway_process_shares_the_queue_and_routes_each_message
         assert all(answer["person"]["iin"] == some_iin for answer in answers)
         for message_id in ids:
             assert [r["outcome"] for r in await journal(mesh, message_id)] == ["replied", "relayed"]
-        shares = {process: routed_by(mesh, process) - before[process] for process in before}
+        shares = {process: await metric_total(mesh, process, routed) - before[process] for process in before}
         assert sum(shares.values()) == 2 * len(ids) and all(shares.values()), shares
     finally:
         mesh.stop_service(second)
