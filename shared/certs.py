@@ -19,10 +19,10 @@ from enum import StrEnum
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from shared import keys
 from shared.clock import Clock
 from shared.refusals import Refusal, RefusalError
 
@@ -155,10 +155,9 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
+        return keys.certificate_signed_by(cert, issuer)
+    except keys.UnsupportedAlgorithm as exc:
+        raise RefusalError(Refusal.CERT_UNSUPPORTED_ALGORITHM, str(exc)) from None
 
 
 @dataclass(slots=True)
@@ -357,7 +356,10 @@ class TrustStore:
         for loaded in published:
             verdict = loaded.signature_ok.get(link.issuer_fingerprint)
             if verdict is None:
-                verdict = loaded.crl.is_signature_valid(link.issuer.public_key())  # type: ignore[arg-type]
+                try:
+                    verdict = keys.crl_signed_by(loaded.crl, link.issuer)
+                except keys.UnsupportedAlgorithm:
+                    verdict = False  # a list we cannot check says nothing: fail closed below
                 loaded.signature_ok[link.issuer_fingerprint] = verdict
             if not verdict:
                 continue

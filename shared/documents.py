@@ -1,4 +1,8 @@
-"""Signed documents: a citizen's or clinic's compact JWS, checked end to end (condition 2 of diagram 1)."""
+"""Signed documents: a citizen's or clinic's signature, checked end to end (condition 2 of diagram 1).
+
+A document is signed either as a compact JWS or as a CMS SignedData in base64, the form NCALayer gives
+(``shared.cms``); both are told apart by their shape and checked the same way afterwards.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from shared import cms
 from shared.certs import CertIdentity, KeyPurpose, Role, TrustStore
-from shared.jws import JwsError, parse, verify_signature
+from shared.jws import JwsError, JwsProblem, parse, verify_signature
 from shared.refusals import Refusal, RefusalError
 
 
@@ -37,17 +42,59 @@ def verify_document(
     detached_payload: bytes | None = None,
 ) -> VerifiedDocument:
     """Check signature, chain, validity, revocation, key usage and identity; raise a coded RefusalError."""
-    try:
-        parsed = parse(token, detached_payload)
-        verify_signature(parsed)
-    except JwsError as exc:
-        raise RefusalError(Refusal.SIGNATURE_INVALID, f"signature invalid: {exc}") from None
-    signer = store.verify_chain(parsed.chain, purpose=purpose)
+    chain, payload = _checked_signature(token, detached_payload)
+    signer = store.verify_chain(chain, purpose=purpose)
     if expected_iin is not None and signer.iin != expected_iin:
         raise RefusalError(Refusal.IIN_MISMATCH)
     if expected_bin is not None and signer.bin != expected_bin:
         raise RefusalError(Refusal.BIN_MISMATCH)
-    return VerifiedDocument(signer=signer, payload=parsed.payload)
+    return VerifiedDocument(signer=signer, payload=payload)
+
+
+def _checked_signature(token: str, detached_payload: bytes | None) -> tuple[list[Any], bytes]:
+    """The signer's chain and the signed bytes, once the signature over them is checked."""
+    if not isinstance(token, str):
+        raise RefusalError(Refusal.SIGNATURE_INVALID, "signature invalid: not a string")
+    if cms.looks_like_cms(token):
+        try:
+            signed = cms.parse(token, detached_payload)
+            signed.verify_signature()
+        except cms.CmsError as exc:
+            code = Refusal.CERT_UNSUPPORTED_ALGORITHM if exc.unsupported else Refusal.SIGNATURE_INVALID
+            raise RefusalError(code, f"CMS signature invalid: {exc}") from None
+        return signed.chain, signed.payload
+    try:
+        parsed = parse(token, detached_payload)
+        verify_signature(parsed)
+    except JwsError as exc:
+        code = (
+            Refusal.CERT_UNSUPPORTED_ALGORITHM
+            if exc.problem is JwsProblem.UNSUPPORTED_KEY
+            else (Refusal.SIGNATURE_INVALID)
+        )
+        raise RefusalError(code, f"signature invalid: {exc}") from None
+    return parsed.chain, parsed.payload
+
+
+def signed_content(token: str) -> bytes:
+    """What a JWS or an attached CMS says it signs, before any check (to compare with a prepared document)."""
+    try:
+        if cms.looks_like_cms(token):
+            return cms.parse(token).payload
+        return parse(token).payload
+    except (JwsError, cms.CmsError) as exc:
+        raise RefusalError(Refusal.SIGNATURE_INVALID, f"not a signed document: {exc}") from None
+
+
+def attach_content(token: str, document: bytes) -> str:
+    """A detached CMS with the document it signs put inside (JWS and attached CMS unchanged), so that the
+    signature travels as one self-contained token; the signed bytes do not change."""
+    if not cms.looks_like_cms(token):
+        return token
+    try:
+        return cms.attach(token, document)
+    except cms.CmsError as exc:
+        raise RefusalError(Refusal.SIGNATURE_INVALID, f"not a signed document: {exc}") from None
 
 
 # Certificate roles that may sign for a clinic as its staff (diagram 2, process 5): employee or head.

@@ -1,8 +1,13 @@
 """JSON Web Signatures (RFC 7515), compact and detached-content, with the certificate chain in ``x5c``.
 
-Only RS256 and ES256 are accepted: ``none`` and every HMAC algorithm are refused before any key is
-touched, because a signature whose key comes from the message itself only means something when it is
-an asymmetric signature checked against a certificate that chains to a trust anchor.
+Only RS256, ES256 and the Kazakh GOST 34.10-2015 names below are accepted: ``none`` and every HMAC
+algorithm are refused before any key is touched, because a signature whose key comes from the message
+itself only means something when it is an asymmetric signature checked against a certificate that chains
+to a trust anchor.
+
+JOSE registers no GOST algorithm, so the mesh names its own (docs/signing.md): ``KZ-GOST-2015-512``
+(GOST 34.10-2015 on tc26 512 paramSetA with Streebog-512) and ``KZ-GOST-2015-256``; the signature bytes
+are r ‖ s, each little-endian, exactly as in НУЦ's certificates and NCALayer's CMS.
 """
 
 from __future__ import annotations
@@ -25,7 +30,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 
-ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256"})
+from shared import gost, keys
+
+GOST_512 = "KZ-GOST-2015-512"
+GOST_256 = "KZ-GOST-2015-256"
+ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256", GOST_512, GOST_256})
+GostSigner = tuple[int, gost.Curve]  # the private scalar and its curve (the citizen's own tools only)
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 _MAX_HEADER_BYTES = 64 * 1024
 
@@ -34,6 +44,7 @@ class JwsProblem(StrEnum):
     MALFORMED = "malformed"
     ALGORITHM = "algorithm_not_allowed"
     SIGNATURE = "signature_mismatch"
+    UNSUPPORTED_KEY = "unsupported_key"
 
 
 class JwsError(ValueError):
@@ -62,7 +73,9 @@ def b64url_decode(text: str) -> bytes:
         raise JwsError(JwsProblem.MALFORMED, "not base64url") from None
 
 
-def algorithm_for(key: SigningKey) -> str:
+def algorithm_for(key: SigningKey | GostSigner) -> str:
+    if isinstance(key, tuple):
+        return GOST_512 if key[1].size == 64 else GOST_256
     if isinstance(key, rsa.RSAPrivateKey):
         return "RS256"
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
@@ -70,7 +83,9 @@ def algorithm_for(key: SigningKey) -> str:
     raise ValueError("only RSA and P-256 keys can sign")
 
 
-def _raw_sign(key: SigningKey, signing_input: bytes) -> bytes:
+def _raw_sign(key: SigningKey | GostSigner, signing_input: bytes) -> bytes:
+    if isinstance(key, tuple):
+        return gost.sign(key[0], key[1], signing_input)
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
     r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
@@ -78,7 +93,7 @@ def _raw_sign(key: SigningKey, signing_input: bytes) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
-def _protected_header(key: SigningKey, chain: tuple[x509.Certificate, ...]) -> str:
+def _protected_header(key: SigningKey | GostSigner, chain: tuple[x509.Certificate, ...]) -> str:
     """A signer's protected header, encoded once: it is the same on every message the key signs."""
     header = {
         "alg": algorithm_for(key),
@@ -87,7 +102,7 @@ def _protected_header(key: SigningKey, chain: tuple[x509.Certificate, ...]) -> s
     return b64url_encode(json.dumps(header, separators=(",", ":")).encode())
 
 
-def sign_compact(payload: bytes, key: SigningKey, chain: list[x509.Certificate]) -> str:
+def sign_compact(payload: bytes, key: SigningKey | GostSigner, chain: list[x509.Certificate]) -> str:
     """Compact JWS ``header.payload.signature`` with the signer's chain (leaf first) in ``x5c``."""
     header = _protected_header(key, tuple(chain))
     body = b64url_encode(payload)
@@ -95,7 +110,7 @@ def sign_compact(payload: bytes, key: SigningKey, chain: list[x509.Certificate])
     return f"{header}.{body}.{b64url_encode(signature)}"
 
 
-def sign_detached(payload: bytes, key: SigningKey, chain: list[x509.Certificate]) -> str:
+def sign_detached(payload: bytes, key: SigningKey | GostSigner, chain: list[x509.Certificate]) -> str:
     """Detached-content JWS ``header..signature`` (RFC 7515 appendix F)."""
     header, _, signature = sign_compact(payload, key, chain).split(".")
     return f"{header}..{signature}"
@@ -169,7 +184,17 @@ def _decode_header(header_b64: str) -> tuple[str, Mapping[str, Any], tuple[x509.
 
 def verify_signature(parsed: ParsedJws) -> None:
     """Check the signature with the leaf certificate's key; the key type must fit ``alg``."""
-    key = parsed.chain[0].public_key()
+    try:
+        key = keys.public_key(parsed.chain[0])
+    except keys.UnsupportedAlgorithm as exc:
+        raise JwsError(JwsProblem.UNSUPPORTED_KEY, str(exc)) from None
+    if parsed.algorithm in (GOST_512, GOST_256):
+        bits = 512 if parsed.algorithm == GOST_512 else 256
+        if not isinstance(key, gost.GostPublicKey) or key.curve.size * 8 != bits:
+            raise JwsError(JwsProblem.SIGNATURE, "key type does not fit the algorithm")
+        if not gost.verify(key, parsed.signing_input, parsed.signature, digest_bits=bits):
+            raise JwsError(JwsProblem.SIGNATURE, "signature does not match")
+        return
     try:
         if parsed.algorithm == "RS256" and isinstance(key, rsa.RSAPublicKey):
             key.verify(parsed.signature, parsed.signing_input, padding.PKCS1v15(), hashes.SHA256())

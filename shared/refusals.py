@@ -20,6 +20,7 @@ class Refusal(StrEnum):
     CERT_UNTRUSTED = "CERT_UNTRUSTED"
     CERT_STATUS_UNKNOWN = "CERT_STATUS_UNKNOWN"
     CERT_WRONG_USAGE = "CERT_WRONG_USAGE"
+    CERT_UNSUPPORTED_ALGORITHM = "CERT_UNSUPPORTED_ALGORITHM"
     IIN_MISMATCH = "IIN_MISMATCH"
     BIN_MISMATCH = "BIN_MISMATCH"
     PERSON_NOT_FOUND = "PERSON_NOT_FOUND"
@@ -66,6 +67,10 @@ REFUSAL_TEXTS: dict[Refusal, tuple[str, str]] = {
     Refusal.CERT_WRONG_USAGE: (
         "Для подписи использован ключ аутентификации (AUTH), нужен ключ RSA/GOST подписи.",
         "condition 2, key usage",
+    ),
+    Refusal.CERT_UNSUPPORTED_ALGORITHM: (
+        "Алгоритм ключа или подписи не поддерживается: используйте ключ RSA или ГОСТ 34.10-2015 НУЦ РК.",
+        "condition 2, algorithm",
     ),
     Refusal.IIN_MISMATCH: ("ИИН в запросе не совпадает с ИИН в свидетельстве ЭЦП.", "condition 2"),
     Refusal.BIN_MISMATCH: ("БИН организации не совпадает с БИН в свидетельстве ЭЦП.", "result signature"),
