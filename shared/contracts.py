@@ -8,7 +8,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.refusals import Refusal, RefusalError
 
@@ -79,8 +79,34 @@ class PersonFound(Contract):
     parents: list[str] = Field(default_factory=list, description="ИИН of the registered parents or guardians")
 
 
-class VerifyRequest(Contract):
-    jws: str = Field(min_length=1, max_length=256 * 1024)
+class Signature(Contract):
+    """A signature of a document: a compact JWS (``x5c``), or a CMS SignedData in base64 as NCALayer's
+    ``createCMSSignatureFromBase64`` returns it (RSA or GOST 2015; detached or with the document inside)."""
+
+    jws: str | None = Field(default=None, min_length=1, max_length=256 * 1024)
+    cms: str | None = Field(default=None, min_length=1, max_length=256 * 1024)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Signature:
+        if (self.jws is None) == (self.cms is None):
+            raise ValueError("give the signature as either jws or cms")
+        return self
+
+    @property
+    def token(self) -> str:
+        """The signature as the mesh carries it (a CMS is told from a JWS by its shape)."""
+        return self.jws or self.cms or ""
+
+    @classmethod
+    def of(cls, token: str) -> dict[str, str]:
+        """The fields that carry ``token`` (for a message to the signature service)."""
+        return {"jws": token} if "." in token else {"cms": token}
+
+
+class VerifyRequest(Signature):
+    content: str | None = Field(
+        default=None, max_length=400 * 1024, description="base64 of the document a detached CMS signs"
+    )
     expected_iin: str | None = Field(default=None, max_length=12)
     expected_bin: str | None = Field(default=None, max_length=12)
     purpose: Literal["SIGN", "AUTH"] = Field(default="SIGN", description="the key usage required; never skipped")

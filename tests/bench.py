@@ -634,6 +634,36 @@ async def eservice_section(
         await transactions.close()
 
 
+def verification_section(rows: list[dict[str, Any]], repeats: int = 200) -> None:
+    """One citizen signature checked alone, per key family, in µs of CPU: ES256 and RS256 (the development
+    CA's keys) and GOST 34.10-2015 512 (НУЦ's test key) over the same document, same run."""
+    from services.signature.ca import DevCA
+    from shared import jws
+    from tests.nca import NCA
+
+    document = b'{"service":"home_call","fields":{"address":"' + b"x" * 400 + b'"}}'
+    with tempfile.TemporaryDirectory() as folder:
+        ca = DevCA(Path(folder))
+        ec_key = ca.issue_person("850315300019", "BENCH", "EC")
+        rsa_key = ca.issue_person("850315300019", "BENCH", "RSA", key_type="rsa")
+    person = NCA.gost_person()
+    tokens = {
+        "ES256": jws.sign_compact(document, ec_key.key, ec_key.chain),
+        "RS256": jws.sign_compact(document, rsa_key.key, rsa_key.chain),
+        jws.GOST_512: jws.sign_compact(document, person.key, person.chain),
+    }
+    print("\none signature verified alone (µs of CPU, this process)")
+    for name, token in tokens.items():
+        parsed = jws.parse(token)
+        jws.verify_signature(parsed)  # warm the caches a service would have warm
+        started = time.process_time()
+        for _ in range(repeats):
+            jws.verify_signature(jws.parse(token))
+        micros = (time.process_time() - started) / repeats * 1e6
+        rows.append({"row": "verify", "algorithm": name, "cpu_us": round(micros, 1)})
+        print(f"  {name:<18} {micros:9.1f} µs")
+
+
 def main() -> None:
     import json
 
@@ -670,6 +700,7 @@ def main() -> None:
         try:
             mesh.wait_ready(timeout=180)
             print(f"machine: {machine}\n")
+            verification_section(rows)
             lookup_section(mesh, clock, args, rows, iins)
             asyncio.run(eservice_section(mesh, clock, args, rows, population))
         finally:

@@ -161,7 +161,7 @@ async def sign(draft_id: str, body: StaffSignIn, member: MemberDep, service: Sta
     """Processes 5–8: the staff member's signature is checked, the request registered and decided."""
     if len(draft_id) != 36:
         raise ApiError(404, "NOT_FOUND", "no such prepared request")
-    filed = await service.sign(member, draft_id, body.jws)
+    filed = await service.sign(member, draft_id, body.token)
     return FiledOut(
         request_id=filed.request_id,
         registration_number=filed.registration_number,

@@ -219,12 +219,13 @@ async def sign(
     member: MemberPage,
     service: StaffDep,
     jws: Annotated[str, Form(max_length=256 * 1024)] = "",
+    cms: Annotated[str, Form(max_length=256 * 1024)] = "",
     csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Processes 5–8: the employee's signature is checked, the request registered and decided."""
     pages(request).check_csrf(request, csrf)
     try:
-        filed = await service.sign(member, str(draft_id), jws)
+        filed = await service.sign(member, str(draft_id), jws or cms)
     except PAGE_FAILURES as exc:
         return await _sign_page(request, member, service, str(draft_id), exc)
     clinic = await _clinic(service, member)

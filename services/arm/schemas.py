@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts import CODE_PATTERN, IIN_PATTERN, MAX_DOCUMENTS, FreeText, ServiceKind
+from shared.contracts import CODE_PATTERN, IIN_PATTERN, MAX_DOCUMENTS, FreeText, ServiceKind, Signature
 
 
 class In(BaseModel):
@@ -70,13 +70,13 @@ class RegistrationOut(BaseModel):
 
 class StaffPreparedOut(BaseModel):
     draft_id: str
-    document: str = Field(description="the exact bytes to sign with the staff member's own key (compact JWS)")
+    document: str = Field(description="the exact bytes to sign with the staff member's own key (compact JWS or CMS)")
     expires_at: dt.datetime
     person: dict[str, Any]
 
 
-class StaffSignIn(In):
-    jws: str = Field(min_length=1, max_length=256 * 1024)
+class StaffSignIn(Signature):
+    """The staff member's signature of the prepared document: ``jws``, or ``cms`` as NCALayer gives it."""
 
 
 class RefusalBody(BaseModel):

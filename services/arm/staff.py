@@ -55,15 +55,16 @@ from shared.contracts import (
     FiledRequest,
     Person,
     ServiceKind,
+    Signature,
     SignedRequest,
     Verdict,
 )
 from shared.db import Database
 from shared.deadlines import deadline
-from shared.documents import STAFF_ROLES
+from shared.documents import STAFF_ROLES, attach_content, signed_content
 from shared.http import ApiError, form_error
 from shared.ids import InvalidIdentifier, parse_iin
-from shared.jws import JwsError, parse
+from shared.jws import parse
 from shared.messaging import MeshClient
 from shared.outbox import Outbox
 from shared.refusals import Refusal, RefusalError
@@ -244,7 +245,7 @@ class StaffService:
             answer = await self.client.request(
                 "signature",
                 DOCUMENT_VERIFY,
-                {"jws": jws, "expected_iin": member.iin, "expected_bin": member.clinic_bin, "purpose": "SIGN"},
+                {**Signature.of(jws), "expected_iin": member.iin, "expected_bin": member.clinic_bin, "purpose": "SIGN"},
                 sender=arm_address(member.clinic_bin),
             )
         except RequestTimeout:
@@ -272,11 +273,8 @@ class StaffService:
             raise RefusalError(Refusal.DUPLICATE_REQUEST, "this prepared request was already signed")
         if draft.expires_at <= now:
             raise ApiError(410, "DRAFT_EXPIRED", "the prepared request expired; fill the form again")
-        try:
-            content = parse(jws).payload
-        except JwsError as exc:
-            raise RefusalError(Refusal.SIGNATURE_INVALID, f"not a signed document: {exc}") from None
-        if content != draft.document.encode():
+        jws = attach_content(jws, draft.document.encode())  # a detached CMS travels with its document inside
+        if signed_content(jws) != draft.document.encode():
             raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the prepared document")
         await self.check_signature(member, jws)
         signed = SignedRequest.model_validate_json(draft.document)

@@ -195,9 +195,10 @@ async def prepare(body: PrepareIn, citizen: CitizenDep, service: PortalDep) -> P
 
 @router.post("/requests/{draft_id}/sign", response_model=RequestOut, status_code=201, tags=["requests"])
 async def sign(draft_id: uuid.UUID, body: SignIn, citizen: CitizenDep, service: PortalDep) -> RequestOut:
-    """ "Подписать": the compact JWS of the prepared document; condition 2 is checked, then it is sent."""
+    """ "Подписать": the prepared document's signature (compact JWS, or NCALayer's CMS, detached or not);
+    condition 2 is checked, then it is sent."""
     started = time.monotonic()
-    signed = await service.sign(citizen, str(draft_id), body.jws)
+    signed = await service.sign(citizen, str(draft_id), body.token)
     service.steps.record("process_5", time.monotonic() - started)
     return request_out(signed)
 
@@ -205,7 +206,7 @@ async def sign(draft_id: uuid.UUID, body: SignIn, citizen: CitizenDep, service: 
 @router.post("/requests", response_model=RequestOut, status_code=201, tags=["requests"])
 async def submit(body: SignIn, citizen: CitizenDep, service: PortalDep) -> RequestOut:
     """One-step submission of a document the client signed itself (see the service's form schema)."""
-    return request_out(await service.submit_signed(citizen, body.jws))
+    return request_out(await service.submit_signed(citizen, body.token))
 
 
 @router.get("/requests", response_model=list[RequestOut], tags=["requests"])

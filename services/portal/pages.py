@@ -282,11 +282,12 @@ async def sign(
     site: PagesDep,
     service: PortalDep,
     jws: Annotated[str, Form(max_length=256 * 1024)] = "",
+    cms: Annotated[str, Form(max_length=256 * 1024)] = "",
     csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     site.check_csrf(request, csrf)
     try:
-        signed = await service.sign(citizen, str(draft_id), jws)
+        signed = await service.sign(citizen, str(draft_id), jws or cms)
     except PAGE_FAILURES as exc:
         return await _sign_page(request, site, service, citizen, str(draft_id), problem_of=exc)
     return site.redirect(f"/requests/{signed.id}?sent=1")

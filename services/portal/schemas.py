@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts import IIN_PATTERN, MAX_DOCUMENTS, RequestStatus, ServiceKind
+from shared.contracts import IIN_PATTERN, MAX_DOCUMENTS, RequestStatus, ServiceKind, Signature
 from shared.refusals import Refusal
 
 
@@ -58,12 +58,14 @@ class PrepareIn(Body):
 
 class PreparedOut(BaseModel):
     draft_id: str
-    document: str = Field(description="canonical JSON: sign exactly these UTF-8 bytes (compact JWS, RS256/ES256, x5c)")
+    document: str = Field(
+        description="canonical JSON: sign exactly these UTF-8 bytes (compact JWS with x5c, or CMS as NCALayer makes it)"
+    )
     expires_at: dt.datetime
 
 
-class SignIn(Body):
-    jws: str = Field(min_length=1, max_length=256 * 1024)
+class SignIn(Signature):
+    """The citizen's signature of the document: ``jws``, or ``cms`` as NCALayer gives it (detached or not)."""
 
 
 class EventOut(BaseModel):

@@ -55,15 +55,15 @@ from shared.contracts import (
     DocumentFile,
     EServiceStatus,
     ServiceKind,
+    Signature,
     SignedRequest,
 )
 from shared.db import Database, insert_or_ignore, upsert
-from shared.documents import STAFF_ROLES, verify_clinic_result, verify_document
+from shared.documents import STAFF_ROLES, attach_content, signed_content, verify_clinic_result, verify_document
 from shared.groupcommit import GroupCommit
 from shared.guardians import may_act_for
 from shared.http import ApiError, form_error
 from shared.ids import InvalidIdentifier, parse_iin
-from shared.jws import JwsError, parse
 from shared.logs import CORRELATION
 from shared.messaging import MeshClient
 from shared.metrics import OVERDUE
@@ -384,7 +384,9 @@ class PortalService:
     # -- condition 2 and process 5 ----------------------------------------------------------
     async def check_signature(self, jws: str, iin: str) -> None:
         """Condition 2, by the signature service: validity, CRL, SIGN key, ИИН = the citizen's."""
-        verdict = await self.ask("signature", DOCUMENT_VERIFY, {"jws": jws, "expected_iin": iin, "purpose": "SIGN"})
+        verdict = await self.ask(
+            "signature", DOCUMENT_VERIFY, {**Signature.of(jws), "expected_iin": iin, "purpose": "SIGN"}
+        )
         if not verdict["valid"]:
             raise RefusalError(Refusal(verdict["code"]))
 
@@ -404,7 +406,9 @@ class PortalService:
             raise RefusalError(Refusal.DUPLICATE_REQUEST, "this prepared request was already signed")
         if draft.expires_at <= now:
             raise ApiError(410, "DRAFT_EXPIRED", "the prepared request expired; prepare it again")
-        if _signed_content(jws) != draft.document.encode():
+        # A detached CMS (NCALayer's usual form) travels with the document inside; the signature is unchanged.
+        jws = attach_content(jws, draft.document.encode())
+        if signed_content(jws) != draft.document.encode():
             raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the prepared document")
         message_id = self.correlate()
         with self.admission.step(draft.clinic_bin):
@@ -423,7 +427,7 @@ class PortalService:
     async def submit_signed(self, citizen: Citizen, jws: str) -> Request:
         """One-step submission for REST clients that already hold a signed document."""
         try:
-            signed = SignedRequest.model_validate_json(_signed_content(jws))
+            signed = SignedRequest.model_validate_json(signed_content(jws))
         except ValidationError as exc:
             raise RefusalError(Refusal.MALFORMED, f"signed request: {exc.error_count()} invalid fields") from None
         if signed.iin != citizen.iin:
@@ -483,7 +487,7 @@ class PortalService:
     async def send(self, request: Request) -> None:
         """Publish (broker-confirmed) and mark sent; an unconfirmed sending is repeated by the resender."""
         try:
-            signed = SignedRequest.model_validate_json(_signed_content(request.document))
+            signed = SignedRequest.model_validate_json(signed_content(request.document))
             files = [f.model_dump() for f in await self.files_of(request.iin, signed)]
             await self.client.send(
                 arm_address(request.clinic_bin),
@@ -813,13 +817,6 @@ def history_complete(request: Request, events: list[RequestEvent]) -> bool:
     cross in flight (its "completed" applied before its "registered" is recorded), and a long-poll answers
     with the whole story rather than half of it."""
     return {e.seq for e in events if e.seq} >= set(range(1, request.status_seq + 1))
-
-
-def _signed_content(jws: str) -> bytes:
-    try:
-        return parse(jws).payload
-    except JwsError as exc:
-        raise RefusalError(Refusal.SIGNATURE_INVALID, f"not a signed document: {exc}") from None
 
 
 def refusal_body(code: str | None) -> dict[str, str] | None:

@@ -13,7 +13,8 @@ router = APIRouter(responses=error_responses(404))
 
 @router.post("/api/v1/verify", response_model=Verdict, tags=["signature"])
 async def verify(body: VerifyRequest, request: Request) -> Verdict:
-    """Verify a compact JWS with ``x5c``: signature, chain, validity, CRL, key usage, expected ИИН/БИН.
+    """Verify a compact JWS with ``x5c`` or NCALayer's CMS (``cms``; a detached one with ``content``, the
+    document in base64): signature, chain, validity, CRL, key usage, expected ИИН/БИН.
 
     Always 200 with a verdict for a well-formed request; ``valid`` is false with a refusal code otherwise.
     """

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 
 from shared.certs import CertIdentity, KeyPurpose, TrustStore
 from shared.contracts import Signer, Verdict, VerifyRequest
 from shared.documents import verify_document
 from shared.jws import b64url_encode
-from shared.refusals import RefusalError, refusal_text
+from shared.refusals import Refusal, RefusalError, refusal_text
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +34,22 @@ def signer_of(identity: CertIdentity) -> Signer:
 
 
 def verdict(request: VerifyRequest, store: TrustStore) -> Verdict:
-    """Check a compact JWS and say whether it is valid, with the refusal code when it is not."""
+    """Check a compact JWS or a CMS and say whether it is valid, with the refusal code when it is not."""
     purpose = KeyPurpose(request.purpose)
     try:
+        detached = None
+        if request.content is not None:
+            try:
+                detached = base64.b64decode(request.content, validate=True)
+            except (binascii.Error, ValueError):
+                raise RefusalError(Refusal.MALFORMED, "content is not base64") from None
         document = verify_document(
-            request.jws, store, expected_iin=request.expected_iin, expected_bin=request.expected_bin, purpose=purpose
+            request.token,
+            store,
+            expected_iin=request.expected_iin,
+            expected_bin=request.expected_bin,
+            purpose=purpose,
+            detached_payload=detached,
         )
     except RefusalError as exc:
         log.info("signature refused", extra={"code": exc.code, "detail": exc.detail})

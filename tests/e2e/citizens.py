@@ -12,9 +12,11 @@ from typing import Any
 import httpx
 
 from services.signature.ca import DevCA, Issued
+from shared import cms
 from shared.canonical import canonical_json
 from shared.certs import Role
 from shared.clock import Clock
+from shared.contracts import Signature
 from shared.jws import sign_compact
 from shared.mesh import Mesh
 from shared.population import SyntheticPerson
@@ -77,12 +79,19 @@ class Citizen:
         jws = sign_compact(content or prepared["document"].encode(), signer.key, signer.chain)
         return await self.call("POST", f"/api/v1/requests/{prepared['draft_id']}/sign", json={"jws": jws})
 
+    async def sign_cms(self, prepared: dict[str, Any], *, detached: bool = True) -> dict[str, Any]:
+        """Sign as NCALayer does (CMS SignedData, by default without the document inside)."""
+        document = prepared["document"].encode()
+        token = cms.sign(document, self.key.key, self.key.chain, signing_time=self.clock.now(), detached=detached)
+        return await self.call("POST", f"/api/v1/requests/{prepared['draft_id']}/sign", json={"cms": token})
+
     async def submit(self, service: str, clinic: str | None = None, **fields: Any) -> dict[str, Any]:
         """ "Отправить запрос" then "подписать"; returns the stored request."""
         return await self.sign(await self.prepare(service, clinic, **fields))
 
-    def signed_document(self, service: str, clinic: str, **fields: Any) -> str:
-        """A document signed without the portal's help (one-step submission)."""
+    def signed_document(self, service: str, clinic: str, *, as_cms: bool = False, **fields: Any) -> str:
+        """A document signed without the portal's help (one-step submission); as a JWS, or as an NCALayer
+        CMS with the document inside."""
         document = {
             "service": service,
             "iin": self.iin,
@@ -91,10 +100,13 @@ class Citizen:
             "time": self.clock.now().isoformat(),
             "nonce": uuid.uuid4().hex,
         }
-        return sign_compact(canonical_json(document), self.key.key, self.key.chain)
+        content = canonical_json(document)
+        if as_cms:
+            return cms.sign(content, self.key.key, self.key.chain, signing_time=self.clock.now(), detached=False)
+        return sign_compact(content, self.key.key, self.key.chain)
 
-    async def submit_signed(self, jws: str) -> dict[str, Any]:
-        return await self.call("POST", "/api/v1/requests", json={"jws": jws})
+    async def submit_signed(self, token: str) -> dict[str, Any]:
+        return await self.call("POST", "/api/v1/requests", json=Signature.of(token))
 
     async def wait(self, request_id: str, seconds: float = 90, until: set[str] = FINAL) -> dict[str, Any]:
         """Poll "обновить статус" until the request reaches one of ``until`` (a generous bound, not a speed

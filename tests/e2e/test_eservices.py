@@ -7,6 +7,7 @@ calls accepted until 18:00), Нура-Мед closes at 18:00 (cut-off passed), m
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import functools
 import time
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from services.signature.ca import DevCA
+from shared import cms
 from shared.certs import KeyPurpose
 from shared.clock import Clock
 from shared.ids import make_iin
@@ -109,6 +111,44 @@ async def test_home_call_from_registration_to_signed_result(citizen_factory, peo
     }
     for step in ("process_1", "process_3", "process_5", "process_6", "process_8"):
         assert levels[step]["count"] >= 1 and 0 <= levels[step]["p50_ms"] <= levels[step]["max_ms"], levels[step]
+
+
+async def test_a_home_call_signed_as_ncalayer_does_detached_cms_then_one_step_attached(
+    citizen_factory, people: People, mesh: Mesh
+) -> None:
+    """NCALayer's format through the real mesh: the portal takes a detached CMS of the prepared document,
+    the signature service, the gateway and the clinic check it, and a one-step CMS with the document inside
+    goes the same way; the signature service's own endpoint judges the detached form with its document."""
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    prepared = await citizen.prepare("home_call", **HOME_CALL)
+    request = await citizen.sign_cms(prepared)
+    assert request["status"] == "submitted"
+    assert (await citizen.wait(request["id"]))["status"] == "completed"
+    one_step = await citizen.submit_signed(citizen.signed_document("home_call", CLINIC_1, as_cms=True, **HOME_CALL))
+    assert one_step["status"] == "submitted"
+    final = await citizen.wait(one_step["id"])
+    # the same document twice: the clinic refuses a second home call while one is open, or completes it
+    assert final["status"] in {"completed", "refused"}, final
+    document = b'{"any":"document"}'
+    detached = cms.sign(document, citizen.key.key, citizen.key.chain, signing_time=citizen.clock.now())
+    async with httpx.AsyncClient(base_url=mesh.url("signature")) as http:
+        body = {"cms": detached, "content": base64.b64encode(document).decode(), "expected_iin": citizen.iin}
+        verdict = (await http.post("/api/v1/verify", json=body)).json()
+        assert verdict["valid"] and verdict["signer"]["iin"] == citizen.iin, verdict
+        body["content"] = base64.b64encode(document + b" ").decode()
+        verdict = (await http.post("/api/v1/verify", json=body)).json()
+        assert not verdict["valid"] and verdict["code"] == "SIGNATURE_INVALID"
+        both = await http.post("/api/v1/verify", json={"cms": detached, "jws": "a.b.c"})
+        assert both.status_code == 422 and both.json()["code"] == "VALIDATION_ERROR", both.text
+    # a detached CMS of something else than the prepared document is refused and changes nothing
+    other = await citizen.prepare("home_call", **HOME_CALL)
+    forged = cms.sign(b"{}", citizen.key.key, citizen.key.chain, signing_time=citizen.clock.now())
+    failure = await refused_with(
+        "SIGNATURE_INVALID",
+        citizen.call("POST", f"/api/v1/requests/{other['draft_id']}/sign", json={"cms": forged}),
+    )
+    assert failure.status == 422, failure.body
+    assert len(await citizen.call("GET", "/api/v1/requests")) == 2  # the two accepted above, nothing more
 
 
 async def test_appointment_and_cancellation(citizen_factory, people: People, clock: Clock) -> None:
