@@ -126,12 +126,17 @@ class Throttle:
     is checked, so at most ``per_pair`` guesses per window are ever evaluated, however many arrive at once.
     Limits are per ИИН and client, so a guesser slows down themselves, not the owner on their own device."""
 
-    def __init__(self, db: Database, counters: Any, successes: Any, limits: LoginLimits) -> None:
+    def __init__(
+        self, db: Database, counters: Any, successes: Any, limits: LoginLimits, *, scope: str = "", what: str = "login"
+    ) -> None:
         self.db, self.counters, self.successes, self.limits = db, counters, successes, limits
+        self.scope = scope  # counters of another kind of attempt (registration) kept apart from logins
+        self.what = what
 
     def _keys(self, iin: str, client: str) -> tuple[str, str, str]:
         hashed = _iin_key(iin)
-        return f"pair:{hashed}:{client}"[:80], f"client:{client}"[:80], f"iin:{hashed}"
+        scope = self.scope
+        return f"{scope}pair:{hashed}:{client}"[:80], f"{scope}client:{client}"[:80], f"{scope}iin:{hashed}"
 
     async def begin(self, iin: str, client: str, now: dt.datetime) -> None:
         """Count this attempt; 429 TOO_MANY_ATTEMPTS with Retry-After when a limit is passed."""
@@ -152,7 +157,7 @@ class Throttle:
                 raise ApiError(
                     429,
                     "TOO_MANY_ATTEMPTS",
-                    f"too many login attempts; try again in {retry} s",
+                    f"too many {self.what} attempts; try again in {retry} s",
                     headers={"Retry-After": str(retry)},
                 )
 
@@ -170,16 +175,17 @@ class Throttle:
         row = (await session.execute(statement)).one()
         return int(row[0]), row[1]
 
-    async def succeeded(self, iin: str, client: str, now: dt.datetime) -> None:
-        """The password was right: this client's guesses are forgiven, this attempt is uncounted (a busy
-        client of many honest logins is not throttled) and the client is trusted for this ИИН."""
+    async def succeeded(self, iin: str, client: str, now: dt.datetime, *, attempts: int = 1) -> None:
+        """The password was right: this client's guesses are forgiven, this attempt (or the ``attempts`` that
+        made one success) is uncounted — a busy client of many honest logins is not throttled — and the
+        client is trusted for this ИИН."""
         pair, by_client, by_iin = self._keys(iin, client)
         async with self.db.transaction() as session:
             await session.execute(delete(self.counters).where(self.counters.key == pair))
             await session.execute(
                 update(self.counters)
                 .where(self.counters.key.in_([by_client, by_iin]), self.counters.count > 0)
-                .values(count=self.counters.count - 1)
+                .values(count=case((self.counters.count > attempts, self.counters.count - attempts), else_=0))
             )
             await upsert(session, self.successes.__table__, {"key": f"ok:{_iin_key(iin)}:{client}"[:120], "at": now})
 

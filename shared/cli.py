@@ -14,7 +14,8 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
 
-from shared.jws import SigningKey
+from shared import keyfile
+from shared.jws import GostSigner, SigningKey
 
 
 class CliError(Exception):
@@ -61,8 +62,11 @@ class JsonClient:
         return response.json() if response.content else None
 
 
-def load_key(path: Path, password: str | None, chain_path: Path | None) -> tuple[SigningKey, list[x509.Certificate]]:
-    """A PKCS#12 file (with its password), or a PEM key with the PEM chain next to it (``.key.pem``/``.pem``).
+def load_key(
+    path: Path, password: str | None, chain_path: Path | None
+) -> tuple[SigningKey | GostSigner, list[x509.Certificate]]:
+    """A PKCS#12 file (with its password; RSA and EC, and НУЦ's GOST 2015 key files), or a PEM key with the
+    PEM chain next to it (``.key.pem``/``.pem``).
 
     Every problem with the files is a :class:`CliError` that says which file and what is wrong."""
     try:
@@ -71,7 +75,10 @@ def load_key(path: Path, password: str | None, chain_path: Path | None) -> tuple
         raise CliError(f"cannot read the key file {path}: {exc.strerror or exc}") from None
     try:
         if path.suffix.lower() in (".p12", ".pfx"):
-            key, cert, extra = pkcs12.load_key_and_certificates(data, (password or "").encode() or None)
+            try:
+                key, cert, extra = pkcs12.load_key_and_certificates(data, (password or "").encode() or None)
+            except ValueError:
+                return _gost_key_file(path, data, password)
             if key is None or cert is None:
                 raise CliError("the PKCS#12 file holds no key and certificate")
             return key, [cert, *extra]  # type: ignore[list-item,return-value]
@@ -85,6 +92,17 @@ def load_key(path: Path, password: str | None, chain_path: Path | None) -> tuple
         raise CliError(f"cannot read the certificate chain {chain_file}: {exc.strerror or exc}") from None
     except ValueError:
         raise CliError(f"{chain_file} holds no PEM certificates") from None
+
+
+def _gost_key_file(path: Path, data: bytes, password: str | None) -> tuple[GostSigner, list[x509.Certificate]]:
+    """A key file ``cryptography`` cannot open may be НУЦ's GOST 2015 one (its key is what it refuses)."""
+    try:
+        opened = keyfile.load_gost(data, password or "")
+    except keyfile.NotGostKeyFile:
+        raise CliError(f"{path}: wrong key password, or not a key file") from None
+    except keyfile.KeyFileError as exc:
+        raise CliError(f"{path}: {exc}") from None
+    return (opened.private, opened.curve), opened.chain
 
 
 def run_quietly(main: Any) -> Any:

@@ -208,18 +208,23 @@ def _affine(point: _Jacobian, curve: Curve) -> tuple[int, int]:
 
 
 def _twin_multiply(k1: int, p1: tuple[int, int], k2: int, p2: tuple[int, int], curve: Curve) -> _Jacobian:
-    """k1·P1 + k2·P2 with one run of doublings (Shamir's trick)."""
+    """k1·P1 + k2·P2 with one run of doublings (Shamir's trick), two bits of each scalar at a time: the 15
+    sums i·P1 + j·P2 (i, j < 4) are made first, then every step is two doublings and at most one addition."""
     one = _number(1)
     first: _Jacobian = (_number(p1[0]), _number(p1[1]), one)
     second: _Jacobian = (_number(p2[0]), _number(p2[1]), one)
-    both = _add(first, second, curve)
-    table = (None, first, second, both)
+    firsts = [_INFINITY, first, _double(first, curve)]
+    firsts.append(_add(firsts[2], first, curve))
+    seconds = [_INFINITY, second, _double(second, curve)]
+    seconds.append(_add(seconds[2], second, curve))
+    table = [_add(firsts[i], seconds[j], curve) for j in range(4) for i in range(4)]
     result = _INFINITY
-    for bit in range(max(k1.bit_length(), k2.bit_length()) - 1, -1, -1):
-        result = _double(result, curve)
-        index = ((k1 >> bit) & 1) | (((k2 >> bit) & 1) << 1)
+    top = max(k1.bit_length(), k2.bit_length(), 1)
+    for shift in range(top + (top & 1) - 2, -1, -2):
+        result = _double(_double(result, curve), curve)
+        index = ((k1 >> shift) & 3) | (((k2 >> shift) & 3) << 2)
         if index:
-            result = _add(result, table[index], curve)  # type: ignore[arg-type]
+            result = _add(result, table[index], curve)
     return result
 
 

@@ -33,6 +33,11 @@ class KeyFileError(ValueError):
     """A key file that cannot be opened: wrong password, damaged, or a kind this reader does not know."""
 
 
+class NotGostKeyFile(KeyFileError):
+    """A file this reader is not for (another MAC or cipher, or a key that is not GOST 2015): for
+    ``cryptography``'s PKCS#12 loader to judge, not a verdict on the password."""
+
+
 @dataclass(frozen=True, slots=True)
 class GostKeyFile:
     """A GOST private key with its certificate chain (the signer's own certificate first)."""
@@ -95,7 +100,7 @@ def _decrypt(algorithm: core.Sequence, data: bytes, password: bytes) -> bytes:
         key = _kdf(password, salt, iterations, 1, key_size)
         padded = _rc2_cbc_decrypt(key, _kdf(password, salt, iterations, 2, 8), data)
     else:
-        raise KeyFileError(f"key file encryption {oid} is not supported")
+        raise NotGostKeyFile(f"key file encryption {oid} is not supported")
     if len(data) % 8:
         raise KeyFileError("damaged key file")
     unpadder = PKCS7(64).unpadder()
@@ -111,7 +116,7 @@ def _check_mac(pfx: pkcs12.Pfx, password: bytes) -> None:
         return
     digest_oid = mac_data["mac"]["digest_algorithm"]["algorithm"].native
     if digest_oid != "sha1":
-        raise KeyFileError(f"key file MAC with {digest_oid} is not supported")
+        raise NotGostKeyFile(f"key file MAC with {digest_oid} is not supported")
     key = _kdf(password, mac_data["mac_salt"].native, mac_data["iterations"].native, 3, 20)
     content = pfx["auth_safe"]["content"].native
     expected = hmac.new(key, content, hashlib.sha1).digest()
@@ -151,7 +156,7 @@ def load_gost(data: bytes, password: str) -> GostKeyFile:
     except KeyFileError:
         raise
     except (ValueError, TypeError, KeyError) as exc:
-        raise KeyFileError(f"not a PKCS#12 key file: {exc}") from None
+        raise NotGostKeyFile(f"not a PKCS#12 key file: {exc}") from None
     key_infos: list[bytes] = []
     certificates: list[x509.Certificate] = []
     for content_info in safe:
@@ -177,7 +182,7 @@ def load_gost(data: bytes, password: str) -> GostKeyFile:
     info = _GostPrivateKeyInfo.load(key_infos[0])
     algorithm = info["algorithm"]
     if algorithm[0].dotted != gost.GostOid.PUBLIC_KEY:
-        raise KeyFileError(f"not a GOST 2015 key ({algorithm[0].dotted})")
+        raise NotGostKeyFile(f"not a GOST 2015 key ({algorithm[0].dotted})")
     private = _scalar(info["private_key"].native)
     for cert in certificates:
         key = gost_key_from_spki(_spki_of(cert))

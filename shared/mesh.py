@@ -233,7 +233,10 @@ def print_demo_citizens(pki_dir: Path) -> None:
         ("Поликлиника № 4", demo.attached_4),
         ("not attached", demo.unattached),
     ]
-    print("Demo citizens (register with any good password; key password 'emhana'):", file=sys.stderr)
+    print(
+        "Demo citizens (register by signing with the key file, password 'emhana', and any good password):",
+        file=sys.stderr,
+    )
     for label, people in [*groups, ("parent of a minor", [demo.parent])]:
         for person in people:
             key = pki_dir / "issued" / f"citizen-{person.iin}.p12"

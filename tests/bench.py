@@ -692,7 +692,13 @@ def main() -> None:
             amqp_url=AMQP_URL,
             namespace=namespace,
             ports={s: free_port() for s in SERVICES},
-            env={"EMHANA_LOG_LEVEL": "WARNING", "EMHANA_POPULATION_SIZE": str(population), **database_env},
+            env={
+                "EMHANA_LOG_LEVEL": "WARNING",
+                "EMHANA_POPULATION_SIZE": str(population),
+                # the load generator registers its citizens 16 at a time from one address
+                "EMHANA_PORTAL_REGISTRATION_ATTEMPTS_PER_CLIENT": "100000",
+                **database_env,
+            },
             log_file=Path(tmp) / "mesh.log",
             clock_offset_seconds=clock.offset_seconds,
         )

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from services.portal.models import Citizen
 from services.portal.models import Request as RequestRow
 from services.portal.schemas import (
+    ChallengeOut,
     EventOut,
     IndicatorOut,
     LoginIn,
@@ -20,6 +21,7 @@ from services.portal.schemas import (
     PrepareIn,
     ProfileOut,
     RefusalOut,
+    RegisteredOut,
     RegisterIn,
     RequestOut,
     ResultOut,
@@ -95,11 +97,33 @@ def request_out(row: RequestRow, events: list | None = None) -> RequestOut:
     )
 
 
-@router.post("/auth/register", status_code=201, tags=["auth"])
-async def register(body: RegisterIn, service: PortalDep) -> dict[str, str]:
-    """Registration with ИИН and password; the person must be alive in ГБД ФЛ."""
-    citizen = await service.register(body.iin, body.password)
-    return {"iin": citizen.iin, "surname": citizen.surname, "name": citizen.name}
+@router.post("/auth/challenge", response_model=ChallengeOut, tags=["auth"])
+async def challenge(request: Request, service: PortalDep) -> ChallengeOut:
+    """The document to sign with your own key to register or to set a new password (valid a few minutes)."""
+    issued = await service.challenge(request.client.host if request.client else "unknown")
+    return ChallengeOut(challenge=issued.nonce, document=issued.document, expires_at=issued.expires_at)
+
+
+@router.post("/auth/register", response_model=RegisteredOut, status_code=201, tags=["auth"])
+async def register(body: RegisterIn, request: Request, response: Response, service: PortalDep) -> RegisteredOut:
+    """Registration proven by ЭЦП: the challenge signed with your own key (AUTH or SIGN), and a password.
+    The ИИН is your certificate's; the person must be alive in ГБД ФЛ. An existing account gets the new
+    password (200, its sessions ended): this is also how a forgotten password is replaced."""
+    client = request.client.host if request.client else "unknown"
+    started = time.monotonic()
+    done = await service.register(body.challenge, body.token, body.password, client)
+    service.steps.record("process_1", time.monotonic() - started)  # authorisation on the portal, by ЭЦП
+    if not done.created:
+        response.status_code = 200
+    citizen = done.citizen
+    return RegisteredOut(
+        iin=citizen.iin,
+        surname=citizen.surname,
+        name=citizen.name,
+        created=done.created,
+        access_token=done.token,
+        expires_at=done.expires_at,
+    )
 
 
 @router.post("/auth/login", response_model=TokenOut, tags=["auth"])

@@ -50,12 +50,17 @@ def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emhana", description="Citizen client of the Emhana portal.")
     parser.add_argument("--portal", default=None, help=f"portal URL (default {DEFAULT_PORTAL})")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("register", "login"):
-        p = sub.add_parser(
-            name, help="create your account (ИИН + password)" if name == "register" else "log in (ИИН + password)"
-        )
-        p.add_argument("--iin", required=True)
-        p.add_argument("--password", help="or EMHANA_PASSWORD, or asked")
+    register = sub.add_parser(
+        "register",
+        help="create your account, or set a new password, by signing the portal's challenge with your key (ЭЦП)",
+    )
+    register.add_argument("--key", type=Path, required=True, help="your key file: PKCS#12 (RSA or GOST) or PEM")
+    register.add_argument("--key-password", default=os.environ.get("EMHANA_KEY_PASSWORD", "emhana"))
+    register.add_argument("--chain", type=Path, help="PEM chain for a PEM key (default: <name>.pem)")
+    register.add_argument("--password", help="the account's password: or EMHANA_PASSWORD, or asked")
+    login = sub.add_parser("login", help="log in (ИИН + password)")
+    login.add_argument("--iin", required=True)
+    login.add_argument("--password", help="or EMHANA_PASSWORD, or asked")
     sub.add_parser("logout", help="end this session (the token stops working)")
     sub.add_parser("me", help="who you are and your clinic")
     sub.add_parser("services", help="the catalogue with each form's fields")
@@ -115,8 +120,17 @@ def wait_for(portal: Portal, request_id: str, seconds: float) -> dict[str, Any]:
 Command = Callable[[argparse.Namespace, Portal, str], int | None]
 
 
-def _register(args: argparse.Namespace, portal: Portal, _url: str) -> None:
-    show(portal.call("POST", "/api/v1/auth/register", json={"iin": args.iin, "password": password_of(args)}))
+def _register(args: argparse.Namespace, portal: Portal, url: str) -> None:
+    """Registration proven by ЭЦП: the ИИН is the key's certificate's; the session starts at once."""
+    key, chain = load_key(args.key, args.key_password, args.chain)
+    password = password_of(args)
+    challenge = portal.call("POST", "/api/v1/auth/challenge")
+    signature = sign_compact(challenge["document"].encode(), key, chain)
+    body = {"challenge": challenge["challenge"], "jws": signature, "password": password}
+    registered = portal.call("POST", "/api/v1/auth/register", json=body)
+    save_session({"portal": url, "token": registered.pop("access_token")})
+    registered.pop("token_type", None)
+    show(registered)
 
 
 def _login(args: argparse.Namespace, portal: Portal, url: str) -> None:

@@ -28,6 +28,11 @@ class PortalSettings(ServiceSettings):
     """Guesses for one ИИН from all clients per window; not applied to a client that logged in to it before."""
     login_window_seconds: int = 900
     """Attempts are counted per window; a lock lifts by itself when its window ends."""
+    challenge_ttl_seconds: int = 300
+    """Registration: how long the challenge a person signs with their key to prove their ИИН stays valid."""
+    registration_attempts_per_client: int = 30
+    """Registration challenges and unproven registrations by ЭЦП from one client per login window (a proven
+    registration forgives its own challenge and attempt)."""
     password_min_length: int = 8
     """Shortest password accepted at registration."""
     password_max_length: int = 128

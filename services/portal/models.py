@@ -26,6 +26,18 @@ class Citizen(Base):
     registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
+class Challenge(Base):
+    """A registration challenge: the exact document a person signs with their own key (AUTH or SIGN) to
+    prove who they are before an account is opened or its password set again. Used once, briefly valid."""
+
+    __tablename__ = "challenges"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly the bytes to sign
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
 class Token(TokenColumns, Base):
     """An access token, stored only as its SHA-256: a leaked table gives nobody a session."""
 

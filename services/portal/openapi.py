@@ -34,7 +34,7 @@ def install(app: FastAPI) -> None:
                 + ", ".join(f"{kind.value} → {form.__name__}" for kind, form in FORMS.items()),
                 "anyOf": [{"$ref": f"#/components/schemas/{form.__name__}"} for form in FORMS.values()],
             }
-            for body in ("RegisterIn", "LoginIn"):
+            for body in ("LoginIn",):  # registration takes no ИИН: it is the certificate's
                 iin = components[body]["properties"]["iin"]
                 iin.update({"pattern": IIN_PATTERN, "description": "ИИН: 12 digits with a valid check digit"})
             app.openapi_schema = schema

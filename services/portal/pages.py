@@ -128,9 +128,27 @@ async def login(
     return response
 
 
+async def _register_page(
+    request: Request, site: Pages, service: PortalService, problem: Exception | None = None
+) -> HTMLResponse:
+    challenge = await service.challenge(request.client.host if request.client else "unknown")
+    context = {
+        "document": challenge.document,
+        "challenge": challenge.nonce,
+        "sign_action": "/register",
+        "expected_iin": None,
+        "expected_bin": None,
+        "now_iso": service.clock.now().isoformat(),
+    }
+    if problem is not None:
+        return site.problem_page(request, "register.html", problem, **context)
+    return site.render(request, "register.html", **context)
+
+
 @router.get("/register", response_class=HTMLResponse)
-async def register_page(request: Request, site: PagesDep) -> Response:
-    return site.render(request, "register.html", iin="")
+async def register_page(request: Request, site: PagesDep, service: PortalDep) -> Response:
+    """Registration proven by ЭЦП: a fresh challenge to sign with one's own key file."""
+    return await _register_page(request, site, service)
 
 
 @router.post("/register", response_class=HTMLResponse, dependencies=[SAME_SITE_FORM])
@@ -138,22 +156,23 @@ async def register(
     request: Request,
     site: PagesDep,
     service: PortalDep,
-    iin: Annotated[str, Form(max_length=32)],
+    challenge: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
     password_again: Annotated[str, Form(max_length=1024)],
+    jws: Annotated[str, Form(max_length=256 * 1024)] = "",
+    cms: Annotated[str, Form(max_length=256 * 1024)] = "",
 ) -> Response:
     _ = site.translate(request)
     if password != password_again:
-        problem = {"status": 422, "code": "VALIDATION_ERROR", "message": _("The two passwords differ.")}
-        return site.render(request, "register.html", status_code=422, problem=problem, iin=iin)
+        problem = ApiError(422, "VALIDATION_ERROR", _("The two passwords differ."))
+        return await _register_page(request, site, service, problem)
     client = request.client.host if request.client else "unknown"
     try:
-        await service.register(iin.strip(), password)
-        token, expires = await service.login(iin.strip(), password, client)
+        done = await service.register(challenge, jws or cms, password, client)
     except PAGE_FAILURES as exc:
-        return site.problem_page(request, "register.html", exc, iin=iin)
+        return await _register_page(request, site, service, exc)
     response = site.redirect("/")
-    site.start_session(response, token, max_age=int((expires - service.clock.now()).total_seconds()))
+    site.start_session(response, done.token, max_age=int((done.expires_at - service.clock.now()).total_seconds()))
     return response
 
 

@@ -16,13 +16,33 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RegisterIn(Body):
-    iin: str = Field(min_length=1, max_length=32)
+class ChallengeOut(BaseModel):
+    challenge: str = Field(description="the challenge's id, sent back with its signature")
+    document: str = Field(description="canonical JSON: sign exactly these UTF-8 bytes with your own key (AUTH or SIGN)")
+    expires_at: dt.datetime
+
+
+class RegisterIn(Signature):
+    """Proof of who registers: the challenge signed with the person's own key (JWS, or CMS as NCALayer makes
+    it), and the password the account is to have. The ИИН is the certificate's."""
+
+    challenge: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
 
-class LoginIn(RegisterIn):
-    pass
+class RegisteredOut(BaseModel):
+    iin: str
+    surname: str
+    name: str
+    created: bool = Field(description="false when an existing account got a new password (its sessions ended)")
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_at: dt.datetime
+
+
+class LoginIn(Body):
+    iin: str = Field(min_length=1, max_length=32)
+    password: str = Field(min_length=1, max_length=1024)
 
 
 class TokenOut(BaseModel):

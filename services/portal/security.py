@@ -46,6 +46,15 @@ def limits(settings: PortalSettings) -> auth.LoginLimits:
     )
 
 
+def registration_limits(settings: PortalSettings) -> auth.LoginLimits:
+    """Challenges and unproven registrations per client (each counted before its signature is checked;
+    a proven registration forgives its own). Only the client is limited: there is no ИИН to count by."""
+    per_client = settings.registration_attempts_per_client
+    return auth.LoginLimits(
+        per_pair=per_client, per_client=per_client, per_iin=2**31 - 1, window_seconds=settings.login_window_seconds
+    )
+
+
 async def issue_token(session: AsyncSession, iin: str, now: dt.datetime, ttl_seconds: int) -> tuple[str, dt.datetime]:
     return await auth.issue_token(session, Token, iin, now, ttl_seconds)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 import time
 import uuid
 import zoneinfo
@@ -24,6 +25,7 @@ from services.portal.admission import Admission
 from services.portal.changes import RequestChanges, wait_for
 from services.portal.config import PortalSettings
 from services.portal.models import (
+    Challenge,
     Citizen,
     Draft,
     KnownAttachment,
@@ -105,6 +107,19 @@ class Prepared:
     expires_at: dt.datetime
 
 
+REGISTRATION = "registration"  # what the registration throttle counts by, beside the client
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """A person proven by ЭЦП: their account (new, or with a new password) and a session for them."""
+
+    citizen: Citizen
+    created: bool
+    token: str
+    expires_at: dt.datetime
+
+
 class PortalService:
     def __init__(self, settings: PortalSettings, db: Database, clock: Clock, client: MeshClient, store: TrustStore):
         self.settings = settings
@@ -119,42 +134,99 @@ class PortalService:
         self.admission = Admission(settings.admission_target_seconds, settings.max_clinic_wait_seconds)
         self.writes = GroupCommit(db, {"sent": self._mark_sent})
         self.throttle = Throttle(db, LoginCounter, LoginSuccess, security.limits(settings))
+        self.registration_throttle = Throttle(
+            db, LoginCounter, LoginSuccess, security.registration_limits(settings), scope="reg:", what="registration"
+        )
         clinics = load_clinics(settings.clinics_file)
         self.clinic_hours = {
             c.bin: WorkingHours.from_json(c.hours, clinics.timezone, self.calendar) for c in clinics.clinics
         }
 
     # -- accounts --------------------------------------------------------------------------
-    async def register(self, iin: str, password: str) -> Citizen:
-        """Registration with ИИН + password; the person must be alive in ГБД ФЛ (asked via the gateway)."""
+    async def challenge(self, client: str) -> Challenge:
+        """The document a person signs to register or to set a new password: a fresh nonce and the time."""
+        now = self.clock.now()
+        await self.registration_throttle.begin(REGISTRATION, client, now)
+        nonce = secrets.token_urlsafe(32)
+        document = canonical_json(
+            {"purpose": "emhana-registration", "nonce": nonce, "time": now.isoformat(), "portal": "emhana"}
+        ).decode()
+        challenge = Challenge(
+            nonce=nonce,
+            document=document,
+            expires_at=now + dt.timedelta(seconds=self.settings.challenge_ttl_seconds),
+            used_at=None,
+        )
+        async with self.db.transaction() as session:
+            await session.execute(delete(Challenge).where(Challenge.expires_at < now - dt.timedelta(hours=1)))
+            session.add(challenge)
+        return challenge
+
+    async def register(self, nonce: str, signature: str, password: str, client: str) -> Registered:
+        """Registration proven by ЭЦП, as egov.kz does it: the person signs the challenge with their own key
+        (AUTH or SIGN, НУЦ's or the development CA's), and the ИИН is the certificate's — never typed. A
+        person who already has an account (forgotten password, or one squatted before proof was required)
+        sets a new password this way; their old sessions end. Nothing about anyone is answered before the
+        signature is proven: there is no ИИН to ask about."""
+        now = self.clock.now()
+        await self.registration_throttle.begin(REGISTRATION, client, now)
+        async with self.db.sessions() as session:
+            challenge = await session.get(Challenge, nonce[:64])
+        if challenge is None or challenge.used_at is not None or challenge.expires_at <= now:
+            raise RefusalError(Refusal.EXPIRED, "the challenge expired or was used; ask for a new one")
+        signature = attach_content(signature, challenge.document.encode())
+        if signed_content(signature) != challenge.document.encode():
+            raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the challenge")
+        signer = await self.prove(signature)
+        iin = signer.get("iin") or ""
         try:
             parse_iin(iin)
         except InvalidIdentifier as exc:
-            raise RefusalError(Refusal.IIN_INVALID, exc.detail) from None
+            raise RefusalError(Refusal.IIN_INVALID, f"the certificate's ИИН: {exc.detail}") from None
         security.check_password_policy(password, iin, self.settings)
-        async with self.db.sessions() as session:
-            if await session.get(Citizen, iin) is not None:
-                raise ApiError(409, "ALREADY_REGISTERED", "this ИИН is already registered; log in instead")
+        async with self.db.transaction() as session:
+            used = await session.execute(
+                update(Challenge)
+                .where(Challenge.nonce == challenge.nonce, Challenge.used_at.is_(None))
+                .values(used_at=now)
+            )
+            if used.rowcount != 1:  # type: ignore[attr-defined]
+                raise RefusalError(Refusal.EXPIRED, "the challenge was used; ask for a new one")
         person = (await self.ask("gbd_fl", PERSON_LOOKUP, {"iin": iin}))["person"]
         if not person["alive"]:
             raise RefusalError(Refusal.PERSON_DECEASED)
-        citizen = Citizen(
-            iin=iin,
-            password_hash=await security.hash_password(password),
-            surname=person["surname"],
-            name=person["name"],
-            registered_at=self.clock.now(),
-        )
-        try:
-            async with self.db.transaction() as session:
+        password_hash = await security.hash_password(password)
+        async with self.db.transaction() as session:
+            existing = await session.get(Citizen, iin, with_for_update=True)
+            if existing is None:
+                citizen = Citizen(
+                    iin=iin,
+                    password_hash=password_hash,
+                    surname=person["surname"],
+                    name=person["name"],
+                    registered_at=now,
+                )
                 session.add(citizen)
-        except Exception:
-            async with self.db.sessions() as session:
-                if await session.get(Citizen, iin) is not None:
-                    raise ApiError(409, "ALREADY_REGISTERED", "this ИИН is already registered") from None
-            raise
-        log.info("citizen registered", extra={"iin": iin})
-        return citizen
+            else:
+                citizen = existing
+                citizen.password_hash = password_hash
+                await session.execute(
+                    update(Token).where(Token.iin == iin, Token.revoked_at.is_(None)).values(revoked_at=now)
+                )
+            token, expires = await security.issue_token(session, iin, now, self.settings.token_ttl_seconds)
+        await self.registration_throttle.succeeded(REGISTRATION, client, now, attempts=2)  # challenge + proof
+        log.info("citizen proven by ЭЦП", extra={"iin": iin, "new_account": existing is None})
+        return Registered(citizen, existing is None, token, expires)
+
+    async def prove(self, signature: str) -> dict[str, Any]:
+        """The signer of a proof of identity, by the signature service: an AUTH key, or else a SIGN key."""
+        for purpose in ("AUTH", "SIGN"):
+            verdict = await self.ask("signature", DOCUMENT_VERIFY, {**Signature.of(signature), "purpose": purpose})
+            if verdict["valid"]:
+                return verdict["signer"]
+            if verdict["code"] != Refusal.CERT_WRONG_USAGE:
+                break
+        raise RefusalError(Refusal(verdict["code"]))
 
     async def login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime]:
         """Process 1 / condition 1; a wrong ИИН or password is process 2 (AUTH_FAILED)."""

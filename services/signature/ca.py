@@ -35,9 +35,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from services.signature import gost_issuer
+from services.signature.gost_issuer import GostKey
 from shared.certs import KeyPurpose, Role
 from shared.clock import Clock
-from shared.jws import SigningKey
+from shared.jws import GostSigner, SigningKey
 from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
 from shared.topology import SERVICES
 
@@ -50,7 +52,7 @@ class Issued:
     """A freshly issued certificate with its key and the chain to present (leaf first, no root)."""
 
     certificate: x509.Certificate
-    key: SigningKey
+    key: SigningKey | GostSigner  # a GOST key as (private scalar, curve)
     chain: list[x509.Certificate]
 
 
@@ -122,6 +124,31 @@ class DevCA:
         self._write("state.json", json.dumps({"issued": {}, "revoked": []}).encode())
         self.root, self.root_key, self.ca, self.ca_key = root, root_key, ca, ca_key
         self.publish_crls()
+
+    def gost_ca(self) -> tuple[x509.Certificate, GostKey]:
+        """The GOST 2015 issuing CA beside the EC one ("test НУЦ (GOST)", under the same root), made on first
+        use: it issues GOST keys as НУЦ's GOST 2022 CA does, so the mesh meets them in every flow."""
+        cert_path, key_path = self.folder / "gost-ca.pem", self.folder / "gost-ca.key"
+        if not cert_path.exists():
+            key = GostKey.generate()
+            name = x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, f"{self.name} test НУЦ (GOST, development)"),
+                    x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
+                ]
+            )
+            stand_in = _new_key("ec")
+            built = self._ca_cert(
+                name, self.root.subject, stand_in.public_key(), self.root_key, self._valid_from(), 3650, 0
+            )
+            cert = gost_issuer.certificate(built, self.root_key, key)
+            self._write("gost-ca.key", format(key.private, "x").encode(), secret=True)
+            self._write("gost-ca.pem", cert.public_bytes(serialization.Encoding.PEM))
+            self.publish_crls()
+        return (
+            x509.load_pem_x509_certificate(cert_path.read_bytes()),
+            GostKey(int(key_path.read_text().strip(), 16)),
+        )
 
     def _trust(self, root: x509.Certificate) -> None:
         """Add the development root to the anchor bundle, keeping every anchor already there (an operator's
@@ -197,9 +224,16 @@ class DevCA:
         not_after: dt.datetime | None = None,
         issuer: tuple[x509.Certificate, SigningKey] | None = None,
     ) -> Issued:
-        """Issue an end-entity certificate with the НУЦ key-usage profile for ``purpose``."""
-        issuer_cert, issuer_key = issuer or (self.ca, self.ca_key)
-        key = _new_key(key_type)
+        """Issue an end-entity certificate with the НУЦ key-usage profile for ``purpose``; ``key_type`` "ec",
+        "rsa" or "gost" (GOST 34.10-2015 512 from the GOST issuing CA)."""
+        gost_key = GostKey.generate() if key_type == "gost" else None
+        gost_issuer_key: GostKey | None = None
+        if gost_key is not None and issuer is None:
+            issuer_cert, gost_issuer_key = self.gost_ca()
+            issuer_key: SigningKey = _new_key("ec")  # a stand-in: the certificate is signed again by GOST
+        else:
+            issuer_cert, issuer_key = issuer or (self.ca, self.ca_key)
+        key = _new_key("ec" if gost_key is not None else key_type)
         now = self._now()
         sign = purpose is KeyPurpose.SIGN
         usage = x509.KeyUsage(
@@ -227,16 +261,20 @@ class DevCA:
             .add_extension(usage, critical=True)
             .add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()),  # type: ignore[arg-type]
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+                    issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+                ),
                 critical=False,
             )
             .sign(issuer_key, hashes.SHA256())
         )
+        if gost_key is not None:
+            cert = gost_issuer.certificate(cert, gost_issuer_key or issuer_key, gost_key)  # type: ignore[arg-type]
         state = self._state()
         state["issued"][format(cert.serial_number, "x")] = cert.subject.rfc4514_string()
         self._save_state(state)
         chain = [cert] if issuer_cert == self.root else [cert, issuer_cert]
-        return Issued(certificate=cert, key=key, chain=chain)
+        return Issued(certificate=cert, key=gost_key.signer if gost_key else key, chain=chain)
 
     def issue_person(self, iin: str, surname: str, name: str, patronymic: str | None = None, **options) -> Issued:
         """A citizen's certificate: CN="SURNAME NAME", SURNAME, serialNumber=IIN…, C=KZ, G=patronymic."""
@@ -343,10 +381,11 @@ class DevCA:
         state["crl_number"] = number
         self._save_state(state)
         this_update = last_update or self._now() - dt.timedelta(minutes=1)
-        for filename, cert, key in (("crl/root.crl", self.root, self.root_key), ("crl/ca.crl", self.ca, self.ca_key)):
+
+        def crl_of(issuer: x509.Certificate) -> x509.CertificateRevocationListBuilder:
             builder = (
                 x509.CertificateRevocationListBuilder()
-                .issuer_name(cert.subject)
+                .issuer_name(issuer.subject)
                 .last_update(this_update)
                 .next_update(this_update + next_update)
                 .add_extension(x509.CRLNumber(number), critical=False)
@@ -355,8 +394,16 @@ class DevCA:
                 builder = builder.add_revoked_certificate(
                     x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(this_update).build()
                 )
-            crl = builder.sign(key, hashes.SHA256())
+            return builder
+
+        for filename, cert, key in (("crl/root.crl", self.root, self.root_key), ("crl/ca.crl", self.ca, self.ca_key)):
+            crl = crl_of(cert).sign(key, hashes.SHA256())
             self._write(filename, crl.public_bytes(serialization.Encoding.DER))
+        if (self.folder / "gost-ca.pem").exists():
+            gost_ca, gost_key = self.gost_ca()
+            stand_in = crl_of(gost_ca).sign(_new_key("ec"), hashes.SHA256())  # signed again by GOST below
+            crl = gost_issuer.revocation_list(stand_in, gost_key)
+            self._write("crl/gost-ca.crl", crl.public_bytes(serialization.Encoding.DER))
 
 
 def organization_subject(common_name: str, organization: str, bin_: str) -> list[x509.NameAttribute]:

@@ -106,11 +106,15 @@ async def test_citizen_registers_books_a_slot_signs_in_the_page_and_opens_the_ve
     portal = mesh.url("portal")
     page = await context.new_page()
 
-    await visit(page, f"{portal}/register")
-    await page.fill("#f-iin", person.iin)
+    await visit(page, f"{portal}/register")  # proven by ЭЦП: the challenge signed with the key file
     await page.fill("#f-password", PASSWORD)
     await page.fill("#f-password_again", PASSWORD)
-    await page.click("main form button[type=submit]")
+    await open_key(page, key)
+    assert await key_problem(page) is None, await page.text_content("#key-problem")
+    assert await page.text_content("#key-info [data-iin]") == person.iin  # read from the certificate
+    await assert_accessible(page)
+    await page.click("#sign-button")
+    await page.wait_for_url(f"{portal}/")
     assert page.url == f"{portal}/", await page.text_content("main")
     await assert_accessible(page)
     assert person.iin in (await page.text_content("main") or "")

@@ -42,7 +42,10 @@ def test_cli_does_the_whole_flow(mesh: Mesh, ca: DevCA, people: People, tmp_path
     key = str(mesh.pki_dir / "issued" / f"cli-{person.iin}.p12")
     session = str(tmp_path / "session.json")
 
-    assert emhana(mesh, session, "register", "--iin", person.iin, password="Tulpar-Zhol-2026").returncode == 0
+    registered = emhana(mesh, session, "register", "--key", key, password="Tulpar-Zhol-2026")
+    assert registered.returncode == 0, registered.stderr
+    assert person.iin in registered.stdout and "access_token" not in registered.stdout  # kept in the session
+    assert emhana(mesh, session, "me").returncode == 0  # registration logged in
     wrong = emhana(mesh, session, "login", "--iin", person.iin, password="Not-the-password-1")
     assert wrong.returncode == 1 and "AUTH_FAILED" in wrong.stderr
     assert emhana(mesh, session, "login", "--iin", person.iin, password="Tulpar-Zhol-2026").returncode == 0

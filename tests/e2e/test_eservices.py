@@ -24,6 +24,7 @@ from shared import cms
 from shared.certs import KeyPurpose
 from shared.clock import Clock
 from shared.ids import make_iin
+from shared.jws import sign_compact
 from shared.mesh import Mesh
 from shared.topology import arm_address, portal_changes_exchange, queue_name
 from tests.conftest import AMQP_URL, NURA, People, free_port
@@ -151,6 +152,46 @@ async def test_a_home_call_signed_as_ncalayer_does_detached_cms_then_one_step_at
     assert len(await citizen.call("GET", "/api/v1/requests")) == 2  # the two accepted above, nothing more
 
 
+async def test_a_citizen_with_a_gost_2015_key_registers_attaches_calls_a_doctor_and_books(
+    citizen_factory, people: People, ca: DevCA
+) -> None:
+    """The whole citizen side with a GOST 34.10-2015 key (НУЦ's profile: Kazakh identifiers and byte order,
+    issued here by the development CA's GOST issuing CA): registration by ЭЦП, an attachment signed as
+    NCALayer's CMS, a home call and an appointment with its cancellation signed as GOST JWS — each checked
+    by the signature service, the gateway's recipients and the clinic, over the real broker."""
+    (person,) = people.take("unattached")
+    citizen = citizen_factory(person)
+    citizen.key = ca.issue_person(person.iin, person.surname.upper(), person.name.upper(), key_type="gost")
+    assert citizen.key.chain[0].signature_algorithm_oid.dotted_string == "1.2.398.3.10.1.1.2.3.2"
+    await citizen.enter()  # registered by the GOST key
+    attachment = await citizen.sign_cms(await citizen.prepare("attachment", clinic=CLINIC_1))
+    assert (await citizen.wait(attachment["id"]))["status"] == "completed"
+    notice = await citizen.verified_result(attachment["id"], CLINIC_1)
+    assert notice["patient_iin"] == citizen.iin
+    home_call = await citizen.submit("home_call", **HOME_CALL)
+    assert home_call["clinic_bin"] == CLINIC_1
+    assert (await citizen.wait(home_call["id"]))["status"] == "completed"
+    free = await citizen.call("GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": "d1-therapist-2"})
+    slot = free[-1]["start"]  # the end of the window: the nearest ones are for other tests
+    booking = await citizen.submit("appointment", doctor_code="d1-therapist-2", slot_start=slot)
+    booked = await citizen.wait(booking["id"])
+    assert booked["status"] == "completed", booked
+    cancel = await citizen.submit("appointment_cancel", registration_number=booked["registration_number"])
+    assert (await citizen.wait(cancel["id"]))["status"] == "completed"
+    # a tampered GOST signature is refused at condition 2 and changes nothing
+    prepared = await citizen.prepare("home_call", **HOME_CALL)
+    header, payload, signature = sign_compact(prepared["document"].encode(), *_key_and_chain(citizen)).split(".")
+    forged = f"{header}.{payload}.{signature[:-4]}AAAA"
+    await refused_with(
+        "SIGNATURE_INVALID",
+        citizen.call("POST", f"/api/v1/requests/{prepared['draft_id']}/sign", json={"jws": forged}),
+    )
+
+
+def _key_and_chain(citizen: Citizen) -> tuple[Any, Any]:
+    return citizen.key.key, citizen.key.chain
+
+
 async def test_appointment_and_cancellation(citizen_factory, people: People, clock: Clock) -> None:
     first, second = await citizens(citizen_factory, people, "attached_1", 2)
     slot = tomorrow_slots(clock, hour=12, count=1)[0]
@@ -223,28 +264,77 @@ async def test_minor_is_attached_by_a_parent_but_not_by_a_stranger(citizen_facto
 # -- refusals of diagram 1 ---------------------------------------------------------------------
 
 
+async def test_registration_is_proven_by_the_persons_own_key(citizen_factory, people: People, ca: DevCA) -> None:
+    """Registration as egov.kz does it: the portal's challenge signed with one's own key; the ИИН is the
+    certificate's. The checks of the proof and of the password, each with its code, change nothing."""
+    (person,) = people.take("unattached")
+    citizen = citizen_factory(person)
+    await refused_with("PASSWORD_POLICY", citizen.register(password="short"))
+    await refused_with("PASSWORD_POLICY", citizen.register(password="qwerty123"))
+    await refused_with("PASSWORD_POLICY", citizen.register(password=f"Aa-{person.iin}"))
+    absent = make_iin(dt.date(1985, 3, 15), "M", 9876)
+    await refused_with("PERSON_NOT_FOUND", citizen.register(ca.issue_person(absent, "ЖОҚ", "АДАМ")))
+    auth_key = ca.issue_person(person.iin, person.surname.upper(), person.name.upper(), purpose=KeyPurpose.AUTH)
+    challenge = await citizen.call("POST", "/api/v1/auth/challenge")
+    jws = sign_compact(challenge["document"].encode(), auth_key.key, auth_key.chain)
+    body = {"challenge": challenge["challenge"], "jws": jws, "password": PASSWORD}
+    registered = await citizen.call("POST", "/api/v1/auth/register", json=body)  # an AUTH key proves too
+    assert (registered["iin"], registered["created"]) == (person.iin, True)
+    assert registered["surname"] == person.surname and registered["access_token"]
+    # the same signed challenge again is a replay: refused, whatever password it carries
+    await refused_with(
+        "EXPIRED", citizen.call("POST", "/api/v1/auth/register", json={**body, "password": "X-" + PASSWORD})
+    )
+    # a signature of something else than the challenge, and a form that names an ИИН, prove nothing
+    fresh = await citizen.call("POST", "/api/v1/auth/challenge")
+    other = sign_compact(b'{"purpose":"emhana-registration"}', auth_key.key, auth_key.chain)
+    await refused_with(
+        "SIGNATURE_INVALID",
+        citizen.call(
+            "POST", "/api/v1/auth/register", json={"challenge": fresh["challenge"], "jws": other, "password": PASSWORD}
+        ),
+    )
+    await refused_with(
+        "VALIDATION_ERROR",
+        citizen.call("POST", "/api/v1/auth/register", json={"iin": person.iin, "password": PASSWORD}),
+    )
+    # login with the password the proof set
+    token = await citizen.call("POST", "/api/v1/auth/login", json={"iin": person.iin, "password": PASSWORD})
+    assert token["access_token"]
+
+
+async def test_a_stranger_cannot_register_for_someone_and_a_lost_password_is_set_again_by_ecp(
+    citizen_factory, people: People, mesh: Mesh, ca: DevCA
+) -> None:
+    """The registration oracle is gone: a stranger without the owner's key learns nothing and blocks
+    nothing. The owner who forgot their password proves themselves again and sets a new one; their old
+    sessions end (this also frees an account squatted before proof was required)."""
+    (person,) = people.take("attached_1")
+    owner = citizen_factory(person)
+    stranger = citizen_factory(person)  # the same ИИН, but a key the stranger made themselves
+    outside = DevCA(mesh.var_dir / f"outside-ca-{person.iin}")
+    forged = outside.issue_person(person.iin, person.surname.upper(), person.name.upper())
+    failure = await refused_with("CERT_UNTRUSTED", stranger.register(forged))
+    assert person.surname not in str(failure.body) and person.iin not in str(failure.body)  # nothing about them
+    await owner.enter()  # not blocked: registers by their own key
+    assert (await owner.call("GET", "/api/v1/me"))["iin"] == person.iin
+    old_session = dict(owner.http.headers)
+    again = await owner.register(password="Zhana-Qupiya-2026", as_cms=True)  # NCALayer's CMS proves as well
+    assert again["created"] is False and again["iin"] == person.iin
+    async with httpx.AsyncClient(base_url=mesh.url("portal"), headers=old_session) as http:
+        assert (await http.get("/api/v1/me")).status_code == 401  # the old session ended
+    await refused_with(
+        "AUTH_FAILED", owner.call("POST", "/api/v1/auth/login", json={"iin": person.iin, "password": PASSWORD})
+    )
+    new = await owner.call("POST", "/api/v1/auth/login", json={"iin": person.iin, "password": "Zhana-Qupiya-2026"})
+    assert new["access_token"]
+
+
 async def test_registration_and_login_refusals(citizen_factory, people: People, mesh: Mesh) -> None:
     (person,) = people.take("unattached")
     citizen = citizen_factory(person)
-    await refused_with(
-        "PASSWORD_POLICY", citizen.call("POST", "/api/v1/auth/register", json={"iin": person.iin, "password": "short"})
-    )
-    await refused_with(
-        "PASSWORD_POLICY",
-        citizen.call("POST", "/api/v1/auth/register", json={"iin": person.iin, "password": "qwerty123"}),
-    )
-    await refused_with(
-        "IIN_INVALID", citizen.call("POST", "/api/v1/auth/register", json={"iin": "123456789011", "password": PASSWORD})
-    )
     absent = make_iin(dt.date(1985, 3, 15), "M", 9876)
-    await refused_with(
-        "PERSON_NOT_FOUND", citizen.call("POST", "/api/v1/auth/register", json={"iin": absent, "password": PASSWORD})
-    )
     await citizen.enter()
-    await refused_with(
-        "ALREADY_REGISTERED",
-        citizen.call("POST", "/api/v1/auth/register", json={"iin": person.iin, "password": PASSWORD}),
-    )
     # process 2: wrong password — and an unknown ИИН gets the same answer
     failure = await refused_with(
         "AUTH_FAILED",
@@ -567,10 +657,7 @@ async def test_a_deceased_person_an_unknown_slot_and_an_unknown_booking_are_refu
 ) -> None:
     assert demo.deceased is not None
     ghost = citizen_factory(demo.deceased)
-    await refused_with(
-        "PERSON_DECEASED",
-        ghost.call("POST", "/api/v1/auth/register", json={"iin": demo.deceased.iin, "password": PASSWORD}),
-    )
+    await refused_with("PERSON_DECEASED", ghost.register())
     (citizen,) = await citizens(citizen_factory, people, "attached_1")
     off_grid = tomorrow_slots(clock, hour=9, count=1)[0] + dt.timedelta(minutes=7)  # slots are 20 minutes
     await refused_with(

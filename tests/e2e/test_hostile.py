@@ -211,13 +211,13 @@ async def test_forged_clinic_statuses_on_the_bus_change_nothing(
     assert after["has_result"] is True
 
 
-async def test_session_forms_from_another_site_are_refused(mesh: Mesh, people: People) -> None:
+async def test_session_forms_from_another_site_are_refused(citizen_factory, mesh: Mesh, people: People) -> None:  # type: ignore[no-untyped-def]
     """Login CSRF: a log-in or registration form posted from another site is refused with 403 before any
     credential is looked at (no session cookie is set); the site's own form logs in. And a changing form of
     a session without that session's CSRF token changes nothing (the session survives a forged log-out)."""
     person = people.take("attached_1")[0]
+    await citizen_factory(person).enter()  # registered by ЭЦП
     async with httpx.AsyncClient(base_url=mesh.url("portal"), timeout=30) as browser:
-        await browser.post("/api/v1/auth/register", json={"iin": person.iin, "password": PASSWORD})
         page = {"Accept": "text/html"}
         login = {"iin": person.iin, "password": PASSWORD, "next": "/requests"}
         foreign = [
@@ -230,7 +230,7 @@ async def test_session_forms_from_another_site_are_refused(mesh: Mesh, people: P
             answer = await browser.post("/login", data=login, headers={**page, **headers})
             assert answer.status_code == 403, headers
             assert not answer.headers.get_list("set-cookie") and not browser.cookies, headers
-            registration = {"iin": person.iin, "password": PASSWORD, "password_again": PASSWORD}
+            registration = {"challenge": "c", "jws": "a.b.c", "password": PASSWORD, "password_again": PASSWORD}
             assert (await browser.post("/register", data=registration, headers={**page, **headers})).status_code == 403
             # decided before the form is read: a foreign form with fields missing is refused too, not 422
             assert (await browser.post("/login", data={}, headers={**page, **headers})).status_code == 403

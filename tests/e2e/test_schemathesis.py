@@ -21,6 +21,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from services.signature.ca import DevCA, Issued
+from shared.jws import sign_compact
 from shared.mesh import Mesh
 from tests.conftest import OPERATOR_TOKEN, People
 from tests.e2e.citizens import PASSWORD
@@ -35,11 +37,19 @@ def load(mesh: Mesh, service: str):  # type: ignore[no-untyped-def]
     return schemathesis.openapi.from_url(f"{mesh.url(service)}/openapi.json")
 
 
-def bearer(url: str, path: str, iin: str, password: str, register: bool = False) -> dict[str, str]:
+def bearer(url: str, path: str, iin: str, password: str) -> dict[str, str]:
     with httpx.Client(base_url=url, timeout=30) as http:
-        if register:
-            http.post("/api/v1/auth/register", json={"iin": iin, "password": password})
         token = http.post(path, json={"iin": iin, "password": password}).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def registered(url: str, key: Issued) -> dict[str, str]:
+    """A citizen registered by ЭЦП (the portal's challenge signed with their key), as a bearer header."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        challenge = http.post("/api/v1/auth/challenge").json()
+        jws = sign_compact(challenge["document"].encode(), key.key, key.chain)
+        body = {"challenge": challenge["challenge"], "jws": jws, "password": PASSWORD}
+        token = http.post("/api/v1/auth/register", json=body).json()["access_token"]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -61,9 +71,9 @@ def exercise(schema, headers: dict[str, str] | None = None) -> int:  # type: ign
     return len(operations)
 
 
-def test_portal(mesh: Mesh, people: People) -> None:
+def test_portal(mesh: Mesh, people: People, ca: DevCA) -> None:
     (person,) = people.take("attached_1")
-    headers = bearer(mesh.url("portal"), "/api/v1/auth/login", person.iin, PASSWORD, register=True)
+    headers = registered(mesh.url("portal"), ca.issue_person(person.iin, person.surname.upper(), person.name.upper()))
     assert exercise(load(mesh, "portal").exclude(path_regex=r"^/api/v1/auth/"), headers) >= 15
 
 

@@ -176,7 +176,9 @@
   function check(opened, expected, now) {
     var leaf = opened.leaf;
     var signing = leaf.digitalSignature && leaf.nonRepudiation && leaf.ekus.indexOf(OID.emailProtection) >= 0;
-    if (!signing) return "AuthKey";
+    // Proving who one is (registration) takes an AUTH key as well as a SIGN key, as egov.kz does.
+    var identifying = expected.purpose === "identify" && leaf.digitalSignature;
+    if (!signing && !identifying) return "AuthKey";
     if (now < leaf.notBefore) return "NotYetValid";
     if (now > leaf.notAfter) return "Expired";
     var iin = strip(leaf.subject[OID.serialNumber], "IIN");
@@ -209,7 +211,11 @@
     var info = section.querySelector("#key-info");
     var problem = section.querySelector("#key-problem");
     var document_ = JSON.parse(section.querySelector("#document-json").textContent);
-    var expected = { iin: section.dataset.expectedIin || null, bin: section.dataset.expectedBin || null };
+    var expected = {
+      iin: section.dataset.expectedIin || null,
+      bin: section.dataset.expectedBin || null,
+      purpose: section.dataset.purpose || "sign"
+    };
     var now = new Date(section.dataset.now);
     var opened = null;
 
