@@ -34,12 +34,16 @@ from shared.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
 T = TypeVar("T")
 WEB = Path(__file__).resolve().parent
 STATIC_PREFIX = "/static"
+# Where NCALayer listens, on every computer it is installed on (its fixed port; kz.gov.pki.knca.basics).
+NCALAYER_URL = "wss://127.0.0.1:13579"
 LANGUAGE_COOKIE = "emhana_lang"
 
 # Pages are framed by nobody, load scripts only from their own origin and never send a form elsewhere.
 SECURITY_HEADERS = {
+    # connect-src: the page's own fetches, and NCALayer on this computer (the national CA's signer).
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {NCALAYER_URL}; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -189,6 +193,7 @@ class Pages:
             environment.globals.update(
                 languages=LANGUAGES,
                 static=STATIC_PREFIX,
+                ncalayer_url=NCALAYER_URL,
                 site=site,
                 site_title=texts(title),
                 service_title=texts.service,

@@ -7,6 +7,7 @@ before anything is sent; the Kazakh switch. Every page visited is checked with a
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from shared.mesh import Mesh
 from tests.conftest import ASTANA, People
 from tests.e2e.browser import assert_accessible, key_file, launch, snapshot
 from tests.e2e.citizens import PASSWORD, Citizen
+from tests.e2e.ncalayer import NcaLayerDouble
 from tests.e2e.staff import STAFF_PASSWORD, StaffClient, member
 from tests.e2e.test_eservices import CLINIC_1, CLINIC_4
 from tests.waiting import until
@@ -165,6 +167,51 @@ async def test_citizen_registers_books_a_slot_signs_in_the_page_and_opens_the_ve
     await page.click("#survey button[type=submit]")
     assert await page.is_visible("[role=status]")
     assert not await page.is_visible("#survey")
+
+
+async def test_a_citizen_registers_and_signs_through_ncalayer_with_a_gost_key(
+    context: BrowserContext, mesh: Mesh, ca: DevCA, clock: Clock, people: People
+) -> None:
+    """ "Sign with NCALayer": the page finds NCALayer running, asks it to sign the exact text (the challenge
+    with any key at registration, the document with a SIGN key), and sends the CMS it returns; a cancelled
+    dialog is explained and nothing is sent. Without NCALayer the page says so and offers the key file."""
+    (person,) = people.take("attached_1")
+    key = ca.issue_person(person.iin, person.surname.upper(), person.name.upper(), key_type="gost")
+    ncalayer = NcaLayerDouble(key, clock)
+    portal = mesh.url("portal")
+    page = await context.new_page()
+    await ncalayer.install(page)
+
+    await visit(page, f"{portal}/register")
+    await page.wait_for_selector("#ncalayer[data-state=running] #ncalayer-sign:visible")
+    await page.fill("#f-password", PASSWORD)
+    await page.fill("#f-password_again", PASSWORD)
+    await assert_accessible(page)
+    await page.click("#ncalayer-sign")
+    await page.wait_for_url(f"{portal}/")
+    assert person.iin in (await page.text_content("main") or "")
+    registration = ncalayer.requests[-1]["args"]
+    assert registration["format"] == "cms" and registration["signerParams"]["extKeyUsageOids"] == []
+
+    await visit(page, f"{portal}/services/home_call")
+    await fill_home_call(page, "г. Астана, улица Сейфуллина, 10, кв. 5", "+77011234567", "температура")
+    document = await page.text_content("pre.document")
+    await page.wait_for_selector("#ncalayer-sign:visible")
+    ncalayer.cancel_next = True
+    await page.click("#ncalayer-sign")
+    await page.wait_for_selector("#key-problem:not([hidden])")
+    assert await key_problem(page) == "NCALayerCancelled" and "/drafts/" in page.url
+    await page.click("#ncalayer-sign")
+    await page.wait_for_selector("#status")
+    assert await status_becomes(page, {"completed", "refused", "failed"}) == "completed"
+    signing = ncalayer.requests[-1]["args"]
+    assert base64.b64decode(signing["data"]).decode() == document  # NCALayer was given the exact text
+    assert signing["signerParams"]["extKeyUsageOids"] == ["1.3.6.1.5.5.7.3.4"]  # a SIGN key for a document
+
+    absent = await context.new_page()  # nothing answers at NCALayer's address
+    await visit(absent, f"{portal}/register")
+    await absent.wait_for_selector("#ncalayer[data-state=absent] #ncalayer-note:visible")
+    assert not await absent.is_visible("#ncalayer-sign")
 
 
 async def test_a_late_home_call_shows_the_motivated_refusal(
