@@ -142,6 +142,14 @@ def _crl_order(crl: x509.CertificateRevocationList) -> tuple[int, dt.datetime]:
     return number, crl.last_update_utc
 
 
+def _is_delta(crl: x509.CertificateRevocationList) -> bool:
+    try:
+        crl.extensions.get_extension_for_class(x509.DeltaCRLIndicator)
+    except x509.ExtensionNotFound:
+        return False
+    return True
+
+
 def _fingerprint(cert: x509.Certificate) -> bytes:
     return cert.fingerprint(hashes.SHA256())
 
@@ -215,7 +223,8 @@ class TrustStore:
         self._next_look = 0.0
         self._seen_state: tuple[tuple[str, float], ...] = ()
         self._chains: dict[tuple[x509.Certificate, ...], _CheckedChain] = {}
-        self._newest: dict[bytes, _LoadedCrl] = {}  # per issuer, the newest CRL ever loaded by this store
+        # per issuer (and base or delta), the newest CRL ever loaded by this store
+        self._newest: dict[tuple[bytes, bool], _LoadedCrl] = {}
         self.require_ca_crls = require_ca_crls
         self._set(anchors, crls or [])
 
@@ -244,9 +253,11 @@ class TrustStore:
     def _set(self, anchors: list[x509.Certificate], crls: list[x509.CertificateRevocationList]) -> None:
         self._chains = {}  # chains are re-checked against the new anchors
         self._anchors = {_fingerprint(a): a for a in anchors}
-        self._crls: dict[bytes, list[_LoadedCrl]] = {}
+        self._crls: dict[tuple[bytes, bool], list[_LoadedCrl]] = {}
         for crl in crls:
-            issuer = crl.issuer.public_bytes()
+            # A delta CRL (RFC 5280 5.2.4; НУЦ's "Freshest CRL") is filed apart from its issuer's base list:
+            # it numbers after the base, and must never push the base aside as "older".
+            issuer = (crl.issuer.public_bytes(), _is_delta(crl))
             newest = self._newest.get(issuer)
             if newest is not None and _crl_order(crl) < _crl_order(newest.crl):
                 # An older list put back over a newer one must not un-revoke anything: keep the newer one.
@@ -346,27 +357,21 @@ class TrustStore:
         raise RefusalError(Refusal.CERT_UNTRUSTED, "certificate does not chain to a trusted anchor")
 
     def _check_revocation(self, link: _Link, now: dt.datetime, *, leaf: bool) -> None:
-        """The certificate's status from its issuer's current CRL. An end-entity certificate's status must
-        be known (fail closed); a CA certificate is checked whenever its issuer publishes a CRL here, and
-        needs one only with ``require_ca_crls`` (many CAs distribute no list for their intermediates)."""
-        fresh = False
-        published = self._crls.get(link.issuer_name, [])
-        if not leaf and not published and not self.require_ca_crls:
+        """The certificate's status from its issuer's current CRL (and current delta CRL, where one is
+        published here). An end-entity certificate's status must be known from a current *base* list (fail
+        closed: a fresh delta alone says nothing of what the base revoked); a CA certificate is checked
+        whenever its issuer publishes a CRL here, and needs one only with ``require_ca_crls`` (many CAs
+        distribute no list for their intermediates)."""
+        bases = self._crls.get((link.issuer_name, False), [])
+        deltas = self._crls.get((link.issuer_name, True), [])
+        if not leaf and not bases and not self.require_ca_crls:
             return
-        for loaded in published:
-            verdict = loaded.signature_ok.get(link.issuer_fingerprint)
-            if verdict is None:
-                try:
-                    verdict = keys.crl_signed_by(loaded.crl, link.issuer)
-                except keys.UnsupportedAlgorithm:
-                    verdict = False  # a list we cannot check says nothing: fail closed below
-                loaded.signature_ok[link.issuer_fingerprint] = verdict
-            if not verdict:
+        fresh = False
+        for loaded in [*bases, *deltas]:
+            if not self._current(loaded, link, now):
                 continue
-            next_update = loaded.crl.next_update_utc
-            if next_update is None or next_update < now or loaded.crl.last_update_utc > now + dt.timedelta(minutes=5):
-                continue
-            fresh = True
+            if loaded in bases:
+                fresh = True
             if link.serial in loaded.revoked:
                 raise RefusalError(Refusal.CERT_REVOKED, "certificate is revoked")
         if not fresh:
@@ -374,6 +379,23 @@ class TrustStore:
                 Refusal.CERT_STATUS_UNKNOWN,
                 f"no current revocation list from {link.issuer.subject.rfc4514_string()} (serial {link.serial:x})",
             )
+
+    @staticmethod
+    def _current(loaded: _LoadedCrl, link: _Link, now: dt.datetime) -> bool:
+        """A list signed by the link's issuer and current now."""
+        verdict = loaded.signature_ok.get(link.issuer_fingerprint)
+        if verdict is None:
+            try:
+                verdict = keys.crl_signed_by(loaded.crl, link.issuer)
+            except keys.UnsupportedAlgorithm:
+                verdict = False  # a list we cannot check says nothing: fail closed
+            loaded.signature_ok[link.issuer_fingerprint] = verdict
+        if not verdict:
+            return False
+        next_update = loaded.crl.next_update_utc
+        return not (
+            next_update is None or next_update < now or loaded.crl.last_update_utc > now + dt.timedelta(minutes=5)
+        )
 
     def verify_chain(
         self, chain: list[x509.Certificate], *, purpose: KeyPurpose | None = KeyPurpose.SIGN

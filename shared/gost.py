@@ -148,6 +148,10 @@ TC26_256_A = Curve(
     y=int("32879423ab1a0375895786c4bb46e9565fde0b5344766740af268adb32322e5c", 16),
 )
 
+# The key's AlgorithmIdentifier { 1.2.398.3.10.1.1.2.2, { 512 paramSetA, Streebog-512 } } as НУЦ's GOST 2022
+# certificates carry it, byte for byte (key files and the development CA write it the same way).
+KEY_ALGORITHM_512_DER = bytes.fromhex("302306092a830e030a010102023016060a2a830e030a010102020106082a830e030a010303")
+
 CURVES = {GostOid.PARAMS_512_A.value: TC26_512_A, GostOid.PARAMS_256_A.value: TC26_256_A}
 DIGEST_BITS = {GostOid.SIGNATURE_512.value: 512, GostOid.SIGNATURE_256.value: 256}
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from asn1crypto import core, pkcs12
+from asn1crypto import cms, core, pkcs12
+from asn1crypto import keys as keys_module
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.padding import PKCS7
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from shared import gost
 from shared.keys import gost_key_from_spki
@@ -190,6 +193,77 @@ def load_gost(data: bytes, password: str) -> GostKeyFile:
             rest = [c for c in certificates if c is not cert]
             return GostKeyFile(private, key.curve, [cert, *rest])
     raise KeyFileError("no certificate in the key file matches its key")
+
+
+def dump_gost(private: int, curve: gost.Curve, chain: list[x509.Certificate], password: str) -> bytes:
+    """A GOST key file as НУЦ writes one (the key in a 3DES-shrouded bag, the certificates beside it, an
+    HMAC-SHA1 over the whole), for the development CA's GOST keys; :func:`load_gost` and NCALayer read it."""
+    secret = _bmp_password(password)
+    if curve is not gost.TC26_512_A:
+        raise KeyFileError("only GOST 2015 512-bit keys are written")
+    algorithm = core.Sequence.load(gost.KEY_ALGORITHM_512_DER)
+    key_info = _GostPrivateKeyInfo(
+        {
+            "version": 0,
+            "algorithm": algorithm,
+            "private_key": core.OctetString(private.to_bytes(curve.size, "little")).dump(),
+        }
+    ).dump()
+    salt, iterations = os.urandom(20), 2048
+    key = _kdf(secret, salt, iterations, 1, 24)
+    iv = _kdf(secret, salt, iterations, 2, 8)
+    padder = PKCS7(64).padder()
+    encryptor = Cipher(TripleDES(key), modes.CBC(iv)).encryptor()
+    encrypted = encryptor.update(padder.update(key_info) + padder.finalize()) + encryptor.finalize()
+    key_id = {"type": "local_key_id", "values": [hashlib.sha1(chain[0].public_bytes(Encoding.DER)).digest()]}  # noqa: S324
+    key_bag = pkcs12.SafeBag(
+        {
+            "bag_id": "pkcs8_shrouded_key_bag",
+            "bag_value": keys_module.EncryptedPrivateKeyInfo(
+                {
+                    "encryption_algorithm": {
+                        "algorithm": _PBE_3DES,
+                        "parameters": {"salt": salt, "iterations": iterations},
+                    },
+                    "encrypted_data": encrypted,
+                }
+            ),
+            "bag_attributes": [key_id],
+        }
+    )
+    cert_bags = [
+        pkcs12.SafeBag(
+            {
+                "bag_id": "cert_bag",
+                "bag_value": pkcs12.CertBag(
+                    {"cert_id": "x509", "cert_value": core.ParsableOctetString(cert.public_bytes(Encoding.DER))}
+                ),
+                **({"bag_attributes": [key_id]} if index == 0 else {}),
+            }
+        )
+        for index, cert in enumerate(chain)
+    ]
+    safe = pkcs12.AuthenticatedSafe(
+        [
+            cms.ContentInfo({"content_type": "data", "content": pkcs12.SafeContents([key_bag]).dump()}),
+            cms.ContentInfo({"content_type": "data", "content": pkcs12.SafeContents(cert_bags).dump()}),
+        ]
+    ).dump()
+    mac_salt = os.urandom(20)
+    mac_key = _kdf(secret, mac_salt, iterations, 3, 20)
+    mac = hmac.new(mac_key, safe, hashlib.sha1).digest()
+    pfx = pkcs12.Pfx(
+        {
+            "version": "v3",
+            "auth_safe": cms.ContentInfo({"content_type": "data", "content": safe}),
+            "mac_data": {
+                "mac": {"digest_algorithm": {"algorithm": "sha1"}, "digest": mac},
+                "mac_salt": mac_salt,
+                "iterations": iterations,
+            },
+        }
+    )
+    return pfx.dump()
 
 
 def _spki_of(cert: x509.Certificate) -> bytes:

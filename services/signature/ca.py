@@ -37,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services.signature import gost_issuer
 from services.signature.gost_issuer import GostKey
+from shared import keyfile
 from shared.certs import KeyPurpose, Role
 from shared.clock import Clock
 from shared.jws import GostSigner, SigningKey
@@ -343,9 +344,15 @@ class DevCA:
         return self.issue(subject, roles=(Role.LEGAL_ENTITY, Role.SIGNING_RIGHT), **options)
 
     def save(self, issued: Issued, name: str, *, p12_password: bytes = DEFAULT_P12_PASSWORD) -> Path:
-        """Write ``issued/<name>.pem`` (chain), ``.key.pem`` and ``.p12``; return the PEM path."""
+        """Write ``issued/<name>.pem`` (chain), ``.key.pem`` and ``.p12``; return the PEM path. A GOST key has
+        no PEM form here: only its ``.p12``, written as НУЦ writes GOST key files."""
         pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in issued.chain)
         self._write(f"issued/{name}.pem", pem)
+        if isinstance(issued.key, tuple):
+            private, curve = issued.key
+            p12 = keyfile.dump_gost(private, curve, issued.chain, p12_password.decode())
+            self._write(f"issued/{name}.p12", p12, secret=True)
+            return self.folder / "issued" / f"{name}.pem"
         self._write(f"issued/{name}.key.pem", _pem_key(issued.key), secret=True)
         p12 = pkcs12.serialize_key_and_certificates(
             name.encode(),
@@ -537,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
     person.add_argument("name")
     person.add_argument("--patronymic")
     person.add_argument("--auth", action="store_true", help="an AUTH key instead of SIGN")
+    person.add_argument(
+        "--key-type", choices=["ec", "rsa", "gost"], default="ec", help="gost: a GOST 2015 key file as НУЦ issues"
+    )
     person.add_argument("--save-as")
     revoke = sub.add_parser("revoke", help="revoke a certificate by serial (hex) and publish CRLs")
     revoke.add_argument("serial")
@@ -568,7 +578,9 @@ def main(argv: list[str] | None = None) -> int:
         ca.save(ca.issue_service(args.address, args.bin), f"service-{args.address}")
     elif args.command == "person":
         purpose = KeyPurpose.AUTH if args.auth else KeyPurpose.SIGN
-        issued = ca.issue_person(args.iin, args.surname, args.name, args.patronymic, purpose=purpose)
+        issued = ca.issue_person(
+            args.iin, args.surname, args.name, args.patronymic, purpose=purpose, key_type=args.key_type
+        )
         path = ca.save(issued, args.save_as or f"citizen-{args.iin}-{purpose.value.lower()}")
         print(f"{path} serial={format(issued.certificate.serial_number, 'x')}")
     elif args.command == "partner":

@@ -25,9 +25,6 @@ from shared import gost
 _GOST_SIGNATURE_512 = bytes.fromhex("300e060a2a830e030a01010203020500")  # AlgorithmIdentifier, NULL parameters
 _ECDSA_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")
 _RSA_SHA256 = bytes.fromhex("300d06092a864886f70d01010b0500")
-# AlgorithmIdentifier { 1.2.398.3.10.1.1.2.2, { 1.2.398.3.10.1.1.2.2.1 (512 paramSetA), 1.2.398.3.10.1.3.3 } },
-# byte for byte as in НУЦ's GOST 2022 certificates
-_GOST_KEY_ALGORITHM_512 = bytes.fromhex("302306092a830e030a010102023016060a2a830e030a010102020106082a830e030a010303")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +46,7 @@ class GostKey:
         """The DER SubjectPublicKeyInfo: the Kazakh key algorithm, x ‖ y little-endian in an OCTET STRING."""
         octets = gost.public_key_of(self.private, gost.TC26_512_A).to_octets()
         key = _tlv(0x04, octets)
-        return _tlv(0x30, _GOST_KEY_ALGORITHM_512 + _tlv(0x03, b"\x00" + key))
+        return _tlv(0x30, gost.KEY_ALGORITHM_512_DER + _tlv(0x03, b"\x00" + key))
 
 
 # -- DER, as far as re-signing needs it ------------------------------------------------------------------

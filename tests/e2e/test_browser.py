@@ -26,6 +26,7 @@ from tests.e2e.citizens import PASSWORD, Citizen
 from tests.e2e.ncalayer import NcaLayerDouble
 from tests.e2e.staff import STAFF_PASSWORD, StaffClient, member
 from tests.e2e.test_eservices import CLINIC_1, CLINIC_4
+from tests.nca import VECTORS
 from tests.waiting import until
 
 # The pages are the same code on either database; one mesh is enough for the browser.
@@ -212,6 +213,35 @@ async def test_a_citizen_registers_and_signs_through_ncalayer_with_a_gost_key(
     await visit(absent, f"{portal}/register")
     await absent.wait_for_selector("#ncalayer[data-state=absent] #ncalayer-note:visible")
     assert not await absent.is_visible("#ncalayer-sign")
+
+
+async def test_gost_2015_key_files_open_and_sign_in_the_page(
+    context: BrowserContext, mesh: Mesh, ca: DevCA, people: People
+) -> None:
+    """НУЦ's own GOST 2015 key file (3DES and 40-bit RC2 inside, a Kazakh GOST key) opens in Chromium and
+    shows its holder — and, its certificate having expired in 2023, is refused before anything is sent. A
+    GOST key file of the development CA then registers a citizen and signs a home call in the page."""
+    portal = mesh.url("portal")
+    page = await context.new_page()
+    await visit(page, f"{portal}/register")
+    await open_key(page, VECTORS / "keys" / "individual_valid_2015_gost.p12", password="Aa123456")
+    assert await page.text_content("#key-info [data-iin]") == "123456789012"
+    assert "ТЕСТТОВ" in (await page.text_content("#key-info [data-owner]") or "")
+    assert await key_problem(page) == "Expired"
+
+    (person,) = people.take("attached_1")
+    issued = ca.issue_person(person.iin, person.surname.upper(), person.name.upper(), key_type="gost")
+    key = key_file(ca, issued, f"browser-gost-{person.iin}")
+    await page.fill("#f-password", PASSWORD)
+    await page.fill("#f-password_again", PASSWORD)
+    await open_key(page, key)
+    assert await key_problem(page) is None, await page.text_content("#key-problem")
+    await page.click("#sign-button")
+    await page.wait_for_url(f"{portal}/")
+    await visit(page, f"{portal}/services/home_call")
+    await fill_home_call(page, "г. Астана, улица Сейфуллина, 10, кв. 5", "+77011234567", "температура")
+    await sign_in_page(page, key)
+    assert await status_becomes(page, {"completed", "refused", "failed"}) == "completed"
 
 
 async def test_a_late_home_call_shows_the_motivated_refusal(

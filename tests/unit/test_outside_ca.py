@@ -75,7 +75,7 @@ class OutsideCA:
             .sign(self.issuing_key, hashes.SHA256())
         )
 
-    def crl(self, number: int, revoked: list[int], *, stale: bool = False) -> bytes:
+    def crl(self, number: int, revoked: list[int], *, stale: bool = False, delta_of: int | None = None) -> bytes:
         this_update = NOW - (dt.timedelta(days=3) if stale else dt.timedelta(minutes=1))
         builder = (
             x509.CertificateRevocationListBuilder()
@@ -84,6 +84,8 @@ class OutsideCA:
             .next_update(this_update + dt.timedelta(days=1))
             .add_extension(x509.CRLNumber(number), critical=False)
         )
+        if delta_of is not None:  # a delta CRL ("Freshest CRL") of base list number ``delta_of``
+            builder = builder.add_extension(x509.DeltaCRLIndicator(delta_of), critical=True)
         for serial in revoked:
             builder = builder.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(this_update).build()
@@ -149,3 +151,23 @@ def test_the_development_ca_never_replaces_an_anchor_bundle_it_did_not_make(tmp_
     assert outside.root in anchors and dev.root in anchors
     DevCA(tmp_path)  # and again: nothing is duplicated
     assert len(x509.load_pem_x509_certificates((tmp_path / "trust.pem").read_bytes())) == 2
+
+
+def test_a_delta_crl_revokes_beside_its_base_and_never_displaces_it(pki: tuple[Path, OutsideCA]) -> None:
+    """НУЦ publishes base and delta CRLs. A revocation in the delta is enforced; the base, numbered below its
+    delta, is never set aside as "older" (a delta lists only what changed, so losing the base would un-revoke
+    everything it holds); and a fresh delta with a stale base is not a known status (fail closed)."""
+    folder, outside = pki
+    other_serial = x509.random_serial_number()
+    (folder / "crl" / "outside.pem").write_bytes(outside.crl(10, [other_serial]))
+    (folder / "crl" / "a-outside-delta.pem").write_bytes(outside.crl(11, [outside.person.serial_number], delta_of=10))
+    store = store_of(folder)
+    assert verify(store, outside) == Refusal.CERT_REVOKED
+    (folder / "crl" / "a-outside-delta.pem").write_bytes(outside.crl(12, [], delta_of=10))  # the delta is renewed
+    store.refresh(force=True)
+    assert verify(store, outside) == "VALID"
+    store.refresh(force=True)  # reloaded again: the base (10) is still there beside the newer delta (12)
+    assert [c for c in store.crls if c.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 10]
+    (folder / "crl" / "outside.pem").write_bytes(outside.crl(13, [], stale=True))
+    store.refresh(force=True)
+    assert verify(store, outside) == Refusal.CERT_STATUS_UNKNOWN

@@ -1,6 +1,7 @@
 /*
  * Signing in the page, as with a national-CA key file: the person chooses their PKCS#12 file and types
- * its password; the key is opened here (node-forge reads the container, WebCrypto signs), the page
+ * its password; the key is opened here (node-forge reads the container; WebCrypto signs RSA and P-256,
+ * gost.js НУЦ's GOST 2015 keys), the page
  * shows whose certificate it is and refuses, before anything is sent, a wrong password, an AUTH key,
  * a certificate outside its validity or someone else's key. Only the compact JWS (RFC 7515, the chain
  * in x5c) is sent; the file and its password have no name in the form, so they never leave the browser.
@@ -21,6 +22,7 @@
     emailProtection: "1.3.6.1.5.5.7.3.4",
     clientAuth: "1.3.6.1.5.5.7.3.2",
     ecPublicKey: "1.2.840.10045.2.1",
+    gost2015: "1.2.398.3.10.1.1.2.2",
     rsaEncryption: "1.2.840.113549.1.1.1",
     shroudedKeyBag: "1.2.840.113549.1.12.10.1.2",
     keyBag: "1.2.840.113549.1.12.10.1.1",
@@ -154,6 +156,13 @@
     var algorithm = forge.asn1.derToOid(pkcs8.value[1].value[0].value);
     var jws;
     var importAs;
+    if (algorithm === OID.gost2015) {
+      // НУЦ's GOST 2015 keys: signed by gost.js, which only takes the 512-bit parameter set they use.
+      var parameters = forge.asn1.derToOid(pkcs8.value[1].value[1].value[0].value);
+      if (parameters !== "1.2.398.3.10.1.1.2.2.1") throw new SigningProblem("UnsupportedKey");
+      var secret = window.EmhanaGost.privateNumber(bytesOf(pkcs8.value[2].value));
+      return { gost: secret, alg: "KZ-GOST-2015-512", chain: chain, leaf: chain[0] };
+    }
     if (algorithm === OID.ecPublicKey) {
       jws = "ES256";
       importAs = { name: "ECDSA", namedCurve: "P-256" };
@@ -192,6 +201,9 @@
     var header = { alg: opened.alg, x5c: opened.chain.map(function (c) { return btoa(binaryOf(c.der)); }) };
     var input = base64url(new TextEncoder().encode(JSON.stringify(header))) + "." +
       base64url(new TextEncoder().encode(content));
+    if (opened.gost !== undefined) {
+      return input + "." + base64url(window.EmhanaGost.sign(opened.gost, new TextEncoder().encode(input)));
+    }
     var algorithm = opened.alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } : { name: "RSASSA-PKCS1-v1_5" };
     // WebCrypto's ECDSA signature is already the raw r‖s that JWS (RFC 7518, 3.4) wants.
     var signature = await crypto.subtle.sign(algorithm, opened.key, new TextEncoder().encode(input));
