@@ -124,6 +124,7 @@ class DevCA:
         self._trust(root)
         self._write("state.json", json.dumps({"issued": {}, "revoked": []}).encode())
         self.root, self.root_key, self.ca, self.ca_key = root, root_key, ca, ca_key
+        self.gost_ca()  # made with the rest, so its CRL is published before any service starts
         self.publish_crls()
 
     def gost_ca(self) -> tuple[x509.Certificate, GostKey]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from services.signature.ca import DevCA
 from shared.mesh import ROOT, Mesh
 from tests.conftest import People
 from tests.e2e.citizens import PASSWORD
@@ -47,3 +49,34 @@ async def test_the_signing_example_files_a_request_in_two_steps_and_in_one(
     assert done.stdout.splitlines() == ["two steps: completed", "one step: completed"], done.stdout
     requests = await citizen.call("GET", "/api/v1/requests")
     assert [r["status"] for r in requests] == ["completed", "completed"]
+
+
+@pytest.mark.parametrize("mesh", ["sqlite"], indirect=True)
+async def test_the_nca_key_example_signs_as_jws_and_cms(mesh: Mesh, ca: DevCA, people: People) -> None:
+    """docs/signing.md's example, run as printed: НУЦ's own GOST test key file signs a document both ways
+    (judged here with НУЦ's test CA at a moment its material was current), and a GOST key file of the
+    mesh's CA is judged valid both ways by the running signature service."""
+    from shared.documents import verify_document
+    from tests.nca import GOST_PERSON_IIN, NCA, VECTORS, WHILE_GOST_CRL_CURRENT
+
+    script = str(EXAMPLES / "sign_with_nca_key.py")
+    document = '{"service":"home_call","note":"Ауырып тұрмын"}'
+    nca_key = str(VECTORS / "keys" / "individual_valid_2015_gost.p12")
+    command = [sys.executable, script, "--key", nca_key, "--password", "Aa123456", "--document", document]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)  # noqa: ASYNC221
+    assert done.returncode == 0, done.stderr
+    signed = json.loads(done.stdout)
+    store = NCA.store(WHILE_GOST_CRL_CURRENT)
+    assert verify_document(signed["jws"], store).signer.iin == GOST_PERSON_IIN
+    assert verify_document(signed["cms"], store, detached_payload=document.encode()).signer.iin == GOST_PERSON_IIN
+
+    (person,) = people.take("attached_1")
+    ca.save(ca.issue_person(person.iin, "ТЕСТ", "ГОСТ", key_type="gost"), f"example-gost-{person.iin}")
+    own_key = str(ca.folder / "issued" / f"example-gost-{person.iin}.p12")
+    command = [sys.executable, script, "--key", own_key, "--password", "emhana", "--document", document]
+    command += ["--verify", mesh.url("signature")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)  # noqa: ASYNC221
+    assert done.returncode == 0, done.stderr
+    verdicts = json.loads(done.stdout)["verdicts"]
+    for form in ("jws", "cms"):
+        assert verdicts[form]["valid"] and verdicts[form]["signer"]["iin"] == person.iin, verdicts[form]

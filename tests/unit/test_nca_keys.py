@@ -3,6 +3,7 @@ the document check every service uses, and the key files they come in."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 
 import pytest
@@ -170,3 +171,66 @@ def test_a_key_file_with_a_wrong_password_is_refused() -> None:
         keyfile.load_gost(data, "Qwerty12")
     with pytest.raises(keyfile.KeyFileError):
         keyfile.load_gost(data[:200], "Aa123456")
+
+
+# -- the same verdicts through the signature service's rules and through a signed envelope ---------------
+
+
+@pytest.mark.parametrize(
+    ("signer", "at", "expected"),
+    [
+        (lambda: NCA.gost_person(), WHILE_GOST_CRL_CURRENT, None),
+        (lambda: NCA.gost_revoked_head(), WHILE_GOST_CRL_CURRENT, "CERT_REVOKED"),
+        (lambda: NCA.gost_person(), AFTER_GOST_CRL, "CERT_STATUS_UNKNOWN"),
+        (lambda: NCA.gost_person(), AFTER_GOST_CERT, "CERT_EXPIRED"),
+        (lambda: NCA.rsa_key("individual_revoked_sign_rsa.p12"), WHILE_RSA_CRL_CURRENT, "CERT_REVOKED"),
+    ],
+    ids=["gost-valid", "gost-revoked", "gost-no-current-crl", "gost-expired", "rsa-revoked"],
+)
+@pytest.mark.parametrize("form", ["jws", "cms"])
+def test_the_signature_service_gives_the_same_verdicts(
+    signer, at: dt.datetime, expected: str | None, form: str
+) -> None:  # type: ignore[no-untyped-def]
+    from services.signature.service import verdict
+    from shared.contracts import VerifyRequest
+
+    key = signer()
+    if form == "jws":
+        request = VerifyRequest(jws=jws.sign_compact(DOCUMENT, key.key, key.chain))
+    else:
+        detached = cms.sign(DOCUMENT, key.key, key.chain, signing_time=at)
+        request = VerifyRequest(cms=detached, content=base64.b64encode(DOCUMENT).decode())
+    answer = verdict(request, NCA.store(at))
+    if expected is None:
+        assert answer.valid and answer.signer is not None and answer.signer.iin == GOST_PERSON_IIN
+        assert answer.signer.key_usage == "SIGN" and base64.urlsafe_b64decode(answer.payload + "==") == DOCUMENT
+    else:
+        assert not answer.valid and answer.code == expected
+
+
+def test_an_envelope_chain_with_gost_keys(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Envelopes between services are checked by the same code: a service signing with a GOST key of the
+    development CA's GOST issuing CA is accepted; a НУЦ person's key cannot speak for a service; a revoked
+    НУЦ key is refused as revoked before anything else."""
+    from services.signature.ca import DevCA
+    from shared.clock import Clock
+    from shared.envelope import ServiceIdentity, open_envelope, seal
+
+    ca = DevCA(tmp_path)
+    issued = ca.issue_service("gbd_fl", "123456789021", key_type="gost")
+    identity = ServiceIdentity(address="gbd_fl", key=issued.key, chain=issued.chain)  # type: ignore[arg-type]
+    from shared.certs import TrustStore
+
+    store = TrustStore.from_files(tmp_path / "trust.pem", tmp_path / "crl")
+    clock = Clock()
+    _, raw = seal(identity, type="ping", recipient="portal", payload={}, clock=clock)
+    opened = open_envelope(raw, store, clock)
+    assert opened.signer.service == "gbd_fl" and opened.envelope.type == "ping"
+    tampered = raw.replace(b'"recipient":"portal"', b'"recipient":"arm"')
+    refused(Refusal.SIGNATURE_INVALID, lambda: open_envelope(tampered, store, clock))
+
+    nca_clock = Clock.starting_at(WHILE_GOST_CRL_CURRENT)
+    for key, code in ((NCA.gost_person(), Refusal.SIGNATURE_INVALID), (NCA.gost_revoked_head(), Refusal.CERT_REVOKED)):
+        impostor = ServiceIdentity(address="gbd_fl", key=key.key, chain=key.chain)  # type: ignore[arg-type]
+        _, raw = seal(impostor, type="ping", recipient="portal", payload={}, clock=nca_clock)
+        refused(code, lambda raw=raw: open_envelope(raw, NCA.store(WHILE_GOST_CRL_CURRENT), nca_clock))
