@@ -6,6 +6,7 @@ A document is signed either as a compact JWS or as a CMS SignedData in base64, t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +43,10 @@ def verify_document(
     detached_payload: bytes | None = None,
 ) -> VerifiedDocument:
     """Check signature, chain, validity, revocation, key usage and identity; raise a coded RefusalError."""
-    chain, payload = _checked_signature(token, detached_payload)
+    chain, payload, signing_time = _checked_signature(token, detached_payload)
     signer = store.verify_chain(chain, purpose=purpose)
+    if signing_time is not None:
+        _check_signing_time(signing_time, signer, store.clock.now())
     if expected_iin is not None and signer.iin != expected_iin:
         raise RefusalError(Refusal.IIN_MISMATCH)
     if expected_bin is not None and signer.bin != expected_bin:
@@ -51,8 +54,24 @@ def verify_document(
     return VerifiedDocument(signer=signer, payload=payload)
 
 
-def _checked_signature(token: str, detached_payload: bytes | None) -> tuple[list[Any], bytes]:
-    """The signer's chain and the signed bytes, once the signature over them is checked."""
+SIGNING_TIME_SKEW = dt.timedelta(minutes=5)
+
+
+def _check_signing_time(signing_time: dt.datetime, signer: CertIdentity, now: dt.datetime) -> None:
+    """A CMS says when it was signed (NCALayer's signing-time attribute): the key's certificate must have been
+    valid then, and the moment may not lie ahead of the mesh's clock beyond a small skew."""
+    if signing_time.tzinfo is None:
+        signing_time = signing_time.replace(tzinfo=dt.UTC)
+    if signing_time > now + SIGNING_TIME_SKEW:
+        raise RefusalError(Refusal.SIGNATURE_INVALID, "the signing time lies in the future")
+    if signing_time < signer.not_before:
+        raise RefusalError(Refusal.CERT_NOT_YET_VALID, "the certificate was not yet valid at the signing time")
+    if signing_time > signer.not_after:
+        raise RefusalError(Refusal.CERT_EXPIRED, "the certificate had expired at the signing time")
+
+
+def _checked_signature(token: str, detached_payload: bytes | None) -> tuple[list[Any], bytes, dt.datetime | None]:
+    """The signer's chain, the signed bytes and (for a CMS) the signing time, once the signature is checked."""
     if not isinstance(token, str):
         raise RefusalError(Refusal.SIGNATURE_INVALID, "signature invalid: not a string")
     if cms.looks_like_cms(token):
@@ -62,7 +81,7 @@ def _checked_signature(token: str, detached_payload: bytes | None) -> tuple[list
         except cms.CmsError as exc:
             code = Refusal.CERT_UNSUPPORTED_ALGORITHM if exc.unsupported else Refusal.SIGNATURE_INVALID
             raise RefusalError(code, f"CMS signature invalid: {exc}") from None
-        return signed.chain, signed.payload
+        return signed.chain, signed.payload, signed.signing_time
     try:
         parsed = parse(token, detached_payload)
         verify_signature(parsed)
@@ -73,7 +92,7 @@ def _checked_signature(token: str, detached_payload: bytes | None) -> tuple[list
             else (Refusal.SIGNATURE_INVALID)
         )
         raise RefusalError(code, f"signature invalid: {exc}") from None
-    return parsed.chain, parsed.payload
+    return parsed.chain, parsed.payload, None
 
 
 def signed_content(token: str) -> bytes:

@@ -44,12 +44,16 @@ def main() -> int:
     parser.add_argument("--password", required=True)
     parser.add_argument("--document", required=True, help="the exact text to sign (UTF-8)")
     parser.add_argument("--verify", help="the signature service's URL, to have both signatures judged")
+    parser.add_argument(
+        "--signing-time", type=dt.datetime.fromisoformat, help="the CMS's signing time (ISO 8601; default now)"
+    )
     args = parser.parse_args()
     key, chain = open_key(args.key, args.password)
     document = args.document.encode()
     signed = {
         "jws": jws.sign_compact(document, key, chain),
-        "cms": cms.sign(document, key, chain, signing_time=dt.datetime.now(dt.UTC)),  # detached, as NCALayer
+        # detached, as NCALayer makes it
+        "cms": cms.sign(document, key, chain, signing_time=args.signing_time or dt.datetime.now(dt.UTC)),
     }
     if args.verify:
         with httpx.Client(base_url=args.verify, timeout=30) as http:

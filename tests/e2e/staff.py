@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from services.signature.ca import DevCA, Issued
+from shared import cms
 from shared.certs import Role
 from shared.demo import DemoStaff, demo_staff
 from shared.jws import sign_compact
@@ -61,10 +63,17 @@ class StaffClient:
             "POST", "/api/v1/staff/requests/prepare", json={"service": service, "iin": iin, "fields": fields}
         )
 
-    async def sign(self, prepared: dict[str, Any], key: Issued | None = None) -> dict[str, Any]:
+    async def sign(
+        self, prepared: dict[str, Any], key: Issued | None = None, *, as_cms: bool = False
+    ) -> dict[str, Any]:
+        """Sign the prepared document with the staff member's key: a JWS, or a detached CMS as NCALayer makes."""
         signer = key or self.key
-        jws = sign_compact(prepared["document"].encode(), signer.key, signer.chain)
-        return await self.call("POST", f"/api/v1/staff/requests/{prepared['draft_id']}/sign", json={"jws": jws})
+        document = prepared["document"].encode()
+        if as_cms:
+            body = {"cms": cms.sign(document, signer.key, signer.chain, signing_time=dt.datetime.now(dt.UTC))}
+        else:
+            body = {"jws": sign_compact(document, signer.key, signer.chain)}
+        return await self.call("POST", f"/api/v1/staff/requests/{prepared['draft_id']}/sign", json=body)
 
     async def file(self, service: str, iin: str, **fields: Any) -> dict[str, Any]:
         """Processes 2–8: fill the form for the citizen and sign it with the staff member's own key."""

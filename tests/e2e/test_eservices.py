@@ -18,13 +18,16 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.signature.ca import DevCA
 from shared import cms
 from shared.certs import KeyPurpose
 from shared.clock import Clock
+from shared.gost import GostPublicKey
 from shared.ids import make_iin
 from shared.jws import sign_compact
+from shared.keys import public_key
 from shared.mesh import Mesh
 from shared.topology import arm_address, portal_changes_exchange, queue_name
 from tests.conftest import AMQP_URL, NURA, People, free_port
@@ -152,17 +155,18 @@ async def test_a_home_call_signed_as_ncalayer_does_detached_cms_then_one_step_at
     assert len(await citizen.call("GET", "/api/v1/requests")) == 2  # the two accepted above, nothing more
 
 
-async def test_a_citizen_with_a_gost_2015_key_registers_attaches_calls_a_doctor_and_books(
-    citizen_factory, people: People, ca: DevCA
+@pytest.mark.parametrize(("key_type", "key_class"), [("gost", GostPublicKey), ("rsa", rsa.RSAPublicKey)])
+async def test_a_citizen_with_a_gost_or_rsa_key_registers_attaches_calls_a_doctor_and_books(
+    citizen_factory, people: People, ca: DevCA, key_type: str, key_class: type
 ) -> None:
-    """The whole citizen side with a GOST 34.10-2015 key (НУЦ's profile: Kazakh identifiers and byte order,
-    issued here by the development CA's GOST issuing CA): registration by ЭЦП, an attachment signed as
-    NCALayer's CMS, a home call and an appointment with its cancellation signed as GOST JWS — each checked
-    by the signature service, the gateway's recipients and the clinic, over the real broker."""
+    """The whole citizen side with each of НУЦ's key families — GOST 34.10-2015 (Kazakh identifiers and byte
+    order, from the development CA's GOST issuing CA) and RSA: registration by ЭЦП, an attachment signed as
+    NCALayer's CMS, a home call and an appointment with its cancellation signed as JWS — each checked by the
+    signature service, the gateway's recipients and the clinic, over the real broker."""
     (person,) = people.take("unattached")
     citizen = citizen_factory(person)
-    citizen.key = ca.issue_person(person.iin, person.surname.upper(), person.name.upper(), key_type="gost")
-    assert citizen.key.chain[0].signature_algorithm_oid.dotted_string == "1.2.398.3.10.1.1.2.3.2"
+    citizen.key = ca.issue_person(person.iin, person.surname.upper(), person.name.upper(), key_type=key_type)
+    assert isinstance(public_key(citizen.key.chain[0]), key_class)
     await citizen.enter()  # registered by the GOST key
     attachment = await citizen.sign_cms(await citizen.prepare("attachment", clinic=CLINIC_1))
     assert (await citizen.wait(attachment["id"]))["status"] == "completed"
@@ -178,7 +182,7 @@ async def test_a_citizen_with_a_gost_2015_key_registers_attaches_calls_a_doctor_
     assert booked["status"] == "completed", booked
     cancel = await citizen.submit("appointment_cancel", registration_number=booked["registration_number"])
     assert (await citizen.wait(cancel["id"]))["status"] == "completed"
-    # a tampered GOST signature is refused at condition 2 and changes nothing
+    # a tampered signature is refused at condition 2 and changes nothing
     prepared = await citizen.prepare("home_call", **HOME_CALL)
     header, payload, signature = sign_compact(prepared["document"].encode(), *_key_and_chain(citizen)).split(".")
     forged = f"{header}.{payload}.{signature[:-4]}AAAA"
@@ -355,6 +359,9 @@ async def test_login_throttling_lifts_by_itself_and_logout_revokes(citizen_facto
         "TOO_MANY_ATTEMPTS", citizen.call("POST", "/api/v1/auth/login", json={**login, "password": PASSWORD})
     )
     assert throttled.status == 429
+    # the log-in page says the way out that needs no password: proving oneself with ЭЦП
+    page = await citizen.http.post("/login", data={**login, "next": "/"}, headers={"Accept": "text/html"})
+    assert page.status_code == 429 and 'id="prove-instead"' in page.text and 'href="/register"' in page.text
     # The lock lifts by itself when the window ends (3 seconds in the test mesh): wait for a login to pass.
     await until(lambda: login_works(citizen), 30, "the lifting of the login lock")
     assert await citizen.enter()

@@ -120,6 +120,20 @@ async def test_home_call_filed_by_staff_reaches_the_journal_and_the_citizens_por
     assert number in {item["number"] for item in visited_only["items"]}
 
 
+async def test_a_registrar_with_a_gost_key_signs_as_ncalayer_does(
+    staff_factory: StaffFactory, citizen_factory, people: People
+) -> None:
+    """Staff sign the way citizens do: a GOST 2015 key of the clinic's employee, the document as NCALayer's
+    detached CMS; the АРМ registers and decides it and the citizen's portal shows it."""
+    registrar = await staff_factory(CLINIC_1)
+    registrar.key = registrar.employee_key(key_type="gost")
+    (citizen,) = await citizens(citizen_factory, people, "attached_1")
+    filed = await registrar.sign(await registrar.prepare("home_call", citizen.iin, **HOME_CALL), as_cms=True)
+    assert filed["status"] == "completed", filed
+    seen = await in_portal(citizen, filed["request_id"], "completed")
+    assert seen["channel"] == "staff"
+
+
 async def test_appointments_filed_by_staff_and_by_citizens_are_recorded_as_they_happen(
     staff_factory: StaffFactory, citizen_factory, people: People, clock: Clock
 ) -> None:

@@ -73,7 +73,11 @@ def test_the_ca_hands_each_service_its_own_key_and_everyone_the_public_part(tmp_
     public, keys = tmp_path / "public", tmp_path / "keys"
     deploy(ca, public, keys)
 
-    assert (public / "ready").exists() and {p.name for p in (public / "crl").iterdir()} == {"root.crl", "ca.crl"}
+    assert (public / "ready").exists() and {p.name for p in (public / "crl").iterdir()} == {
+        "root.crl",
+        "ca.crl",
+        "gost-ca.crl",
+    }
     for path in public.rglob("*"):
         assert path.is_dir() or b"PRIVATE KEY" not in path.read_bytes(), path
     ca_keys = {(ca.folder / name).read_bytes() for name in ("root.key.pem", "ca.key.pem")}

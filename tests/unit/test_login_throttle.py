@@ -75,3 +75,25 @@ async def test_honest_logins_from_one_busy_client_are_not_throttled(db: Database
         iin = f"{850315300000 + n}"
         assert await attempt(throttle, iin, "10.0.0.9") == 200
         await throttle.succeeded(iin, "10.0.0.9", NOW)
+
+
+async def test_registration_attempts_are_counted_per_client_apart_from_logins(db: Database) -> None:
+    """The portal's second throttle (registration by ЭЦП: challenges and unproven proofs) counts per client
+    only, in counters of its own; a proven registration forgives its challenge and its proof."""
+    from services.portal.service import REGISTRATION
+
+    limits = LoginLimits(per_pair=4, per_client=4, per_iin=2**31 - 1, window_seconds=60)
+    registrations = Throttle(db, LoginCounter, LoginSuccess, limits, scope="reg:", what="registration")
+    logins = Throttle(db, LoginCounter, LoginSuccess, LIMITS)
+    outcomes = await asyncio.gather(*(attempt(registrations, REGISTRATION, "10.0.0.66") for _ in range(10)))
+    assert outcomes.count(200) == 4 and outcomes.count(429) == 6
+    assert await attempt(registrations, REGISTRATION, "10.0.0.7") == 200  # another client is unaffected
+    assert await attempt(logins, VICTIM, "10.0.0.66") == 200  # logins keep their own counters
+    # A busy address of honest registrations: each success (challenge + proof) is forgiven.
+    for _ in range(10):
+        assert await attempt(registrations, REGISTRATION, "10.0.0.8") == 200
+        assert await attempt(registrations, REGISTRATION, "10.0.0.8") == 200
+        await registrations.succeeded(REGISTRATION, "10.0.0.8", NOW, attempts=2)
+    with pytest.raises(ApiError, match="too many registration attempts"):
+        for _ in range(5):
+            await registrations.begin(REGISTRATION, "10.0.0.8", NOW)

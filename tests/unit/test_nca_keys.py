@@ -234,3 +234,21 @@ def test_an_envelope_chain_with_gost_keys(tmp_path) -> None:  # type: ignore[no-
         impostor = ServiceIdentity(address="gbd_fl", key=key.key, chain=key.chain)  # type: ignore[arg-type]
         _, raw = seal(impostor, type="ping", recipient="portal", payload={}, clock=nca_clock)
         refused(code, lambda raw=raw: open_envelope(raw, NCA.store(WHILE_GOST_CRL_CURRENT), nca_clock))
+
+
+def test_the_signing_time_of_a_cms_is_honoured() -> None:
+    """NCALayer's signing-time attribute: the certificate must have been valid then, and it cannot lie
+    ahead of the clock."""
+    store = NCA.store(WHILE_GOST_CRL_CURRENT)
+    person = NCA.gost_person()
+
+    def signed_at(moment: dt.datetime) -> str:
+        return cms.sign(DOCUMENT, person.key, person.chain, signing_time=moment, detached=False)
+
+    assert verify_document(signed_at(WHILE_GOST_CRL_CURRENT - dt.timedelta(days=1)), store).payload == DOCUMENT
+    refused(
+        Refusal.SIGNATURE_INVALID,
+        lambda: verify_document(signed_at(WHILE_GOST_CRL_CURRENT + dt.timedelta(hours=1)), store),
+    )
+    before_issue = person.chain[0].not_valid_before_utc - dt.timedelta(days=1)
+    refused(Refusal.CERT_NOT_YET_VALID, lambda: verify_document(signed_at(before_issue), store))
