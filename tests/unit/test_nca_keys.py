@@ -252,3 +252,31 @@ def test_the_signing_time_of_a_cms_is_honoured() -> None:
     )
     before_issue = person.chain[0].not_valid_before_utc - dt.timedelta(days=1)
     refused(Refusal.CERT_NOT_YET_VALID, lambda: verify_document(signed_at(before_issue), store))
+
+
+def test_a_certificate_of_nobodys_ca_costs_no_gost_signature_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain is judged before the signature: a large document "signed" under a certificate no trusted
+    CA issued is refused without the milliseconds per kilobyte a GOST check would cost."""
+    from shared import gost
+
+    calls: list[int] = []
+    real_verify = gost.verify
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(gost, "verify", counted)
+    rsa_only = NCA.store(WHILE_GOST_CRL_CURRENT)
+    rsa_only._set([a for a in NCA.anchors() if "RSA" in a.subject.rfc4514_string()], NCA.crls())
+    person = NCA.gost_person()
+    header, _, _ = jws.sign_compact(b"{}", person.key, person.chain).split(".")
+    calls.clear()
+    forged = f"{header}.{jws.b64url_encode(b'x' * 200_000)}.{jws.b64url_encode(bytes(128))}"
+    refused(Refusal.CERT_UNTRUSTED, lambda: verify_document(forged, rsa_only))
+    assert calls == []
+    trusted = NCA.store(WHILE_GOST_CRL_CURRENT)
+    verify_document(gost_jws(), trusted)  # the chain and the CRL checked once and remembered
+    calls.clear()
+    refused(Refusal.SIGNATURE_INVALID, lambda: verify_document(forged, trusted))
+    assert calls == [1]  # under a trusted certificate the signature is checked (and fails)
