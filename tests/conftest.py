@@ -220,7 +220,9 @@ class People:
     """Hands each test its own demo citizens, so that tests sharing a mesh never share a person."""
 
     def __init__(self, demo: DemoCitizens) -> None:
+        # every member of a family, and the child's other parent too: a "stranger" must be nobody's guardian
         in_families = {person.iin for family in demo.families for person in family}
+        in_families |= {parent for _, child in demo.families for parent in child.parents}
         self.pools = {
             "attached_1": iter(demo.attached_1),
             "attached_4": iter(demo.attached_4),
