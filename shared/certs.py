@@ -367,13 +367,13 @@ class TrustStore:
         if not leaf and not bases and not self.require_ca_crls:
             return
         fresh = False
-        for loaded in [*bases, *deltas]:
-            if not self._current(loaded, link, now):
-                continue
-            if loaded in bases:
-                fresh = True
-            if link.serial in loaded.revoked:
-                raise RefusalError(Refusal.CERT_REVOKED, "certificate is revoked")
+        for is_base, group in ((True, bases), (False, deltas)):
+            for loaded in group:
+                if not self._current(loaded, link, now):
+                    continue
+                fresh = fresh or is_base
+                if link.serial in loaded.revoked:
+                    raise RefusalError(Refusal.CERT_REVOKED, "certificate is revoked")
         if not fresh:
             raise RefusalError(
                 Refusal.CERT_STATUS_UNKNOWN,

@@ -99,7 +99,8 @@ def decode(text: str) -> bytes:
     return der
 
 
-def _signed_data(der: bytes) -> cms.SignedData:
+def _signed_data(der: bytes) -> tuple[cms.ContentInfo, cms.SignedData]:
+    """The ContentInfo and the SignedData inside it; :class:`CmsError` for anything else or damage."""
     try:
         info = cms.ContentInfo.load(der, strict=True)
         if info["content_type"].native != "signed_data":
@@ -113,7 +114,7 @@ def _signed_data(der: bytes) -> cms.SignedData:
         raise
     except (ValueError, TypeError, KeyError) as exc:
         raise CmsError(f"malformed CMS: {exc}") from None
-    return signed
+    return info, signed
 
 
 def parse(text: str, detached_content: bytes | None = None) -> ParsedCms:
@@ -127,7 +128,7 @@ def parse(text: str, detached_content: bytes | None = None) -> ParsedCms:
 
 
 def _parse(text: str, detached_content: bytes | None) -> ParsedCms:
-    signed = _signed_data(decode(text))
+    _, signed = _signed_data(decode(text))
     infos = signed["signer_infos"]
     if len(infos) != 1:
         raise CmsError("exactly one signer is expected")
@@ -192,9 +193,7 @@ def _signer_certificate(info: cms.SignerInfo, certificates: list[x509.Certificat
 
 def attach(text: str, content: bytes) -> str:
     """The same SignedData with ``content`` inside (no-op if it is there); base64, as it was given."""
-    der = decode(text)
-    info = cms.ContentInfo.load(der)
-    signed = _signed_data(der)
+    info, signed = _signed_data(decode(text))
     encapsulated = signed["encap_content_info"]
     if encapsulated["content"].native is not None:
         return text

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shared.cms import looks_like_cms
 from shared.refusals import Refusal, RefusalError
 
 # Message types (envelope ``type``).
@@ -97,10 +98,10 @@ class Signature(Contract):
         """The signature as the mesh carries it (a CMS is told from a JWS by its shape)."""
         return self.jws or self.cms or ""
 
-    @classmethod
-    def of(cls, token: str) -> dict[str, str]:
+    @staticmethod
+    def of(token: str) -> dict[str, str]:
         """The fields that carry ``token`` (for a message to the signature service)."""
-        return {"jws": token} if "." in token else {"cms": token}
+        return {"cms": token} if looks_like_cms(token) else {"jws": token}
 
 
 class VerifyRequest(Signature):

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.padding import PKCS7
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from shared import gost
-from shared.keys import gost_key_from_spki
+from shared.keys import UnsupportedAlgorithm, public_key
 
 _PBE_3DES = "1.2.840.113549.1.12.1.3"
 _PBE_RC2_40 = "1.2.840.113549.1.12.1.6"
@@ -188,8 +188,11 @@ def load_gost(data: bytes, password: str) -> GostKeyFile:
         raise NotGostKeyFile(f"not a GOST 2015 key ({algorithm[0].dotted})")
     private = _scalar(info["private_key"].native)
     for cert in certificates:
-        key = gost_key_from_spki(_spki_of(cert))
-        if gost.public_key_of(private, key.curve) == key:
+        try:
+            key = public_key(cert)
+        except UnsupportedAlgorithm:
+            continue  # a CA certificate of another family beside the person's own
+        if isinstance(key, gost.GostPublicKey) and gost.public_key_of(private, key.curve) == key:
             rest = [c for c in certificates if c is not cert]
             return GostKeyFile(private, key.curve, [cert, *rest])
     raise KeyFileError("no certificate in the key file matches its key")
@@ -264,9 +267,3 @@ def dump_gost(private: int, curve: gost.Curve, chain: list[x509.Certificate], pa
         }
     )
     return pfx.dump()
-
-
-def _spki_of(cert: x509.Certificate) -> bytes:
-    from shared.keys import _TbsCertificate
-
-    return _TbsCertificate.load(cert.tbs_certificate_bytes)["subject_public_key_info"].dump()

@@ -72,17 +72,6 @@ class _TbsCertificate(core.Sequence):
     ]
 
 
-def gost_key_from_spki(spki_der: bytes) -> gost.GostPublicKey:
-    """A GOST key from a DER SubjectPublicKeyInfo; :class:`UnsupportedAlgorithm` for any other kind."""
-    try:
-        spki = _SubjectPublicKeyInfo.load(spki_der)
-        return _gost_key(spki)
-    except (ValueError, TypeError) as exc:
-        if isinstance(exc, UnsupportedAlgorithm):
-            raise
-        raise UnsupportedAlgorithm(f"unreadable public key: {exc}") from None
-
-
 def _gost_key(spki: _SubjectPublicKeyInfo) -> gost.GostPublicKey:
     algorithm = spki["algorithm"]["algorithm"].dotted
     if algorithm != gost.GostOid.PUBLIC_KEY:

@@ -90,13 +90,13 @@ def _sequence(parts: list[bytes]) -> bytes:
 IssuerKey = GostKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
-def _sign(issuer: IssuerKey, tbs: bytes) -> tuple[bytes, bytes]:
-    """The signature AlgorithmIdentifier and value for ``tbs`` under ``issuer``'s key."""
+def _sign(issuer: IssuerKey, tbs: bytes) -> bytes:
+    """The signature value over ``tbs`` under ``issuer``'s key (its algorithm: :func:`_sign_algorithm`)."""
     if isinstance(issuer, GostKey):
-        return _GOST_SIGNATURE_512, gost.sign(issuer.private, gost.TC26_512_A, tbs)
+        return gost.sign(issuer.private, gost.TC26_512_A, tbs)
     if isinstance(issuer, ec.EllipticCurvePrivateKey):
-        return _ECDSA_SHA256, issuer.sign(tbs, ec.ECDSA(hashes.SHA256()))
-    return _RSA_SHA256, issuer.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+        return issuer.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    return issuer.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
 
 
 def _resigned(der: bytes, issuer: IssuerKey, *, spki: bytes | None, algorithm_at: int) -> bytes:
@@ -106,8 +106,7 @@ def _resigned(der: bytes, issuer: IssuerKey, *, spki: bytes | None, algorithm_at
     if spki is not None:
         tbs[algorithm_at + 4] = spki  # signature, issuer, validity, subject, subjectPublicKeyInfo
     new_tbs = _sequence(tbs)
-    algorithm, value = _sign(issuer, new_tbs)
-    return _sequence([new_tbs, algorithm, _tlv(0x03, b"\x00" + value)])
+    return _sequence([new_tbs, tbs[algorithm_at], _tlv(0x03, b"\x00" + _sign(issuer, new_tbs))])
 
 
 def _sign_algorithm(issuer: IssuerKey) -> bytes:

@@ -144,8 +144,13 @@ async def test_a_home_call_signed_as_ncalayer_does_detached_cms_then_one_step_at
         assert not verdict["valid"] and verdict["code"] == "SIGNATURE_INVALID"
         both = await http.post("/api/v1/verify", json={"cms": detached, "jws": "a.b.c"})
         assert both.status_code == 422 and both.json()["code"] == "VALIDATION_ERROR", both.text
-    # a detached CMS of something else than the prepared document is refused and changes nothing
+    # a detached CMS of something else than the prepared document, or no CMS at all, is refused and changes nothing
     other = await citizen.prepare("home_call", **HOME_CALL)
+    for junk in ("AAAA", "MIIB"):
+        await refused_with(
+            "SIGNATURE_INVALID",
+            citizen.call("POST", f"/api/v1/requests/{other['draft_id']}/sign", json={"cms": junk}),
+        )
     forged = cms.sign(b"{}", citizen.key.key, citizen.key.chain, signing_time=citizen.clock.now())
     failure = await refused_with(
         "SIGNATURE_INVALID",
