@@ -11,10 +11,13 @@ and :class:`LoginSuccessColumns`, so that everything here works on either.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import secrets
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +45,9 @@ class LoginLimits:
     per_iin: int
     window_seconds: int
     trusted_days: int = 30
+    peak_wait_seconds: float = 10.0
+    """How long a log-in waits for a limit that only guesses still being checked fill (a shared address at
+    peak) before it is refused."""
 
 
 class TokenColumns:
@@ -59,7 +65,8 @@ class LoginCounterColumns:
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)  # "pair:…", "client:…" or "iin:…"
     window_start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    count: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)  # wrong guesses and guesses being checked
+    pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # of which being checked
 
 
 class LoginSuccessColumns:
@@ -121,10 +128,35 @@ def _iin_key(iin: str) -> str:
     return hashlib.sha256(iin.encode()).hexdigest()[:32]
 
 
+class _LimitFull(Exception):
+    """A reservation passed a limit; its transaction is rolled back (nothing counted)."""
+
+    def __init__(self, retry_after: int, only_in_flight: bool) -> None:
+        self.retry_after, self.only_in_flight = retry_after, only_in_flight
+
+
+class Guess:
+    """One password being checked under the throttle; mark it :meth:`right` when the password was right."""
+
+    def __init__(self) -> None:
+        self.was_right = False
+
+    def right(self) -> None:
+        self.was_right = True
+
+
 class Throttle:
-    """Login throttling that no burst can outrun: each attempt is counted atomically *before* its password
-    is checked, so at most ``per_pair`` guesses per window are ever evaluated, however many arrive at once.
-    Limits are per ИИН and client, so a guesser slows down themselves, not the owner on their own device."""
+    """Login throttling that counts guesses, not successes, and that no burst can outrun.
+
+    A guess is reserved atomically *before* its password is checked, so at most ``per_pair`` guesses per
+    window are ever evaluated, however many arrive at once. A right password gives its reservation back,
+    so people logging in correctly from one shared address (a clinic, a school, a mobile operator's NAT)
+    are never refused while the wrong guesses stay within the limits: when a limit is full only of guesses
+    still being checked, a log-in waits for them (up to ``peak_wait_seconds``) instead of being refused.
+    Limits are per ИИН and client, so a guesser slows down themselves, not the owner on their own device.
+
+    :meth:`begin` and :meth:`succeeded` count attempts of another kind (registration) the older way: every
+    attempt counts until a success forgives it."""
 
     def __init__(
         self, db: Database, counters: Any, successes: Any, limits: LoginLimits, *, scope: str = "", what: str = "login"
@@ -138,54 +170,111 @@ class Throttle:
         scope = self.scope
         return f"{scope}pair:{hashed}:{client}"[:80], f"{scope}client:{client}"[:80], f"{scope}iin:{hashed}"
 
-    async def begin(self, iin: str, client: str, now: dt.datetime) -> None:
-        """Count this attempt; 429 TOO_MANY_ATTEMPTS with Retry-After when a limit is passed."""
+    async def _checks(self, iin: str, client: str, now: dt.datetime) -> list[tuple[str, int]]:
         pair, by_client, by_iin = self._keys(iin, client)
-        since = now - dt.timedelta(seconds=self.limits.window_seconds)
         async with self.db.sessions() as session:
             trusted = await session.get(self.successes, f"ok:{_iin_key(iin)}:{client}"[:120])
-        trusted_now = trusted is not None and trusted.at > now - dt.timedelta(days=self.limits.trusted_days)
-        async with self.db.transaction() as session:
-            counts = {key: await self._bump(session, key, now, since) for key in (pair, by_client, by_iin)}
         checks = [(pair, self.limits.per_pair), (by_client, self.limits.per_client)]
-        if not trusted_now:
-            checks.append((by_iin, self.limits.per_iin))
-        for key, limit in checks:
-            count, started = counts[key]
-            if count > limit:
-                retry = max(1, int((started - since).total_seconds()) + 1)
-                raise ApiError(
-                    429,
-                    "TOO_MANY_ATTEMPTS",
-                    f"too many {self.what} attempts; try again in {retry} s",
-                    headers={"Retry-After": str(retry)},
-                )
+        if trusted is None or trusted.at <= now - dt.timedelta(days=self.limits.trusted_days):
+            checks.append((by_iin, self.limits.per_iin))  # the per-ИИН ceiling spares the owner's own devices
+        return checks
 
-    async def _bump(self, session: AsyncSession, key: str, now: dt.datetime, since: dt.datetime) -> tuple[int, Any]:
+    def _refused(self, retry: int) -> ApiError:
+        return ApiError(
+            429,
+            "TOO_MANY_ATTEMPTS",
+            f"too many {self.what} attempts; try again in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
+
+    async def _count(
+        self, checks: list[tuple[str, int]], keys: tuple[str, ...], now: dt.datetime, pending: int
+    ) -> None:
+        since = now - dt.timedelta(seconds=self.limits.window_seconds)
+        async with self.db.transaction() as session:
+            counts = {key: await self._bump(session, key, now, since, pending) for key in keys}
+            full = [(counts[key], limit) for key, limit in checks if counts[key][0] > limit]
+            if full:
+                retry = max(max(1, int((started - since).total_seconds()) + 1) for (_, _, started), _ in full)
+                # count - pending are the wrong guesses; when they alone fill a limit, waiting cannot help.
+                in_flight = pending > 0 and all(count - waiting < limit for (count, waiting, _), limit in full)
+                raise _LimitFull(retry, in_flight)  # rolls the reservation back
+
+    async def begin(self, iin: str, client: str, now: dt.datetime) -> None:
+        """Count this attempt; 429 TOO_MANY_ATTEMPTS with Retry-After when a limit is passed."""
+        checks = await self._checks(iin, client, now)
+        try:
+            await self._count(checks, self._keys(iin, client), now, pending=0)
+        except _LimitFull as full:
+            raise self._refused(full.retry_after) from None
+
+    @contextlib.asynccontextmanager
+    async def guess(self, iin: str, client: str, now: dt.datetime) -> AsyncIterator[Guess]:
+        """Reserve one guess for the body to check a password in; 429 TOO_MANY_ATTEMPTS when wrong guesses
+        fill a limit. The guess counts as wrong unless the body calls :meth:`Guess.right`."""
+        checks = await self._checks(iin, client, now)
+        keys = self._keys(iin, client)
+        deadline = time.monotonic() + self.limits.peak_wait_seconds
+        pause = 0.005
+        while True:
+            try:
+                await self._count(checks, keys, now, pending=1)
+                break
+            except _LimitFull as full:
+                if not full.only_in_flight or time.monotonic() >= deadline:
+                    raise self._refused(full.retry_after) from None
+            # Guesses being checked fill the limit: each ends within one password check (tens of ms).
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
+        guess = Guess()
+        try:
+            yield guess
+        finally:
+            if guess.was_right:
+                await self._forgive(iin, client, now, attempts=1, pending=1)
+            else:
+                async with self.db.transaction() as session:
+                    await session.execute(
+                        update(self.counters)
+                        .where(self.counters.key.in_(keys), self.counters.pending > 0)
+                        .values(pending=self.counters.pending - 1)
+                    )
+
+    async def _bump(
+        self, session: AsyncSession, key: str, now: dt.datetime, since: dt.datetime, pending: int
+    ) -> tuple[int, int, Any]:
         table = self.counters.__table__
         fresh = table.c.window_start < since
-        insert = dialect_insert(dialect_of(session), table).values(key=key, window_start=now, count=1)
+        insert = dialect_insert(dialect_of(session), table).values(key=key, window_start=now, count=1, pending=pending)
         statement = insert.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
                 "count": case((fresh, 1), else_=table.c.count + 1),
+                "pending": case((fresh, pending), else_=table.c.pending + pending),
                 "window_start": case((fresh, now), else_=table.c.window_start),
             },
-        ).returning(table.c.count, table.c.window_start)
+        ).returning(table.c.count, table.c.pending, table.c.window_start)
         row = (await session.execute(statement)).one()
-        return int(row[0]), row[1]
+        return int(row[0]), int(row[1]), row[2]
 
     async def succeeded(self, iin: str, client: str, now: dt.datetime, *, attempts: int = 1) -> None:
-        """The password was right: this client's guesses are forgiven, this attempt (or the ``attempts`` that
-        made one success) is uncounted — a busy client of many honest logins is not throttled — and the
+        """The attempt succeeded: this client's guesses are forgiven, this attempt (or the ``attempts`` that
+        made one success) is uncounted — a busy client of many honest attempts is not throttled — and the
         client is trusted for this ИИН."""
+        await self._forgive(iin, client, now, attempts=attempts, pending=0)
+
+    async def _forgive(self, iin: str, client: str, now: dt.datetime, *, attempts: int, pending: int) -> None:
         pair, by_client, by_iin = self._keys(iin, client)
+        counters = self.counters
         async with self.db.transaction() as session:
-            await session.execute(delete(self.counters).where(self.counters.key == pair))
+            await session.execute(delete(counters).where(counters.key == pair))
             await session.execute(
-                update(self.counters)
-                .where(self.counters.key.in_([by_client, by_iin]), self.counters.count > 0)
-                .values(count=case((self.counters.count > attempts, self.counters.count - attempts), else_=0))
+                update(counters)
+                .where(counters.key.in_([by_client, by_iin]))
+                .values(
+                    count=case((counters.count > attempts, counters.count - attempts), else_=0),
+                    pending=case((counters.pending > pending, counters.pending - pending), else_=0),
+                )
             )
             await upsert(session, self.successes.__table__, {"key": f"ok:{_iin_key(iin)}:{client}"[:120], "at": now})
 

@@ -121,15 +121,15 @@ class StaffService:
     async def login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime, Staff]:
         """ИИН and password; a wrong pair is 401 AUTH_FAILED (no hint which), 429 when throttled."""
         now = self.clock.now()
-        await self.throttle.begin(iin, client, now)  # counted before the password is checked
-        async with self.db.sessions() as session:
-            member = await session.get(Staff, iin) if len(iin) == 12 and iin.isdigit() else None
-        known = member is not None and member.active
-        if not await auth.verify_password(password, member.password_hash if known and member else None):
-            log.info("staff login refused", extra={"iin": iin, "client": client})
-            raise RefusalError(Refusal.AUTH_FAILED)
+        async with self.throttle.guess(iin, client, now) as guess:  # reserved before the password is checked
+            async with self.db.sessions() as session:
+                member = await session.get(Staff, iin) if len(iin) == 12 and iin.isdigit() else None
+            known = member is not None and member.active
+            if not await auth.verify_password(password, member.password_hash if known and member else None):
+                log.info("staff login refused", extra={"iin": iin, "client": client})
+                raise RefusalError(Refusal.AUTH_FAILED)
+            guess.right()
         assert member is not None
-        await self.throttle.succeeded(iin, client, now)
         async with self.db.transaction() as session:
             ttl = self.settings.staff_token_ttl_seconds
             token, expires = await auth.issue_token(session, StaffToken, iin, now, ttl)

@@ -231,14 +231,14 @@ class PortalService:
     async def login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime]:
         """Process 1 / condition 1; a wrong ИИН or password is process 2 (AUTH_FAILED)."""
         now = self.clock.now()
-        await self.throttle.begin(iin, client, now)  # counted before the password is checked
-        async with self.db.sessions() as session:
-            # A malformed ИИН is simply a failed login (no hint), and never reaches a database query.
-            citizen = await session.get(Citizen, iin) if len(iin) == 12 and iin.isdigit() else None
-        if not await security.verify_password(password, citizen.password_hash if citizen else None):
-            log.info("login refused", extra={"iin": iin, "client": client})
-            raise RefusalError(Refusal.AUTH_FAILED)
-        await self.throttle.succeeded(iin, client, now)
+        async with self.throttle.guess(iin, client, now) as guess:  # reserved before the password is checked
+            async with self.db.sessions() as session:
+                # A malformed ИИН is simply a failed login (no hint), and never reaches a database query.
+                citizen = await session.get(Citizen, iin) if len(iin) == 12 and iin.isdigit() else None
+            if not await security.verify_password(password, citizen.password_hash if citizen else None):
+                log.info("login refused", extra={"iin": iin, "client": client})
+                raise RefusalError(Refusal.AUTH_FAILED)
+            guess.right()
         async with self.db.transaction() as session:
             return await security.issue_token(session, iin, now, self.settings.token_ttl_seconds)
 
