@@ -19,6 +19,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pwdlib import PasswordHash
@@ -74,6 +75,21 @@ class LoginSuccessColumns:
 
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    path = Path(__file__).with_name("common_passwords.txt")
+    return frozenset(line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def check_password_policy(password: str, iin: str, min_length: int, max_length: int) -> None:
+    """A password a person chooses: ``min_length``–``max_length`` characters, not a common password, not
+    containing their ИИН; ApiError 422 PASSWORD_POLICY otherwise."""
+    if not min_length <= len(password) <= max_length:
+        raise ApiError(422, "PASSWORD_POLICY", f"password must have {min_length}–{max_length} characters")
+    if password.lower() in common_passwords() or iin in password:
+        raise ApiError(422, "PASSWORD_POLICY", "this password is too common or contains your ИИН")
 
 
 async def hash_password(password: str) -> str:

@@ -29,7 +29,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from shared.metrics import DEAD_LETTERED
+from shared.metrics import DEAD_LETTERED, DROPPED
 from shared.topology import DIRECT_REPLY_TO
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,11 @@ class RequestTimeout(Exception):
 class Bus:
     """One robust AMQP connection with channels for publishing, consuming and request/reply."""
 
-    def __init__(self, url: str, *, name: str, prefetch: int = 64) -> None:
+    def __init__(self, url: str, *, name: str, prefetch: int = 64, delivery_limit: int | None = None) -> None:
         self.url = url
         self.name = name
         self.prefetch = prefetch
+        self.delivery_limit = delivery_limit  # the queues' x-delivery-limit, when this bus is to know it
         self.connection: AbstractRobustConnection | None = None
         self._publish: AbstractRobustChannel | None = None
         self._consume: AbstractRobustChannel | None = None
@@ -236,6 +237,15 @@ class Bus:
             try:
                 await handler(message)
             except Unprocessable as exc:
+                if message.reply_to:
+                    # A synchronous request is never answered from a dead-letter queue: its caller has
+                    # stopped waiting by then. Kept, it would only fill the queue (re-drive drops it too).
+                    log.warning(
+                        "synchronous request dropped: %s", exc, extra={"queue": queue_name, "id": message.message_id}
+                    )
+                    DROPPED.labels(self.name, queue_name).inc()
+                    await _settle(message.ack())
+                    return
                 log.warning("message dead-lettered: %s", exc, extra={"queue": queue_name, "id": message.message_id})
                 DEAD_LETTERED.labels(self.name, queue_name).inc()
                 await _settle(message.reject(requeue=False))
@@ -248,6 +258,15 @@ class Bus:
                 await asyncio.sleep(RECOVERY_PAUSE)
                 await _settle(message.nack(requeue=True))
             except Exception:
+                if message.reply_to and self._last_delivery(message):
+                    # The broker would dead-letter it on this return; for a synchronous request that only
+                    # keeps what nobody waits for (see above).
+                    log.exception(
+                        "synchronous request failed on its last delivery; dropped", extra={"id": message.message_id}
+                    )
+                    DROPPED.labels(self.name, queue_name).inc()
+                    await _settle(message.ack())
+                    return
                 log.exception("handler failed; message requeued", extra={"queue": queue_name, "id": message.message_id})
                 await _settle(message.nack(requeue=True))
             else:
@@ -258,6 +277,14 @@ class Bus:
 
         tag = await queue.consume(on_message)
         self._consumers.append((queue, tag))
+
+    def _last_delivery(self, message: AbstractIncomingMessage) -> bool:
+        """Whether a failure now makes the broker dead-letter the message (quorum queues count returns in
+        ``x-delivery-count`` and dead-letter a message returned more than ``x-delivery-limit`` times)."""
+        if self.delivery_limit is None:
+            return False
+        returned = message.headers.get("x-delivery-count") or 0
+        return isinstance(returned, int) and returned >= self.delivery_limit
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop consuming, let handlers in flight finish (up to ``grace`` seconds), then disconnect."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import unicodedata
 import uuid
 from enum import StrEnum
@@ -254,6 +255,13 @@ FORMS: dict[ServiceKind, type[Contract]] = {
 }
 
 
+def once_key(iin: str, nonce: str) -> str:
+    """A signed request's nonce *within its citizen's ИИН* — the nonce of a one-step request is the
+    client's choice, and one person's nonce must never block another's request. SHA-256 hex of ИИН and
+    nonce (64 characters, no personal data in the clear)."""
+    return hashlib.sha256(f"{iin}\n{nonce}".encode()).hexdigest()
+
+
 class SignedRequest(Contract):
     """The document a citizen signs (docs/signing.md): canonical JSON of service, ИИН, fields, provider, time, nonce."""
 
@@ -274,6 +282,11 @@ class SignedRequest(Contract):
     @property
     def patient_iin(self) -> str:
         return self.fields.get("patient_iin") or self.iin
+
+    @property
+    def once_key(self) -> str:
+        """What makes this signed document count once: :func:`once_key` of its ИИН and nonce."""
+        return once_key(self.iin, self.nonce)
 
     def documents(self) -> list[AttachedDocument]:
         """The attached documents the signature covers (by hash)."""

@@ -209,22 +209,24 @@ async def upsert(session: AsyncSession, table: Table, values: dict[str, Any]) ->
 
 
 @functools.cache
-def _insert_returning(dialect: str, table: Table, key: str) -> Any:
-    return insert_ignoring_conflicts(dialect, table).returning(table.c[key])
+def _insert_returning(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
+    return insert_ignoring_conflicts(dialect, table).returning(*(table.c[key] for key in keys))
 
 
 async def insert_new_rows(
-    connection: AsyncConnection, table: Table, key: str, rows: list[dict[str, Any]]
+    connection: AsyncConnection, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]
 ) -> list[bool]:
-    """Insert a batch, skipping rows whose ``key`` is taken; True for each row that was new. Of two copies
-    within the batch only the first counts as new."""
+    """Insert a batch, skipping rows whose key (the columns ``keys``) is taken; True for each row that was
+    new. Of two copies within the batch only the first counts as new."""
     # One statement for any number of rows (executemany with RETURNING, which SQLAlchemy sends as
     # multi-row INSERTs): compiled once, where ``.values(rows)`` was compiled again for every batch size.
-    inserted = set((await connection.execute(_insert_returning(connection.dialect.name, table, key), rows)).scalars())
+    statement = _insert_returning(connection.dialect.name, table, keys)
+    inserted = {tuple(found) for found in await connection.execute(statement, rows)}
     results = []
     for row in rows:
-        results.append(row[key] in inserted)
-        inserted.discard(row[key])
+        key = tuple(row[k] for k in keys)
+        results.append(key in inserted)
+        inserted.discard(key)
     return results
 
 

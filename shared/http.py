@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.refusals import Refusal, RefusalError, refusal_text
 
@@ -63,7 +64,9 @@ class ApiCode(StrEnum):
     OVERLOADED = "OVERLOADED"
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
     ALREADY_REGISTERED = "ALREADY_REGISTERED"
+    NOT_REGISTERED = "NOT_REGISTERED"
     PASSWORD_POLICY = "PASSWORD_POLICY"  # noqa: S105 (a code, not a password)
+    PASSWORD_CHANGE_REQUIRED = "PASSWORD_CHANGE_REQUIRED"  # noqa: S105 (a code, not a password)
     DRAFT_EXPIRED = "DRAFT_EXPIRED"
     DOCUMENT_NOT_UPLOADED = "DOCUMENT_NOT_UPLOADED"
     CLINIC_REQUIRED = "CLINIC_REQUIRED"
@@ -348,3 +351,32 @@ class InFlightLimit:
             await self.app(scope, receive, send)
         finally:
             self.in_hand -= 1
+
+
+class ForwardedHeaders:
+    """Forwarded headers believed from the configured reverse proxies only, every one of them alike.
+
+    From a trusted proxy, ``X-Forwarded-For`` gives the client's address and ``X-Forwarded-Proto`` the
+    scheme (uvicorn's :class:`ProxyHeadersMiddleware`), and ``X-Forwarded-Host`` the host the browser
+    asked for (it replaces ``Host``, which the same-site check of log-in forms compares with ``Origin``).
+    From anyone else, ``X-Forwarded-*`` and ``Forwarded`` are removed before the application sees them:
+    a client cannot choose the address throttling sees, nor the host its form is judged against."""
+
+    def __init__(self, app: Any, trusted_proxies: list[str]) -> None:
+        self.app = ProxyHeadersMiddleware(app, trusted_hosts=trusted_proxies)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            client = scope.get("client")
+            headers = scope["headers"]
+            if client and client[0] in self.app.trusted_hosts:
+                forwarded_host = next((v for k, v in headers if k == b"x-forwarded-host"), None)
+                if forwarded_host:
+                    # A proxy chain lists hosts left to right; the first is what the browser asked for.
+                    host = forwarded_host.split(b",")[0].strip()
+                    headers = [(k, v) for k, v in headers if k not in (b"host", b"x-forwarded-host")]
+                    headers.append((b"host", host))
+            else:
+                headers = [(k, v) for k, v in headers if not (k.startswith(b"x-forwarded-") or k == b"forwarded")]
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)

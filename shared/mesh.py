@@ -132,6 +132,9 @@ class Mesh:
 
     def base_env(self) -> dict[str, str]:
         env = {
+            # The local mesh is the demo (and the tests'): its clinics get their demo staff, whose password
+            # the README publishes. A deployment never does (services.arm.admin makes its staff).
+            "EMHANA_ARM_SEED_DEMO_STAFF": "true",
             **os.environ,
             "AMQP_URL": self.amqp_url,
             "EMHANA_NAMESPACE": self.namespace,

@@ -163,7 +163,7 @@ class Dispatcher:
         context = MessageContext(envelope=envelope, signer=opened.signer, accepted_at=accepted_at)
         route = self.routes.get(envelope.type)
         is_sync = bool(message.reply_to)
-        if is_sync and not self._first_answer(str(envelope.id), accepted_at):
+        if is_sync and not self._first_answer(f"{envelope.sender} {envelope.id}", accepted_at):
             # This very stamp was answered already (copied off the queue and sent again): no second answer.
             await self._publish(
                 message, self._refusal_outcome(envelope, RefusalError(Refusal.REPLAYED), True)["reply"], None
@@ -184,7 +184,7 @@ class Dispatcher:
         sent = [outcome.get("reply"), *(outcome.get("messages") or [])]
         return "refused" if any(m is not None and m[1] == REFUSAL for m in sent) else "accepted"
 
-    def _first_answer(self, message_id: str, accepted_at: dt.datetime) -> bool:
+    def _first_answer(self, message: str, accepted_at: dt.datetime) -> bool:
         """Whether this delivery — this stamp: the message and when the gateway accepted it — is answered for
         the first time. A stamp copied and sent again is refused; a message the gateway itself delivers again
         (its first handling cut off by a broker incident) carries a new stamp and is answered, since its
@@ -193,7 +193,7 @@ class Dispatcher:
         horizon = self.clock.now() - self.sync_patience
         while self._answered and next(iter(self._answered.values())) < horizon:
             self._answered.pop(next(iter(self._answered)))
-        delivery = f"{message_id}@{accepted_at.isoformat()}"
+        delivery = f"{message}@{accepted_at.isoformat()}"  # message: "<sender> <id>", ids are per sender
         if delivery in self._answered:
             return False
         self._answered[delivery] = accepted_at
@@ -201,54 +201,54 @@ class Dispatcher:
 
     async def _run_transactional(self, route: Route, context: MessageContext, is_sync: bool) -> dict[str, Any]:
         assert self.db is not None and self.inbox is not None, "transactional routes need a database"
-        message_id = str(context.envelope.id)
+        sender, message_id = context.envelope.sender, str(context.envelope.id)
         if route.prepare is not None:
             # Before the preparation's exchanges: a redelivery is answered without repeating them. (Without
             # a preparation, the check inside the transaction below is the only one needed.)
             async with self.db.sessions() as session:
-                prior = await self.inbox.outcome(session, message_id)
+                prior = await self.inbox.outcome(session, sender, message_id)
             if prior is not None:
                 log.info("redelivered message: re-sending its recorded outcome", extra={"id": message_id})
                 return prior
             try:
                 context.prepared = await route.prepare(context)
             except RefusalError as exc:
-                return await self._record(message_id, self._refusal_outcome(context.envelope, exc, is_sync))
+                return await self._record(sender, message_id, self._refusal_outcome(context.envelope, exc, is_sync))
         try:
             async with self.db.transaction() as session:
-                prior = await self.inbox.outcome(session, message_id)
+                prior = await self.inbox.outcome(session, sender, message_id)
                 if prior is not None:
                     log.info("redelivered message: re-sending its recorded outcome", extra={"id": message_id})
                     return prior
                 context.session = session
                 outcome = self._outcome(context, await route.handler(context), is_sync)
-                await self.inbox.record(session, message_id, outcome, self.clock.now())
+                await self.inbox.record(session, sender, message_id, outcome, self.clock.now())
                 return outcome
         except RefusalError as exc:
-            return await self._record(message_id, self._refusal_outcome(context.envelope, exc, is_sync))
+            return await self._record(sender, message_id, self._refusal_outcome(context.envelope, exc, is_sync))
         except IntegrityError:
             # Either a concurrent delivery of the same id committed first (its outcome is recorded), or
             # the effect itself hit a constraint; then the message is retried and the handler's own
             # checks see the committed state.
             async with self.db.sessions() as session:
-                prior = await self.inbox.outcome(session, message_id)
+                prior = await self.inbox.outcome(session, sender, message_id)
             if prior is None:
                 raise
             return prior
 
-    async def _record(self, message_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+    async def _record(self, sender: str, message_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
         """Record a refusal outcome (its effect was rolled back) unless another delivery recorded one."""
         assert self.db is not None and self.inbox is not None
         try:
             async with self.db.transaction() as session:
-                prior = await self.inbox.outcome(session, message_id)
+                prior = await self.inbox.outcome(session, sender, message_id)
                 if prior is not None:
                     return prior
-                await self.inbox.record(session, message_id, outcome, self.clock.now())
+                await self.inbox.record(session, sender, message_id, outcome, self.clock.now())
                 return outcome
         except IntegrityError:
             async with self.db.sessions() as session:
-                prior = await self.inbox.outcome(session, message_id)
+                prior = await self.inbox.outcome(session, sender, message_id)
             assert prior is not None
             return prior
 

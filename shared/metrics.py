@@ -22,6 +22,16 @@ BUS_MESSAGES = Counter(
 BUS_LATENCY = Histogram("emhana_bus_message_seconds", "Bus message handling time", ["service", "type"])
 REFUSALS = Counter("emhana_refusals_total", "Refusals sent, by code", ["service", "code"])
 DEAD_LETTERED = Counter("emhana_dead_lettered_total", "Messages sent to a dead-letter queue", ["service", "queue"])
+DROPPED = Counter(
+    "emhana_sync_requests_dropped_total",
+    "Synchronous requests dropped instead of dead-lettered (their callers had stopped waiting)",
+    ["service", "queue"],
+)
+DEAD_LETTERS = Gauge("emhana_dead_letters", "Messages in a dead-letter queue", ["queue"])
+DEAD_LETTER_AGE = Gauge(
+    "emhana_dead_letter_oldest_age_seconds", "Age of the oldest message in a dead-letter queue (0: empty)", ["queue"]
+)
+DEAD_LETTER_MAX_LENGTH = Gauge("emhana_dead_letter_max_length", "Messages a dead-letter queue keeps at most")
 OVERDUE = Counter("emhana_overdue_total", "Requests found past their deadline without an outcome", ["service", "kind"])
 ROUTED = Counter(
     "emhana_gateway_routed_total", "Messages routed by the gateway", ["sender", "recipient", "type", "outcome"]

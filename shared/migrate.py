@@ -21,6 +21,7 @@ import importlib
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from alembic import command
@@ -144,3 +145,55 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def key_by_sender(table: str) -> None:
+    """Within a revision: ``table``'s rows count once per (sender, message id) instead of per message id.
+    Rows kept before get the sender ``""``, which the code reads as "any sender" (shared.inbox)."""
+    from alembic import op
+    from sqlalchemy import Column, String
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        # The table's copy is built with the old key's column first; SQLAlchemy warns that the new key
+        # replaces the old one, which is the point.
+        warnings.filterwarnings("ignore", "Table '_alembic_tmp_", SAWarning)
+        with op.batch_alter_table(table, recreate="always") as batch:
+            batch.add_column(Column("sender", String(100), nullable=False, server_default=""))
+            batch.create_primary_key(f"{table}_pkey", ["sender", "message_id"])
+
+
+def key_by_message_id(table: str) -> None:
+    """The downgrade of :func:`key_by_sender`: one row per message id (of ids two senders used, the first)."""
+    from alembic import op
+    from sqlalchemy import text
+    from sqlalchemy.exc import SAWarning
+
+    op.execute(
+        text(
+            f"DELETE FROM {table} WHERE sender <> '' AND EXISTS (SELECT 1 FROM {table} AS earlier"  # noqa: S608
+            f" WHERE earlier.message_id = {table}.message_id AND earlier.sender < {table}.sender)"
+        )
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Table '_alembic_tmp_", SAWarning)
+        with op.batch_alter_table(table, recreate="always") as batch:
+            batch.drop_column("sender")
+            batch.create_primary_key(f"{table}_pkey", ["message_id"])
+
+
+def nonces_within_citizens(table: str) -> None:
+    """Within a revision: ``table``'s ``document_nonce`` (a bare nonce) becomes the nonce within its
+    citizen's ИИН (shared.contracts.once_key), row by row."""
+    from alembic import op
+    from sqlalchemy import text
+
+    from shared.contracts import once_key
+
+    connection = op.get_bind()
+    rows = connection.execute(text(f"SELECT id, iin, document_nonce FROM {table}")).all()  # noqa: S608
+    for row_id, iin, nonce in rows:
+        connection.execute(
+            text(f"UPDATE {table} SET document_nonce = :key WHERE id = :id"),  # noqa: S608
+            {"key": once_key(iin, nonce), "id": row_id},
+        )

@@ -55,7 +55,9 @@ class ServiceRuntime:
         self.on_start = on_start
         self.clock = Clock(settings.clock_offset_seconds)
         self.db = Database(settings.db_url, service=settings.service)
-        self.bus = Bus(settings.amqp_url, name=settings.service, prefetch=settings.prefetch)
+        self.bus = Bus(
+            settings.amqp_url, name=settings.service, prefetch=settings.prefetch, delivery_limit=settings.delivery_limit
+        )
         self.store: TrustStore
         self.identity: ServiceIdentity
         self.client: MeshClient
@@ -110,7 +112,14 @@ class ServiceRuntime:
                 log.exception("inbox purge failed")
 
     async def declare(self, addresses: list[str]) -> None:
-        await declare(self.bus.channel, self.settings.namespace, addresses, self.settings.delivery_limit)
+        assert self.bus.connection is not None, "bus not connected"
+        await declare(
+            self.bus.connection,
+            self.settings.namespace,
+            addresses,
+            self.settings.delivery_limit,
+            self.settings.dead_letter_limits(),
+        )
 
     def background(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run a periodic job for the service's lifetime; cancelled at stop."""

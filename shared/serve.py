@@ -8,6 +8,7 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
+from shared.http import ForwardedHeaders
 from shared.settings import ServiceSettings
 
 
@@ -21,7 +22,7 @@ def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSet
     """Start uvicorn for one service; Ctrl-C / SIGTERM stop it cleanly through the lifespan."""
     private_files()
     uvicorn.run(
-        create_app(settings),
+        ForwardedHeaders(create_app(settings), settings.trusted_proxies),
         host=settings.http_host,
         port=settings.port,
         log_config=None,
@@ -30,8 +31,7 @@ def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSet
         # Keep idle connections longer than clients do (httpx: 5 s), so that the client, not the server,
         # closes them: otherwise a request sent on a connection the server is closing fails mid-flight.
         timeout_keep_alive=75,
-        # X-Forwarded-For is believed only from proxies named in the settings (uvicorn would otherwise trust
-        # it from 127.0.0.1, letting any local client choose the address that throttling sees).
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
+        # Forwarded headers are believed only from proxies named in the settings, all alike (ForwardedHeaders;
+        # uvicorn's own would trust X-Forwarded-For from 127.0.0.1 and knows nothing of X-Forwarded-Host).
+        proxy_headers=False,
     )

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.calendar import WorkCalendar
 from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
 from shared.seed import DEFAULT_CLINICS_FILE
+from shared.topology import DeadLetterLimits
 
 #: A duration that must be positive: a period of a background loop or a wait (zero would spin the loop, or
 #: divide by zero, instead of refusing the setting at start-up).
@@ -35,6 +36,8 @@ _SHARED_ENV = {
     "log_level": "EMHANA_LOG_LEVEL",
     "crl_refresh_seconds": "EMHANA_CRL_REFRESH_SECONDS",
     "delivery_limit": "EMHANA_DELIVERY_LIMIT",
+    "dead_letter_max_length": "EMHANA_DEAD_LETTER_MAX_LENGTH",
+    "dead_letter_max_age_days": "EMHANA_DEAD_LETTER_MAX_AGE_DAYS",
     "population_size": "EMHANA_POPULATION_SIZE",
     "population_seed": "EMHANA_POPULATION_SEED",
     "extra_holidays": "EMHANA_EXTRA_HOLIDAYS",
@@ -77,7 +80,12 @@ class ServiceSettings(BaseSettings):
     prefetch: int = 64
     """Messages in hand at once per consumer (bounded work in flight on the bus)."""
     delivery_limit: int = 5
-    """Deliveries of a failing message before it goes to its dead-letter queue."""
+    """Deliveries of a failing message before it goes to its dead-letter queue (a synchronous request,
+    whose caller has stopped waiting by then, is dropped instead)."""
+    dead_letter_max_length: int = 100_000
+    """Messages a dead-letter queue keeps at most (beyond it the oldest are dropped)."""
+    dead_letter_max_age_days: float = 30.0
+    """Days a dead letter is kept for an operator to look at or re-drive; older ones are dropped."""
     rpc_timeout_seconds: Seconds = 10.0
     """How long a synchronous request waits for its answer (the gateway answers TIMEOUT first)."""
     message_ttl_seconds: int = 300
@@ -134,6 +142,9 @@ class ServiceSettings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.var_dir / (self.service + '.db')}"
+
+    def dead_letter_limits(self) -> DeadLetterLimits:
+        return DeadLetterLimits(self.dead_letter_max_length, self.dead_letter_max_age_days * 86400)
 
     def work_calendar(self) -> WorkCalendar:
         """The Kazakhstan calendar with this deployment's extra days."""

@@ -128,6 +128,7 @@ def running_mesh(backend: str, var_dir: Path, start: dt.datetime, **env: str) ->
             "EMHANA_POPULATION_SIZE": str(POPULATION_SIZE),
             "EMHANA_POPULATION_SEED": str(POPULATION_SEED),
             "EMHANA_DELIVERY_LIMIT": "3",
+            "EMHANA_GATEWAY_DEAD_LETTER_WATCH_SECONDS": "0.5",
             "EMHANA_LOG_LEVEL": "INFO",
             "EMHANA_PORTAL_LOGIN_WINDOW_SECONDS": "3",
             "EMHANA_ARM_STAFF_LOGIN_WINDOW_SECONDS": "3",
@@ -277,3 +278,14 @@ async def nura_patient(mesh: Mesh, ca: DevCA, clock: Clock, people: People) -> A
     assert attached["status"] == "completed", attached
     yield citizen
     await citizen.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault tests' table (tests/e2e/faults.py): what became of the requests accepted under each fault."""
+    from tests.e2e.faults import table
+
+    lines = table()
+    if lines:
+        terminalreporter.section("faults under load: what became of the accepted requests")
+        for line in lines:
+            terminalreporter.write_line(line)

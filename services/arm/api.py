@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.arm import journals
+from services.arm import journals, roles
 from services.arm.models import Clinic, Staff
+from services.arm.roles import Action
 from services.arm.schemas import (
     AbsenceIn,
     AbsenceOut,
@@ -22,6 +23,7 @@ from services.arm.schemas import (
     HomeCallChangeIn,
     HomeCallOut,
     PageOut,
+    PasswordChangeIn,
     RefusalBody,
     RegistrationOut,
     StaffLoginIn,
@@ -53,7 +55,17 @@ async def current_member(
     return await service.member(credentials.credentials)
 
 
+async def member_with_given_password(
+    service: StaffServiceDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Staff:
+    """The token's holder, also while their password is still the one an operator gave them."""
+    if credentials is None:
+        raise ApiError(401, "UNAUTHORIZED", "log in first: Authorization: Bearer <token>")
+    return await service.member(credentials.credentials, changing_password=True)
+
+
 MemberDep = Annotated[Staff, Depends(current_member)]
+AnyMemberDep = Annotated[Staff, Depends(member_with_given_password)]
 PageDep = Annotated[int, Query(ge=1, le=100_000)]
 SizeDep = Annotated[int, Query(ge=1, le=journals.MAX_PAGE_SIZE)]
 
@@ -82,12 +94,32 @@ async def login(body: StaffLoginIn, request: Request, service: StaffServiceDep) 
     """Process 1: ИИН and password. 401 AUTH_FAILED for a wrong pair; 429 when throttled."""
     client = request.client.host if request.client else "unknown"
     token, expires, member = await service.login(body.iin, body.password, client)
-    return StaffTokenOut(access_token=token, expires_at=expires, staff=staff_out(member))
+    return StaffTokenOut(
+        access_token=token,
+        expires_at=expires,
+        staff=staff_out(member),
+        password_change_required=member.must_change_password,
+    )
+
+
+@router.post("/auth/password", status_code=204)
+async def change_password(
+    body: PasswordChangeIn,
+    request: Request,
+    member: AnyMemberDep,
+    credentials: Annotated[HTTPAuthorizationCredentials, Depends(_bearer)],
+    service: StaffServiceDep,
+) -> Response:
+    """The staff member's own new password (required at the first log-in of an account an operator made);
+    401 AUTH_FAILED for a wrong current password, 422 PASSWORD_POLICY; other sessions end."""
+    client = request.client.host if request.client else "unknown"
+    await service.change_password(member, credentials.credentials, body.current_password, body.new_password, client)
+    return Response(status_code=204)
 
 
 @router.post("/auth/logout", status_code=204)
 async def logout(
-    _member: MemberDep,
+    _member: AnyMemberDep,
     credentials: Annotated[HTTPAuthorizationCredentials, Depends(_bearer)],
     service: StaffServiceDep,
 ) -> Response:
@@ -96,14 +128,20 @@ async def logout(
 
 
 @router.get("/me", response_model=StaffOut)
-async def me(member: MemberDep) -> StaffOut:
+async def me(member: AnyMemberDep) -> StaffOut:
     return staff_out(member)
 
 
 @router.get("/persons/{iin}")
-async def person(iin: str, member: MemberDep, service: StaffServiceDep) -> dict:
-    """Processes 3–4: the citizen as ГБД ФЛ knows them, and their attachment; 404 PERSON_NOT_FOUND."""
-    return await service.person(member, iin)
+async def person(
+    iin: str,
+    member: MemberDep,
+    service: StaffServiceDep,
+    reason: Annotated[str, Query(max_length=200)],
+) -> dict:
+    """Processes 3–4: the citizen as ГБД ФЛ knows them, and their attachment; 404 PERSON_NOT_FOUND.
+    ``reason`` (why the citizen is looked up) is journaled with the staff member before ГБД ФЛ is asked."""
+    return await service.person(member, iin, reason)
 
 
 @router.post("/uploads", response_model=UploadOut, status_code=201)
@@ -200,6 +238,7 @@ async def home_call_journal(
     size: SizeDep = 50,
 ) -> PageOut:
     """Журнал регистрации вызовов of a day (today by default), filterable, paginated."""
+    roles.require(member, Action.READ_JOURNALS)
     day, clinic = await clinic_day(service, member, day)
     async with service.db.sessions() as session:
         found = await journals.home_calls(
@@ -229,6 +268,7 @@ async def appointment_journal(
     size: SizeDep = 50,
 ) -> PageOut:
     """The appointments of a day, by doctor, участок and state, paginated."""
+    roles.require(member, Action.READ_JOURNALS)
     day, _ = await clinic_day(service, member, day)
     async with service.db.sessions() as session:
         found = await journals.appointments(
@@ -260,6 +300,7 @@ async def attachment_register(
     size: SizeDep = 50,
 ) -> PageOut:
     """The attachment register: who is attached since when, who left when and why."""
+    roles.require(member, Action.READ_JOURNALS)
     async with service.db.sessions() as session:
         found = await journals.attachments(session, member.clinic_bin, state=state, site=site, page=page, size=size)
     items = [AttachmentOut.model_validate(row, from_attributes=True) for row in found.items]
@@ -295,6 +336,7 @@ async def absence(body: AbsenceIn, member: MemberDep, service: StaffServiceDep) 
 async def overdue(member: MemberDep, service: StaffServiceDep) -> dict:
     """The clinic's overdue list (for its staff and its head): home calls past their visit window without
     a visit, and requests decided after — or still undecided past — the deadline of Приложение 1."""
+    roles.require(member, Action.READ_JOURNALS)
     async with service.db.sessions() as session:
         found = await journals.overdue(session, member.clinic_bin, service.clock.now())
     return {

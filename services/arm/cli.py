@@ -1,7 +1,7 @@
 """``emhana-staff`` — a clinic staff member's command-line client for the АРМ (regulation, diagram 2).
 
     emhana-staff login --iin 750110490005
-    emhana-staff person 980602300015
+    emhana-staff person 980602300015 --reason "приём в регистратуре"
     emhana-staff file home_call --iin 980602300015 --key var/pki/issued/staff-750110490005.p12 \\
         --field address="г. Астана, ул. Сейфуллина 10, кв 5" --field phone=+77011234567 --field complaints="температура"
     emhana-staff journal home-calls
@@ -40,6 +40,7 @@ def _main(argv: list[str] | None = None) -> int:
     sub.add_parser("me", help="who you are: name, role, clinic")
     person = sub.add_parser("person", help="processes 3–4: the citizen in ГБД ФЛ and their attachment")
     person.add_argument("iin")
+    person.add_argument("--reason", required=True, help="why the citizen is looked up (journaled)")
     file = sub.add_parser("file", help="processes 2 and 5–8: fill the form, sign it locally, register it")
     file.add_argument("service", choices=["home_call", "appointment", "appointment_cancel", "attachment"])
     file.add_argument("--iin", required=True, help="the citizen the request is for")
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace, arm: JsonClient, url: str) -> int:
     elif args.command == "me":
         show(arm.call("GET", f"{staff}/me"))
     elif args.command == "person":
-        show(arm.call("GET", f"{staff}/persons/{args.iin}"))
+        show(arm.call("GET", f"{staff}/persons/{args.iin}", params={"reason": args.reason}))
     elif args.command == "file":
         body = {"service": args.service, "iin": args.iin, "fields": parse_fields(args.field)}
         prepared = arm.call("POST", f"{staff}/requests/prepare", json=body)

@@ -39,8 +39,12 @@ class ArmSettings(ServiceSettings):
     """A filled form must be signed within this time."""
     demo_staff_password: str = "Emhana-Staff-2026"  # noqa: S105 (demo accounts, printed by make run)
     """Password of the seeded demo staff accounts (``make run`` prints them); demo data only."""
-    seed_demo_staff: bool = True
-    """On first start, create the demo staff accounts of every clinic (turn off in production)."""
+    seed_demo_staff: bool = False
+    """On first start, create the demo staff accounts of every clinic with the published demo password.
+    Only the local launcher (``make run``) and the tests turn it on; a deployment creates its staff with
+    ``python -m services.arm.admin``."""
+    staff_password_min_length: int = 12
+    """Shortest password a staff member may choose."""
     watch_seconds: Seconds = 30.0
     """How often the deadline watcher looks for overdue home calls and requests."""
     public_url: str | None = None

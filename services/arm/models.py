@@ -87,7 +87,8 @@ class Registration(Base):
     clinic_bin: Mapped[str] = mapped_column(String(12), index=True)
     service: Mapped[str] = mapped_column(String(30))
     request_id: Mapped[str] = mapped_column(String(36), index=True)
-    document_nonce: Mapped[str] = mapped_column(String(64), unique=True)  # a signed document counts once
+    # A signed document counts once: SignedRequest.once_key (its nonce within its citizen's ИИН).
+    document_nonce: Mapped[str] = mapped_column(String(64), unique=True)
     iin: Mapped[str] = mapped_column(String(12), index=True)
     patient_iin: Mapped[str] = mapped_column(String(12), index=True)
     document: Mapped[str] = mapped_column(Text)
@@ -220,6 +221,23 @@ class Staff(Base):
     doctor_code: Mapped[str | None] = mapped_column(String(40))  # the doctor's schedule, for role doctor
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # An account made by an operator (services.arm.admin) starts with a password someone else typed: its
+    # holder must choose their own before the workstation lets them do anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+class PersonLookup(Base):
+    """Diagram 2, processes 3–4: a staff member's look-up of a citizen in ГБД ФЛ and why — journaled
+    before the question is asked, so that every look-up of a person is on record for them to see."""
+
+    __tablename__ = "person_lookups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    person_iin: Mapped[str] = mapped_column(String(12), index=True)
+    staff_iin: Mapped[str] = mapped_column(String(12))
+    clinic_bin: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(String(200))
 
 
 class StaffToken(TokenColumns, Base):

@@ -21,13 +21,14 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from services.arm import api, journals
+from services.arm import api, journals, roles
 from services.arm.models import Clinic, Doctor, Staff
+from services.arm.roles import Action
 from services.arm.schemas import AbsenceIn, AppointmentChangeIn, HomeCallChangeIn
 from services.arm.staff import StaffService
 from shared.contracts import CODE_PATTERN, IIN_PATTERN, PHONE_PATTERN, ServiceKind
-from shared.http import ApiError, form_error, from_state
-from shared.web import PAGE_FAILURES, SAME_SITE_FORM, Pages, local_path
+from shared.http import ApiCode, ApiError, form_error, from_state
+from shared.web import PAGE_FAILURES, SAME_SITE_FORM, GoTo, Pages, local_path
 from shared.web.documents import result_rows
 from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
 from shared.web.i18n import N_
@@ -49,6 +50,7 @@ def create_pages(secure_cookies: bool) -> Pages:
         title=N_("Clinic workstation"),
         session_cookie=SESSION_COOKIE,
         secure_cookies=secure_cookies,
+        functions={"may": roles.allows},
     )
 
 
@@ -61,11 +63,35 @@ def staff_service(request: Request) -> StaffService:
 
 
 async def page_member(request: Request) -> Staff:
-    """The staff member of the page session; none or expired: to the login page."""
-    return await pages(request).session_user(request, staff_service(request).member)
+    """The staff member of the page session; none or expired: to the login page; one who must still
+    choose their own password: to the password page."""
+    try:
+        return await pages(request).session_user(request, staff_service(request).member)
+    except ApiError as exc:
+        if exc.code == ApiCode.PASSWORD_CHANGE_REQUIRED:
+            raise GoTo("/password") from None
+        raise
+
+
+async def page_member_with_given_password(request: Request) -> Staff:
+    return await pages(request).session_user(
+        request, lambda token: staff_service(request).member(token, changing_password=True)
+    )
 
 
 MemberPage = Annotated[Staff, Depends(page_member)]
+
+
+def member_who_may(action: Action) -> Any:
+    """The page session's staff member, if the roles table lets their role do ``action`` (403 page else)."""
+
+    async def allowed(member: MemberPage) -> Staff:
+        roles.require(member, action)
+        return member
+
+    return Depends(allowed)
+
+
 StaffDep = Annotated[StaffService, from_state("staff")]
 PagesDep = Annotated[Pages, from_state("pages")]
 
@@ -102,9 +128,43 @@ async def login(
         token, expires, _member = await service.login(iin.strip(), password, client)
     except PAGE_FAILURES as exc:
         return site.problem_page(request, "login.html", exc, next=local_path(next), iin=iin)
-    response = site.redirect(local_path(next))
-    site.start_session(response, token, max_age=int((expires - service.clock.now()).total_seconds()))
+    response = site.redirect("/password" if _member.must_change_password else local_path(next))
+    site.start_session(request, response, token, max_age=int((expires - service.clock.now()).total_seconds()))
     return response
+
+
+@router.get("/password", response_class=HTMLResponse)
+async def password_page(
+    request: Request,
+    site: PagesDep,
+    service: StaffDep,
+    member: Annotated[Staff, Depends(page_member_with_given_password)],
+) -> Response:
+    """Choose one's own password (required first when an operator made the account)."""
+    return site.render(request, "password.html", member=member, clinic=await _clinic(service, member))
+
+
+@router.post("/password", response_class=HTMLResponse)
+async def change_password(
+    request: Request,
+    site: PagesDep,
+    service: StaffDep,
+    member: Annotated[Staff, Depends(page_member_with_given_password)],
+    current_password: Annotated[str, Form(max_length=1024)] = "",
+    new_password: Annotated[str, Form(max_length=1024)] = "",
+    new_password_again: Annotated[str, Form(max_length=1024)] = "",
+    csrf: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    site.check_csrf(request, csrf)
+    client = request.client.host if request.client else "unknown"
+    try:
+        if new_password != new_password_again:
+            raise ApiError(422, "VALIDATION_ERROR", "the two new passwords differ")
+        await service.change_password(member, site.session_token(request), current_password, new_password, client)
+    except PAGE_FAILURES as exc:
+        clinic = await _clinic(service, member)
+        return site.problem_page(request, "password.html", exc, member=member, clinic=clinic)
+    return site.redirect("/")
 
 
 @router.post("/logout")
@@ -128,13 +188,20 @@ async def home(request: Request, member: MemberPage, service: StaffDep) -> Respo
 
 # -- processes 2–8: a request filed at the clinic ------------------------------------------------
 @router.get("/persons", response_class=HTMLResponse)
-async def person_page(request: Request, member: MemberPage, service: StaffDep, iin: str = "") -> Response:
-    """Processes 3–4: the citizen as ГБД ФЛ knows them, with their attachment."""
+async def person_page(
+    request: Request,
+    member: Annotated[Staff, member_who_may(Action.LOOK_UP_PERSON)],
+    service: StaffDep,
+    iin: str = "",
+    reason: str = "",
+) -> Response:
+    """Processes 3–4: the citizen as ГБД ФЛ knows them, with their attachment (the look-up journaled with
+    its reason)."""
     clinic = await _clinic(service, member)
-    context: dict[str, Any] = {"iin": iin[:12], "found": None, "services": STAFF_SERVICES}
+    context: dict[str, Any] = {"iin": iin[:12], "reason": reason[:200], "found": None, "services": STAFF_SERVICES}
     if iin:
         try:
-            context["found"] = await service.person(member, iin.strip())
+            context["found"] = await service.person(member, iin.strip(), reason)
         except PAGE_FAILURES as exc:
             return pages(request).problem_page(request, "person.html", exc, member=member, clinic=clinic, **context)
     return _render(request, "person.html", member, clinic, **context)
@@ -151,7 +218,11 @@ async def _form_context(service: StaffService, member: Staff, clinic: Clinic, ki
 
 @router.get("/file/{kind}", response_class=HTMLResponse)
 async def form_page(
-    request: Request, kind: ServiceKind, member: MemberPage, service: StaffDep, iin: str = ""
+    request: Request,
+    kind: ServiceKind,
+    member: Annotated[Staff, member_who_may(Action.FILE_REQUEST)],
+    service: StaffDep,
+    iin: str = "",
 ) -> Response:
     """Process 2: the service's form for the citizen at the desk."""
     clinic = await _clinic(service, member)
@@ -347,7 +418,9 @@ async def change_appointment(request: Request, number: str, member: MemberPage, 
 
 
 @router.get("/absences", response_class=HTMLResponse)
-async def absence_page(request: Request, member: MemberPage, service: StaffDep) -> Response:
+async def absence_page(
+    request: Request, member: Annotated[Staff, member_who_may(Action.ENTER_ABSENCE)], service: StaffDep
+) -> Response:
     clinic = await _clinic(service, member)
     return _render(request, "absence.html", member, clinic, doctors=await _doctors(service, clinic), cancelled=None)
 

@@ -34,6 +34,14 @@ class StaffTokenOut(BaseModel):
     token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_at: dt.datetime
     staff: StaffOut
+    password_change_required: bool = False
+    """The account's password was set by an operator: until ``POST /auth/password`` sets the holder's own,
+    every other route answers 403 PASSWORD_CHANGE_REQUIRED."""
+
+
+class PasswordChangeIn(In):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
 
 
 class StaffPrepareIn(In):

@@ -134,7 +134,7 @@ class ArmService:
             return None, Outcome("refused", None, refusal=prepared.rejection)
         signed = prepared.signed
         assert signed is not None
-        if await session.scalar(select(Registration.number).where(Registration.document_nonce == signed.nonce)):
+        if await session.scalar(select(Registration.number).where(Registration.document_nonce == signed.once_key)):
             return None, Outcome("refused", None, refusal=RefusalError(Refusal.DUPLICATE_REQUEST))
         clinic = await session.get(Clinic, clinic_bin)
         assert clinic is not None
@@ -144,7 +144,7 @@ class ArmService:
             clinic_bin=clinic_bin,
             service=signed.service.value,
             request_id=str(prepared.request.request_id),
-            document_nonce=signed.nonce,
+            document_nonce=signed.once_key,
             iin=signed.iin,
             patient_iin=signed.patient_iin,
             document=prepared.request.document,

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.arm import roles
 from services.arm.config import ArmSettings
 from services.arm.handlers import lookup_person
 from services.arm.models import (
@@ -30,6 +31,7 @@ from services.arm.models import (
     Clinic,
     Doctor,
     HomeCall,
+    PersonLookup,
     Registration,
     RequestDocument,
     Staff,
@@ -39,6 +41,7 @@ from services.arm.models import (
     StaffToken,
     StaffUpload,
 )
+from services.arm.roles import Action
 from services.arm.service import ArmService, Prepared, follow_up, status_reports
 from services.arm.slip import attachment_slip, verification_code, verification_url
 from shared import attachments, auth
@@ -85,6 +88,16 @@ class FiledOutcome:
 
     def result_document(self) -> dict[str, Any] | None:
         return None if self.result is None else json.loads(parse(self.result).payload)
+
+
+# What each recorded change of a journal entry is, in the roles table.
+HOME_CALL_ACTIONS = {"assign": Action.ASSIGN_DOCTOR, "visited": Action.RECORD_VISIT, "cancel": Action.CANCEL}
+APPOINTMENT_ACTIONS = {
+    "arrived": Action.RECORD_VISIT,
+    "fulfilled": Action.RECORD_VISIT,
+    "no_show": Action.RECORD_VISIT,
+    "cancel": Action.CANCEL,
+}
 
 
 def _iin(value: str) -> str:
@@ -143,17 +156,66 @@ class StaffService:
                 .values(revoked_at=self.clock.now())
             )
 
-    async def member(self, token: str) -> Staff:
+    async def member(self, token: str, *, changing_password: bool = False) -> Staff:
+        """The holder of a staff token; 401 when there is none. An account whose password an operator set
+        gets 403 PASSWORD_CHANGE_REQUIRED everywhere but where it sets its own (``changing_password``)."""
         member = await auth.holder_of_token(self.db, StaffToken, Staff, token, self.clock.now())
         if member is None or not member.active:
             raise ApiError(401, "UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
+        if member.must_change_password and not changing_password:
+            raise ApiError(403, "PASSWORD_CHANGE_REQUIRED", "choose your own password first: POST /auth/password")
         return member
 
+    async def change_password(self, member: Staff, token: str, current: str, new: str, client: str) -> None:
+        """The holder's own new password (the current one proves it is them, throttled as a log-in); every
+        other session of theirs ends."""
+        now = self.clock.now()
+        async with self.throttle.guess(member.iin, client, now) as guess:
+            if not await auth.verify_password(current, member.password_hash):
+                raise RefusalError(Refusal.AUTH_FAILED, "the current password is wrong")
+            guess.right()
+        auth.check_password_policy(new, member.iin, self.settings.staff_password_min_length, 1024)
+        if await auth.verify_password(new, member.password_hash):
+            raise ApiError(422, "PASSWORD_POLICY", "choose a password other than the one you were given")
+        password_hash = await auth.hash_password(new)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Staff)
+                .where(Staff.iin == member.iin)
+                .values(password_hash=password_hash, must_change_password=False)
+            )
+            await session.execute(
+                update(StaffToken)
+                .where(
+                    StaffToken.iin == member.iin,
+                    StaffToken.revoked_at.is_(None),
+                    StaffToken.token_hash != auth.token_hash(token),
+                )
+                .values(revoked_at=now)
+            )
+        log.info("staff password changed", extra={"iin": member.iin})
+
     # -- processes 3 and 4: the citizen in ГБД ФЛ --------------------------------------------------
-    async def person(self, member: Staff, iin: str) -> dict[str, Any]:
-        """Condition 1: the person as ГБД ФЛ knows them; PERSON_NOT_FOUND (process 4) otherwise."""
+    async def person(self, member: Staff, iin: str, reason: str) -> dict[str, Any]:
+        """Condition 1: the person as ГБД ФЛ knows them; PERSON_NOT_FOUND (process 4) otherwise. Each
+        look-up is journaled first, with the staff member and the ``reason``."""
+        roles.require(member, Action.LOOK_UP_PERSON)
+        _iin(iin)
+        reason = reason.strip()
+        if not 3 <= len(reason) <= 200 or any(ord(c) < 32 or ord(c) == 127 for c in reason):
+            raise ApiError(422, "VALIDATION_ERROR", "say why the citizen is looked up (3–200 characters)")
+        async with self.db.transaction() as session:
+            session.add(
+                PersonLookup(
+                    at=self.clock.now(),
+                    person_iin=iin,
+                    staff_iin=member.iin,
+                    clinic_bin=member.clinic_bin,
+                    reason=reason[:200],
+                )
+            )
         try:
-            answer = await lookup_person(self.client, _iin(iin), arm_address(member.clinic_bin))
+            answer = await lookup_person(self.client, iin, arm_address(member.clinic_bin))
         except RequestTimeout:
             raise RefusalError(Refusal.TIMEOUT, "ГБД ФЛ did not answer") from None
         person = Person.model_validate(answer["person"])
@@ -170,6 +232,7 @@ class StaffService:
     # -- process 5: the form and the document to sign ---------------------------------------------
     async def upload(self, member: Staff, name: str, content: bytes) -> StaffUpload:
         """A scanned document to attach (table 2, process 5): PDF, JPEG or PNG by content, size-limited."""
+        roles.require(member, Action.FILE_REQUEST)
         described = attachments.describe(name, content)
         row = StaffUpload(
             id=str(uuid.uuid4()), owner_iin=member.iin, content=content, created_at=self.clock.now(),
@@ -195,6 +258,7 @@ class StaffService:
         documents: list[str] | None = None,
     ) -> StaffDraft:
         """Validate the form (one definition for both channels), look the patient up, return the document."""
+        roles.require(member, Action.FILE_REQUEST)
         _iin(iin)
         if documents:
             rows = {r.id: r for r in await self._uploads(member, ids=documents)}
@@ -212,7 +276,7 @@ class StaffService:
         except ValidationError as exc:
             raise form_error(exc) from None
         clean = form.model_dump(mode="json", exclude_none=True)
-        found = await self.person(member, clean.get("patient_iin") or iin)
+        found = await self.person(member, clean.get("patient_iin") or iin, f"filing: {service.value}")
         now = self.clock.now()
         document = SignedRequest(
             service=service,
@@ -259,6 +323,7 @@ class StaffService:
 
     async def draft(self, member: Staff, draft_id: str) -> StaffDraft:
         """A request this staff member prepared (404 for anyone else's, as for one that does not exist)."""
+        roles.require(member, Action.FILE_REQUEST)
         async with self.db.sessions() as session:
             draft = await session.get(StaffDraft, draft_id)
         if draft is None or draft.operator_iin != member.iin:
@@ -329,6 +394,7 @@ class StaffService:
     # -- a registered request as the clinic sees it ------------------------------------------------
     async def registration(self, member: Staff, number: str) -> tuple[Registration, list[RequestDocument]]:
         """A request of this clinic with the documents attached to it."""
+        roles.require(member, Action.READ_JOURNALS)
         async with self.db.sessions() as session:
             registration = await session.scalar(
                 select(Registration).where(Registration.number == number, Registration.clinic_bin == member.clinic_bin)
@@ -347,6 +413,7 @@ class StaffService:
     # -- the result's printable slip and its public verification -----------------------------------
     async def slip(self, member: Staff, number: str) -> bytes:
         """Process 8 of an attachment: the printable slip with a QR code to verify the signed result."""
+        roles.require(member, Action.PRINT_SLIP)
         async with self.db.sessions() as session:
             registration = await session.scalar(
                 select(Registration).where(
@@ -405,6 +472,7 @@ class StaffService:
         self, member: Staff, number: str, action: str, doctor: str | None = None, note: str | None = None
     ) -> HomeCall:
         """assign (a doctor), visited, cancel (with the reason); the citizen's portal is told each."""
+        roles.require(member, HOME_CALL_ACTIONS.get(action, Action.ASSIGN_DOCTOR))
         now = self.clock.now()
         async with self.db.transaction() as session:
             call = await session.scalar(
@@ -436,6 +504,7 @@ class StaffService:
 
     async def change_appointment(self, member: Staff, number: str, action: str, note: str | None = None) -> Booking:
         """arrived, fulfilled, no_show, cancel (by the clinic, with the reason); the portal is told each."""
+        roles.require(member, APPOINTMENT_ACTIONS.get(action, Action.CANCEL))
         now = self.clock.now()
         async with self.db.transaction() as session:
             booking = await session.scalar(
@@ -478,8 +547,7 @@ class StaffService:
     async def absence(self, member: Staff, doctor_code: str, day: dt.date, reason: str) -> list[str]:
         """A doctor's absence: their slots that day disappear, and every citizen booked in them gets a
         signed cancellation with the reason. Returns the cancelled registration numbers."""
-        if member.role not in ("registrar", "head"):
-            raise ApiError(403, "FORBIDDEN_ROLE", "absences are entered by a registrar or the head")
+        roles.require(member, Action.ENTER_ABSENCE)
         now = self.clock.now()
         note = f"Приём отменён: врач отсутствует ({reason})"
         async with self.db.transaction() as session:

@@ -7,6 +7,7 @@ import logging
 
 from fastapi import FastAPI
 
+from services.gateway import dead_letters
 from services.gateway.access import AccessRights
 from services.gateway.api import router
 from services.gateway.config import GatewaySettings
@@ -32,6 +33,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         await runtime.declare(["gateway"])
         await runtime.bus.consume(queue_name(settings.namespace, "gateway"), GatewayHandler(gateway).handle)
         runtime.background(_purge_periodically(gateway))
+        assert runtime.bus.connection is not None
+        looking = await runtime.bus.connection.channel()  # its own channel: a failed look closes only it
+        addresses = [*gateway.addresses, "gateway"]
+        limits = settings.dead_letter_limits()
+        every = settings.dead_letter_watch_seconds
+        runtime.background(dead_letters.watch(looking, settings.namespace, addresses, limits, every))
         runtime.addresses = []  # the gateway consumes its own queue above, not through a dispatcher
 
     runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)

@@ -9,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.gateway.access import DEFAULT_RIGHTS_FILE
 from shared.seed import DEFAULT_CLINICS_FILE
-from shared.settings import ServiceSettings
+from shared.settings import Seconds, ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
@@ -25,3 +25,5 @@ class GatewaySettings(ServiceSettings):
     """Bearer token for the journal API; without one the journal API refuses everyone."""
     prefetch: int = 256
     """Messages in hand at once: more than a service's, since each synchronous exchange waits on a reply."""
+    dead_letter_watch_seconds: Seconds = 30.0
+    """How often the dead-letter queues' depth and oldest age are measured for the metrics."""

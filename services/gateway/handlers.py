@@ -13,7 +13,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError
 
 from services.gateway.journal import row
-from services.gateway.service import Gateway
+from services.gateway.service import Gateway, in_hand
 from shared.bus import RequestTimeout, Unprocessable
 from shared.contracts import REFUSAL
 from shared.envelope import Envelope, peek, seal
@@ -64,12 +64,13 @@ class GatewayHandler:
         except RefusalError as exc:
             await self.refuse(message, envelope, raw, received_at, exc, answer_sender=True)
             return
-        self.gateway.in_hand.add(str(envelope.id))
+        delivery = in_hand(envelope.sender, envelope.id)
+        self.gateway.in_hand.add(delivery)
         log.info("routing", extra={"type": envelope.type, "sender": envelope.sender, "recipient": envelope.recipient})
         try:
             await self.deliver(message, envelope, raw, received_at, channel)
         finally:
-            self.gateway.in_hand.discard(str(envelope.id))
+            self.gateway.in_hand.discard(delivery)
 
     async def deliver(
         self, message: AbstractIncomingMessage, envelope: Envelope, raw: bytes, received_at: dt.datetime, channel: str

@@ -43,7 +43,11 @@ DELIVERY_OUTCOMES = (
 _journal = JournalRow.__table__
 _FINISHED = (
     select(_journal.c.seq)
-    .where(_journal.c.message_id == bindparam("message_id"), _journal.c.outcome.in_(DELIVERY_OUTCOMES))
+    .where(
+        _journal.c.message_id == bindparam("message_id"),
+        _journal.c.sender == bindparam("sender"),
+        _journal.c.outcome.in_(DELIVERY_OUTCOMES),
+    )
     .limit(1)
 )
 
@@ -56,9 +60,10 @@ class Journal:
         self.db = db
         self.writes = GroupCommit(db, {"accept": self._write_accepted, "journal": self._write_journal})
 
-    async def accept(self, message_id: uuid.UUID, at: dt.datetime) -> bool:
-        """Record the id as accepted; False when it was recorded before."""
-        return bool(await self.writes.submit("accept", {"message_id": str(message_id), "accepted_at": at}))
+    async def accept(self, sender: str, message_id: uuid.UUID, at: dt.datetime) -> bool:
+        """Record the sender's id as accepted; False when it was recorded before."""
+        row = {"sender": sender, "message_id": str(message_id), "accepted_at": at}
+        return bool(await self.writes.submit("accept", row))
 
     async def envelope(self, envelope: Envelope, channel: str, raw: bytes, at: dt.datetime, outcome: str) -> None:
         await self.rows([row(envelope, channel, raw, at, outcome)])
@@ -98,17 +103,18 @@ class Journal:
     async def _write_accepted(connection: AsyncConnection, rows: list[Row]) -> list[bool]:
         """Insert a batch of accepted ids; True for each one that was new (the first copy within the batch
         too), False for an id already recorded."""
-        return await insert_new_rows(connection, AcceptedMessage.__table__, "message_id", rows)  # type: ignore[arg-type]
+        table = AcceptedMessage.__table__
+        return await insert_new_rows(connection, table, ("sender", "message_id"), rows)  # type: ignore[arg-type]
 
     @staticmethod
     async def _write_journal(connection: AsyncConnection, batches: list[list[Row]]) -> list[None]:
         await connection.execute(insert(JournalRow.__table__), [written for batch in batches for written in batch])
         return [None] * len(batches)
 
-    async def finished(self, message_id: uuid.UUID) -> bool:
-        """Whether the delivery of an accepted message has an outcome in the journal."""
+    async def finished(self, sender: str, message_id: uuid.UUID) -> bool:
+        """Whether the delivery of a sender's accepted message has an outcome in the journal."""
         async with self.db.reading() as connection:
-            found = await connection.execute(_FINISHED, {"message_id": str(message_id)})
+            found = await connection.execute(_FINISHED, {"sender": sender, "message_id": str(message_id)})
             return found.first() is not None
 
 

@@ -41,6 +41,9 @@ class AcceptedMessage(Base):
 
     __tablename__ = "accepted_messages"
 
+    # A message counts once per sender (ids are the senders' own); "" marks ids accepted before the
+    # sender was kept.
+    sender: Mapped[str] = mapped_column(String(100), primary_key=True, server_default="")
     message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     accepted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 

@@ -25,13 +25,18 @@ from shared.seed import ClinicsFile
 from shared.topology import GATEWAY, SERVICE_ADDRESSES, arm_address
 
 
+def in_hand(sender: str, message_id: uuid.UUID) -> str:
+    """How a message being delivered is remembered in :attr:`Gateway.in_hand`: its id within its sender's."""
+    return f"{sender} {message_id}"
+
+
 class Gateway:
     """The routing table, the access rights and the admission of each message."""
 
     def __init__(self, runtime: ServiceRuntime, rights: AccessRights) -> None:
         self.runtime = runtime
         self.rights = rights
-        self.in_hand: set[str] = set()  # ids this process is delivering right now
+        self.in_hand: set[str] = set()  # messages this process is delivering right now (see in_hand())
         self.sync_patience = dt.timedelta(seconds=runtime.settings.rpc_timeout_seconds + GATEWAY_ANSWER_MARGIN_SECONDS)
         self.directory: dict[str, str] = {}  # address → БИН (clinics) or "" (services)
         self.journal = Journal(runtime.db, self.label)
@@ -67,21 +72,22 @@ class Gateway:
         check_window(envelope, self.runtime.clock)
         if sync and received_at - envelope.issued_at > self.sync_patience:
             raise RefusalError(Refusal.EXPIRED, "the caller has stopped waiting for this request")
-        if not await self.accept(envelope.id, received_at, redelivered):
+        if not await self.accept(envelope.sender, envelope.id, received_at, redelivered):
             raise RefusalError(Refusal.REPLAYED)
 
-    async def accept(self, message_id: uuid.UUID, now: dt.datetime, redelivered: bool) -> bool:
-        """Record the id as accepted; False when this message must not be delivered (again).
+    async def accept(self, sender: str, message_id: uuid.UUID, now: dt.datetime, redelivered: bool) -> bool:
+        """Record the sender's id as accepted; False when this message must not be delivered (again). Ids are
+        the senders' own: another sender's use of an id is another message.
 
         The gateway's own records decide: a message whose delivery has an outcome in the journal
         is never delivered again, whatever the broker says, and a copy arriving while the first is still
         in hand is refused at once. Only a redelivery of a message whose handling never finished (the
         gateway died between accepting and delivering it) is delivered — receivers are idempotent."""
-        if await self.journal.accept(message_id, now):
+        if await self.journal.accept(sender, message_id, now):
             return True
-        if not redelivered or str(message_id) in self.in_hand:
+        if not redelivered or in_hand(sender, message_id) in self.in_hand:
             return False
-        return not await self.journal.finished(message_id)
+        return not await self.journal.finished(sender, message_id)
 
     def check_reply(self, raw: bytes, request: Envelope) -> Envelope:
         """A recipient's answer to a sync request: signed by that recipient, for that request's sender."""

@@ -16,6 +16,7 @@ from services.portal.schemas import (
     ChallengeOut,
     EventOut,
     IndicatorOut,
+    KeyLoginIn,
     LoginIn,
     PreparedOut,
     PrepareIn,
@@ -99,7 +100,8 @@ def request_out(row: RequestRow, events: list | None = None) -> RequestOut:
 
 @router.post("/auth/challenge", response_model=ChallengeOut, tags=["auth"])
 async def challenge(request: Request, service: PortalDep) -> ChallengeOut:
-    """The document to sign with your own key to register or to set a new password (valid a few minutes)."""
+    """The document to sign with your own key to register, to log in or to set a new password (valid a few
+    minutes)."""
     issued = await service.challenge(request.client.host if request.client else "unknown")
     return ChallengeOut(challenge=issued.nonce, document=issued.document, expires_at=issued.expires_at)
 
@@ -132,6 +134,17 @@ async def login(body: LoginIn, request: Request, service: PortalDep) -> TokenOut
     client = request.client.host if request.client else "unknown"
     started = time.monotonic()
     token, expires = await service.login(body.iin, body.password, client)
+    service.steps.record("process_1", time.monotonic() - started)
+    return TokenOut(access_token=token, expires_at=expires)
+
+
+@router.post("/auth/login/key", response_model=TokenOut, tags=["auth"])
+async def login_with_key(body: KeyLoginIn, request: Request, service: PortalDep) -> TokenOut:
+    """Authorisation by ЭЦП (process 1): the challenge signed with your own key (AUTH or SIGN). Not held
+    back by password guesses others made on your ИИН; 404 NOT_REGISTERED when the ИИН has no account."""
+    client = request.client.host if request.client else "unknown"
+    started = time.monotonic()
+    token, expires = await service.login_with_key(body.challenge, body.token, client)
     service.steps.record("process_1", time.monotonic() - started)
     return TokenOut(access_token=token, expires_at=expires)
 

@@ -80,7 +80,7 @@ class Request(Base):
     service: Mapped[str] = mapped_column(String(30))
     clinic_bin: Mapped[str] = mapped_column(String(12))
     document: Mapped[str] = mapped_column(Text)  # the citizen's compact JWS
-    document_nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    document_nonce: Mapped[str] = mapped_column(String(64), unique=True)  # SignedRequest.once_key: ИИН + nonce
     message_id: Mapped[str] = mapped_column(String(36), unique=True)  # envelope id of the latest sending
     # submitted | registered | completed | refused | failed, then what the clinic records (see ClinicStatus)
     status: Mapped[str] = mapped_column(String(20))

@@ -124,25 +124,32 @@ async def login(
     except PAGE_FAILURES as exc:
         return site.problem_page(request, "login.html", exc, next=local_path(next, "/requests"), iin=iin)
     response = site.redirect(local_path(next, "/requests"))
-    site.start_session(response, token, max_age=int((expires - service.clock.now()).total_seconds()))
+    site.start_session(request, response, token, max_age=int((expires - service.clock.now()).total_seconds()))
     return response
 
 
 async def _register_page(
-    request: Request, site: Pages, service: PortalService, problem: Exception | None = None
+    request: Request,
+    site: Pages,
+    service: PortalService,
+    problem: Exception | None = None,
+    *,
+    template: str = "register.html",
+    action: str = "/register",
 ) -> HTMLResponse:
+    """A page that has the person sign a fresh challenge: registration (``/register``) or log-in by ЭЦП."""
     challenge = await service.challenge(request.client.host if request.client else "unknown")
     context = {
         "document": challenge.document,
         "challenge": challenge.nonce,
-        "sign_action": "/register",
+        "sign_action": action,
         "expected_iin": None,
         "expected_bin": None,
         "now_iso": service.clock.now().isoformat(),
     }
     if problem is not None:
-        return site.problem_page(request, "register.html", problem, **context)
-    return site.render(request, "register.html", **context)
+        return site.problem_page(request, template, problem, **context)
+    return site.render(request, template, **context)
 
 
 @router.get("/register", response_class=HTMLResponse)
@@ -172,7 +179,34 @@ async def register(
     except PAGE_FAILURES as exc:
         return await _register_page(request, site, service, exc)
     response = site.redirect("/")
-    site.start_session(response, done.token, max_age=int((done.expires_at - service.clock.now()).total_seconds()))
+    site.start_session(
+        request, response, done.token, max_age=int((done.expires_at - service.clock.now()).total_seconds())
+    )
+    return response
+
+
+@router.get("/login/key", response_class=HTMLResponse)
+async def key_login_page(request: Request, site: PagesDep, service: PortalDep) -> Response:
+    """Log-in by ЭЦП: a fresh challenge to sign with one's own key (works while passwords are throttled)."""
+    return await _register_page(request, site, service, template="login_key.html", action="/login/key")
+
+
+@router.post("/login/key", response_class=HTMLResponse, dependencies=[SAME_SITE_FORM])
+async def key_login(
+    request: Request,
+    site: PagesDep,
+    service: PortalDep,
+    challenge: Annotated[str, Form(max_length=64)],
+    jws: Annotated[str, Form(max_length=256 * 1024)] = "",
+    cms: Annotated[str, Form(max_length=256 * 1024)] = "",
+) -> Response:
+    client = request.client.host if request.client else "unknown"
+    try:
+        token, expires = await service.login_with_key(challenge, jws or cms, client)
+    except PAGE_FAILURES as exc:
+        return await _register_page(request, site, service, exc, template="login_key.html", action="/login/key")
+    response = site.redirect("/")
+    site.start_session(request, response, token, max_age=int((expires - service.clock.now()).total_seconds()))
     return response
 
 

@@ -30,6 +30,12 @@ class RegisterIn(Signature):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class KeyLoginIn(Signature):
+    """Log-in by ЭЦП: the challenge signed with the person's own key (JWS, or CMS as NCALayer makes it)."""
+
+    challenge: str = Field(min_length=1, max_length=64)
+
+
 class RegisteredOut(BaseModel):
     iin: str
     surname: str

@@ -4,8 +4,6 @@ revocable tokens, throttled logins) on the portal's own tables."""
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,27 +12,13 @@ from services.portal.models import Citizen, Token
 from shared import auth
 from shared.auth import hash_password, token_hash, verify_password
 from shared.db import Database
-from shared.http import ApiError
 
 __all__ = ["hash_password", "token_hash", "verify_password"]
 
 
-@lru_cache(maxsize=1)
-def common_passwords() -> frozenset[str]:
-    path = Path(__file__).with_name("common_passwords.txt")
-    return frozenset(line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-
-
 def check_password_policy(password: str, iin: str, settings: PortalSettings) -> None:
-    """Length 8–128, not a common password, not the ИИН itself; ApiError 422 otherwise."""
-    if not settings.password_min_length <= len(password) <= settings.password_max_length:
-        raise ApiError(
-            422,
-            "PASSWORD_POLICY",
-            f"password must have {settings.password_min_length}–{settings.password_max_length} characters",
-        )
-    if password.lower() in common_passwords() or iin in password:
-        raise ApiError(422, "PASSWORD_POLICY", "this password is too common or contains your ИИН")
+    """The citizen's password: the portal's lengths, not a common password, not the ИИН (422 otherwise)."""
+    auth.check_password_policy(password, iin, settings.password_min_length, settings.password_max_length)
 
 
 def limits(settings: PortalSettings) -> auth.LoginLimits:

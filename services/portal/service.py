@@ -11,6 +11,7 @@ import secrets
 import time
 import uuid
 import zoneinfo
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -169,32 +170,9 @@ class PortalService:
         sets a new password this way; their old sessions end. Nothing about anyone is answered before the
         signature is proven: there is no ИИН to ask about."""
         now = self.clock.now()
-        await self.registration_throttle.begin(REGISTRATION, client, now)
-        async with self.db.sessions() as session:
-            challenge = await session.get(Challenge, nonce[:64])
-        if challenge is None or challenge.used_at is not None or challenge.expires_at <= now:
-            raise RefusalError(Refusal.EXPIRED, "the challenge expired or was used; ask for a new one")
-        signature = attach_content(signature, challenge.document.encode())
-        if signed_content(signature) != challenge.document.encode():
-            raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the challenge")
-        signer = await self.prove(signature)
-        iin = signer.get("iin") or ""
-        try:
-            parse_iin(iin)
-        except InvalidIdentifier as exc:
-            raise RefusalError(Refusal.IIN_INVALID, f"the certificate's ИИН: {exc.detail}") from None
-        security.check_password_policy(password, iin, self.settings)
-        async with self.db.transaction() as session:
-            used = await session.execute(
-                update(Challenge)
-                .where(Challenge.nonce == challenge.nonce, Challenge.used_at.is_(None))
-                .values(used_at=now)
-            )
-            if used.rowcount != 1:  # type: ignore[attr-defined]
-                raise RefusalError(Refusal.EXPIRED, "the challenge was used; ask for a new one")
-        person = (await self.ask("gbd_fl", PERSON_LOOKUP, {"iin": iin}))["person"]
-        if not person["alive"]:
-            raise RefusalError(Refusal.PERSON_DECEASED)
+        iin, person = await self._proven(
+            nonce, signature, client, now, lambda iin: security.check_password_policy(password, iin, self.settings)
+        )
         password_hash = await security.hash_password(password)
         async with self.db.transaction() as session:
             existing = await session.get(Citizen, iin, with_for_update=True)
@@ -217,6 +195,57 @@ class PortalService:
         await self.registration_throttle.succeeded(REGISTRATION, client, now, attempts=2)  # challenge + proof
         log.info("citizen proven by ЭЦП", extra={"iin": iin, "new_account": existing is None})
         return Registered(citizen, existing is None, token, expires)
+
+    async def _proven(
+        self, nonce: str, signature: str, client: str, now: dt.datetime, check: Callable[[str], None] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """The ИИН and ГБД ФЛ record of whoever signed the challenge ``nonce`` with their own key; ``check``
+        (given the ИИН) runs before the challenge is used up. Throttled per client, as registrations."""
+        await self.registration_throttle.begin(REGISTRATION, client, now)
+        async with self.db.sessions() as session:
+            challenge = await session.get(Challenge, nonce[:64])
+        if challenge is None or challenge.used_at is not None or challenge.expires_at <= now:
+            raise RefusalError(Refusal.EXPIRED, "the challenge expired or was used; ask for a new one")
+        signature = attach_content(signature, challenge.document.encode())
+        if signed_content(signature) != challenge.document.encode():
+            raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the challenge")
+        signer = await self.prove(signature)
+        iin = signer.get("iin") or ""
+        try:
+            parse_iin(iin)
+        except InvalidIdentifier as exc:
+            raise RefusalError(Refusal.IIN_INVALID, f"the certificate's ИИН: {exc.detail}") from None
+        if check is not None:
+            check(iin)
+        async with self.db.transaction() as session:
+            used = await session.execute(
+                update(Challenge)
+                .where(Challenge.nonce == challenge.nonce, Challenge.used_at.is_(None))
+                .values(used_at=now)
+            )
+            if used.rowcount != 1:  # type: ignore[attr-defined]
+                raise RefusalError(Refusal.EXPIRED, "the challenge was used; ask for a new one")
+        person = (await self.ask("gbd_fl", PERSON_LOOKUP, {"iin": iin}))["person"]
+        if not person["alive"]:
+            raise RefusalError(Refusal.PERSON_DECEASED)
+        return iin, person
+
+    async def login_with_key(self, nonce: str, signature: str, client: str) -> tuple[str, dt.datetime]:
+        """Log-in by ЭЦП, as on egov.kz: the challenge signed with one's own key. No password is guessed, so
+        the password throttle does not apply — a person whose ИИН guessers have locked (per-ИИН ceiling)
+        still gets in by proving who they are — and this client is trusted for the ИИН from now on."""
+        now = self.clock.now()
+        iin, _person = await self._proven(nonce, signature, client, now)
+        async with self.db.sessions() as session:
+            citizen = await session.get(Citizen, iin)
+        if citizen is None:
+            raise ApiError(404, "NOT_REGISTERED", "no account for this key's ИИН: register first")
+        await self.registration_throttle.succeeded(REGISTRATION, client, now, attempts=2)  # challenge + proof
+        await self.throttle.succeeded(iin, client, now)
+        async with self.db.transaction() as session:
+            token = await security.issue_token(session, iin, now, self.settings.token_ttl_seconds)
+        log.info("citizen logged in by ЭЦП", extra={"iin": iin})
+        return token
 
     async def prove(self, signature: str) -> dict[str, Any]:
         """The signer of a proof of identity, by the signature service: an AUTH key, or else a SIGN key."""
@@ -532,7 +561,7 @@ class PortalService:
             service=signed.service.value,
             clinic_bin=signed.provider,
             document=jws,
-            document_nonce=signed.nonce,
+            document_nonce=signed.once_key,
             message_id=message_id or str(uuid.uuid4()),
             status="submitted",
             submitted_at=now,
@@ -540,7 +569,7 @@ class PortalService:
             updated_at=now,
         )
         async with self.db.sessions() as session:
-            if await session.scalar(select(Request.id).where(Request.document_nonce == signed.nonce)):
+            if await session.scalar(select(Request.id).where(Request.document_nonce == signed.once_key)):
                 raise RefusalError(Refusal.DUPLICATE_REQUEST)
         try:
             async with self.db.transaction() as session:
@@ -718,7 +747,7 @@ class PortalService:
             "service": filed.service.value,
             "clinic_bin": clinic_bin,
             "document": filed.document,
-            "document_nonce": filed.document_nonce,
+            "document_nonce": signed.once_key,
             "message_id": str(status.request_id),
             "status": "submitted",
             "status_seq": 0,

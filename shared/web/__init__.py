@@ -60,6 +60,15 @@ class LoginRequired(Exception):
     """Raised by a page that needs a session: answered by a redirect to the login page."""
 
 
+class GoTo(Exception):
+    """Raised by a page's dependency that must send the person elsewhere first (e.g. to choose their own
+    password): answered by a redirect to ``target``, a path of this site."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
 @dataclass(frozen=True)
 class Problem:
     """What went wrong, for the page: an HTTP status, a stable code and the text to show."""
@@ -172,8 +181,16 @@ class Pages:
     """Templates of one service (its own folder first, then the shared layout) rendered per language."""
 
     def __init__(
-        self, templates: Path, *, site: str, title: str, session_cookie: str, secure_cookies: bool = False
+        self,
+        templates: Path,
+        *,
+        site: str,
+        title: str,
+        session_cookie: str,
+        secure_cookies: bool = False,
+        functions: dict[str, Callable[..., Any]] | None = None,
     ) -> None:
+        """``functions``: what this service's templates may call beside the shared helpers."""
         self.site = site
         self.session_cookie = session_cookie
         self.secure_cookies = secure_cookies
@@ -202,6 +219,7 @@ class Pages:
                 visit_label=texts.visit,
                 role_label=texts.role,
                 contact_centre=CONTACT_CENTRE,
+                **(functions or {}),
             )
             environment.filters.update(when=astana_time, day=astana_day, address=postal_address)
             self._environments[language] = environment
@@ -211,6 +229,7 @@ class Pages:
         app.mount(STATIC_PREFIX, StaticFiles(directory=WEB / "static"), name="static")
         app.add_middleware(SecurityHeaders)
         app.add_exception_handler(LoginRequired, self._to_login)  # type: ignore[arg-type]
+        app.add_exception_handler(GoTo, self._go_to)  # type: ignore[arg-type]
         app.add_api_route("/lang/{code}", self.switch_language, methods=["GET"], include_in_schema=False)
         for router in routers:
             app.include_router(router, include_in_schema=False)
@@ -300,22 +319,25 @@ class Pages:
         origin = request.headers.get("origin")
         if origin is None:
             return
-        hosts = {request.headers.get("host"), request.headers.get("x-forwarded-host")} - {None}
         try:
             origin_host = urlsplit(origin).netloc  # "null" (a sandboxed or local page) has none
         except ValueError:  # not an address at all (e.g. "http://[")
             origin_host = ""
-        if origin_host not in hosts:
+        # Host only: a trusted proxy's X-Forwarded-Host has already replaced it (shared.http.ForwardedHeaders),
+        # and nobody else's is believed.
+        if origin_host != request.headers.get("host"):
             raise ApiError(403, "FORBIDDEN", "the form was not sent from this site")
 
-    def start_session(self, response: Response, token: str, max_age: int) -> None:
+    def start_session(self, request: Request, response: Response, token: str, max_age: int) -> None:
+        """The session cookie: HttpOnly, SameSite=Strict, and Secure whenever the page was reached over HTTPS
+        (directly, or through a trusted proxy's X-Forwarded-Proto) or ``secure_cookies`` is set."""
         response.set_cookie(
             self.session_cookie,
             token,
             max_age=max_age,
             httponly=True,
             samesite="strict",
-            secure=self.secure_cookies,
+            secure=self.secure_cookies or request.url.scheme == "https",
             path="/",
         )
 
@@ -355,6 +377,9 @@ class Pages:
         response = self.redirect(f"/login?next={quote(local_path(request.url.path))}")
         self.end_session(response)
         return response
+
+    async def _go_to(self, _request: Request, exc: GoTo) -> Response:
+        return self.redirect(local_path(exc.target))
 
     async def switch_language(self, request: Request, code: str, next: str | None = None) -> Response:
         """``/lang/kk?next=/requests``: remember the language for a year and go back."""

@@ -44,6 +44,8 @@ API_ERROR_TEXTS: dict[ApiCode, str] = {
     ApiCode.PASSWORD_POLICY: N_(
         "The password is too weak: use 8 to 128 characters, not a common password, not your ИИН."
     ),
+    ApiCode.NOT_REGISTERED: N_("There is no account for this ИИН yet. Please register."),
+    ApiCode.PASSWORD_CHANGE_REQUIRED: N_("Choose your own password before you continue."),
     ApiCode.DRAFT_EXPIRED: N_("The prepared request has expired. Please fill in the form again."),
     ApiCode.CLINIC_REQUIRED: N_("Choose a clinic."),
     ApiCode.BIN_INVALID: N_("The БИН is not valid."),

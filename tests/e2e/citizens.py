@@ -57,8 +57,8 @@ class Citizen:
             raise ApiFailure(response)
         return response.json() if response.content else None
 
-    async def register(self, key: Issued | None = None, password: str = PASSWORD, *, as_cms: bool = False) -> Any:
-        """Registration proven by ЭЦП: the portal's challenge signed with the citizen's own key."""
+    async def signed_challenge(self, key: Issued | None = None, *, as_cms: bool = False) -> dict[str, str]:
+        """The portal's challenge signed with the citizen's own key (JWS, or CMS as NCALayer makes it)."""
         signer = key or self.key
         challenge = await self.call("POST", "/api/v1/auth/challenge")
         document = challenge["document"].encode()
@@ -66,8 +66,17 @@ class Citizen:
             signature = {"cms": cms.sign(document, signer.key, signer.chain, signing_time=self.clock.now())}
         else:
             signature = {"jws": sign_compact(document, signer.key, signer.chain)}
-        body = {"challenge": challenge["challenge"], "password": password, **signature}
+        return {"challenge": challenge["challenge"], **signature}
+
+    async def register(self, key: Issued | None = None, password: str = PASSWORD, *, as_cms: bool = False) -> Any:
+        """Registration proven by ЭЦП: the portal's challenge signed with the citizen's own key."""
+        body = {**await self.signed_challenge(key, as_cms=as_cms), "password": password}
         return await self.call("POST", "/api/v1/auth/register", json=body)
+
+    async def log_in_with_key(self, key: Issued | None = None, *, as_cms: bool = False) -> Any:
+        """Log-in by ЭЦП: the challenge signed with one's own key, no password."""
+        body = await self.signed_challenge(key, as_cms=as_cms)
+        return await self.call("POST", "/api/v1/auth/login/key", json=body)
 
     async def enter(self) -> Citizen:
         """Register by ЭЦП, which logs in too (again for a citizen already registered: the proof sets the same
@@ -97,16 +106,18 @@ class Citizen:
         """ "Отправить запрос" then "подписать"; returns the stored request."""
         return await self.sign(await self.prepare(service, clinic, **fields))
 
-    def signed_document(self, service: str, clinic: str, *, as_cms: bool = False, **fields: Any) -> str:
+    def signed_document(
+        self, service: str, clinic: str, *, as_cms: bool = False, nonce: str | None = None, **fields: Any
+    ) -> str:
         """A document signed without the portal's help (one-step submission); as a JWS, or as an NCALayer
-        CMS with the document inside."""
+        CMS with the document inside. The nonce is the client's choice (a fresh one by default)."""
         document = {
             "service": service,
             "iin": self.iin,
             "provider": clinic,
             "fields": fields,
             "time": self.clock.now().isoformat(),
-            "nonce": uuid.uuid4().hex,
+            "nonce": nonce or uuid.uuid4().hex,
         }
         content = canonical_json(document)
         if as_cms:

@@ -58,6 +58,10 @@ class StaffClient:
         self.http.headers["Authorization"] = f"Bearer {token['access_token']}"
         return self
 
+    async def person(self, iin: str, reason: str = "приём в регистратуре") -> dict[str, Any]:
+        """Processes 3–4: the citizen in ГБД ФЛ (every look-up says why; the АРМ journals it)."""
+        return await self.call("GET", f"/api/v1/staff/persons/{iin}", params={"reason": reason})
+
     async def prepare(self, service: str, iin: str, **fields: Any) -> dict[str, Any]:
         return await self.call(
             "POST", "/api/v1/staff/requests/prepare", json={"service": service, "iin": iin, "fields": fields}

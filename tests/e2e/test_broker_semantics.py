@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
@@ -17,7 +18,7 @@ from shared.bus import Bus
 from shared.contracts import PING
 from shared.mesh import ROOT, Mesh
 from shared.messaging import MeshClient
-from shared.topology import arm_address, dead_letter_queue, queue_name
+from shared.topology import DeadLetterLimits, arm_address, dead_letter_queue, declare, queue_name
 from tests.conftest import AMQP_URL, CLINICS
 from tests.e2e.test_gateway import _queue_depth
 from tests.waiting import until
@@ -114,6 +115,47 @@ async def test_poison_message_is_dead_lettered_while_the_consumer_keeps_serving(
     finally:
         helper.terminate()
         helper.wait()
+
+
+async def test_a_failing_synchronous_request_is_dropped_on_its_last_delivery_not_dead_lettered() -> None:
+    """A consumer that fails on every delivery (a bug, or a process killed each time): an asynchronous
+    message ends in the dead-letter queue for an operator; a synchronous request is dropped on its last
+    delivery instead, since its caller stopped waiting long before (the gateway's own queue, for one)."""
+    namespace, limit = f"lastdelivery-{uuid.uuid4().hex[:6]}", 2
+    bus = Bus(AMQP_URL, name="failing", delivery_limit=limit)
+    await bus.connect()
+    assert bus.connection is not None
+    await declare(bus.connection, namespace, ["probe"], limit, DeadLetterLimits(100, 3600))
+    queue, dlq = queue_name(namespace, "probe"), dead_letter_queue(namespace, "probe")
+    seen: list[str] = []
+
+    async def failing(message: AbstractIncomingMessage) -> None:
+        seen.append(str(message.message_id))
+        raise RuntimeError("a bug")
+
+    try:
+        await bus.consume(queue, failing)
+        await bus.publish(queue, b"{}", message_id="async-1")
+        sync = aio_pika.Message(b"{}", message_id="sync-1", reply_to="amq.rabbitmq.reply-to.gone")
+        await bus.channel.default_exchange.publish(sync, routing_key=queue)
+
+        async def settled() -> bool:
+            return (
+                seen.count("sync-1") == limit + 1
+                and await _queue_depth(None, dlq) == 1
+                and await _queue_depth(None, queue) == 0
+            )
+
+        await until(settled, 45, "both messages delivered up to the limit and settled")
+        parked = await (await bus.channel.get_queue(dlq)).get(no_ack=True)
+        assert parked.message_id == "async-1"  # the asynchronous one, for an operator to look at or re-drive
+    finally:
+        await bus.close()
+        connection = await aio_pika.connect(AMQP_URL)
+        async with connection:
+            channel = await connection.channel()
+            for name in (queue, dlq):
+                await channel.queue_delete(name)
 
 
 async def test_a_notice_reaches_every_subscriber_and_with_none_it_is_dropped(

@@ -307,7 +307,7 @@ async def test_registrar_files_a_home_call_for_a_walk_in_citizen_and_marks_it_vi
     await log_in(page, arm, registrar.who.iin, STAFF_PASSWORD)
     await assert_accessible(page)
 
-    await visit(page, f"{arm}/persons?iin={person.iin}")
+    await visit(page, f"{arm}/persons?iin={person.iin}&reason=front+desk")
     assert person.iin in (await page.text_content("#person") or "")
     await page.click(f"a[href='/file/home_call?iin={person.iin}']")
     await assert_accessible(page)
@@ -408,7 +408,7 @@ async def test_every_page_reads_on_a_phone_and_passes_the_accessibility_check(
     for path in (
         "/",
         "/persons",
-        f"/persons?iin={person.iin}",
+        f"/persons?iin={person.iin}&reason=front+desk",
         "/file/home_call",
         "/file/appointment",
         "/file/attachment",

@@ -99,7 +99,8 @@ def test_staff_cli_files_a_home_call_and_records_the_visit(mesh: Mesh, people: P
     assert wrong.returncode == 1 and "AUTH_FAILED" in wrong.stderr
     logged_in = emhana_staff(mesh, session, "login", "--iin", registrar.iin, password=STAFF_PASSWORD)
     assert logged_in.returncode == 0 and CLINIC_1 in logged_in.stdout
-    assert json.loads(emhana_staff(mesh, session, "person", person.iin).stdout)["person"]["iin"] == person.iin
+    looked_up = emhana_staff(mesh, session, "person", person.iin, "--reason", "приём в регистратуре")
+    assert json.loads(looked_up.stdout)["person"]["iin"] == person.iin
     filed = emhana_staff(
         mesh,
         session,

@@ -130,6 +130,24 @@ async def test_certificate_not_of_the_sender(mesh: Mesh, bus: Bus, store: TrustS
     assert answer["payload"]["code"] == "SIGNATURE_INVALID"
 
 
+async def test_message_ids_are_each_senders_own(mesh: Mesh, bus: Bus, store: TrustStore, clock: Clock) -> None:
+    """An id the portal used, reused by a clinic's АРМ (validly signed in its own name), is the clinic's
+    message, not a replay of the portal's; the clinic's own second copy is."""
+    message_id = uuid.uuid4()
+
+    def ping(service: str, sender: str) -> bytes:
+        signer = identity(mesh, service)
+        return seal(
+            signer, type=PING, recipient="signature", payload={}, clock=clock, message_id=message_id, sender=sender
+        )[1]
+
+    for service, sender in (("portal", "portal"), ("arm", CLINIC)):
+        answer = await send_raw(bus, mesh, store, ping(service, sender), message_id)
+        assert answer["type"] == "ping.reply", (sender, answer["payload"])
+    again = await send_raw(bus, mesh, store, ping("arm", CLINIC), message_id)
+    assert again["payload"]["code"] == "REPLAYED"
+
+
 async def test_replayed_id_is_refused_even_after_a_gateway_restart(
     mesh: Mesh, bus: Bus, store: TrustStore, some_iin: str, clock: Clock
 ) -> None:
@@ -322,13 +340,13 @@ async def test_a_synchronous_request_nobody_waits_for_any_more_is_dropped(
 
 async def test_redrive_moves_transactions_back_and_drops_synchronous_requests(mesh: Mesh) -> None:
     from shared.redrive import redrive
-    from shared.topology import declare
+    from shared.topology import DeadLetterLimits, declare
 
     namespace = f"redrive-{uuid.uuid4().hex[:6]}"
     connection = await aio_pika.connect(AMQP_URL)
     async with connection:
         channel = await connection.channel()
-        await declare(channel, namespace, ["probe"], delivery_limit=3)
+        await declare(connection, namespace, ["probe"], delivery_limit=3, limits=DeadLetterLimits(1000, 3600))
         dlq = dead_letter_queue(namespace, "probe")
         for reply_to in (None, "amq.rabbitmq.reply-to.gone"):
             message = aio_pika.Message(b"{}", message_id=str(uuid.uuid4()), reply_to=reply_to)
@@ -346,6 +364,96 @@ async def test_redrive_moves_transactions_back_and_drops_synchronous_requests(me
         finally:
             for name in (queue_name(namespace, "probe"), dlq):
                 await channel.queue_delete(name)
+
+
+async def test_dead_letter_queues_are_bounded_in_length_and_in_age() -> None:
+    from shared.topology import DeadLetterLimits, declare
+
+    namespace = f"bounded-{uuid.uuid4().hex[:6]}"
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        await declare(connection, namespace, ["probe"], delivery_limit=3, limits=DeadLetterLimits(3, 2.0))
+        dlq = dead_letter_queue(namespace, "probe")
+        try:
+            for n in range(5):
+                await channel.default_exchange.publish(aio_pika.Message(f"{n}".encode()), routing_key=dlq)
+
+            async def depth() -> int:
+                return int((await channel.declare_queue(dlq, passive=True)).declaration_result.message_count or 0)
+
+            await until(lambda: _equals(depth, 3), 10, "the queue at its length limit")
+            kept = []
+            for _ in range(3):
+                message = await (await channel.get_queue(dlq)).get(no_ack=True)
+                kept.append(message.body.decode())
+            assert kept == ["2", "3", "4"]  # the oldest went first
+            await channel.default_exchange.publish(aio_pika.Message(b"aging"), routing_key=dlq)
+            await until(lambda: _equals(depth, 1), 10, "the new dead letter in the queue")
+            await until(lambda: _equals(depth, 0), 30, "the dead letter dropped at its age limit")
+            # A dead-letter queue an older version declared without limits is used as it is (and logged).
+            await declare(connection, namespace, ["probe"], delivery_limit=3, limits=DeadLetterLimits(50, 60.0))
+        finally:
+            for name in (queue_name(namespace, "probe"), dlq):
+                await channel.queue_delete(name)
+
+
+async def _equals(measure, expected: int) -> bool:  # type: ignore[no-untyped-def]
+    return await measure() == expected
+
+
+async def test_dead_letters_are_measured_and_synchronous_requests_never_parked(
+    mesh: Mesh, bus: Bus, store: TrustStore, clock: Clock
+) -> None:
+    """The gateway exports each dead-letter queue's depth and its oldest message's age; a synchronous
+    request that cannot be processed is dropped, not dead-lettered (nobody waits for its answer)."""
+    dlq = dead_letter_queue(mesh.namespace, "gbd_fl")
+    target = queue_name(mesh.namespace, "gbd_fl")
+    before = await _queue_depth(bus, dlq)
+    dropped_before = await metric_total(mesh, "gbd_fl", "emhana_sync_requests_dropped_total")
+    # Not through the gateway (no stamp): unprocessable at ГБД ФЛ.
+    message_id, raw = seal(identity(mesh, "portal"), type=PING, recipient="gbd_fl", payload={}, clock=clock)
+    await bus.publish(target, raw, message_id=str(message_id), type=PING)
+
+    async def parked() -> bool:
+        return await _queue_depth(bus, dlq) == before + 1
+
+    await until(parked, 30, "the unstamped message dead-lettered")
+
+    async def measured() -> bool:
+        text = await gateway_metrics(mesh)
+        depth = _sample(text, 'emhana_dead_letters{queue="gbd_fl"}')
+        age = _sample(text, 'emhana_dead_letter_oldest_age_seconds{queue="gbd_fl"}')
+        return depth == before + 1 and age is not None and age > 0
+
+    await until(measured, 30, "the gateway's dead-letter gauges")
+    assert _sample(
+        (await httpx.AsyncClient().get(mesh.url("gateway") + "/metrics")).text, "emhana_dead_letter_max_length"
+    )
+    # The same, as a synchronous request: dropped, never parked.
+    message_id, raw = seal(identity(mesh, "portal"), type=PING, recipient="gbd_fl", payload={}, clock=clock)
+    message = aio_pika.Message(raw, message_id=str(message_id), type=PING, reply_to="amq.rabbitmq.reply-to.gone")
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        await (await connection.channel()).default_exchange.publish(message, routing_key=target)
+
+    async def dropped() -> bool:
+        return await metric_total(mesh, "gbd_fl", "emhana_sync_requests_dropped_total") > dropped_before
+
+    await until(dropped, 30, "the synchronous request dropped")
+    assert await _queue_depth(bus, dlq) == before + 1 and await _queue_depth(bus, target) == 0
+
+
+async def gateway_metrics(mesh: Mesh) -> str:
+    async with httpx.AsyncClient(timeout=10) as http:
+        return (await http.get(mesh.url("gateway") + "/metrics")).text
+
+
+def _sample(metrics: str, name: str) -> float | None:
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
 
 
 async def test_a_stamp_is_bound_to_how_the_message_is_delivered(

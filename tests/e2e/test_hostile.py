@@ -225,6 +225,8 @@ async def test_session_forms_from_another_site_are_refused(citizen_factory, mesh
             {"Origin": "null"},
             {"Origin": "http://["},  # not an address: refused, not a 500
             {"Sec-Fetch-Site": "cross-site"},
+            # A client's own X-Forwarded-Host is not believed (only a configured proxy's would be).
+            {"Origin": "https://evil.example", "X-Forwarded-Host": "evil.example"},
         ]
         for headers in foreign:
             answer = await browser.post("/login", data=login, headers={**page, **headers})
@@ -232,6 +234,8 @@ async def test_session_forms_from_another_site_are_refused(citizen_factory, mesh
             assert not answer.headers.get_list("set-cookie") and not browser.cookies, headers
             registration = {"challenge": "c", "jws": "a.b.c", "password": PASSWORD, "password_again": PASSWORD}
             assert (await browser.post("/register", data=registration, headers={**page, **headers})).status_code == 403
+            by_key = {"challenge": "c", "jws": "a.b.c"}
+            assert (await browser.post("/login/key", data=by_key, headers={**page, **headers})).status_code == 403
             # decided before the form is read: a foreign form with fields missing is refused too, not 422
             assert (await browser.post("/login", data={}, headers={**page, **headers})).status_code == 403
         async with httpx.AsyncClient(base_url=mesh.url("arm"), timeout=30) as arm:

@@ -92,7 +92,7 @@ async def test_home_call_filed_by_staff_reaches_the_journal_and_the_citizens_por
 ) -> None:
     registrar = await staff_factory(CLINIC_1)
     (citizen,) = await citizens(citizen_factory, people, "attached_1")
-    found = await registrar.call("GET", f"/api/v1/staff/persons/{citizen.iin}")  # processes 3 and condition 1
+    found = await registrar.person(citizen.iin)  # processes 3 and condition 1
     assert found["person"]["iin"] == citizen.iin and found["attachment"]["clinic_bin"] == CLINIC_1
     filed = await registrar.file("home_call", citizen.iin, **HOME_CALL)
     assert filed["status"] == "completed", filed
@@ -214,10 +214,10 @@ async def test_a_person_unknown_to_gbd_fl_gets_the_process_4_message_and_nothing
     absent = make_iin(dt.date(1985, 3, 15), "M", 9876)
     assert absent is not None
     before = (await registrar.journal("home_calls", day=today(clock).isoformat()))["total"]
-    unknown = await refused_with("PERSON_NOT_FOUND", registrar.call("GET", f"/api/v1/staff/persons/{absent}"))
+    unknown = await refused_with("PERSON_NOT_FOUND", registrar.person(absent))
     assert unknown.status == 404 and "ГБД ФЛ" in unknown.body["message"]
     await refused_with("PERSON_NOT_FOUND", registrar.prepare("home_call", absent, **HOME_CALL))
-    await refused_with("IIN_INVALID", registrar.call("GET", "/api/v1/staff/persons/123456789012"))
+    await refused_with("IIN_INVALID", registrar.person("123456789012"))
     assert (await registrar.journal("home_calls", day=today(clock).isoformat()))["total"] == before
 
 

@@ -8,45 +8,15 @@ Named ``zy`` to run before the broker-restart module and after the rest, since i
 from __future__ import annotations
 
 import asyncio
-import zoneinfo
-from collections import Counter
 
 import pytest
 
 from shared.mesh import Mesh
 from tests.conftest import People
-from tests.e2e.citizens import ApiFailure, Citizen
-from tests.e2e.staff import StaffClient, member
-from tests.e2e.test_eservices import CLINIC_4, HOME_CALL
-from tests.waiting import until
+from tests.e2e.faults import submit, tally
+from tests.e2e.test_eservices import CLINIC_4
 
-ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
 CROWD = 8
-
-
-async def submit(citizen: Citizen) -> dict | None:
-    """A submission as a browser would make it; None when the portal did not accept it (it was down)."""
-    try:
-        return await citizen.submit("home_call", **HOME_CALL)
-    except (ApiFailure, OSError, TimeoutError):
-        return None
-    except Exception as exc:  # httpx transport errors while the portal is being killed
-        if type(exc).__module__.startswith("httpx"):
-            return None
-        raise
-
-
-async def final_status(citizen: Citizen, request_id: str, seconds: float = 120) -> str:
-    """The request's outcome, or ``lost`` when it has none within ``seconds`` (the portal may restart)."""
-
-    async def outcome() -> str | None:
-        request = await citizen.call("GET", f"/api/v1/requests/{request_id}")
-        return request["status"] if request["status"] in {"completed", "refused", "failed"} else None
-
-    try:
-        return await until(outcome, seconds, "an outcome")
-    except AssertionError:
-        return "lost"
 
 
 @pytest.mark.parametrize("victim", ["arm", "gateway", "portal", "signature", "gbd_fl"])
@@ -65,19 +35,7 @@ async def test_a_service_killed_under_load_loses_and_duplicates_nothing(
         mesh.start_service(victim)
         mesh.wait_ready([victim], timeout=90)
 
-    accepted = [(c, r) for c, r in zip(crowd, submitted, strict=True) if r is not None]
-    outcomes = Counter([await final_status(c, r["id"]) for c, r in accepted])
-    registrar = await StaffClient(member(CLINIC_4), mesh, ca).login()
-    try:
-        today = clock.now().astimezone(ASTANA).date().isoformat()
-        journal = await registrar.journal("home_calls", day=today)
-    finally:
-        await registrar.close()
-    ours = {c.iin for c, _ in accepted}
-    registered = Counter(item["patient_iin"] for item in journal["items"] if item["patient_iin"] in ours)
-    duplicated = sum(n - 1 for n in registered.values())
-    report = {"accepted": len(accepted), **outcomes, "duplicated": duplicated}
-    assert accepted, report
-    assert outcomes["lost"] == 0 and duplicated == 0, report
-    assert outcomes["completed"] + outcomes["refused"] + outcomes["failed"] == len(accepted), report
-    print(f"\n{victim} killed under load: {report}")
+    counts = (await tally(f"{victim} killed", mesh, ca, clock, crowd, submitted)).counts
+    assert counts["accepted"], counts
+    assert counts["lost"] == counts["stuck"] == counts["duplicated"] == 0, counts
+    assert counts["completed"] + counts["refused"] + counts["failed"] == counts["accepted"], counts

@@ -16,10 +16,12 @@ from shared.contracts import PERSON_LOOKUP
 from shared.mesh import Mesh
 from shared.messaging import MeshClient
 from shared.redrive import redrive
-from shared.topology import arm_address, dead_letter_queue, portal_changes_exchange, queue_name
+from shared.topology import SERVICES, arm_address, dead_letter_queue, portal_changes_exchange, queue_name
 from tests.conftest import AMQP_URL, People
-from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens, listen
+from tests.e2e.faults import submit, tally
+from tests.e2e.test_eservices import CLINIC_1, CLINIC_4, HOME_CALL, citizens, listen
 from tests.e2e.test_gateway import _queue_depth, journal
+from tests.e2e.test_zy_faults import CROWD
 from tests.waiting import until as wait_until
 
 
@@ -121,3 +123,28 @@ async def test_dead_lettered_messages_can_be_redriven(mesh: Mesh, portal: MeshCl
         return any(r["type"] == "pong" and r["outcome"] == "delivered" for r in await journal(mesh, message_id))
 
     assert await until(answered, 30)
+
+
+async def test_a_broker_restart_under_load_loses_duplicates_and_strands_nothing(
+    mesh: Mesh, citizen_factory, people: People, ca, clock
+) -> None:
+    """Eight citizens submitting when the broker goes down and comes back: every accepted request gets
+    its outcome, once (the counts join the fault tests' table)."""
+    crowd = [await citizen_factory(p).enter() for p in people.take("attached_4", CROWD)]
+    for citizen in crowd:
+        assert (await citizen.call("GET", "/api/v1/me"))["attachment"]["clinic_bin"] == CLINIC_4
+    tasks = [asyncio.create_task(submit(c)) for c in crowd]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)  # under load: at least one is in
+    rabbitmq("stop_app")
+    try:
+        for service in ("portal", "gateway"):
+            assert await until(lambda service=service: broker_seen_down_by(mesh, service), 30)
+    finally:
+        rabbitmq("start_app")
+    submitted = await asyncio.gather(*tasks)
+    mesh.wait_ready(list(SERVICES), timeout=90)
+
+    counts = (await tally("broker restarted", mesh, ca, clock, crowd, submitted)).counts
+    assert counts["accepted"], counts
+    assert counts["lost"] == counts["stuck"] == counts["duplicated"] == 0, counts
+    assert counts["completed"] + counts["refused"] + counts["failed"] == counts["accepted"], counts

@@ -26,7 +26,9 @@ from shared.db import Database
 from shared.envelope import ServiceIdentity
 from shared.inbox import Inbox
 from shared.messaging import Dispatcher, MeshEndpoint, MessageContext, Route
-from shared.topology import declare, queue_name
+from shared.topology import DeadLetterLimits, declare, queue_name
+
+LIMITS = DeadLetterLimits(max_length=1000, max_age_seconds=3600)
 
 
 async def main(address: str, workdir: Path, mode: str) -> None:
@@ -44,7 +46,8 @@ async def main(address: str, workdir: Path, mode: str) -> None:
         await context.session.execute(insert(effects).values(message_id=str(context.envelope.id)))
 
     clock = Clock(float(os.environ.get("EMHANA_CLOCK_OFFSET_SECONDS", "0")))
-    bus = Bus(os.environ["AMQP_URL"], name=f"helper-{mode}", prefetch=8)
+    limit = int(os.environ.get("EMHANA_DELIVERY_LIMIT", "5"))
+    bus = Bus(os.environ["AMQP_URL"], name=f"helper-{mode}", prefetch=8, delivery_limit=limit)
     await bus.connect()
     endpoint = MeshEndpoint(
         bus=bus,
@@ -67,7 +70,8 @@ async def main(address: str, workdir: Path, mode: str) -> None:
             log.write(f"{message.message_id} {message.redelivered}\n")
         await dispatcher.handle(message)
 
-    await declare(bus.channel, namespace, [address], int(os.environ.get("EMHANA_DELIVERY_LIMIT", "5")))
+    assert bus.connection is not None
+    await declare(bus.connection, namespace, [address], limit, LIMITS)
     await bus.consume(queue_name(namespace, address), handle)
     print("ready", flush=True)
     await asyncio.Event().wait()

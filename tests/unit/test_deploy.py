@@ -171,3 +171,35 @@ def settings_class(module: str) -> type:
     """The settings class a service's ``config`` module defines."""
     found = vars(__import__(module, fromlist=["x"])).items()
     return next(v for k, v in found if k.endswith("Settings") and k != "ServiceSettings")
+
+
+def test_a_deployment_has_no_demo_staff_and_secure_session_cookies() -> None:
+    """Demo staff (the password the README publishes) exist only where the local launcher asks for them;
+    the compose deployment starts with none, and its pages' session cookies are Secure."""
+    from services.arm.config import ArmSettings
+    from shared.mesh import Mesh
+
+    services = compose()["services"]
+    assert services["arm"]["environment"]["EMHANA_ARM_SEED_DEMO_STAFF"] == "false"
+    assert services["arm"]["environment"]["EMHANA_ARM_SECURE_COOKIES"] == "true"
+    assert services["portal"]["environment"]["EMHANA_PORTAL_SECURE_COOKIES"] == "true"
+    assert ArmSettings.model_fields["seed_demo_staff"].default is False  # off unless asked for
+    assert Mesh(var_dir=Path("var")).base_env()["EMHANA_ARM_SEED_DEMO_STAFF"] == "true"  # `make run`, the tests
+
+
+def test_the_alerting_rules_are_loaded_and_name_metrics_the_services_export() -> None:
+    """deploy/alerts.yml is mounted next to prometheus.yml, which loads it; each rule's expression names
+    metrics that the services register (a renamed metric would silently never fire)."""
+    from prometheus_client import REGISTRY
+
+    import shared.metrics  # noqa: F401 - registers the services' metrics
+
+    deploy = COMPOSE.parent
+    assert "alerts.yml" in yaml.safe_load((deploy / "prometheus.yml").read_text())["rule_files"]
+    assert "./alerts.yml:/etc/prometheus/alerts.yml:ro" in compose()["services"]["prometheus"]["volumes"]
+    exported = {sample for family in REGISTRY.collect() for sample in (family.name, *(s.name for s in family.samples))}
+    rules = [rule for group in yaml.safe_load((deploy / "alerts.yml").read_text())["groups"] for rule in group["rules"]]
+    assert {rule["alert"] for rule in rules} >= {"EmhanaDeadLetters", "EmhanaDeadLettersAgeing"}
+    for rule in rules:
+        named = set(re.findall(r"\b(emhana_[a-z_]+)\b", rule["expr"]))
+        assert named and named <= exported, (rule["alert"], named - exported)

@@ -16,7 +16,7 @@ from sqlalchemy import MetaData, text
 from services.gateway.access import AccessRights
 from services.gateway.journal import row
 from services.gateway.models import Base
-from services.gateway.service import Gateway
+from services.gateway.service import Gateway, in_hand
 from shared import migrate
 from shared.envelope import Envelope
 from shared.refusals import Refusal
@@ -51,24 +51,29 @@ async def test_a_redelivery_is_delivered_only_while_its_delivery_has_no_outcome(
     async with temporary_database(backend, tmp_path, Base.metadata) as db:
         gw = gateway(db)
         message_id = uuid.uuid4()
-        assert await gw.accept(message_id, NOW, redelivered=False)  # the first arrival
-        assert not await gw.accept(message_id, NOW, redelivered=False)  # a copy: a replay
+        assert await gw.accept("portal", message_id, NOW, redelivered=False)  # the first arrival
+        assert not await gw.accept("portal", message_id, NOW, redelivered=False)  # a copy: a replay
         # The gateway died before delivering it: the broker's redelivery is delivered.
-        assert await gw.accept(message_id, NOW, redelivered=True)
-        gw.in_hand.add(str(message_id))
-        assert not await gw.accept(message_id, NOW, redelivered=True)  # not while this process holds it
+        assert await gw.accept("portal", message_id, NOW, redelivered=True)
+        gw.in_hand.add(in_hand("portal", message_id))
+        assert not await gw.accept("portal", message_id, NOW, redelivered=True)  # not while this process holds it
         gw.in_hand.clear()
         # A forged copy carrying the same id, refused at admission, is no outcome of the genuine delivery;
         # nor is the refusal of a replayed copy.
         for refused in (Refusal.SIGNATURE_INVALID, Refusal.REPLAYED):
             await gw.journal.envelope(envelope(message_id), "async", b"{}", NOW, f"refused:{refused}")
-        assert await gw.accept(message_id, NOW, redelivered=True)
+        assert await gw.accept("portal", message_id, NOW, redelivered=True)
         await gw.journal.envelope(envelope(message_id), "async", b"{}", NOW, "delivered")
-        assert not await gw.accept(message_id, NOW, redelivered=True)  # finished: never delivered again
+        assert not await gw.accept("portal", message_id, NOW, redelivered=True)  # finished: never delivered again
         other = uuid.uuid4()
-        assert await gw.accept(other, NOW, redelivered=False)
+        assert await gw.accept("portal", other, NOW, redelivered=False)
         await gw.journal.envelope(envelope(other), "sync", b"{}", NOW, f"refused:{Refusal.TIMEOUT}")
-        assert not await gw.accept(other, NOW, redelivered=True)  # a refusal at delivery is an outcome too
+        assert not await gw.accept("portal", other, NOW, redelivered=True)  # a refusal at delivery is an outcome too
+        # Ids are the senders' own: another sender's message with the portal's id is another message.
+        clinic = "arm.980440012347"
+        assert await gw.accept(clinic, message_id, NOW, redelivered=False)
+        assert not await gw.accept(clinic, message_id, NOW, redelivered=False)  # its own copy is a replay
+        assert await gw.accept(clinic, message_id, NOW, redelivered=True)  # the portal's outcome is not its
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -78,7 +83,7 @@ async def test_a_downgrade_fills_the_outcome_column_back_from_the_journal(backen
         delivered, unfinished = uuid.uuid4(), uuid.uuid4()
         gw = gateway(db)
         for message_id in (delivered, unfinished):
-            assert await gw.accept(message_id, NOW, redelivered=False)
+            assert await gw.accept("portal", message_id, NOW, redelivered=False)
         await gw.journal.rows(
             [
                 row(envelope(delivered), "async", b"{}", NOW, f"refused:{Refusal.SIGNATURE_INVALID}"),

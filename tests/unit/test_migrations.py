@@ -112,3 +112,44 @@ async def test_replicas_seeding_at_once_seed_once(backend: str, tmp_path: Path) 
                 await second.close()
             async with first.engine.connect() as connection:
                 assert await connection.scalar(text(f"SELECT count(*) FROM {table}")) == expected
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_stored_nonces_become_keys_within_their_citizen(backend: str, tmp_path: Path) -> None:
+    """Portal 0004: a request stored with its bare nonce is rewritten to SignedRequest.once_key, so that it
+    still counts once — and only for its own citizen — after the upgrade."""
+    from shared.contracts import ServiceKind, SignedRequest
+
+    metadata = migrate.service_metadata("portal")
+    async with temporary_database(backend, tmp_path, MetaData()) as db:
+
+        def before(connection) -> None:  # type: ignore[no-untyped-def]
+            config = migrate.alembic_config("portal")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0003")
+
+        now = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+        async with db.engine.begin() as connection:
+            await connection.run_sync(before)
+            await connection.execute(
+                text(
+                    "INSERT INTO requests (id, iin, patient_iin, service, clinic_bin, document, document_nonce,"
+                    " message_id, status, status_seq, channel, submitted_at, deadline, updated_at)"
+                    " VALUES ('r-1', '850315300019', '850315300019', 'home_call', '980440012347', 'x',"
+                    " 'nonce-0001', 'm-1', 'completed', 3, 'portal', :now, :now, :now)"
+                ),
+                {"now": now},
+            )
+        await migrate.upgrade(db, "portal", metadata)
+        async with db.engine.connect() as connection:
+            stored = await connection.scalar(text("SELECT document_nonce FROM requests WHERE id = 'r-1'"))
+    signed = SignedRequest(
+        service=ServiceKind.HOME_CALL,
+        iin="850315300019",
+        provider="980440012347",
+        fields={},
+        time=now,
+        nonce="nonce-0001",
+    )
+    assert stored == signed.once_key
+    assert signed.model_copy(update={"iin": "061211600012"}).once_key != stored  # another citizen's differs

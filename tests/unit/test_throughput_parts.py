@@ -27,7 +27,7 @@ def committed(service: str) -> float:
 
 
 async def insert_new(connection, rows: list[dict]) -> list[bool]:  # type: ignore[no-untyped-def]
-    return await insert_new_rows(connection, things, "id", rows)  # as the gateway records accepted ids
+    return await insert_new_rows(connection, things, ("id",), rows)  # as the gateway records accepted ids
 
 
 async def insert_strict(connection, rows: list[dict]) -> list[None]:  # type: ignore[no-untyped-def]
