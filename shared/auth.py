@@ -250,11 +250,12 @@ class Throttle:
                 await self._forgive(iin, client, now, attempts=1, pending=1)
             else:
                 async with self.db.transaction() as session:
-                    await session.execute(
-                        update(self.counters)
-                        .where(self.counters.key.in_(keys), self.counters.pending > 0)
-                        .values(pending=self.counters.pending - 1)
-                    )
+                    for key in keys:  # one row at a time, in the reservation's order: no deadlock between them
+                        await session.execute(
+                            update(self.counters)
+                            .where(self.counters.key == key, self.counters.pending > 0)
+                            .values(pending=self.counters.pending - 1)
+                        )
 
     async def _bump(
         self, session: AsyncSession, key: str, now: dt.datetime, since: dt.datetime, pending: int
@@ -283,15 +284,18 @@ class Throttle:
         pair, by_client, by_iin = self._keys(iin, client)
         counters = self.counters
         async with self.db.transaction() as session:
+            # Rows are locked in the order every reservation locks them (pair, client, ИИН), one at a time:
+            # concurrent log-ins on PostgreSQL would otherwise deadlock on each other's counters.
             await session.execute(delete(counters).where(counters.key == pair))
-            await session.execute(
-                update(counters)
-                .where(counters.key.in_([by_client, by_iin]))
-                .values(
-                    count=case((counters.count > attempts, counters.count - attempts), else_=0),
-                    pending=case((counters.pending > pending, counters.pending - pending), else_=0),
+            for key in (by_client, by_iin):
+                await session.execute(
+                    update(counters)
+                    .where(counters.key == key)
+                    .values(
+                        count=case((counters.count > attempts, counters.count - attempts), else_=0),
+                        pending=case((counters.pending > pending, counters.pending - pending), else_=0),
+                    )
                 )
-            )
             await upsert(session, self.successes.__table__, {"key": f"ok:{_iin_key(iin)}:{client}"[:120], "at": now})
 
     async def purge(self, now: dt.datetime) -> None:
