@@ -1,4 +1,4 @@
-"""The published contract of the bus, generated from :mod:`shared.contracts`: an AsyncAPI 3 document and a
+"""The published contract of the bus, generated from :mod:`shared.wire.contracts`: an AsyncAPI 3 document and a
 JSON Schema per payload, for other e-government systems.
 
     python -m shared.asyncapi            # writes docs/contracts/
@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared import contracts as c
-from shared.envelope import Envelope
-from shared.refusals import REFUSAL_TEXTS, Refusal
+from shared.wire import contracts as c
+from shared.wire.envelope import Envelope
+from shared.wire.refusals import REFUSAL_TEXTS, Refusal
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "contracts"
 

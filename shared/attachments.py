@@ -17,10 +17,10 @@ from pydantic import BaseModel
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.contracts import MAX_DOCUMENT_BYTES, AttachedDocument, DocumentFile
 from shared.db import UtcDateTime
 from shared.http import ApiError
-from shared.refusals import Refusal, RefusalError
+from shared.wire.contracts import MAX_DOCUMENT_BYTES, AttachedDocument, DocumentFile
+from shared.wire.refusals import Refusal, RefusalError
 
 _MAGIC = (
     (b"%PDF-", "application/pdf"),

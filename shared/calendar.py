@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import holidays
 
-from shared.refusals import Refusal, RefusalError
+from shared.wire.refusals import Refusal, RefusalError
 
 
 class WorkCalendar:

@@ -14,8 +14,8 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
 
-from shared import keyfile
-from shared.jws import GostSigner, SigningKey
+from shared.wire import keyfile
+from shared.wire.jws import GostSigner, SigningKey
 
 
 class CliError(Exception):

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Literal
 
 from shared.calendar import WorkingHours
-from shared.contracts import ServiceKind
+from shared.wire.contracts import ServiceKind
 
 Channel = Literal["portal", "staff"]
 # п. 10 of each regulation: information and advice on the e-service by the call centre's phone number.

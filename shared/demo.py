@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from shared.ids import make_iin
 from shared.population import SyntheticPerson, generate
 from shared.seed import ClinicsFile
+from shared.wire.ids import make_iin
 
 REFERENCE_DAY = dt.date(2026, 1, 1)
 

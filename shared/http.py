@@ -16,7 +16,7 @@ from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from shared.refusals import Refusal, RefusalError, refusal_text
+from shared.wire.refusals import Refusal, RefusalError, refusal_text
 
 log = logging.getLogger(__name__)
 

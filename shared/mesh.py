@@ -23,8 +23,8 @@ from urllib.parse import urlparse
 
 import httpx
 
-from shared.clock import Clock
 from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
+from shared.wire.clock import Clock
 
 SERVICE_PORTS = {"signature": 8105, "gbd_fl": 8104, "arm": 8103, "portal": 8101, "gateway": 8102}
 ROOT = Path(__file__).resolve().parent.parent

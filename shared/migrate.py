@@ -32,7 +32,7 @@ from sqlalchemy import Connection, MetaData, inspect
 
 from shared.db import Database, lock_until_commit
 from shared.settings import ServiceSettings
-from shared.topology import SERVICES
+from shared.wire.topology import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "0001"  # the first revision of every service: the schema create_all made before migrations
@@ -149,7 +149,7 @@ if __name__ == "__main__":
 
 def key_by_sender(table: str) -> None:
     """Within a revision: ``table``'s rows count once per (sender, message id) instead of per message id.
-    Rows kept before get the sender ``""``, which the code reads as "any sender" (shared.inbox)."""
+    Rows kept before get the sender ``""``, which the code reads as "any sender" (shared.messaging.inbox)."""
     from alembic import op
     from sqlalchemy import Column, String
     from sqlalchemy.exc import SAWarning
@@ -188,7 +188,7 @@ def nonces_within_citizens(table: str) -> None:
     from alembic import op
     from sqlalchemy import text
 
-    from shared.contracts import once_key
+    from shared.wire.contracts import once_key
 
     connection = op.get_bind()
     rows = connection.execute(text(f"SELECT id, iin, document_nonce FROM {table}")).all()  # noqa: S608

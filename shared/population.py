@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from shared.ids import make_iin
+from shared.wire.ids import make_iin
 
 DISTRICTS: dict[str, tuple[str, ...]] = {
     "Алматы": ("проспект Абая", "улица Бейбитшилик", "улица Жубанова", "улица Пушкина", "проспект Богенбай батыра"),

@@ -19,18 +19,19 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 
 from shared import logs, migrate, tracing
-from shared.bus import Bus
-from shared.certs import TrustStore
-from shared.clock import Clock
-from shared.contracts import MAX_DOCUMENT_BYTES
 from shared.db import Database
-from shared.envelope import MAX_TTL, ServiceIdentity
 from shared.http import COMMON_ERRORS, BodyLimit, InFlightLimit, error_responses, install_error_handlers
-from shared.inbox import Inbox
-from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS, Dispatcher, MeshClient, MeshEndpoint, Route
+from shared.messaging.bus import Bus
+from shared.messaging.dispatch import GATEWAY_ANSWER_MARGIN_SECONDS, Dispatcher, MeshClient, MeshEndpoint, Route
+from shared.messaging.inbox import Inbox
+from shared.messaging.topology import declare
 from shared.metrics import UP, HttpMetrics, metrics_endpoint
 from shared.settings import ServiceSettings
-from shared.topology import GATEWAY, declare, queue_name
+from shared.wire.certs import TrustStore
+from shared.wire.clock import Clock
+from shared.wire.contracts import MAX_DOCUMENT_BYTES
+from shared.wire.envelope import MAX_TTL, ServiceIdentity
+from shared.wire.topology import GATEWAY, queue_name
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
-from shared.ids import parse_bin
+from shared.wire.ids import parse_bin
 
 DEFAULT_CLINICS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "seed" / "clinics.json"
 

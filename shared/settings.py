@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.calendar import WorkCalendar
 from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
 from shared.seed import DEFAULT_CLINICS_FILE
-from shared.topology import DeadLetterLimits
+from shared.wire.topology import DeadLetterLimits
 
 #: A duration that must be positive: a period of a background loop or a wait (zero would spin the loop, or
 #: divide by zero, instead of refusing the setting at start-up).

@@ -12,7 +12,7 @@ from pydantic_core import PydanticUndefined
 
 from shared.migrate import ROOT, service_settings
 from shared.settings import _SHARED_ENV, ServiceSettings
-from shared.topology import SERVICES
+from shared.wire.topology import SERVICES
 
 TARGET = ROOT / "docs" / "settings.md"
 

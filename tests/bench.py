@@ -40,16 +40,16 @@ from typing import Any
 
 import aio_pika
 
-from shared.bus import Bus
 from shared.calendar import WorkCalendar
-from shared.certs import TrustStore
-from shared.clock import Clock
-from shared.contracts import PERSON_LOOKUP
-from shared.envelope import ServiceIdentity
 from shared.mesh import Mesh, check_broker
-from shared.messaging import MeshClient, MeshEndpoint
+from shared.messaging.bus import Bus
+from shared.messaging.dispatch import MeshClient, MeshEndpoint
 from shared.population import generate
-from shared.topology import SERVICES
+from shared.wire.certs import TrustStore
+from shared.wire.clock import Clock
+from shared.wire.contracts import PERSON_LOOKUP
+from shared.wire.envelope import ServiceIdentity
+from shared.wire.topology import SERVICES
 from tests.conftest import free_port
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
@@ -638,7 +638,7 @@ def verification_section(rows: list[dict[str, Any]], repeats: int = 200) -> None
     """One citizen signature checked alone, per key family, in µs of CPU: ES256 and RS256 (the development
     CA's keys) and GOST 34.10-2015 512 (НУЦ's test key) over the same document, same run."""
     from services.signature.ca import DevCA
-    from shared import jws
+    from shared.wire import jws
     from tests.nca import NCA
 
     document = b'{"service":"home_call","fields":{"address":"' + b"x" * 400 + b'"}}'
@@ -665,7 +665,7 @@ def verification_section(rows: list[dict[str, Any]], repeats: int = 200) -> None
     # A citizen's signature is checked twice per e-service transaction (condition 2 by the signature
     # service, and by the АРМ before it registers): what a GOST key adds to a transaction, measured
     # whole (signature, chain from the store's cache, CRLs) against the same document under ES256.
-    from shared.documents import verify_document
+    from shared.wire.documents import verify_document
     from tests.nca import WHILE_GOST_CRL_CURRENT
 
     store = NCA.store(WHILE_GOST_CRL_CURRENT)

@@ -19,17 +19,17 @@ import aio_pika
 import pytest
 
 from services.signature.ca import DevCA
-from shared.bus import Bus
 from shared.calendar import WorkCalendar
-from shared.certs import TrustStore
-from shared.clock import Clock
 from shared.demo import DemoCitizens, demo_citizens
-from shared.envelope import ServiceIdentity
 from shared.mesh import Mesh
-from shared.messaging import MeshClient, MeshEndpoint
+from shared.messaging.bus import Bus
+from shared.messaging.dispatch import MeshClient, MeshEndpoint
 from shared.population import SyntheticPerson
 from shared.seed import load_clinics
-from shared.topology import SERVICE_ADDRESSES, SERVICES, arm_address, dead_letter_queue, queue_name
+from shared.wire.certs import TrustStore
+from shared.wire.clock import Clock
+from shared.wire.envelope import ServiceIdentity
+from shared.wire.topology import SERVICE_ADDRESSES, SERVICES, arm_address, dead_letter_queue, queue_name
 from tests.e2e.citizens import Citizen
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")

@@ -11,9 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from shared import gost, keyfile
-from shared.certs import TrustStore
-from shared.clock import Clock
+from shared.wire import gost, keyfile
+from shared.wire.certs import TrustStore
+from shared.wire.clock import Clock
 
 VECTORS = Path(__file__).parent / "vectors" / "nca"
 

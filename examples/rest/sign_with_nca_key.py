@@ -6,8 +6,8 @@
 
 It prints one JSON object: the two signatures and, with ``--verify``, the service's verdict on each.
 GOST needs what ``cryptography`` lacks, so this example uses the project's own pure modules for it
-(``shared/gost.py``, ``shared/keyfile.py``, ``shared/cms.py``, ``shared/jws.py``: no I/O, no service code),
-which a partner may copy as they are; RSA keys go through ``cryptography`` alone.
+(``shared/wire/``: ``gost.py``, ``keyfile.py``, ``cms.py``, ``jws.py`` — no I/O, no service code), which
+a partner may copy as they are; RSA keys go through ``cryptography`` alone.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project's root, for shared/
 
-from shared import cms, jws, keyfile
+from shared.wire import cms, jws, keyfile
 
 
 def open_key(path: Path, password: str):  # type: ignore[no-untyped-def]

@@ -26,10 +26,10 @@ from services.arm.config import ArmSettings
 from services.arm.models import Base, Clinic, Doctor, Staff, StaffToken
 from services.arm.roles import StaffRole
 from shared import auth, migrate
-from shared.clock import Clock
 from shared.db import Database
 from shared.http import ApiError
-from shared.ids import InvalidIdentifier, parse_iin
+from shared.wire.clock import Clock
+from shared.wire.ids import InvalidIdentifier, parse_iin
 
 
 class AdminError(Exception):

@@ -35,9 +35,9 @@ from services.arm.schemas import (
 )
 from services.arm.staff import StaffService
 from shared.attachments import UploadOut
-from shared.contracts import MAX_DOCUMENT_BYTES, TEXT_PATTERN
 from shared.http import ApiError, error_responses, from_state, read_limited
-from shared.messaging import refusal_payload
+from shared.messaging.dispatch import refusal_payload
+from shared.wire.contracts import MAX_DOCUMENT_BYTES, TEXT_PATTERN
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"], responses=error_responses(401, 403, 404, 409, 429, 504))
 public = APIRouter(prefix="/api/v1", tags=["verification"], responses=error_responses(404))

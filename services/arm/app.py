@@ -16,13 +16,13 @@ from services.arm.models import Base
 from services.arm.seed import seed, seed_staff
 from services.arm.service import ArmService
 from services.arm.staff import StaffService
-from shared.envelope import ServiceIdentity
+from shared.messaging.outbox import Outbox
 from shared.metrics import OVERDUE
-from shared.outbox import Outbox
 from shared.runtime import ServiceRuntime
 from shared.seed import load_clinics
 from shared.serve import serve
-from shared.topology import arm_address
+from shared.wire.envelope import ServiceIdentity
+from shared.wire.topology import arm_address
 
 log = logging.getLogger(__name__)
 

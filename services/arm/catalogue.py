@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.arm.models import Attachment, Clinic, Doctor
-from shared.contracts import AttachmentInfo, ClinicInfo, ClinicsList, DoctorInfo
-from shared.refusals import Refusal, RefusalError
+from shared.wire.contracts import AttachmentInfo, ClinicInfo, ClinicsList, DoctorInfo
+from shared.wire.refusals import Refusal, RefusalError
 
 
 async def hosted_clinic(session: AsyncSession, clinic_bin: str) -> Clinic:

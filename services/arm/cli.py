@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from shared.cli import CliError, JsonClient, SessionFile, load_key, local_time, parse_fields, run_quietly, show
-from shared.jws import sign_compact
+from shared.wire.jws import sign_compact
 
 DEFAULT_ARM = os.environ.get("EMHANA_ARM_URL", "http://127.0.0.1:8103")
 SESSION = SessionFile("EMHANA_STAFF_SESSION", "staff-session.json")

@@ -9,8 +9,10 @@ from typing import Any
 from services.arm.catalogue import attachment_info, clinics_list, hosted_clinic
 from services.arm.service import ArmService, Prepared, status_reports, verify_request
 from shared.attachments import check_files
-from shared.bus import RequestTimeout
-from shared.contracts import (
+from shared.messaging.bus import RequestTimeout
+from shared.messaging.dispatch import MeshClient, MessageContext, Route, basic_routes
+from shared.runtime import ServiceRuntime
+from shared.wire.contracts import (
     ATTACHMENT_LOOKUP,
     CLINICS_LIST,
     ESERVICE_REQUEST,
@@ -27,9 +29,7 @@ from shared.contracts import (
     SlotsQuery,
     parse_payload,
 )
-from shared.messaging import MeshClient, MessageContext, Route, basic_routes
-from shared.refusals import Refusal, RefusalError
-from shared.runtime import ServiceRuntime
+from shared.wire.refusals import Refusal, RefusalError
 
 
 def clinic_bin_of(context: MessageContext) -> str:

@@ -26,12 +26,12 @@ from services.arm.models import Clinic, Doctor, Staff
 from services.arm.roles import Action
 from services.arm.schemas import AbsenceIn, AppointmentChangeIn, HomeCallChangeIn
 from services.arm.staff import StaffService
-from shared.contracts import CODE_PATTERN, IIN_PATTERN, PHONE_PATTERN, ServiceKind
 from shared.http import ApiCode, ApiError, form_error, from_state
 from shared.web import PAGE_FAILURES, SAME_SITE_FORM, GoTo, Pages, local_path
 from shared.web.documents import result_rows
 from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
 from shared.web.i18n import N_
+from shared.wire.contracts import CODE_PATTERN, IIN_PATTERN, PHONE_PATTERN, ServiceKind
 
 SESSION_COOKIE = "emhana_staff_session"
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from shared.calendar import WorkCalendar, WorkingHours, parse_time
 from shared.guardians import ADULT_AGE, age_on
-from shared.refusals import Refusal, RefusalError
+from shared.wire.refusals import Refusal, RefusalError
 
 __all__ = ["ADULT_AGE", "WorkingHours", "age_on", "call_category", "day_slots", "home_call_window", "site_for_street"]
 

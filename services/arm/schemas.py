@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts import CODE_PATTERN, IIN_PATTERN, MAX_DOCUMENTS, FreeText, ServiceKind, Signature
+from shared.wire.contracts import CODE_PATTERN, IIN_PATTERN, MAX_DOCUMENTS, FreeText, ServiceKind, Signature
 
 
 class In(BaseModel):

@@ -39,10 +39,14 @@ from services.arm.rules import (
     home_call_window,
     site_for_street,
 )
-from shared.canonical import canonical_json
-from shared.certs import CertIdentity, TrustStore
-from shared.clock import Clock
-from shared.contracts import (
+from shared.db import insert_or_ignore
+from shared.deadlines import deadline
+from shared.guardians import may_act_for
+from shared.messaging.dispatch import refusal_payload
+from shared.wire.canonical import canonical_json
+from shared.wire.certs import CertIdentity, TrustStore
+from shared.wire.clock import Clock
+from shared.wire.contracts import (
     AppointmentCancelForm,
     AppointmentForm,
     AttachmentForm,
@@ -53,14 +57,10 @@ from shared.contracts import (
     SignedRequest,
     Slot,
 )
-from shared.db import insert_or_ignore
-from shared.deadlines import deadline
-from shared.documents import verify_document
-from shared.envelope import ServiceIdentity
-from shared.guardians import may_act_for
-from shared.jws import sign_compact
-from shared.messaging import refusal_payload
-from shared.refusals import Refusal, RefusalError
+from shared.wire.documents import verify_document
+from shared.wire.envelope import ServiceIdentity
+from shared.wire.jws import sign_compact
+from shared.wire.refusals import Refusal, RefusalError
 
 log = logging.getLogger(__name__)
 

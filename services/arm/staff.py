@@ -45,12 +45,17 @@ from services.arm.roles import Action
 from services.arm.service import ArmService, Prepared, follow_up, status_reports
 from services.arm.slip import attachment_slip, verification_code, verification_url
 from shared import attachments, auth
-from shared.bus import RequestTimeout
 from shared.calendar import WorkingHours
-from shared.canonical import canonical_json
-from shared.certs import Role
-from shared.clock import Clock
-from shared.contracts import (
+from shared.db import Database
+from shared.deadlines import deadline
+from shared.http import ApiError, form_error
+from shared.messaging.bus import RequestTimeout
+from shared.messaging.dispatch import MeshClient
+from shared.messaging.outbox import Outbox
+from shared.wire.canonical import canonical_json
+from shared.wire.certs import Role
+from shared.wire.clock import Clock
+from shared.wire.contracts import (
     DOCUMENT_VERIFY,
     ESERVICE_STATUS,
     FORMS,
@@ -62,16 +67,11 @@ from shared.contracts import (
     SignedRequest,
     Verdict,
 )
-from shared.db import Database
-from shared.deadlines import deadline
-from shared.documents import STAFF_ROLES, attach_content, signed_content
-from shared.http import ApiError, form_error
-from shared.ids import InvalidIdentifier, parse_iin
-from shared.jws import parse
-from shared.messaging import MeshClient
-from shared.outbox import Outbox
-from shared.refusals import Refusal, RefusalError
-from shared.topology import arm_address
+from shared.wire.documents import STAFF_ROLES, attach_content, signed_content
+from shared.wire.ids import InvalidIdentifier, parse_iin
+from shared.wire.jws import parse
+from shared.wire.refusals import Refusal, RefusalError
+from shared.wire.topology import arm_address
 
 log = logging.getLogger(__name__)
 

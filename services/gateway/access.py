@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.contracts import MESSAGE_TYPES, PING, PONG, REFUSAL
+from shared.wire.contracts import MESSAGE_TYPES, PING, PONG, REFUSAL
 
 DEFAULT_RIGHTS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "seed" / "access-rights.json"
 

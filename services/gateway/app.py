@@ -17,7 +17,7 @@ from services.gateway.service import Gateway
 from shared.runtime import ServiceRuntime
 from shared.seed import load_clinics
 from shared.serve import serve
-from shared.topology import queue_name
+from shared.wire.topology import queue_name
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ from aio_pika.exceptions import DeliveryError
 
 from services.gateway.journal import row
 from services.gateway.service import Gateway, in_hand
-from shared.bus import RequestTimeout, Unprocessable
-from shared.contracts import REFUSAL
-from shared.envelope import Envelope, peek, seal
 from shared.logs import CORRELATION
-from shared.messaging import refusal_payload
-from shared.refusals import Refusal, RefusalError
-from shared.stamp import STAMP_HEADER, make_stamp
-from shared.topology import queue_name
+from shared.messaging.bus import RequestTimeout, Unprocessable
+from shared.messaging.dispatch import refusal_payload
+from shared.wire.contracts import REFUSAL
+from shared.wire.envelope import Envelope, peek, seal
+from shared.wire.refusals import Refusal, RefusalError
+from shared.wire.stamp import STAMP_HEADER, make_stamp
+from shared.wire.topology import queue_name
 
 log = logging.getLogger(__name__)
 

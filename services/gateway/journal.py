@@ -17,14 +17,14 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.gateway.models import AcceptedMessage, JournalRow
-from shared.contracts import ESERVICE_REQUEST, ESERVICE_STATUS
 from shared.db import Database, insert_new_rows
-from shared.envelope import Envelope
 from shared.groupcommit import GroupCommit
-from shared.messaging import KNOWN_TYPES
+from shared.messaging.dispatch import KNOWN_TYPES
 from shared.metrics import ROUTED
-from shared.refusals import Refusal
-from shared.stamp import body_hash
+from shared.wire.contracts import ESERVICE_REQUEST, ESERVICE_STATUS
+from shared.wire.envelope import Envelope
+from shared.wire.refusals import Refusal
+from shared.wire.stamp import body_hash
 
 Row = dict[str, object]
 

@@ -17,12 +17,12 @@ from services.gateway.access import AccessRights
 from services.gateway.journal import Journal
 from services.gateway.models import AcceptedMessage, Provider
 from shared.db import upsert
-from shared.envelope import MAX_TTL, Envelope, check_window, open_envelope
-from shared.messaging import GATEWAY_ANSWER_MARGIN_SECONDS
-from shared.refusals import Refusal, RefusalError
+from shared.messaging.dispatch import GATEWAY_ANSWER_MARGIN_SECONDS
 from shared.runtime import ServiceRuntime
 from shared.seed import ClinicsFile
-from shared.topology import GATEWAY, SERVICE_ADDRESSES, arm_address
+from shared.wire.envelope import MAX_TTL, Envelope, check_window, open_envelope
+from shared.wire.refusals import Refusal, RefusalError
+from shared.wire.topology import GATEWAY, SERVICE_ADDRESSES, arm_address
 
 
 def in_hand(sender: str, message_id: uuid.UUID) -> str:

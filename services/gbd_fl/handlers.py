@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from services.gbd_fl.service import lookup
-from shared.contracts import PERSON_LOOKUP, PersonFound, PersonLookup, parse_payload
-from shared.messaging import MessageContext, Route, basic_routes
+from shared.messaging.dispatch import MessageContext, Route, basic_routes
 from shared.runtime import ServiceRuntime
+from shared.wire.contracts import PERSON_LOOKUP, PersonFound, PersonLookup, parse_payload
 
 
 def routes(runtime: ServiceRuntime) -> dict[str, Route]:

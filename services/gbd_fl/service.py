@@ -9,11 +9,11 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.gbd_fl.models import PersonRow, RelationRow
-from shared.contracts import Address, Person
 from shared.db import Database
-from shared.ids import InvalidIdentifier, parse_iin
 from shared.population import generate
-from shared.refusals import Refusal, RefusalError
+from shared.wire.contracts import Address, Person
+from shared.wire.ids import InvalidIdentifier, parse_iin
+from shared.wire.refusals import Refusal, RefusalError
 
 log = logging.getLogger(__name__)
 _BATCH = 2000

@@ -33,7 +33,9 @@ from services.portal.schemas import (
 )
 from services.portal.service import TITLES, WAITING, PortalService, refusal_body
 from shared.attachments import UploadOut
-from shared.contracts import (
+from shared.deadlines import CONTACT_CENTRE, deadline_text
+from shared.http import ApiError, error_responses, from_state, read_limited
+from shared.wire.contracts import (
     CLINICS_LIST,
     CODE_PATTERN,
     FORMS,
@@ -45,10 +47,8 @@ from shared.contracts import (
     SlotsFound,
     parse_payload,
 )
-from shared.deadlines import CONTACT_CENTRE, deadline_text
-from shared.http import ApiError, error_responses, from_state, read_limited
-from shared.jws import parse
-from shared.topology import arm_address
+from shared.wire.jws import parse
+from shared.wire.topology import arm_address
 
 router = APIRouter(prefix="/api/v1", responses=error_responses(401, 404, 409, 410, 415, 429, 504))
 _bearer = HTTPBearer(auto_error=False)

@@ -16,7 +16,7 @@ from services.portal.service import PortalService
 from shared.metrics import LONG_POLLS
 from shared.runtime import ServiceRuntime
 from shared.serve import serve
-from shared.topology import portal_changes_exchange
+from shared.wire.topology import portal_changes_exchange
 
 log = logging.getLogger(__name__)
 

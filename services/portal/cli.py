@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 
 from shared.cli import CliError, JsonClient, SessionFile, load_key, local_time, parse_fields, run_quietly, show
-from shared.contracts import FINAL_STATUSES
-from shared.jws import sign_compact
+from shared.wire.contracts import FINAL_STATUSES
+from shared.wire.jws import sign_compact
 
 DEFAULT_PORTAL = os.environ.get("EMHANA_PORTAL_URL", "http://127.0.0.1:8101")
 DEFAULT_SIGNATURE = os.environ.get("EMHANA_SIGNATURE_URL", "http://127.0.0.1:8105")

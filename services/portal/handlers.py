@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from services.portal.service import PortalService
-from shared.contracts import ESERVICE_STATUS, REFUSAL, EServiceStatus, RefusalPayload, parse_payload
-from shared.messaging import MessageContext, Route, basic_routes
+from shared.messaging.dispatch import MessageContext, Route, basic_routes
 from shared.runtime import ServiceRuntime
+from shared.wire.contracts import ESERVICE_STATUS, REFUSAL, EServiceStatus, RefusalPayload, parse_payload
 
 
 def routes(_runtime: ServiceRuntime, service: PortalService) -> dict[str, Route]:

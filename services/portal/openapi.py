@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
-from shared.contracts import FORMS, IIN_PATTERN
+from shared.wire.contracts import FORMS, IIN_PATTERN
 
 
 def install(app: FastAPI) -> None:

@@ -17,7 +17,13 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.portal.models import Citizen
 from services.portal.service import WAITING, PortalService
-from shared.contracts import (
+from shared.deadlines import CONTACT_CENTRE, deadline_text
+from shared.http import ApiError, from_state
+from shared.web import PAGE_FAILURES, SAME_SITE_FORM, Pages, local_path
+from shared.web.documents import result_pdf, result_rows
+from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
+from shared.web.i18n import N_, SERVICE_RESULTS
+from shared.wire.contracts import (
     CLINICS_LIST,
     FINAL_STATUSES,
     IIN_PATTERN,
@@ -29,16 +35,10 @@ from shared.contracts import (
     SlotsFound,
     parse_payload,
 )
-from shared.deadlines import CONTACT_CENTRE, deadline_text
-from shared.documents import verify_clinic_result
-from shared.http import ApiError, from_state
-from shared.jws import parse
-from shared.refusals import Refusal, RefusalError
-from shared.topology import arm_address
-from shared.web import PAGE_FAILURES, SAME_SITE_FORM, Pages, local_path
-from shared.web.documents import result_pdf, result_rows
-from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
-from shared.web.i18n import N_, SERVICE_RESULTS
+from shared.wire.documents import verify_clinic_result
+from shared.wire.jws import parse
+from shared.wire.refusals import Refusal, RefusalError
+from shared.wire.topology import arm_address
 
 SESSION_COOKIE = "emhana_portal_session"
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts import IIN_PATTERN, MAX_DOCUMENTS, RequestStatus, ServiceKind, Signature
-from shared.refusals import Refusal
+from shared.wire.contracts import IIN_PATTERN, MAX_DOCUMENTS, RequestStatus, ServiceKind, Signature
+from shared.wire.refusals import Refusal
 
 
 class Body(BaseModel):

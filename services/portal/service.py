@@ -40,12 +40,21 @@ from services.portal.models import (
 )
 from shared import attachments, deadlines
 from shared.auth import Throttle
-from shared.bus import RequestTimeout
 from shared.calendar import WorkingHours
-from shared.canonical import canonical_json
-from shared.certs import TrustStore
-from shared.clock import Clock
-from shared.contracts import (
+from shared.db import Database, insert_or_ignore, upsert
+from shared.groupcommit import GroupCommit
+from shared.guardians import may_act_for
+from shared.http import ApiError, form_error
+from shared.logs import CORRELATION
+from shared.messaging.bus import RequestTimeout
+from shared.messaging.dispatch import MeshClient
+from shared.metrics import OVERDUE
+from shared.seed import load_clinics
+from shared.steps import StepTimes
+from shared.wire.canonical import canonical_json
+from shared.wire.certs import TrustStore
+from shared.wire.clock import Clock
+from shared.wire.contracts import (
     ATTACHMENT_LOOKUP,
     DOCUMENT_VERIFY,
     ESERVICE_REQUEST,
@@ -61,19 +70,10 @@ from shared.contracts import (
     Signature,
     SignedRequest,
 )
-from shared.db import Database, insert_or_ignore, upsert
-from shared.documents import STAFF_ROLES, attach_content, signed_content, verify_clinic_result, verify_document
-from shared.groupcommit import GroupCommit
-from shared.guardians import may_act_for
-from shared.http import ApiError, form_error
-from shared.ids import InvalidIdentifier, parse_iin
-from shared.logs import CORRELATION
-from shared.messaging import MeshClient
-from shared.metrics import OVERDUE
-from shared.refusals import Refusal, RefusalError, refusal_text
-from shared.seed import load_clinics
-from shared.steps import StepTimes
-from shared.topology import arm_address
+from shared.wire.documents import STAFF_ROLES, attach_content, signed_content, verify_clinic_result, verify_document
+from shared.wire.ids import InvalidIdentifier, parse_iin
+from shared.wire.refusals import Refusal, RefusalError, refusal_text
+from shared.wire.topology import arm_address
 
 log = logging.getLogger(__name__)
 

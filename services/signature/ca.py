@@ -37,12 +37,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services.signature import gost_issuer
 from services.signature.gost_issuer import GostKey
-from shared import keyfile
-from shared.certs import KeyPurpose, Role
-from shared.clock import Clock
-from shared.jws import GostSigner, SigningKey
 from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
-from shared.topology import SERVICES
+from shared.wire import keyfile
+from shared.wire.certs import KeyPurpose, Role
+from shared.wire.clock import Clock
+from shared.wire.jws import GostSigner, SigningKey
+from shared.wire.topology import SERVICES
 
 DEFAULT_P12_PASSWORD = b"emhana"
 _ROLE_OIDS = {role: x509.ObjectIdentifier(role.value) for role in Role}

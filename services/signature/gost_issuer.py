@@ -3,11 +3,11 @@
 ``cryptography`` builds and signs X.509 only with its own key types. A GOST certificate is therefore built
 by ``cryptography`` as usual with a stand-in key, then its subject key and signature are replaced: the
 TBS gets the GOST SubjectPublicKeyInfo (and, when the issuer is GOST, the GOST signature algorithm) and is
-signed again — by GOST (:mod:`shared.gost`) or by the EC/RSA issuer's own key. CRLs of a GOST issuer the
+signed again — by GOST (:mod:`shared.wire.gost`) or by the EC/RSA issuer's own key. CRLs of a GOST issuer the
 same way. The result reads exactly like НУЦ's own GOST 2022 test material (tests/unit/test_gost.py checks
 that the mesh verifies both with one code path).
 
-Development and tests only: the GOST signer is not constant-time (shared/gost.py).
+Development and tests only: the GOST signer is not constant-time (shared/wire/gost.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from shared import gost
+from shared.wire import gost
 
 _GOST_SIGNATURE_512 = bytes.fromhex("300e060a2a830e030a01010203020500")  # AlgorithmIdentifier, NULL parameters
 _ECDSA_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")

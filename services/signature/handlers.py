@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from services.signature.service import verdict
-from shared.contracts import DOCUMENT_VERIFY, VerifyRequest, parse_payload
-from shared.messaging import MessageContext, Route, basic_routes
+from shared.messaging.dispatch import MessageContext, Route, basic_routes
 from shared.runtime import ServiceRuntime
+from shared.wire.contracts import DOCUMENT_VERIFY, VerifyRequest, parse_payload
 
 
 def routes(runtime: ServiceRuntime) -> dict[str, Route]:

@@ -6,11 +6,11 @@ import base64
 import binascii
 import logging
 
-from shared.certs import CertIdentity, KeyPurpose, TrustStore
-from shared.contracts import Signer, Verdict, VerifyRequest
-from shared.documents import verify_document
-from shared.jws import b64url_encode
-from shared.refusals import Refusal, RefusalError, refusal_text
+from shared.wire.certs import CertIdentity, KeyPurpose, TrustStore
+from shared.wire.contracts import Signer, Verdict, VerifyRequest
+from shared.wire.documents import verify_document
+from shared.wire.jws import b64url_encode
+from shared.wire.refusals import Refusal, RefusalError, refusal_text
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ from fastapi.staticfiles import StaticFiles
 
 from shared.attachments import UploadOut
 from shared.cli import ASTANA
-from shared.contracts import MAX_DOCUMENT_BYTES
 from shared.deadlines import CONTACT_CENTRE
 from shared.http import ApiCode, ApiError, read_limited, refusal_status
-from shared.refusals import Refusal, RefusalError
 from shared.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
+from shared.wire.contracts import MAX_DOCUMENT_BYTES
+from shared.wire.refusals import Refusal, RefusalError
 
 T = TypeVar("T")
 WEB = Path(__file__).resolve().parent

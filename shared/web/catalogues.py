@@ -4,7 +4,7 @@
     python -m shared.web.catalogues --check  # exit 1 if a text is missing or untranslated
 
 Texts come from the page templates (``{{ _("…") }}``), the page code (``_("…")``, ``N_("…")``) and the
-refusal texts of :mod:`shared.refusals` (their message id is the Russian text itself).
+refusal texts of :mod:`shared.wire.refusals` (their message id is the Russian text itself).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 from babel.messages.pofile import read_po, write_po
 
-from shared.refusals import REFUSAL_TEXTS
 from shared.web.i18n import LANGUAGES, catalogue_path
+from shared.wire.refusals import REFUSAL_TEXTS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIRS = [ROOT / "shared" / "web" / "templates", *sorted((ROOT / "services").glob("*/templates"))]
@@ -38,7 +38,7 @@ def extract() -> Catalog:
         ):
             template.add(message, locations=[(str(path.relative_to(ROOT)), line)], context=context)
     for text, _source in REFUSAL_TEXTS.values():
-        template.add(text, locations=[("shared/refusals.py", 0)])
+        template.add(text, locations=[("shared/wire/refusals.py", 0)])
     return template
 
 

@@ -8,10 +8,10 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from shared.certs import CertIdentity
-from shared.contracts import ServiceKind
 from shared.web import astana_time
 from shared.web.i18n import N_, Translator
+from shared.wire.certs import CertIdentity
+from shared.wire.contracts import ServiceKind
 
 FONTS = Path(__file__).resolve().parents[1] / "fonts"  # DejaVu Sans: Cyrillic and the Kazakh letters
 

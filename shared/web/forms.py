@@ -1,6 +1,6 @@
 """The e-service forms as pages send them: one reading of the posted fields for both channels.
 
-The rules themselves (formats, lengths, ranges) stay in the form contracts of :mod:`shared.contracts`,
+The rules themselves (formats, lengths, ranges) stay in the form contracts of :mod:`shared.wire.contracts`,
 which the services apply; this only turns the page's inputs into the fields those contracts expect.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.contracts import MAX_DOCUMENTS, ServiceKind
+from shared.wire.contracts import MAX_DOCUMENTS, ServiceKind
 
 FORM_FIELDS = (
     "patient_iin",

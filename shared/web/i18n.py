@@ -15,9 +15,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from shared.contracts import RequestStatus, ServiceKind
 from shared.http import ApiCode
-from shared.refusals import Refusal, refusal_text
+from shared.wire.contracts import RequestStatus, ServiceKind
+from shared.wire.refusals import Refusal, refusal_text
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = {"ru": "Русский", "kk": "Қазақша"}

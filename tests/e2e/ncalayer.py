@@ -15,8 +15,8 @@ from typing import Any
 from playwright.async_api import Page, WebSocketRoute
 
 from services.signature.ca import Issued
-from shared import cms
-from shared.clock import Clock
+from shared.wire import cms
+from shared.wire.clock import Clock
 
 ADDRESS = re.compile(r"^wss://127\.0\.0\.1:13579/?$")
 

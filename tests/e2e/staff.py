@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 
 from services.signature.ca import DevCA, Issued
-from shared import cms
-from shared.certs import Role
 from shared.demo import DemoStaff, demo_staff
-from shared.jws import sign_compact
 from shared.mesh import Mesh
 from shared.seed import load_clinics
+from shared.wire import cms
+from shared.wire.certs import Role
+from shared.wire.jws import sign_compact
 from tests.e2e.citizens import ApiFailure
 
 STAFF_PASSWORD = "Emhana-Staff-2026"

@@ -14,11 +14,12 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
-from shared.bus import Bus
-from shared.contracts import PING
 from shared.mesh import ROOT, Mesh
-from shared.messaging import MeshClient
-from shared.topology import DeadLetterLimits, arm_address, dead_letter_queue, declare, queue_name
+from shared.messaging.bus import Bus
+from shared.messaging.dispatch import MeshClient
+from shared.messaging.topology import declare
+from shared.wire.contracts import PING
+from shared.wire.topology import DeadLetterLimits, arm_address, dead_letter_queue, queue_name
 from tests.conftest import AMQP_URL, CLINICS
 from tests.e2e.test_gateway import _queue_depth
 from tests.waiting import until

@@ -17,9 +17,9 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from services.signature.ca import DevCA
-from shared.certs import KeyPurpose
-from shared.clock import Clock
 from shared.mesh import Mesh
+from shared.wire.certs import KeyPurpose
+from shared.wire.clock import Clock
 from tests.conftest import ASTANA, People
 from tests.e2e.browser import assert_accessible, key_file, launch, snapshot
 from tests.e2e.citizens import PASSWORD, Citizen

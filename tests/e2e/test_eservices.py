@@ -22,15 +22,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.signature.ca import DevCA
-from shared import cms
-from shared.certs import KeyPurpose
-from shared.clock import Clock
-from shared.gost import GostPublicKey
-from shared.ids import make_iin
-from shared.jws import sign_compact
-from shared.keys import public_key
 from shared.mesh import Mesh
-from shared.topology import arm_address, portal_changes_exchange, queue_name
+from shared.wire import cms
+from shared.wire.certs import KeyPurpose
+from shared.wire.clock import Clock
+from shared.wire.gost import GostPublicKey
+from shared.wire.ids import make_iin
+from shared.wire.jws import sign_compact
+from shared.wire.keys import public_key
+from shared.wire.topology import arm_address, portal_changes_exchange, queue_name
 from tests.conftest import AMQP_URL, NURA, People, free_port
 from tests.e2e.citizens import PASSWORD, ApiFailure, Citizen
 from tests.e2e.test_gateway import _queue_depth
@@ -64,7 +64,7 @@ def tomorrow_slots(clock: Clock, hour: int = 8, count: int = 10, minutes: int = 
 
 async def signature_service_sees_revoked(mesh: Mesh, key, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
     """Wait until the signature service has re-read the CRL that revokes ``key``."""
-    from shared.jws import sign_compact
+    from shared.wire.jws import sign_compact
 
     jws = sign_compact(b"{}", key.key, key.chain)
 
@@ -472,7 +472,7 @@ async def test_signature_refusals_at_condition_2(
     elif fault == "other_content":
         content = prepared["document"].replace("температура", "кашель").encode()
     if fault == "tampered":
-        from shared.jws import sign_compact
+        from shared.wire.jws import sign_compact
 
         header, payload, signature = sign_compact(
             prepared["document"].encode(), citizen.key.key, citizen.key.chain

@@ -11,15 +11,15 @@ import httpx
 import pytest
 
 from services.signature.ca import OPERATOR_BIN, DevCA
-from shared.bus import Bus
-from shared.certs import TrustStore
-from shared.clock import Clock
-from shared.contracts import PERSON_LOOKUP, PING, PONG
-from shared.envelope import ServiceIdentity, open_envelope, seal
 from shared.mesh import Mesh
-from shared.messaging import MeshClient, MeshEndpoint
-from shared.refusals import Refusal, RefusalError
-from shared.topology import arm_address, dead_letter_queue, queue_name
+from shared.messaging.bus import Bus
+from shared.messaging.dispatch import MeshClient, MeshEndpoint
+from shared.wire.certs import TrustStore
+from shared.wire.clock import Clock
+from shared.wire.contracts import PERSON_LOOKUP, PING, PONG
+from shared.wire.envelope import ServiceIdentity, open_envelope, seal
+from shared.wire.refusals import Refusal, RefusalError
+from shared.wire.topology import arm_address, dead_letter_queue, queue_name
 from tests.conftest import AMQP_URL, CLINICS, OPERATOR_TOKEN, free_port, identity
 from tests.helpers.metrics import metric_total
 from tests.waiting import until
@@ -308,9 +308,9 @@ async def test_a_synchronous_request_nobody_waits_for_any_more_is_dropped(
 ) -> None:
     """A lookup the gateway accepted a minute ago (the service was down meanwhile) is dropped unanswered;
     the same lookup accepted just now is answered."""
-    from shared.bus import RequestTimeout
-    from shared.envelope import peek
-    from shared.stamp import STAMP_HEADER, make_stamp
+    from shared.messaging.bus import RequestTimeout
+    from shared.wire.envelope import peek
+    from shared.wire.stamp import STAMP_HEADER, make_stamp
 
     message_id, raw = seal(
         identity(mesh, "portal"), type=PERSON_LOOKUP, recipient="gbd_fl", payload={"iin": some_iin}, clock=clock
@@ -339,8 +339,9 @@ async def test_a_synchronous_request_nobody_waits_for_any_more_is_dropped(
 
 
 async def test_redrive_moves_transactions_back_and_drops_synchronous_requests(mesh: Mesh) -> None:
-    from shared.redrive import redrive
-    from shared.topology import DeadLetterLimits, declare
+    from shared.messaging.redrive import redrive
+    from shared.messaging.topology import declare
+    from shared.wire.topology import DeadLetterLimits
 
     namespace = f"redrive-{uuid.uuid4().hex[:6]}"
     connection = await aio_pika.connect(AMQP_URL)
@@ -367,7 +368,8 @@ async def test_redrive_moves_transactions_back_and_drops_synchronous_requests(me
 
 
 async def test_dead_letter_queues_are_bounded_in_length_and_in_age() -> None:
-    from shared.topology import DeadLetterLimits, declare
+    from shared.messaging.topology import declare
+    from shared.wire.topology import DeadLetterLimits
 
     namespace = f"bounded-{uuid.uuid4().hex[:6]}"
     connection = await aio_pika.connect(AMQP_URL)
@@ -460,8 +462,8 @@ async def test_a_stamp_is_bound_to_how_the_message_is_delivered(
     mesh: Mesh, bus: Bus, store: TrustStore, some_iin: str, clock: Clock
 ) -> None:
     """A queued message's stamp cannot carry a request awaiting a reply (nor the other way round)."""
-    from shared.envelope import peek
-    from shared.stamp import STAMP_HEADER, make_stamp
+    from shared.wire.envelope import peek
+    from shared.wire.stamp import STAMP_HEADER, make_stamp
 
     message_id, raw = seal(
         identity(mesh, "portal"), type=PERSON_LOOKUP, recipient="gbd_fl", payload={"iin": some_iin}, clock=clock

@@ -21,16 +21,16 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from shared.bus import Bus
-from shared.canonical import canonical_json
-from shared.certs import TrustStore
-from shared.clock import Clock
-from shared.contracts import ESERVICE_STATUS
-from shared.envelope import peek, seal
-from shared.jws import b64url_encode, sign_compact
 from shared.mesh import Mesh
-from shared.stamp import STAMP_HEADER, make_stamp
-from shared.topology import arm_address, dead_letter_queue, queue_name
+from shared.messaging.bus import Bus
+from shared.wire.canonical import canonical_json
+from shared.wire.certs import TrustStore
+from shared.wire.clock import Clock
+from shared.wire.contracts import ESERVICE_STATUS
+from shared.wire.envelope import peek, seal
+from shared.wire.jws import b64url_encode, sign_compact
+from shared.wire.stamp import STAMP_HEADER, make_stamp
+from shared.wire.topology import arm_address, dead_letter_queue, queue_name
 from tests.conftest import People, identity
 from tests.e2e.citizens import PASSWORD, ApiFailure, Citizen
 from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from services.signature.ca import DevCA
-from shared.clock import Clock
 from shared.mesh import SERVICE_PORTS, Mesh
+from shared.wire.clock import Clock
 from tests.conftest import People
 from tests.e2e.citizens import Citizen
 

@@ -16,14 +16,14 @@ from cryptography.x509.oid import NameOID
 
 from services.gateway.access import DEFAULT_RIGHTS_FILE
 from services.signature.ca import OPERATOR_BIN
-from shared.bus import Bus
-from shared.certs import TrustStore
-from shared.clock import Clock
-from shared.contracts import PERSON_LOOKUP
-from shared.envelope import ServiceIdentity
 from shared.mesh import ROOT, Mesh
-from shared.messaging import MeshClient, MeshEndpoint
-from shared.refusals import Refusal, RefusalError
+from shared.messaging.bus import Bus
+from shared.messaging.dispatch import MeshClient, MeshEndpoint
+from shared.wire.certs import TrustStore
+from shared.wire.clock import Clock
+from shared.wire.contracts import PERSON_LOOKUP
+from shared.wire.envelope import ServiceIdentity
+from shared.wire.refusals import Refusal, RefusalError
 
 PARTNER = "mz.eregistry"
 

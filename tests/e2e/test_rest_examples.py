@@ -56,7 +56,7 @@ async def test_the_nca_key_example_signs_as_jws_and_cms(mesh: Mesh, ca: DevCA, p
     """docs/signing.md's example, run as printed: НУЦ's own GOST test key file signs a document both ways
     (judged here with НУЦ's test CA at a moment its material was current), and a GOST key file of the
     mesh's CA is judged valid both ways by the running signature service."""
-    from shared.documents import verify_document
+    from shared.wire.documents import verify_document
     from tests.nca import GOST_PERSON_IIN, NCA, VECTORS, WHILE_GOST_CRL_CURRENT
 
     script = str(EXAMPLES / "sign_with_nca_key.py")

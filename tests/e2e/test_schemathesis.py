@@ -22,8 +22,8 @@ from schemathesis.checks import (
 )
 
 from services.signature.ca import DevCA, Issued
-from shared.jws import sign_compact
 from shared.mesh import Mesh
+from shared.wire.jws import sign_compact
 from tests.conftest import OPERATOR_TOKEN, People
 from tests.e2e.citizens import PASSWORD
 from tests.e2e.staff import STAFF_PASSWORD, member

@@ -13,11 +13,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from services.signature.ca import DevCA
-from shared.certs import KeyPurpose
-from shared.clock import Clock
-from shared.jws import b64url_encode, sign_compact
 from shared.mesh import Mesh
-from shared.messaging import MeshClient
+from shared.messaging.dispatch import MeshClient
+from shared.wire.certs import KeyPurpose
+from shared.wire.clock import Clock
+from shared.wire.jws import b64url_encode, sign_compact
 from tests.waiting import until
 
 IIN = "850315300019"

@@ -21,10 +21,10 @@ from cryptography.x509.oid import NameOID
 from pypdf import PdfReader
 
 from services.signature.ca import DevCA, person_subject
-from shared.certs import Role
-from shared.clock import Clock
-from shared.ids import make_iin
 from shared.mesh import Mesh
+from shared.wire.certs import Role
+from shared.wire.clock import Clock
+from shared.wire.ids import make_iin
 from tests.conftest import People
 from tests.e2e.citizens import ApiFailure, Citizen
 from tests.e2e.staff import CLINIC_NAMES, StaffClient, member

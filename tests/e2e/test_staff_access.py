@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from services.arm.models import PersonLookup
 from shared.db import Database
-from shared.ids import make_iin
 from shared.mesh import ROOT, Mesh
+from shared.wire.ids import make_iin
 from tests.conftest import People
 from tests.e2e.staff import STAFF_PASSWORD, member
 from tests.e2e.test_eservices import CLINIC_1, refused_with

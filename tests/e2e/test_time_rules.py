@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from services.signature.ca import DevCA
-from shared.clock import Clock
 from shared.demo import demo_citizens
 from shared.mesh import Mesh
+from shared.wire.clock import Clock
 from tests.conftest import POPULATION_SEED, POPULATION_SIZE, mesh_start_time, running_mesh
 from tests.e2e.citizens import Citizen
 from tests.e2e.staff import StaffClient, member

@@ -12,11 +12,11 @@ import subprocess
 import aio_pika
 import httpx
 
-from shared.contracts import PERSON_LOOKUP
 from shared.mesh import Mesh
-from shared.messaging import MeshClient
-from shared.redrive import redrive
-from shared.topology import SERVICES, arm_address, dead_letter_queue, portal_changes_exchange, queue_name
+from shared.messaging.dispatch import MeshClient
+from shared.messaging.redrive import redrive
+from shared.wire.contracts import PERSON_LOOKUP
+from shared.wire.topology import SERVICES, arm_address, dead_letter_queue, portal_changes_exchange, queue_name
 from tests.conftest import AMQP_URL, People
 from tests.e2e.faults import submit, tally
 from tests.e2e.test_eservices import CLINIC_1, CLINIC_4, HOME_CALL, citizens, listen

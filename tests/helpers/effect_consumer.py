@@ -18,15 +18,16 @@ from pathlib import Path
 
 from sqlalchemy import Column, MetaData, String, Table, insert
 
-from shared.bus import Bus
-from shared.certs import TrustStore
-from shared.clock import Clock
-from shared.contracts import PING
 from shared.db import Database
-from shared.envelope import ServiceIdentity
-from shared.inbox import Inbox
-from shared.messaging import Dispatcher, MeshEndpoint, MessageContext, Route
-from shared.topology import DeadLetterLimits, declare, queue_name
+from shared.messaging.bus import Bus
+from shared.messaging.dispatch import Dispatcher, MeshEndpoint, MessageContext, Route
+from shared.messaging.inbox import Inbox
+from shared.messaging.topology import declare
+from shared.wire.certs import TrustStore
+from shared.wire.clock import Clock
+from shared.wire.contracts import PING
+from shared.wire.envelope import ServiceIdentity
+from shared.wire.topology import DeadLetterLimits, queue_name
 
 LIMITS = DeadLetterLimits(max_length=1000, max_age_seconds=3600)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from types import SimpleNamespace
 
-from shared.clock import Clock
-from shared.messaging import Dispatcher
+from shared.messaging.dispatch import Dispatcher
+from shared.wire.clock import Clock
 
 
 def test_a_delivery_is_answered_once_and_a_new_delivery_again() -> None:

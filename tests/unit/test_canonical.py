@@ -10,7 +10,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.canonical import MAX_SAFE_INTEGER, _plain, canonical_json
+from shared.wire.canonical import MAX_SAFE_INTEGER, _plain, canonical_json
 
 # Text from all of Unicode, control characters, quotes, backslashes and astral characters included.
 TEXT = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(

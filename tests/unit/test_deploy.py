@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from shared.topology import SERVICES
+from shared.wire.topology import SERVICES
 
 COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "docker-compose.yml"
 
@@ -63,9 +63,9 @@ def test_the_ca_hands_each_service_its_own_key_and_everyone_the_public_part(tmp_
 
     from services.portal.config import PortalSettings
     from services.signature.ca import DevCA, bootstrap, deploy
-    from shared.certs import TrustStore
-    from shared.clock import Clock
-    from shared.envelope import ServiceIdentity, open_envelope, seal
+    from shared.wire.certs import TrustStore
+    from shared.wire.clock import Clock
+    from shared.wire.envelope import ServiceIdentity, open_envelope, seal
 
     clock = Clock()
     ca = DevCA(tmp_path / "ca", clock=clock)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.contracts import AttachmentForm, HomeCallForm
+from shared.wire.contracts import AttachmentForm, HomeCallForm
 
 INVISIBLE = {
     "bidi override": "\u202e",

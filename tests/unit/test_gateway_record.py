@@ -18,8 +18,8 @@ from services.gateway.journal import row
 from services.gateway.models import Base
 from services.gateway.service import Gateway, in_hand
 from shared import migrate
-from shared.envelope import Envelope
-from shared.refusals import Refusal
+from shared.wire.envelope import Envelope
+from shared.wire.refusals import Refusal
 from tests.databases import temporary_database
 
 NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)

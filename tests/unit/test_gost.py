@@ -1,4 +1,4 @@
-"""GOST 34.10-2015 and Streebog (shared.gost) against a second implementation (gostcrypto) and against
+"""GOST 34.10-2015 and Streebog (shared.wire.gost) against a second implementation (gostcrypto) and against
 НУЦ РК's own certificates and CRLs, whose signatures fix the Kazakh byte order."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from gostcrypto.gostsignature.gost_34_10_2012 import CURVES_R_1323565_1_024_2019
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import gost, keys
+from shared.wire import gost, keys
 from tests.nca import NCA, load_cert, load_crl
 
 REFERENCE_NAMES = {

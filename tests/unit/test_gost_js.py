@@ -1,4 +1,4 @@
-"""The page's GOST signer (shared/web/static/gost.js, run by Node.js) against shared/gost.py: the same
+"""The page's GOST signer (shared/web/static/gost.js, run by Node.js) against shared/wire/gost.py: the same
 Streebog digests, and signatures that the services' verifier accepts. Its tables are the generated ones."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from shared import gost
 from shared.web import gost_tables
+from shared.wire import gost
 
 STATIC = Path(gost_tables.__file__).parent / "static"
 SCRIPT = """

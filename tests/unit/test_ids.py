@@ -8,7 +8,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shared.ids import (
+from shared.population import generate
+from shared.wire.ids import (
     IdentifierProblem,
     InvalidIdentifier,
     check_digit,
@@ -18,7 +19,6 @@ from shared.ids import (
     parse_bin,
     parse_iin,
 )
-from shared.population import generate
 
 
 def test_design_examples() -> None:

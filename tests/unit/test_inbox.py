@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import MetaData, insert
 
 from shared.db import Database
-from shared.inbox import Inbox
+from shared.messaging.inbox import Inbox
 from tests.databases import temporary_database
 
 NOW = dt.datetime(2026, 12, 8, 9, 0, tzinfo=dt.UTC)

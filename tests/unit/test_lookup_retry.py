@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from services.arm import handlers
-from shared.bus import RequestTimeout
-from shared.refusals import Refusal, RefusalError
+from shared.messaging.bus import RequestTimeout
+from shared.wire.refusals import Refusal, RefusalError
 
 
 class FakeGateway:

@@ -118,7 +118,7 @@ async def test_replicas_seeding_at_once_seed_once(backend: str, tmp_path: Path) 
 async def test_stored_nonces_become_keys_within_their_citizen(backend: str, tmp_path: Path) -> None:
     """Portal 0004: a request stored with its bare nonce is rewritten to SignedRequest.once_key, so that it
     still counts once — and only for its own citizen — after the upgrade."""
-    from shared.contracts import ServiceKind, SignedRequest
+    from shared.wire.contracts import ServiceKind, SignedRequest
 
     metadata = migrate.service_metadata("portal")
     async with temporary_database(backend, tmp_path, MetaData()) as db:

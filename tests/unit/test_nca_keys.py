@@ -8,10 +8,10 @@ import datetime as dt
 
 import pytest
 
-from shared import cms, jws, keyfile
-from shared.certs import KeyPurpose
-from shared.documents import attach_content, signed_content, verify_document
-from shared.refusals import Refusal, RefusalError
+from shared.wire import cms, jws, keyfile
+from shared.wire.certs import KeyPurpose
+from shared.wire.documents import attach_content, signed_content, verify_document
+from shared.wire.refusals import Refusal, RefusalError
 from tests.nca import (
     AFTER_GOST_CERT,
     AFTER_GOST_CRL,
@@ -48,7 +48,7 @@ def test_the_head_of_an_organisation_is_read_with_bin_and_role() -> None:
 
 
 def keyfile_identity(chain):  # type: ignore[no-untyped-def]
-    from shared.certs import identity_of
+    from shared.wire.certs import identity_of
 
     return identity_of(chain[0])
 
@@ -197,7 +197,7 @@ def test_the_signature_service_gives_the_same_verdicts(
     signer, at: dt.datetime, expected: str | None, form: str
 ) -> None:  # type: ignore[no-untyped-def]
     from services.signature.service import verdict
-    from shared.contracts import VerifyRequest
+    from shared.wire.contracts import VerifyRequest
 
     key = signer()
     if form == "jws":
@@ -218,13 +218,13 @@ def test_an_envelope_chain_with_gost_keys(tmp_path) -> None:  # type: ignore[no-
     development CA's GOST issuing CA is accepted; a НУЦ person's key cannot speak for a service; a revoked
     НУЦ key is refused as revoked before anything else."""
     from services.signature.ca import DevCA
-    from shared.clock import Clock
-    from shared.envelope import ServiceIdentity, open_envelope, seal
+    from shared.wire.clock import Clock
+    from shared.wire.envelope import ServiceIdentity, open_envelope, seal
 
     ca = DevCA(tmp_path)
     issued = ca.issue_service("gbd_fl", "123456789021", key_type="gost")
     identity = ServiceIdentity(address="gbd_fl", key=issued.key, chain=issued.chain)  # type: ignore[arg-type]
-    from shared.certs import TrustStore
+    from shared.wire.certs import TrustStore
 
     store = TrustStore.from_files(tmp_path / "trust.pem", tmp_path / "crl")
     clock = Clock()
@@ -262,7 +262,7 @@ def test_the_signing_time_of_a_cms_is_honoured() -> None:
 def test_a_certificate_of_nobodys_ca_costs_no_gost_signature_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """The chain is judged before the signature: a large document "signed" under a certificate no trusted
     CA issued is refused without the milliseconds per kilobyte a GOST check would cost."""
-    from shared import gost
+    from shared.wire import gost
 
     calls: list[int] = []
     real_verify = gost.verify

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ValidationError
 
 from shared.http import form_error
 from shared.migrate import service_settings
-from shared.refusals import Refusal
-from shared.topology import SERVICES
+from shared.wire.refusals import Refusal
+from shared.wire.topology import SERVICES
 
 
 def app_of(service: str):  # type: ignore[no-untyped-def]
@@ -69,7 +69,7 @@ def test_a_form_error_lists_its_fields_instead_of_a_json_string() -> None:
 
 
 def test_the_portal_spells_out_each_services_form_and_the_iin_format() -> None:
-    from shared.contracts import FORMS, IIN_PATTERN
+    from shared.wire.contracts import FORMS, IIN_PATTERN
 
     components = app_of("portal").openapi()["components"]["schemas"]
     fields = components["PrepareIn"]["properties"]["fields"]

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services.signature.ca import DevCA
-from shared.certs import KeyPurpose, TrustStore
-from shared.refusals import Refusal, RefusalError
+from shared.wire.certs import KeyPurpose, TrustStore
+from shared.wire.refusals import Refusal, RefusalError
 
 NOW = dt.datetime.now(dt.UTC)
 IIN = "850315300019"

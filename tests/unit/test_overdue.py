@@ -14,9 +14,9 @@ from services.portal.config import PortalSettings
 from services.portal.models import Base as PortalBase
 from services.portal.models import Request
 from services.portal.service import PortalService
-from shared.clock import Clock
-from shared.contracts import ServiceKind
 from shared.db import Database
+from shared.wire.clock import Clock
+from shared.wire.contracts import ServiceKind
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 CLINIC_1, CLINIC_4 = "980440012347", "030740045218"

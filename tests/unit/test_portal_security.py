@@ -58,7 +58,7 @@ async def test_passwords_are_argon2_and_policy_is_enforced() -> None:
 async def test_expired_drafts_are_purged(db: Database) -> None:
     from services.portal.models import Draft
     from services.portal.service import PortalService
-    from shared.clock import Clock
+    from shared.wire.clock import Clock
 
     clock = Clock.starting_at(NOW)
     async with db.transaction() as session:

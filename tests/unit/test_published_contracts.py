@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from shared import asyncapi
-from shared.contracts import MESSAGE_TYPES
-from shared.refusals import Refusal
+from shared.wire.contracts import MESSAGE_TYPES
+from shared.wire.refusals import Refusal
 
 
 def test_the_published_files_are_current() -> None:

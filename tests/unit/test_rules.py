@@ -16,9 +16,9 @@ from services.arm.rules import (
     site_for_street,
 )
 from shared.calendar import WorkCalendar
-from shared.contracts import ServiceKind
 from shared.deadlines import deadline
-from shared.refusals import Refusal, RefusalError
+from shared.wire.contracts import ServiceKind
+from shared.wire.refusals import Refusal, RefusalError
 
 ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
 HOURS = WorkingHours.from_json(

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from services.signature.ca import DevCA
-from shared.certs import KeyPurpose, Role, TrustStore, identity_of
-from shared.clock import Clock
-from shared.documents import verify_clinic_result, verify_document
-from shared.envelope import ServiceIdentity, open_envelope, seal
-from shared.jws import b64url_encode, sign_compact
-from shared.refusals import Refusal, RefusalError
+from shared.wire.certs import KeyPurpose, Role, TrustStore, identity_of
+from shared.wire.clock import Clock
+from shared.wire.documents import verify_clinic_result, verify_document
+from shared.wire.envelope import ServiceIdentity, open_envelope, seal
+from shared.wire.jws import b64url_encode, sign_compact
+from shared.wire.refusals import Refusal, RefusalError
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -163,7 +163,7 @@ def test_envelope_verification(dev_ca: DevCA, trust: TrustStore) -> None:
 
 
 def test_base64url_is_strict() -> None:
-    from shared.jws import JwsError, b64url_decode
+    from shared.wire.jws import JwsError, b64url_decode
 
     assert b64url_decode("YWI") == b"ab"
     for text in ("YW\x00I", "YWI=", "YW I", "YW+I", "YW/I", "Y"):
@@ -190,7 +190,7 @@ def test_a_clinic_result_needs_a_person_with_the_right_to_sign(dev_ca: DevCA, tr
 
 def test_files_travelling_with_a_request_must_be_exactly_the_signed_ones() -> None:
     from shared.attachments import check_files, file_of
-    from shared.contracts import AttachedDocument
+    from shared.wire.contracts import AttachedDocument
 
     pdf = b"%PDF-1.4 scan"
     named = AttachedDocument(name="scan", media_type="application/pdf", sha256=file_of(pdf).sha256, size=len(pdf))

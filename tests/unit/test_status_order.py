@@ -14,10 +14,10 @@ from sqlalchemy import select
 from services.portal.config import PortalSettings
 from services.portal.models import Base, Request, RequestEvent
 from services.portal.service import PortalService
-from shared.clock import Clock
-from shared.contracts import EServiceStatus
 from shared.db import Database
-from shared.refusals import Refusal
+from shared.wire.clock import Clock
+from shared.wire.contracts import EServiceStatus
+from shared.wire.refusals import Refusal
 from tests.waiting import until
 
 CLINIC = "980440012347"
@@ -155,8 +155,8 @@ async def test_a_result_not_signed_by_a_person_with_the_signing_right_makes_the_
 ) -> None:
     """The portal checks the clinic's result: the clinic's БИН *and* a person with the right to sign."""
     from services.signature.ca import DevCA
-    from shared.certs import Role, TrustStore
-    from shared.jws import sign_compact
+    from shared.wire.certs import Role, TrustStore
+    from shared.wire.jws import sign_compact
 
     ca = DevCA(tmp_path / "pki")
     store = TrustStore.from_files(ca.folder / "trust.pem", ca.folder / "crl", refresh_seconds=0)
@@ -181,9 +181,9 @@ async def test_two_statuses_of_a_clinic_filed_request_applied_at_once_file_it_on
     import asyncpg
 
     from services.signature.ca import DevCA
-    from shared.canonical import canonical_json
-    from shared.certs import TrustStore
-    from shared.jws import sign_compact
+    from shared.wire.canonical import canonical_json
+    from shared.wire.certs import TrustStore
+    from shared.wire.jws import sign_compact
     from tests.databases import POSTGRES_URL, temporary_database
 
     ca = DevCA(tmp_path / "pki")

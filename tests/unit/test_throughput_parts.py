@@ -253,10 +253,10 @@ async def test_the_portal_sheds_a_full_clinics_new_work_before_anything_is_held_
     from services.portal.models import Base, Citizen, Draft
     from services.portal.service import PortalService
     from services.signature.ca import DevCA
-    from shared.clock import Clock
-    from shared.contracts import DOCUMENT_VERIFY, ServiceKind
     from shared.http import ApiError
-    from shared.jws import sign_compact
+    from shared.wire.clock import Clock
+    from shared.wire.contracts import DOCUMENT_VERIFY, ServiceKind
+    from shared.wire.jws import sign_compact
 
     clinic, now = "980440012347", dt.datetime.now(dt.UTC)
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'portal.db'}")

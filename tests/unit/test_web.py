@@ -7,11 +7,11 @@ import importlib
 
 import pytest
 
-from shared.contracts import ServiceKind
 from shared.web import astana_time, csrf_token, local_path, postal_address
 from shared.web.catalogues import check, extract
 from shared.web.forms import empty_values, form_fields
 from shared.web.i18n import LANGUAGES, translator
+from shared.wire.contracts import ServiceKind
 
 
 def test_both_catalogues_hold_every_text_of_the_pages_translated() -> None:

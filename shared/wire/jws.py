@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from shared import gost, keys
+from shared.wire import gost, keys
 
 GOST_512 = "KZ-GOST-2015-512"
 GOST_256 = "KZ-GOST-2015-256"

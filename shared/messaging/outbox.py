@@ -18,7 +18,7 @@ from sqlalchemy import Column, MetaData, String, Table, Text, insert, select, up
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database, UtcDateTime
-from shared.messaging import MeshClient
+from shared.messaging.dispatch import MeshClient
 
 log = logging.getLogger(__name__)
 

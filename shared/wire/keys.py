@@ -3,7 +3,7 @@
 ``cryptography`` parses every certificate and CRL НУЦ РК issues, but ``public_key()``,
 ``verify_directly_issued_by`` and ``is_signature_valid`` refuse GOST keys. This module gives the rest of
 the mesh one place to ask "what is this certificate's key" and "did this issuer sign that", answering for
-GOST with :mod:`shared.gost` and for everything else with ``cryptography``. A key or signature algorithm
+GOST with :mod:`shared.wire.gost` and for everything else with ``cryptography``. A key or signature algorithm
 the mesh does not support raises :class:`UnsupportedAlgorithm`, which the callers turn into the refusal
 ``CERT_UNSUPPORTED_ALGORITHM`` — never a 500.
 """
@@ -21,7 +21,7 @@ from cryptography.exceptions import UnsupportedAlgorithm as _LibraryUnsupported
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from shared import gost
+from shared.wire import gost
 
 # НУЦ's CA names are longer than RFC 5280's 64-character bound on a common name (69 for the GOST 2022 CA);
 # the certificates are what the national CA issues, so the library's warning on every parse is only noise.

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from shared import gost, keys
+from shared.wire import gost, keys
 
 MAX_CMS_BYTES = 256 * 1024
 

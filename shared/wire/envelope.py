@@ -18,11 +18,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.canonical import UnacceptableJson, canonical_json, loads_strict
-from shared.certs import CertIdentity, TrustStore
-from shared.clock import Clock
-from shared.jws import JwsError, SigningKey, parse, sign_detached, verify_signature
-from shared.refusals import Refusal, RefusalError
+from shared.wire.canonical import UnacceptableJson, canonical_json, loads_strict
+from shared.wire.certs import CertIdentity, TrustStore
+from shared.wire.clock import Clock
+from shared.wire.jws import JwsError, SigningKey, parse, sign_detached, verify_signature
+from shared.wire.refusals import Refusal, RefusalError
 
 MAX_TTL = dt.timedelta(days=1)
 CLOCK_SKEW = dt.timedelta(seconds=30)

@@ -20,18 +20,18 @@ from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.bus import Bus, Unprocessable
-from shared.certs import CertIdentity, TrustStore
-from shared.clock import Clock
-from shared.contracts import MESSAGE_TYPES, PING, PONG, REFUSAL, RefusalPayload, reply_type
 from shared.db import Database
-from shared.envelope import Envelope, ServiceIdentity, open_envelope, peek, seal
-from shared.inbox import Inbox
 from shared.logs import CORRELATION
+from shared.messaging.bus import Bus, Unprocessable
+from shared.messaging.inbox import Inbox
 from shared.metrics import BUS_LATENCY, BUS_MESSAGES, REFUSALS
-from shared.refusals import Refusal, RefusalError, refusal_text
-from shared.stamp import STAMP_HEADER, check_stamp
-from shared.topology import GATEWAY, queue_name
+from shared.wire.certs import CertIdentity, TrustStore
+from shared.wire.clock import Clock
+from shared.wire.contracts import MESSAGE_TYPES, PING, PONG, REFUSAL, RefusalPayload, reply_type
+from shared.wire.envelope import Envelope, ServiceIdentity, open_envelope, peek, seal
+from shared.wire.refusals import Refusal, RefusalError, refusal_text
+from shared.wire.stamp import STAMP_HEADER, check_stamp
+from shared.wire.topology import GATEWAY, queue_name
 
 log = logging.getLogger(__name__)
 KNOWN_TYPES = MESSAGE_TYPES | {reply_type(t) for t in MESSAGE_TYPES}

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shared.cms import looks_like_cms
-from shared.refusals import Refusal, RefusalError
+from shared.wire.cms import looks_like_cms
+from shared.wire.refusals import Refusal, RefusalError
 
 # Message types (envelope ``type``).
 PING = "ping"

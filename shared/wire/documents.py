@@ -1,7 +1,7 @@
 """Signed documents: a citizen's or clinic's signature, checked end to end (condition 2 of diagram 1).
 
 A document is signed either as a compact JWS or as a CMS SignedData in base64, the form NCALayer gives
-(``shared.cms``); both are told apart by their shape and checked the same way afterwards.
+(``shared.wire.cms``); both are told apart by their shape and checked the same way afterwards.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared import cms
-from shared.certs import CertIdentity, KeyPurpose, Role, TrustStore
-from shared.jws import JwsError, JwsProblem, parse, verify_signature
-from shared.refusals import Refusal, RefusalError
+from shared.wire import cms
+from shared.wire.certs import CertIdentity, KeyPurpose, Role, TrustStore
+from shared.wire.jws import JwsError, JwsProblem, parse, verify_signature
+from shared.wire.refusals import Refusal, RefusalError
 
 
 @dataclass(frozen=True, slots=True)

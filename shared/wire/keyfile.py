@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.padding import PKCS7
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from shared import gost
-from shared.keys import UnsupportedAlgorithm, public_key
+from shared.wire import gost
+from shared.wire.keys import UnsupportedAlgorithm, public_key
 
 _PBE_3DES = "1.2.840.113549.1.12.1.3"
 _PBE_RC2_40 = "1.2.840.113549.1.12.1.6"

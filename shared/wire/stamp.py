@@ -14,13 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from shared.canonical import canonical_json
-from shared.certs import TrustStore
-from shared.documents import verify_document
-from shared.envelope import Envelope, ServiceIdentity
-from shared.jws import sign_compact
-from shared.refusals import Refusal, RefusalError
-from shared.topology import GATEWAY
+from shared.wire.canonical import canonical_json
+from shared.wire.certs import TrustStore
+from shared.wire.documents import verify_document
+from shared.wire.envelope import Envelope, ServiceIdentity
+from shared.wire.jws import sign_compact
+from shared.wire.refusals import Refusal, RefusalError
+from shared.wire.topology import GATEWAY
 
 STAMP_HEADER = "x-emhana-gateway-stamp"
 

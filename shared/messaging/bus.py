@@ -30,7 +30,7 @@ from aio_pika.abc import (
 )
 
 from shared.metrics import DEAD_LETTERED, DROPPED
-from shared.topology import DIRECT_REPLY_TO
+from shared.wire.topology import DIRECT_REPLY_TO
 
 log = logging.getLogger(__name__)
 

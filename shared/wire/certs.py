@@ -22,9 +22,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from shared import keys
-from shared.clock import Clock
-from shared.refusals import Refusal, RefusalError
+from shared.wire import keys
+from shared.wire.clock import Clock
+from shared.wire.refusals import Refusal, RefusalError
 
 log = logging.getLogger(__name__)
 

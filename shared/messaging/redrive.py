@@ -1,4 +1,4 @@
-"""Move dead-lettered messages back to their queue: ``python -m shared.redrive <address> [--namespace NS]``.
+"""Move dead-lettered messages back to their queue: ``python -m shared.messaging.redrive <address> [--namespace NS]``.
 
 For operators, after the cause is fixed (a service that failed on every delivery, a broker incident).
 Each message is republished with a confirm and only then removed from the dead-letter queue, so nothing
@@ -15,7 +15,7 @@ import sys
 
 import aio_pika
 
-from shared.topology import dead_letter_queue, queue_name
+from shared.wire.topology import dead_letter_queue, queue_name
 
 
 async def redrive(amqp_url: str, namespace: str, address: str, limit: int | None = None) -> int:
@@ -56,7 +56,7 @@ async def redrive(amqp_url: str, namespace: str, address: str, limit: int | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.redrive", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m shared.messaging.redrive", description=__doc__.splitlines()[0])
     parser.add_argument("address", help="e.g. gateway, portal, arm.980440012347")
     parser.add_argument("--namespace", default=os.environ.get("EMHANA_NAMESPACE", "emhana"))
     parser.add_argument("--limit", type=int)
