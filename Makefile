@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install pinned dependencies
 
 run: $(STAMP) ## the whole mesh locally against AMQP_URL, demo data and certificates on first run
-	$(PY) -m shared.mesh $(if $(CLOCK_START),--clock-start $(CLOCK_START),)
+	$(PY) -m tools.launcher $(if $(CLOCK_START),--clock-start $(CLOCK_START),)
 
 NODE_STAMP := examples/rest/node_modules/.installed
 
@@ -50,7 +50,7 @@ down:
 	$(COMPOSE) -p emhana -f deploy/docker-compose.yml down
 
 restart: ## restart one service of a running `make run`: make restart SERVICE=portal
-	$(PY) -m shared.mesh --restart $(SERVICE)
+	$(PY) -m tools.launcher --restart $(SERVICE)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -40,17 +40,17 @@ from typing import Any
 
 import aio_pika
 
-from shared.calendar import WorkCalendar
-from shared.mesh import Mesh, check_broker
+from shared.demo.population import generate
 from shared.messaging.bus import Bus
 from shared.messaging.dispatch import MeshClient, MeshEndpoint
-from shared.population import generate
+from shared.rules.calendar import WorkCalendar
 from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
 from shared.wire.contracts import PERSON_LOOKUP
 from shared.wire.envelope import ServiceIdentity
 from shared.wire.topology import SERVICES
 from tests.conftest import free_port
+from tools.launcher import Mesh, check_broker
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
 
@@ -326,7 +326,7 @@ class Transactions:
 
     def __init__(self, mesh: Mesh, clock: Clock, size: int) -> None:
         from services.signature.ca import DevCA
-        from shared.demo import demo_citizens
+        from shared.demo.people import demo_citizens
 
         self.mesh, self.clock = mesh, clock
         self.ca = DevCA(mesh.pki_dir, clock=clock)

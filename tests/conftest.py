@@ -19,18 +19,18 @@ import aio_pika
 import pytest
 
 from services.signature.ca import DevCA
-from shared.calendar import WorkCalendar
-from shared.demo import DemoCitizens, demo_citizens
-from shared.mesh import Mesh
+from shared.demo.people import DemoCitizens, demo_citizens
+from shared.demo.population import SyntheticPerson
 from shared.messaging.bus import Bus
 from shared.messaging.dispatch import MeshClient, MeshEndpoint
-from shared.population import SyntheticPerson
-from shared.seed import load_clinics
+from shared.rules.calendar import WorkCalendar
+from shared.rules.clinics import load_clinics
 from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
 from shared.wire.envelope import ServiceIdentity
 from shared.wire.topology import SERVICE_ADDRESSES, SERVICES, arm_address, dead_letter_queue, queue_name
 from tests.e2e.citizens import Citizen
+from tools.launcher import Mesh
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
 POSTGRES_URL = os.environ.get("EMHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
@@ -247,7 +247,7 @@ def people(demo: DemoCitizens, mesh: Mesh) -> People:
 @pytest.fixture(scope="session")
 def some_iin() -> str:
     """A living person of the registry (the generator is deterministic for a seed)."""
-    from shared.population import generate
+    from shared.demo.population import generate
 
     return next(p.iin for p in generate(100, POPULATION_SEED) if p.alive)
 

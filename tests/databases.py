@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy import MetaData
 
-from shared.db import Database
+from shared.platform.db import Database
 
 POSTGRES_URL = os.environ.get("EMHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 

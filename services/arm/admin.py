@@ -25,9 +25,9 @@ from sqlalchemy import update
 from services.arm.config import ArmSettings
 from services.arm.models import Base, Clinic, Doctor, Staff, StaffToken
 from services.arm.roles import StaffRole
-from shared import auth, migrate
-from shared.db import Database
-from shared.http import ApiError
+from shared.platform import auth, migrate
+from shared.platform.db import Database
+from shared.platform.http import ApiError
 from shared.wire.clock import Clock
 from shared.wire.ids import InvalidIdentifier, parse_iin
 

@@ -34,9 +34,9 @@ from services.arm.schemas import (
     StaffTokenOut,
 )
 from services.arm.staff import StaffService
-from shared.attachments import UploadOut
-from shared.http import ApiError, error_responses, from_state, read_limited
 from shared.messaging.dispatch import refusal_payload
+from shared.platform.attachments import UploadOut
+from shared.platform.http import ApiError, error_responses, from_state, read_limited
 from shared.wire.contracts import MAX_DOCUMENT_BYTES, TEXT_PATTERN
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"], responses=error_responses(401, 403, 404, 409, 429, 504))

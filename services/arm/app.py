@@ -17,10 +17,10 @@ from services.arm.seed import seed, seed_staff
 from services.arm.service import ArmService
 from services.arm.staff import StaffService
 from shared.messaging.outbox import Outbox
-from shared.metrics import OVERDUE
-from shared.runtime import ServiceRuntime
-from shared.seed import load_clinics
-from shared.serve import serve
+from shared.platform.metrics import OVERDUE
+from shared.platform.runtime import ServiceRuntime
+from shared.platform.serve import serve
+from shared.rules.clinics import load_clinics
 from shared.wire.envelope import ServiceIdentity
 from shared.wire.topology import arm_address
 

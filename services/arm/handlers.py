@@ -8,10 +8,10 @@ from typing import Any
 
 from services.arm.catalogue import attachment_info, clinics_list, hosted_clinic
 from services.arm.service import ArmService, Prepared, status_reports, verify_request
-from shared.attachments import check_files
 from shared.messaging.bus import RequestTimeout
 from shared.messaging.dispatch import MeshClient, MessageContext, Route, basic_routes
-from shared.runtime import ServiceRuntime
+from shared.platform.attachments import check_files
+from shared.platform.runtime import ServiceRuntime
 from shared.wire.contracts import (
     ATTACHMENT_LOOKUP,
     CLINICS_LIST,

@@ -9,9 +9,9 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.attachments import UploadColumns
-from shared.auth import LoginCounterColumns, LoginSuccessColumns, TokenColumns
-from shared.db import UtcDateTime
+from shared.platform.attachments import UploadColumns
+from shared.platform.auth import LoginCounterColumns, LoginSuccessColumns, TokenColumns
+from shared.platform.db import UtcDateTime
 
 
 class Base(DeclarativeBase):

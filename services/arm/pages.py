@@ -26,7 +26,7 @@ from services.arm.models import Clinic, Doctor, Staff
 from services.arm.roles import Action
 from services.arm.schemas import AbsenceIn, AppointmentChangeIn, HomeCallChangeIn
 from services.arm.staff import StaffService
-from shared.http import ApiCode, ApiError, form_error, from_state
+from shared.platform.http import ApiCode, ApiError, form_error, from_state
 from shared.web import PAGE_FAILURES, SAME_SITE_FORM, GoTo, Pages, local_path
 from shared.web.documents import result_rows
 from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values

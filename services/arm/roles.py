@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Protocol
 
-from shared.http import ApiError
+from shared.platform.http import ApiError
 
 
 class StaffRole(StrEnum):

@@ -9,8 +9,8 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Sequence
 
-from shared.calendar import WorkCalendar, WorkingHours, parse_time
-from shared.guardians import ADULT_AGE, age_on
+from shared.rules.calendar import WorkCalendar, WorkingHours, parse_time
+from shared.rules.guardians import ADULT_AGE, age_on
 from shared.wire.refusals import Refusal, RefusalError
 
 __all__ = ["ADULT_AGE", "WorkingHours", "age_on", "call_category", "day_slots", "home_call_window", "site_for_street"]

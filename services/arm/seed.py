@@ -14,11 +14,11 @@ from sqlalchemy import func, insert, select
 
 from services.arm.models import Attachment, Clinic, Doctor, Site, Staff
 from services.arm.rules import site_for_street
-from shared.auth import hash_password
-from shared.db import Database, insert_or_ignore
-from shared.demo import demo_staff
-from shared.population import generate
-from shared.seed import ClinicsFile
+from shared.demo.people import demo_staff
+from shared.demo.population import generate
+from shared.platform.auth import hash_password
+from shared.platform.db import Database, insert_or_ignore
+from shared.rules.clinics import ClinicsFile
 
 log = logging.getLogger(__name__)
 DISTRICT_CLINICS = {"Сарыарка": "980440012347", "Есиль": "030740045218"}

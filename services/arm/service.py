@@ -39,10 +39,10 @@ from services.arm.rules import (
     home_call_window,
     site_for_street,
 )
-from shared.db import insert_or_ignore
-from shared.deadlines import deadline
-from shared.guardians import may_act_for
 from shared.messaging.dispatch import refusal_payload
+from shared.platform.db import insert_or_ignore
+from shared.rules.deadlines import deadline
+from shared.rules.guardians import may_act_for
 from shared.wire.canonical import canonical_json
 from shared.wire.certs import CertIdentity, TrustStore
 from shared.wire.clock import Clock

@@ -13,7 +13,7 @@ import segno
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from shared.deadlines import CONTACT_CENTRE
+from shared.rules.deadlines import CONTACT_CENTRE
 
 FONTS = Path(__file__).resolve().parents[2] / "shared" / "fonts"  # DejaVu Sans: Cyrillic and Kazakh letters
 CONTACT_CENTRE_LINE = f"Единый контакт-центр по вопросам оказания государственных услуг: {CONTACT_CENTRE}"

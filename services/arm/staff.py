@@ -44,14 +44,14 @@ from services.arm.models import (
 from services.arm.roles import Action
 from services.arm.service import ArmService, Prepared, follow_up, status_reports
 from services.arm.slip import attachment_slip, verification_code, verification_url
-from shared import attachments, auth
-from shared.calendar import WorkingHours
-from shared.db import Database
-from shared.deadlines import deadline
-from shared.http import ApiError, form_error
 from shared.messaging.bus import RequestTimeout
 from shared.messaging.dispatch import MeshClient
 from shared.messaging.outbox import Outbox
+from shared.platform import attachments, auth
+from shared.platform.db import Database
+from shared.platform.http import ApiError, form_error
+from shared.rules.calendar import WorkingHours
+from shared.rules.deadlines import deadline
 from shared.wire.canonical import canonical_json
 from shared.wire.certs import Role
 from shared.wire.clock import Clock

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 
 from services.gateway.models import JournalRow, Provider
-from shared.http import ApiError, error_responses
+from shared.platform.http import ApiError, error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["gateway"], responses=error_responses(401))
 _bearer = HTTPBearer(auto_error=False)

@@ -14,9 +14,9 @@ from services.gateway.config import GatewaySettings
 from services.gateway.handlers import GatewayHandler
 from services.gateway.models import Base
 from services.gateway.service import Gateway
-from shared.runtime import ServiceRuntime
-from shared.seed import load_clinics
-from shared.serve import serve
+from shared.platform.runtime import ServiceRuntime
+from shared.platform.serve import serve
+from shared.rules.clinics import load_clinics
 from shared.wire.topology import queue_name
 
 log = logging.getLogger(__name__)

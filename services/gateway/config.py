@@ -8,8 +8,8 @@ from typing import ClassVar
 from pydantic_settings import SettingsConfigDict
 
 from services.gateway.access import DEFAULT_RIGHTS_FILE
-from shared.seed import DEFAULT_CLINICS_FILE
-from shared.settings import Seconds, ServiceSettings
+from shared.platform.settings import Seconds, ServiceSettings
+from shared.rules.clinics import DEFAULT_CLINICS_FILE
 
 
 class GatewaySettings(ServiceSettings):

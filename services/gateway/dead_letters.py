@@ -12,7 +12,7 @@ from typing import Any
 from aio_pika.abc import AbstractChannel
 from pamqp import commands as spec
 
-from shared.metrics import DEAD_LETTER_AGE, DEAD_LETTER_MAX_LENGTH, DEAD_LETTERS
+from shared.platform.metrics import DEAD_LETTER_AGE, DEAD_LETTER_MAX_LENGTH, DEAD_LETTERS
 from shared.wire.topology import DeadLetterLimits, dead_letter_queue
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from aio_pika.exceptions import DeliveryError
 
 from services.gateway.journal import row
 from services.gateway.service import Gateway, in_hand
-from shared.logs import CORRELATION
 from shared.messaging.bus import RequestTimeout, Unprocessable
 from shared.messaging.dispatch import refusal_payload
+from shared.platform.logs import CORRELATION
 from shared.wire.contracts import REFUSAL
 from shared.wire.envelope import Envelope, peek, seal
 from shared.wire.refusals import Refusal, RefusalError

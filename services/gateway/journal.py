@@ -1,7 +1,7 @@
 """The gateway's journal and its record of accepted message ids, written by group commit.
 
 Accepted ids and journal rows of all the messages in hand are written together: one statement per kind
-for many messages (shared/groupcommit.py), each message still acked or answered only after its own rows
+for many messages (shared/platform/groupcommit.py), each message still acked or answered only after its own rows
 committed. The journal is also the record of what became of an accepted message
 (:meth:`Journal.finished`).
 """
@@ -17,10 +17,10 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.gateway.models import AcceptedMessage, JournalRow
-from shared.db import Database, insert_new_rows
-from shared.groupcommit import GroupCommit
 from shared.messaging.dispatch import KNOWN_TYPES
-from shared.metrics import ROUTED
+from shared.platform.db import Database, insert_new_rows
+from shared.platform.groupcommit import GroupCommit
+from shared.platform.metrics import ROUTED
 from shared.wire.contracts import ESERVICE_REQUEST, ESERVICE_STATUS
 from shared.wire.envelope import Envelope
 from shared.wire.refusals import Refusal

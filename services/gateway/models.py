@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UtcDateTime
+from shared.platform.db import UtcDateTime
 
 
 class Base(DeclarativeBase):

@@ -16,10 +16,10 @@ from sqlalchemy import delete, select
 from services.gateway.access import AccessRights
 from services.gateway.journal import Journal
 from services.gateway.models import AcceptedMessage, Provider
-from shared.db import upsert
 from shared.messaging.dispatch import GATEWAY_ANSWER_MARGIN_SECONDS
-from shared.runtime import ServiceRuntime
-from shared.seed import ClinicsFile
+from shared.platform.db import upsert
+from shared.platform.runtime import ServiceRuntime
+from shared.rules.clinics import ClinicsFile
 from shared.wire.envelope import MAX_TTL, Envelope, check_window, open_envelope
 from shared.wire.refusals import Refusal, RefusalError
 from shared.wire.topology import GATEWAY, SERVICE_ADDRESSES, arm_address

@@ -8,8 +8,8 @@ from services.gbd_fl.config import GbdFlSettings
 from services.gbd_fl.handlers import routes
 from services.gbd_fl.models import Base
 from services.gbd_fl.service import seed
-from shared.runtime import ServiceRuntime
-from shared.serve import serve
+from shared.platform.runtime import ServiceRuntime
+from shared.platform.serve import serve
 
 
 def create_app(settings: GbdFlSettings) -> FastAPI:

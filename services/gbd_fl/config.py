@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.platform.settings import ServiceSettings
 
 
 class GbdFlSettings(ServiceSettings):

@@ -6,7 +6,7 @@ from typing import Any
 
 from services.gbd_fl.service import lookup
 from shared.messaging.dispatch import MessageContext, Route, basic_routes
-from shared.runtime import ServiceRuntime
+from shared.platform.runtime import ServiceRuntime
 from shared.wire.contracts import PERSON_LOOKUP, PersonFound, PersonLookup, parse_payload
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.gbd_fl.models import PersonRow, RelationRow
-from shared.db import Database
-from shared.population import generate
+from shared.demo.population import generate
+from shared.platform.db import Database
 from shared.wire.contracts import Address, Person
 from shared.wire.ids import InvalidIdentifier, parse_iin
 from shared.wire.refusals import Refusal, RefusalError

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from shared.http import ApiError
+from shared.platform.http import ApiError
 
 # What remains of the limit after a sample above the target: the target over the latency seen (a queue
 # three times too long is cut to a third's worth), within these bounds.

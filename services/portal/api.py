@@ -32,9 +32,9 @@ from services.portal.schemas import (
     TokenOut,
 )
 from services.portal.service import TITLES, WAITING, PortalService, refusal_body
-from shared.attachments import UploadOut
-from shared.deadlines import CONTACT_CENTRE, deadline_text
-from shared.http import ApiError, error_responses, from_state, read_limited
+from shared.platform.attachments import UploadOut
+from shared.platform.http import ApiError, error_responses, from_state, read_limited
+from shared.rules.deadlines import CONTACT_CENTRE, deadline_text
 from shared.wire.contracts import (
     CLINICS_LIST,
     CODE_PATTERN,

@@ -13,9 +13,9 @@ from services.portal.config import PortalSettings
 from services.portal.handlers import routes
 from services.portal.models import Base
 from services.portal.service import PortalService
-from shared.metrics import LONG_POLLS
-from shared.runtime import ServiceRuntime
-from shared.serve import serve
+from shared.platform.metrics import LONG_POLLS
+from shared.platform.runtime import ServiceRuntime
+from shared.platform.serve import serve
 from shared.wire.topology import portal_changes_exchange
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import Seconds, ServiceSettings
+from shared.platform.settings import Seconds, ServiceSettings
 
 
 class PortalSettings(ServiceSettings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.portal.service import PortalService
 from shared.messaging.dispatch import MessageContext, Route, basic_routes
-from shared.runtime import ServiceRuntime
+from shared.platform.runtime import ServiceRuntime
 from shared.wire.contracts import ESERVICE_STATUS, REFUSAL, EServiceStatus, RefusalPayload, parse_payload
 
 

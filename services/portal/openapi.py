@@ -1,7 +1,7 @@
 """The portal's OpenAPI document with each e-service's form spelled out.
 
 ``POST /requests/prepare`` takes ``fields`` whose shape depends on ``service``; the portal validates them
-with the service's form (``shared.contracts.FORMS``) so that a wrong form is refused with the fields it
+with the service's form (``shared.wire.contracts.FORMS``) so that a wrong form is refused with the fields it
 breaks. The generated document would show a bare object there; this adds the forms as components and
 describes ``fields`` as one of them, with every format rule (ИИН pattern, phone, dates).
 """

@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.portal.models import Citizen
 from services.portal.service import WAITING, PortalService
-from shared.deadlines import CONTACT_CENTRE, deadline_text
-from shared.http import ApiError, from_state
+from shared.platform.http import ApiError, from_state
+from shared.rules.deadlines import CONTACT_CENTRE, deadline_text
 from shared.web import PAGE_FAILURES, SAME_SITE_FORM, Pages, local_path
 from shared.web.documents import result_pdf, result_rows
 from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values

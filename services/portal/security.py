@@ -1,4 +1,4 @@
-"""Citizen authentication: the portal's password policy over :mod:`shared.auth` (Argon2 hashes, expiring
+"""Citizen authentication: the portal's password policy over :mod:`shared.platform.auth` (Argon2 hashes, expiring
 revocable tokens, throttled logins) on the portal's own tables."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.portal.config import PortalSettings
 from services.portal.models import Citizen, Token
-from shared import auth
-from shared.auth import hash_password, token_hash, verify_password
-from shared.db import Database
+from shared.platform import auth
+from shared.platform.auth import hash_password, token_hash, verify_password
+from shared.platform.db import Database
 
 __all__ = ["hash_password", "token_hash", "verify_password"]
 

@@ -38,19 +38,20 @@ from services.portal.models import (
     Token,
     Upload,
 )
-from shared import attachments, deadlines
-from shared.auth import Throttle
-from shared.calendar import WorkingHours
-from shared.db import Database, insert_or_ignore, upsert
-from shared.groupcommit import GroupCommit
-from shared.guardians import may_act_for
-from shared.http import ApiError, form_error
-from shared.logs import CORRELATION
 from shared.messaging.bus import RequestTimeout
 from shared.messaging.dispatch import MeshClient
-from shared.metrics import OVERDUE
-from shared.seed import load_clinics
-from shared.steps import StepTimes
+from shared.platform import attachments
+from shared.platform.auth import Throttle
+from shared.platform.db import Database, insert_or_ignore, upsert
+from shared.platform.groupcommit import GroupCommit
+from shared.platform.http import ApiError, form_error
+from shared.platform.logs import CORRELATION
+from shared.platform.metrics import OVERDUE
+from shared.platform.steps import StepTimes
+from shared.rules import deadlines
+from shared.rules.calendar import WorkingHours
+from shared.rules.clinics import load_clinics
+from shared.rules.guardians import may_act_for
 from shared.wire.canonical import canonical_json
 from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
@@ -331,7 +332,7 @@ class PortalService:
         )
 
     def deadline(self, service: ServiceKind, submitted: dt.datetime, clinic_bin: str) -> dt.datetime:
-        """Приложение 1, table 1, in the clinic's working time (see :mod:`shared.deadlines`)."""
+        """Приложение 1, table 1, in the clinic's working time (see :mod:`shared.rules.deadlines`)."""
         return deadlines.deadline(service, "portal", submitted, self.hours_of(clinic_bin))
 
     async def clinic_for(
@@ -603,7 +604,7 @@ class PortalService:
 
     @staticmethod
     async def _mark_sent(connection: AsyncConnection, marks: list[dict[str, Any]]) -> list[None]:
-        """Sent marks of many requests in one statement (group commit: see shared/groupcommit.py)."""
+        """Sent marks of many requests in one statement (group commit: see shared/platform/groupcommit.py)."""
         table = Request.__table__
         statement = update(table).where(table.c.id == bindparam("id_")).values(sent_at=bindparam("at_"))
         await connection.execute(statement, marks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from services.signature.service import verdict
-from shared.http import ApiError, error_responses
+from shared.platform.http import ApiError, error_responses
 from shared.wire.contracts import Verdict, VerifyRequest
 
 router = APIRouter(responses=error_responses(404))

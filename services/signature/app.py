@@ -13,8 +13,8 @@ from services.signature.api import router
 from services.signature.ca import DevCA
 from services.signature.config import SignatureSettings
 from services.signature.handlers import routes
-from shared.runtime import ServiceRuntime
-from shared.serve import serve
+from shared.platform.runtime import ServiceRuntime
+from shared.platform.serve import serve
 
 log = logging.getLogger(__name__)
 

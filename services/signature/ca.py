@@ -37,7 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services.signature import gost_issuer
 from services.signature.gost_issuer import GostKey
-from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
+from shared.demo import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
 from shared.wire import keyfile
 from shared.wire.certs import KeyPurpose, Role
 from shared.wire.clock import Clock
@@ -448,8 +448,8 @@ def bootstrap(
 ) -> None:
     """Issue what is missing: each service's certificate, each demo clinic's seal, its demo staff's employee
     certificates and demo citizens' keys."""
-    from shared.demo import demo_citizens, demo_staff
-    from shared.seed import load_clinics
+    from shared.demo.people import demo_citizens, demo_staff
+    from shared.rules.clinics import load_clinics
 
     issued = ca.folder / "issued"
     for service in SERVICES:

@@ -39,7 +39,7 @@ class GostKey:
 
     @property
     def signer(self) -> tuple[int, gost.Curve]:
-        """What :func:`shared.jws.sign_compact` and :func:`shared.cms.sign` take."""
+        """What :func:`shared.wire.jws.sign_compact` and :func:`shared.wire.cms.sign` take."""
         return self.private, gost.TC26_512_A
 
     def spki(self) -> bytes:

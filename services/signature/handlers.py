@@ -6,7 +6,7 @@ from typing import Any
 
 from services.signature.service import verdict
 from shared.messaging.dispatch import MessageContext, Route, basic_routes
-from shared.runtime import ServiceRuntime
+from shared.platform.runtime import ServiceRuntime
 from shared.wire.contracts import DOCUMENT_VERIFY, VerifyRequest, parse_payload
 
 

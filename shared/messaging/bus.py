@@ -29,7 +29,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from shared.metrics import DEAD_LETTERED, DROPPED
+from shared.platform.metrics import DEAD_LETTERED, DROPPED
 from shared.wire.topology import DIRECT_REPLY_TO
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Typed message handling over the gateway: the dispatcher behind every service queue, and the client.
 
 A handler receives a :class:`MessageContext` and returns a reply payload (or ``None``); it raises
-:class:`~shared.refusals.RefusalError` for a business refusal. Transactional routes run inside one
+:class:`~shared.wire.refusals.RefusalError` for a business refusal. Transactional routes run inside one
 database transaction that also records the message id and its sealed outcome (reply and follow-up
 messages), so a redelivered message re-sends the same outcome and never applies its effect twice.
 """
@@ -20,11 +20,11 @@ from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database
-from shared.logs import CORRELATION
 from shared.messaging.bus import Bus, Unprocessable
 from shared.messaging.inbox import Inbox
-from shared.metrics import BUS_LATENCY, BUS_MESSAGES, REFUSALS
+from shared.platform.db import Database
+from shared.platform.logs import CORRELATION
+from shared.platform.metrics import BUS_LATENCY, BUS_MESSAGES, REFUSALS
 from shared.wire.certs import CertIdentity, TrustStore
 from shared.wire.clock import Clock
 from shared.wire.contracts import MESSAGE_TYPES, PING, PONG, REFUSAL, RefusalPayload, reply_type
@@ -324,7 +324,7 @@ class MeshClient:
         """Ask ``recipient`` through the gateway and return the verified reply payload.
 
         Raises RefusalError with the refusal's code (from the recipient or the gateway) and
-        :class:`shared.bus.RequestTimeout` when nobody answers in time.
+        :class:`shared.messaging.bus.RequestTimeout` when nobody answers in time.
         """
         message_id, body = seal(
             self.identity,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Column, MetaData, String, Table, Text, bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import UtcDateTime
+from shared.platform.db import UtcDateTime
 
 
 class Inbox:

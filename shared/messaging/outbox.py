@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Column, MetaData, String, Table, Text, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database, UtcDateTime
 from shared.messaging.dispatch import MeshClient
+from shared.platform.db import Database, UtcDateTime
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Alembic's environment for every service: run on the connection :mod:`shared.migrate` hands over."""
+"""Alembic's environment for every service: run on the connection :mod:`shared.platform.migrate` hands over."""
 
 from alembic import context
 

@@ -23,11 +23,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from shared.attachments import UploadOut
-from shared.cli import ASTANA
-from shared.deadlines import CONTACT_CENTRE
-from shared.http import ApiCode, ApiError, read_limited, refusal_status
+from shared.platform.attachments import UploadOut
+from shared.platform.http import ApiCode, ApiError, read_limited, refusal_status
+from shared.rules.deadlines import CONTACT_CENTRE
 from shared.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
+from shared.wire.clock import ASTANA
 from shared.wire.contracts import MAX_DOCUMENT_BYTES
 from shared.wire.refusals import Refusal, RefusalError
 
@@ -323,7 +323,7 @@ class Pages:
             origin_host = urlsplit(origin).netloc  # "null" (a sandboxed or local page) has none
         except ValueError:  # not an address at all (e.g. "http://[")
             origin_host = ""
-        # Host only: a trusted proxy's X-Forwarded-Host has already replaced it (shared.http.ForwardedHeaders),
+        # Host only: a trusted proxy's X-Forwarded-Host has already replaced it (shared.platform.http.ForwardedHeaders),
         # and nobody else's is believed.
         if origin_host != request.headers.get("host"):
             raise ApiError(403, "FORBIDDEN", "the form was not sent from this site")

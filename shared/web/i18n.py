@@ -15,7 +15,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from shared.http import ApiCode
+from shared.platform.http import ApiCode
 from shared.wire.contracts import RequestStatus, ServiceKind
 from shared.wire.refusals import Refusal, refusal_text
 

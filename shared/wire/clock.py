@@ -2,13 +2,18 @@
 
 A clock is real time shifted by a fixed offset. The offset is a setting shared by every process of the
 mesh (``EMHANA_CLOCK_OFFSET_SECONDS``), so all services agree on "now" even when they start at different
-moments; ``python -m shared.mesh --clock-start 2026-11-24T16:30+05:00`` computes it once for all.
+moments; ``make run CLOCK_START=2026-11-24T16:30+05:00`` (the launcher, ``tools.launcher``) computes it
+once for all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+import zoneinfo
+
+# The time citizens and clinic staff read (UTC+5): pages and command-line tables show Astana time.
+ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
 
 
 class Clock:

@@ -5,7 +5,7 @@ pbeWithSHA1And3-KeyTripleDES-CBC, the certificates in an encrypted-data bag with
 pbeWithSHA1And40BitRC2-CBC, an HMAC-SHA1 over the whole. Only the private key inside is what the library
 cannot parse, so this module decrypts the bags itself (the PKCS#12 key derivation of RFC 7292 appendix B)
 and reads the GOST key: a PrivateKeyInfo whose privateKey holds the scalar, little-endian like the rest of
-the Kazakh profile. RSA and EC key files go to ``cryptography`` as before (:func:`shared.cli.load_key`).
+the Kazakh profile. RSA and EC key files go to ``cryptography`` as before (:func:`clients.common.load_key`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Services answer only what the gateway delivered (regulation: all exchange betwee
 time it accepted the message and whether it is a request awaiting a reply; the recipient checks it with
 the gateway's certificate. Expiry is judged at acceptance, so a transaction queued for a recipient that
 is down is still processed when it returns. A request's stamp lives only as long as its caller waits,
-and a service answers each one once (:class:`shared.messaging.Dispatcher`), so a stamped request copied
+and a service answers each one once (:class:`shared.messaging.dispatch.Dispatcher`), so a stamped request copied
 off a queue cannot be replayed for another answer.
 """
 

@@ -12,14 +12,14 @@ from typing import Any
 import httpx
 
 from services.signature.ca import DevCA, Issued
-from shared.mesh import Mesh
-from shared.population import SyntheticPerson
+from shared.demo.population import SyntheticPerson
 from shared.wire import cms
 from shared.wire.canonical import canonical_json
 from shared.wire.certs import Role
 from shared.wire.clock import Clock
 from shared.wire.contracts import Signature
 from shared.wire.jws import sign_compact
+from tools.launcher import Mesh
 
 PASSWORD = "Tulpar-Zhol-2026"
 SIGNING_RIGHT = Role.SIGNING_RIGHT.value

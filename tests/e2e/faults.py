@@ -11,11 +11,11 @@ import zoneinfo
 from collections import Counter
 from dataclasses import dataclass, field
 
-from shared.mesh import Mesh
 from tests.e2e.citizens import ApiFailure, Citizen
 from tests.e2e.staff import StaffClient, member
 from tests.e2e.test_eservices import CLINIC_4, HOME_CALL
 from tests.waiting import until
+from tools.launcher import Mesh
 
 ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
 COLUMNS = ("accepted", "completed", "refused", "failed", "lost", "stuck", "duplicated")

@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 
 from services.signature.ca import DevCA, Issued
-from shared.demo import DemoStaff, demo_staff
-from shared.mesh import Mesh
-from shared.seed import load_clinics
+from shared.demo.people import DemoStaff, demo_staff
+from shared.rules.clinics import load_clinics
 from shared.wire import cms
 from shared.wire.certs import Role
 from shared.wire.jws import sign_compact
 from tests.e2e.citizens import ApiFailure
+from tools.launcher import Mesh
 
 STAFF_PASSWORD = "Emhana-Staff-2026"
 CLINIC_NAMES = {c.bin: c.name for c in load_clinics().clinics}

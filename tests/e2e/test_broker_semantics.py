@@ -14,7 +14,6 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
-from shared.mesh import ROOT, Mesh
 from shared.messaging.bus import Bus
 from shared.messaging.dispatch import MeshClient
 from shared.messaging.topology import declare
@@ -23,6 +22,7 @@ from shared.wire.topology import DeadLetterLimits, arm_address, dead_letter_queu
 from tests.conftest import AMQP_URL, CLINICS
 from tests.e2e.test_gateway import _queue_depth
 from tests.waiting import until
+from tools.launcher import ROOT, Mesh
 
 CLINIC = arm_address(CLINICS[1].bin)
 

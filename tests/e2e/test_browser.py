@@ -17,7 +17,6 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from services.signature.ca import DevCA
-from shared.mesh import Mesh
 from shared.wire.certs import KeyPurpose
 from shared.wire.clock import Clock
 from tests.conftest import ASTANA, People
@@ -28,6 +27,7 @@ from tests.e2e.staff import STAFF_PASSWORD, StaffClient, member
 from tests.e2e.test_eservices import CLINIC_1, CLINIC_4
 from tests.nca import VECTORS
 from tests.waiting import until
+from tools.launcher import Mesh
 
 # The pages are the same code on either database; one mesh is enough for the browser.
 pytestmark = pytest.mark.parametrize("mesh", ["sqlite"], indirect=True)

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from services.signature.ca import DevCA
-from shared.mesh import ROOT, Mesh
 from tests.conftest import People
+from tools.launcher import ROOT, Mesh
 
 CLINIC_1 = "980440012347"
 
@@ -32,7 +32,7 @@ def emhana(mesh: Mesh, session: str, *args: str, password: str | None = None) ->
         "EMHANA_PORTAL_URL": mesh.url("portal"),
         "EMHANA_SIGNATURE_URL": mesh.url("signature"),
     }
-    return run_cli("services.portal.cli", env, *args, password=password)
+    return run_cli("clients.citizen", env, *args, password=password)
 
 
 @pytest.mark.usefixtures("mesh")
@@ -84,7 +84,7 @@ def test_cli_does_the_whole_flow(mesh: Mesh, ca: DevCA, people: People, tmp_path
 
 def emhana_staff(mesh: Mesh, session: str, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {"EMHANA_STAFF_SESSION": session, "EMHANA_ARM_URL": mesh.url("arm")}
-    return run_cli("services.arm.cli", env, *args, password=password)
+    return run_cli("clients.staff", env, *args, password=password)
 
 
 @pytest.mark.usefixtures("mesh")

@@ -8,10 +8,10 @@ import hashlib
 import pytest
 
 from services.signature.ca import DevCA
-from shared.mesh import Mesh
 from tests.conftest import People
 from tests.e2e.staff import StaffClient, member
 from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens, refused_with
+from tools.launcher import Mesh
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

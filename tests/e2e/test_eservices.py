@@ -22,7 +22,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.signature.ca import DevCA
-from shared.mesh import Mesh
 from shared.wire import cms
 from shared.wire.certs import KeyPurpose
 from shared.wire.clock import Clock
@@ -36,6 +35,7 @@ from tests.e2e.citizens import PASSWORD, ApiFailure, Citizen
 from tests.e2e.test_gateway import _queue_depth
 from tests.helpers.metrics import metric_total
 from tests.waiting import until
+from tools.launcher import Mesh
 
 CLINIC_1 = "980440012347"  # Поликлиника № 1: hours 08–20, attached: Сарыарка
 CLINIC_4 = "030740045218"  # Поликлиника № 4: attached: Есиль

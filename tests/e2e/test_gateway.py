@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from services.signature.ca import OPERATOR_BIN, DevCA
-from shared.mesh import Mesh
 from shared.messaging.bus import Bus
 from shared.messaging.dispatch import MeshClient, MeshEndpoint
 from shared.wire.certs import TrustStore
@@ -23,6 +22,7 @@ from shared.wire.topology import arm_address, dead_letter_queue, queue_name
 from tests.conftest import AMQP_URL, CLINICS, OPERATOR_TOKEN, free_port, identity
 from tests.helpers.metrics import metric_total
 from tests.waiting import until
+from tools.launcher import Mesh
 
 CLINIC = arm_address(CLINICS[0].bin)
 

@@ -21,7 +21,6 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from shared.mesh import Mesh
 from shared.messaging.bus import Bus
 from shared.wire.canonical import canonical_json
 from shared.wire.certs import TrustStore
@@ -36,6 +35,7 @@ from tests.e2e.citizens import PASSWORD, ApiFailure, Citizen
 from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens
 from tests.e2e.test_gateway import _queue_depth, send_raw
 from tests.waiting import until
+from tools.launcher import Mesh
 
 
 async def refused(call) -> ApiFailure:  # type: ignore[no-untyped-def]

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from services.signature.ca import DevCA
-from shared.mesh import SERVICE_PORTS, Mesh
 from shared.wire.clock import Clock
 from tests.conftest import People
 from tests.e2e.citizens import Citizen
+from tools.launcher import SERVICE_PORTS, Mesh
 
 BAD_PATH_VALUES = ["%00", "x" * 3000, "..%2F..%2Fetc", "ИИН", "-1"]
 BAD_BODIES: list[tuple[str, bytes]] = [

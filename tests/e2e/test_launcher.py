@@ -17,9 +17,9 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from shared.mesh import ROOT, SERVICE_PORTS, BrokerUnavailable, check_broker
 from tests.conftest import AMQP_URL, POPULATION_SEED, POPULATION_SIZE, _delete_queues, free_port
 from tests.waiting import until
+from tools.launcher import ROOT, SERVICE_PORTS, BrokerUnavailable, check_broker
 
 
 def launcher_env(ports: dict[str, int], namespace: str) -> dict[str, str]:
@@ -42,7 +42,7 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
     output = folder / "launcher.log"
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.mesh", "--var-dir", str(folder / "var")],
+            [sys.executable, "-m", "tools.launcher", "--var-dir", str(folder / "var")],
             cwd=folder,  # no .env there: the settings come from the environment
             env=env,
             stdout=sink,
@@ -86,7 +86,7 @@ async def test_the_launcher_uses_the_configured_ports_and_restarts_one_service(l
     before = pid_file.read_text()
     restart = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "shared.mesh", "--var-dir", str(folder / "var"), "--restart", "gbd_fl"],
+        [sys.executable, "-m", "tools.launcher", "--var-dir", str(folder / "var"), "--restart", "gbd_fl"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -110,7 +110,7 @@ async def test_a_taken_port_is_said_plainly(launched) -> None:  # type: ignore[n
     await launcher_up(output)
     second = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "shared.mesh", "--var-dir", str(folder / "second")],
+        [sys.executable, "-m", "tools.launcher", "--var-dir", str(folder / "second")],
         cwd=folder,
         env=env,
         capture_output=True,

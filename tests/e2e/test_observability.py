@@ -12,13 +12,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.signature.ca import DevCA
-from shared.demo import DemoCitizens
-from shared.mesh import Mesh
+from shared.demo.people import DemoCitizens
 from shared.wire.clock import Clock
 from tests.conftest import OPERATOR_TOKEN, People, mesh_start_time, running_mesh
 from tests.e2e.citizens import Citizen
 from tests.e2e.test_eservices import CLINIC_1, HOME_CALL, citizens
 from tests.waiting import until
+from tools.launcher import Mesh
 
 WATCHED = {
     "portal": ("emhana_http_requests_total", {"route": "/api/v1/requests/{draft_id}/sign", "status": "201"}),

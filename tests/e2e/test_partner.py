@@ -16,7 +16,6 @@ from cryptography.x509.oid import NameOID
 
 from services.gateway.access import DEFAULT_RIGHTS_FILE
 from services.signature.ca import OPERATOR_BIN
-from shared.mesh import ROOT, Mesh
 from shared.messaging.bus import Bus
 from shared.messaging.dispatch import MeshClient, MeshEndpoint
 from shared.wire.certs import TrustStore
@@ -24,6 +23,7 @@ from shared.wire.clock import Clock
 from shared.wire.contracts import PERSON_LOOKUP
 from shared.wire.envelope import ServiceIdentity
 from shared.wire.refusals import Refusal, RefusalError
+from tools.launcher import ROOT, Mesh
 
 PARTNER = "mz.eregistry"
 

@@ -11,10 +11,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from services.signature.ca import DevCA
-from shared.mesh import ROOT, Mesh
 from tests.conftest import People
 from tests.e2e.citizens import PASSWORD
 from tests.e2e.test_eservices import CLINIC_1, citizens
+from tools.launcher import ROOT, Mesh
 
 EXAMPLES = ROOT / "examples" / "rest"
 

@@ -22,12 +22,12 @@ from schemathesis.checks import (
 )
 
 from services.signature.ca import DevCA, Issued
-from shared.mesh import Mesh
 from shared.wire.jws import sign_compact
 from tests.conftest import OPERATOR_TOKEN, People
 from tests.e2e.citizens import PASSWORD
 from tests.e2e.staff import STAFF_PASSWORD, member
 from tests.e2e.test_eservices import CLINIC_1
+from tools.launcher import Mesh
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))

@@ -13,12 +13,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from services.signature.ca import DevCA
-from shared.mesh import Mesh
 from shared.messaging.dispatch import MeshClient
 from shared.wire.certs import KeyPurpose
 from shared.wire.clock import Clock
 from shared.wire.jws import b64url_encode, sign_compact
 from tests.waiting import until
+from tools.launcher import Mesh
 
 IIN = "850315300019"
 DOCUMENT = json.dumps({"service": "home_call", "iin": IIN, "nonce": "n-1"}).encode()

@@ -21,7 +21,6 @@ from cryptography.x509.oid import NameOID
 from pypdf import PdfReader
 
 from services.signature.ca import DevCA, person_subject
-from shared.mesh import Mesh
 from shared.wire.certs import Role
 from shared.wire.clock import Clock
 from shared.wire.ids import make_iin
@@ -37,6 +36,7 @@ from tests.e2e.test_eservices import (
     signature_service_sees_revoked,
 )
 from tests.waiting import until
+from tools.launcher import Mesh
 
 ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")
 StaffFactory = Callable[..., Awaitable[StaffClient]]

@@ -18,13 +18,13 @@ import pytest
 from sqlalchemy import select
 
 from services.arm.models import PersonLookup
-from shared.db import Database
-from shared.mesh import ROOT, Mesh
+from shared.platform.db import Database
 from shared.wire.ids import make_iin
 from tests.conftest import People
 from tests.e2e.staff import STAFF_PASSWORD, member
 from tests.e2e.test_eservices import CLINIC_1, refused_with
 from tests.e2e.test_staff import StaffFactory, staff_factory  # noqa: F401 - the fixture
+from tools.launcher import ROOT, Mesh
 
 PAGE = {"Accept": "text/html"}
 # What each role may do, as the README and diagram 2 give it: the registrar (and the head) files requests

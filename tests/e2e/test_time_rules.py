@@ -12,14 +12,14 @@ import httpx
 import pytest
 
 from services.signature.ca import DevCA
-from shared.demo import demo_citizens
-from shared.mesh import Mesh
+from shared.demo.people import demo_citizens
 from shared.wire.clock import Clock
 from tests.conftest import POPULATION_SEED, POPULATION_SIZE, mesh_start_time, running_mesh
 from tests.e2e.citizens import Citizen
 from tests.e2e.staff import StaffClient, member
 from tests.e2e.test_eservices import CLINIC_1, HOME_CALL
 from tests.waiting import until
+from tools.launcher import Mesh
 
 CALLED = mesh_start_time().replace(hour=17, minute=50)
 LATER = CALLED.replace(hour=18, minute=25)

@@ -11,10 +11,10 @@ import asyncio
 
 import pytest
 
-from shared.mesh import Mesh
 from tests.conftest import People
 from tests.e2e.faults import submit, tally
 from tests.e2e.test_eservices import CLINIC_4
+from tools.launcher import Mesh
 
 CROWD = 8
 

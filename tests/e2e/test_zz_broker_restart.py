@@ -12,7 +12,6 @@ import subprocess
 import aio_pika
 import httpx
 
-from shared.mesh import Mesh
 from shared.messaging.dispatch import MeshClient
 from shared.messaging.redrive import redrive
 from shared.wire.contracts import PERSON_LOOKUP
@@ -23,6 +22,7 @@ from tests.e2e.test_eservices import CLINIC_1, CLINIC_4, HOME_CALL, citizens, li
 from tests.e2e.test_gateway import _queue_depth, journal
 from tests.e2e.test_zy_faults import CROWD
 from tests.waiting import until as wait_until
+from tools.launcher import Mesh
 
 
 def rabbitmq(action: str) -> None:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from sqlalchemy import Column, MetaData, String, Table, insert
 
-from shared.db import Database
 from shared.messaging.bus import Bus
 from shared.messaging.dispatch import Dispatcher, MeshEndpoint, MessageContext, Route
 from shared.messaging.inbox import Inbox
 from shared.messaging.topology import declare
+from shared.platform.db import Database
 from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
 from shared.wire.contracts import PING

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from shared.mesh import Mesh
+from tools.launcher import Mesh
 
 
 async def metric_total(mesh: Mesh, process: str, metric: str) -> float:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from clients.common import CliError, load_key
 from services.signature.ca import DevCA
-from shared.cli import CliError, load_key
-from shared.mesh import ROOT
+from tools.launcher import ROOT
 
 
 def test_key_file_problems_are_explained(tmp_path: Path) -> None:
@@ -28,7 +28,7 @@ def test_key_file_problems_are_explained(tmp_path: Path) -> None:
         load_key(tmp_path / "junk.key.pem", None, None)
 
 
-@pytest.mark.parametrize("module", ["services.portal.cli", "services.arm.cli"])
+@pytest.mark.parametrize("module", ["clients.citizen", "clients.staff"])
 def test_an_unreachable_service_is_a_message_not_a_traceback(module: str, tmp_path: Path) -> None:
     env = {
         **os.environ,
@@ -47,7 +47,7 @@ def test_an_unreachable_service_is_a_message_not_a_traceback(module: str, tmp_pa
 def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     env = {**os.environ, "EMHANA_SESSION": str(tmp_path / "s.json")}
     reader = subprocess.Popen(
-        [sys.executable, "-m", "services.portal.cli", "--help"],
+        [sys.executable, "-m", "clients.citizen", "--help"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -63,9 +63,9 @@ def test_every_command_has_help_and_times_are_shown_in_astana_time(capsys) -> No
     import subprocess
     import sys
 
-    from shared.cli import show
+    from clients.common import show
 
-    for program in ("services.portal.cli", "services.arm.cli"):
+    for program in ("clients.citizen", "clients.staff"):
         listing = subprocess.run(
             [sys.executable, "-m", program, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60
         ).stdout

@@ -106,7 +106,7 @@ def test_the_ca_hands_each_service_its_own_key_and_everyone_the_public_part(tmp_
 def test_migrations_run_once_before_any_service_starts() -> None:
     services = compose()["services"]
     job = services["migrate"]
-    assert job["command"] == ["python", "-m", "shared.migrate", "upgrade"] and job["restart"] == "no"
+    assert job["command"] == ["python", "-m", "shared.platform.migrate", "upgrade"] and job["restart"] == "no"
     for name in SERVICES:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
         assert job["environment"][f"EMHANA_{name.upper()}_DATABASE_URL"].endswith(f"/{name}")
@@ -117,7 +117,7 @@ def test_prometheus_scrapes_every_service_and_the_dashboard_shows_real_metrics()
 
     from prometheus_client import REGISTRY
 
-    import shared.metrics  # noqa: F401  (registers every Emhana metric)
+    import shared.platform.metrics  # noqa: F401  (registers every Emhana metric)
 
     deploy = COMPOSE.parent
     scrape = yaml.safe_load((deploy / "prometheus.yml").read_text())["scrape_configs"]
@@ -137,15 +137,15 @@ def test_prometheus_scrapes_every_service_and_the_dashboard_shows_real_metrics()
 
 
 def test_every_setting_is_described_and_the_reference_is_current() -> None:
-    from shared.migrate import service_settings
-    from shared.settings import ServiceSettings
-    from shared.settings_doc import TARGET, render
+    from shared.platform.migrate import service_settings
+    from shared.platform.settings import ServiceSettings
+    from tools.settings_doc import TARGET, render
 
     for service in SERVICES:
         fields = type(service_settings(service)).model_fields
         assert all(field.description for field in fields.values()), [n for n, f in fields.items() if not f.description]
     assert all(field.description for field in ServiceSettings.model_fields.values())
-    assert TARGET.read_text() == render(), "run python -m shared.settings_doc"
+    assert TARGET.read_text() == render(), "run python -m tools.settings_doc"
 
 
 @pytest.mark.parametrize(
@@ -177,7 +177,7 @@ def test_a_deployment_has_no_demo_staff_and_secure_session_cookies() -> None:
     """Demo staff (the password the README publishes) exist only where the local launcher asks for them;
     the compose deployment starts with none, and its pages' session cookies are Secure."""
     from services.arm.config import ArmSettings
-    from shared.mesh import Mesh
+    from tools.launcher import Mesh
 
     services = compose()["services"]
     assert services["arm"]["environment"]["EMHANA_ARM_SEED_DEMO_STAFF"] == "false"
@@ -192,7 +192,7 @@ def test_the_alerting_rules_are_loaded_and_name_metrics_the_services_export() ->
     metrics that the services register (a renamed metric would silently never fire)."""
     from prometheus_client import REGISTRY
 
-    import shared.metrics  # noqa: F401 - registers the services' metrics
+    import shared.platform.metrics  # noqa: F401 - registers the services' metrics
 
     deploy = COMPOSE.parent
     assert "alerts.yml" in yaml.safe_load((deploy / "prometheus.yml").read_text())["rule_files"]

@@ -1,4 +1,4 @@
-"""Forwarded headers are believed from configured proxies only, all alike (shared.http.ForwardedHeaders),
+"""Forwarded headers are believed from configured proxies only, all alike (shared.platform.http.ForwardedHeaders),
 and the session cookie is Secure whenever the page was reached over HTTPS."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 
 from services.portal.pages import TEMPLATES
-from shared.http import ForwardedHeaders
+from shared.platform.http import ForwardedHeaders
 from shared.web import Pages
 
 PROXY = "10.0.0.2"

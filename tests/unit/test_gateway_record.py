@@ -17,7 +17,7 @@ from services.gateway.access import AccessRights
 from services.gateway.journal import row
 from services.gateway.models import Base
 from services.gateway.service import Gateway, in_hand
-from shared import migrate
+from shared.platform import migrate
 from shared.wire.envelope import Envelope
 from shared.wire.refusals import Refusal
 from tests.databases import temporary_database

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shared.population import generate
+from shared.demo.population import generate
 from shared.wire.ids import (
     IdentifierProblem,
     InvalidIdentifier,

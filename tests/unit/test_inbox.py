@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, insert
 
-from shared.db import Database
 from shared.messaging.inbox import Inbox
+from shared.platform.db import Database
 from tests.databases import temporary_database
 
 NOW = dt.datetime(2026, 12, 8, 9, 0, tzinfo=dt.UTC)

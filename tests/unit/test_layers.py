@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 IO_FRAMEWORKS = ("aio_pika", "aiormq", "sqlalchemy", "alembic", "fastapi", "starlette", "httpx", "uvicorn")
-PLATFORM_BASICS = ("shared.db", "shared.logs", "shared.metrics", "shared.tracing")
+PLATFORM_BASICS = ("shared.platform.db", "shared.platform.logs", "shared.platform.metrics", "shared.platform.tracing")
 
 
 def module_name(path: Path) -> str:
@@ -60,6 +60,35 @@ def test_the_wire_package_stands_alone() -> None:
 
 def test_messaging_rests_on_the_wire_and_the_platform_basics_only() -> None:
     assert violations("shared/messaging", ("shared.wire", "shared.messaging", *PLATFORM_BASICS), ("fastapi",)) == []
+
+
+def test_the_rules_rest_on_the_wire_only() -> None:
+    """shared.rules — the calendar, the time limits, guardianship, the clinics — is free of frameworks."""
+    assert violations("shared/rules", ("shared.wire", "shared.rules"), IO_FRAMEWORKS) == []
+
+
+def test_the_demo_people_rest_on_the_wire_and_the_rules() -> None:
+    assert violations("shared/demo", ("shared.wire", "shared.rules", "shared.demo"), IO_FRAMEWORKS) == []
+
+
+def test_the_platform_never_reaches_the_pages() -> None:
+    allowed = ("shared.wire", "shared.rules", "shared.demo", "shared.platform", "shared.messaging")
+    assert violations("shared/platform", allowed) == []
+
+
+def test_the_clients_need_nothing_but_the_wire() -> None:
+    """The command-line clients speak HTTP and sign locally: a partner could ship them with shared.wire."""
+    assert violations("clients", ("clients", "shared.wire"), ("sqlalchemy", "aio_pika", "fastapi")) == []
+
+
+def test_nothing_in_production_imports_the_tools_or_the_clients() -> None:
+    """tools/ (the local launcher, generators) and clients/ are not in the services' image."""
+    found = []
+    for folder in ("shared", "services"):
+        found += [
+            v for v in violations(folder, ("shared", "services")) if " imports tools" in v or " imports clients" in v
+        ]
+    assert found == []
 
 
 def test_shared_never_imports_a_service() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from services.portal.models import Base, LoginCounter, LoginSuccess
-from shared.auth import LoginLimits, Throttle, hash_password, verify_password
-from shared.db import Database
-from shared.http import ApiError
+from shared.platform.auth import LoginLimits, Throttle, hash_password, verify_password
+from shared.platform.db import Database
+from shared.platform.http import ApiError
 from tests.databases import temporary_database
 
 NOW = dt.datetime(2026, 11, 24, 11, 30, tzinfo=dt.UTC)

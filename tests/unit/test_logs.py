@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from shared.logs import MaskingFormatter, mask
+from shared.platform.logs import MaskingFormatter, mask
 
 
 def test_mask_hides_every_twelve_digit_number() -> None:
@@ -26,7 +26,7 @@ def test_formatter_masks_message_and_extras() -> None:
 def test_a_line_is_json_and_carries_the_correlation_id() -> None:
     import json
 
-    from shared.logs import CORRELATION
+    from shared.platform.logs import CORRELATION
 
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "request submitted", (), None)
     token = CORRELATION.set("5f0c7c1e-1111-4222-8333-444455556666")

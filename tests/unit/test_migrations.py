@@ -11,8 +11,8 @@ import pytest
 from alembic import command
 from sqlalchemy import MetaData, inspect, text
 
-from shared import migrate
-from shared.db import Database
+from shared.platform import migrate
+from shared.platform.db import Database
 from tests.databases import temporary_database
 
 
@@ -92,7 +92,7 @@ async def test_replicas_seeding_at_once_seed_once(backend: str, tmp_path: Path) 
     from services.arm.seed import seed as seed_arm
     from services.gbd_fl import models as gbd_models
     from services.gbd_fl.service import seed as seed_registry
-    from shared.seed import load_clinics
+    from shared.rules.clinics import load_clinics
 
     clinics, now = load_clinics(), dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
     for metadata, seeding, table, expected in (

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from shared.http import form_error
-from shared.migrate import service_settings
+from shared.platform.http import form_error
+from shared.platform.migrate import service_settings
 from shared.wire.refusals import Refusal
 from shared.wire.topology import SERVICES
 
@@ -82,7 +82,7 @@ def test_every_error_code_the_code_raises_is_in_the_documented_enum() -> None:
     import ast
     from pathlib import Path
 
-    from shared.http import ApiCode
+    from shared.platform.http import ApiCode
 
     root = Path(__file__).resolve().parents[2]
     raised = set()
@@ -100,7 +100,7 @@ async def test_an_unavailable_dependency_is_503_and_anything_else_a_json_500() -
     from fastapi import FastAPI
     from sqlalchemy.exc import OperationalError
 
-    from shared.http import install_error_handlers
+    from shared.platform.http import install_error_handlers
 
     app = FastAPI()
     install_error_handlers(app)

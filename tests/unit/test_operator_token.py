@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.mesh import operator_token
+from tools.launcher import operator_token
 
 
 def test_without_environment_or_dotenv_a_private_token_file_is_made_once(tmp_path: Path) -> None:

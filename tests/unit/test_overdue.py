@@ -14,7 +14,7 @@ from services.portal.config import PortalSettings
 from services.portal.models import Base as PortalBase
 from services.portal.models import Request
 from services.portal.service import PortalService
-from shared.db import Database
+from shared.platform.db import Database
 from shared.wire.clock import Clock
 from shared.wire.contracts import ServiceKind
 

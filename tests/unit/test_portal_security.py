@@ -10,8 +10,8 @@ import pytest
 from services.portal import security
 from services.portal.config import PortalSettings
 from services.portal.models import Base, Citizen, Token
-from shared.db import Database
-from shared.http import ApiError
+from shared.platform.db import Database
+from shared.platform.http import ApiError
 
 NOW = dt.datetime(2026, 11, 24, 11, 30, tzinfo=dt.UTC)
 

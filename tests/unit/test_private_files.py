@@ -6,12 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.mesh import ROOT
+from tools.launcher import ROOT
 
 SCRIPT = """
 import asyncio, datetime as dt, sys
-from shared.serve import private_files
-from shared.db import Database
+from shared.platform.serve import private_files
+from shared.platform.db import Database
 from services.portal.models import Base
 
 private_files()  # what every service does before it starts

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from shared import asyncapi
 from shared.wire.contracts import MESSAGE_TYPES
 from shared.wire.refusals import Refusal
+from tools import asyncapi
 
 
 def test_the_published_files_are_current() -> None:
-    assert asyncapi.main(["--check"]) == 0, "run `python -m shared.asyncapi` and commit docs/contracts/"
+    assert asyncapi.main(["--check"]) == 0, "run `python -m tools.asyncapi` and commit docs/contracts/"
 
 
 def test_the_asyncapi_document_covers_every_message_type_and_refusal_code() -> None:

@@ -14,8 +14,8 @@ import pytest
 from services.portal.config import PortalSettings
 from services.portal.models import Base, Citizen, Request
 from services.portal.service import PortalService
-from shared.db import Database
-from shared.http import ApiError
+from shared.platform.db import Database
+from shared.platform.http import ApiError
 from shared.wire.clock import Clock
 from tests.databases import temporary_database
 

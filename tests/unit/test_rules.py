@@ -15,8 +15,8 @@ from services.arm.rules import (
     home_call_window,
     site_for_street,
 )
-from shared.calendar import WorkCalendar
-from shared.deadlines import deadline
+from shared.rules.calendar import WorkCalendar
+from shared.rules.deadlines import deadline
 from shared.wire.contracts import ServiceKind
 from shared.wire.refusals import Refusal, RefusalError
 

@@ -189,7 +189,7 @@ def test_a_clinic_result_needs_a_person_with_the_right_to_sign(dev_ca: DevCA, tr
 
 
 def test_files_travelling_with_a_request_must_be_exactly_the_signed_ones() -> None:
-    from shared.attachments import check_files, file_of
+    from shared.platform.attachments import check_files, file_of
     from shared.wire.contracts import AttachedDocument
 
     pdf = b"%PDF-1.4 scan"

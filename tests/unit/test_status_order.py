@@ -14,7 +14,7 @@ from sqlalchemy import select
 from services.portal.config import PortalSettings
 from services.portal.models import Base, Request, RequestEvent
 from services.portal.service import PortalService
-from shared.db import Database
+from shared.platform.db import Database
 from shared.wire.clock import Clock
 from shared.wire.contracts import EServiceStatus
 from shared.wire.refusals import Refusal

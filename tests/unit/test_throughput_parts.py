@@ -13,9 +13,9 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from shared.db import Database, insert_new_rows, upsert
-from shared.groupcommit import GroupCommit
-from shared.http import InFlightLimit
+from shared.platform.db import Database, insert_new_rows, upsert
+from shared.platform.groupcommit import GroupCommit
+from shared.platform.http import InFlightLimit
 from tests.databases import temporary_database
 
 metadata = MetaData()
@@ -131,7 +131,7 @@ async def test_overload_is_answered_503_with_retry_after_at_once() -> None:
 
 
 def _shed(admission, clinic: str) -> bool:  # type: ignore[no-untyped-def]
-    from shared.http import ApiError
+    from shared.platform.http import ApiError
 
     try:
         admission.check(clinic)
@@ -164,7 +164,7 @@ def test_a_clinic_that_falls_behind_sheds_new_submissions_until_it_catches_up() 
 
 def test_work_in_flight_is_bounded_per_clinic_and_each_step_frees_its_place() -> None:
     from services.portal.admission import Admission
-    from shared.http import ApiError
+    from shared.platform.http import ApiError
 
     now = [0.0]
     admission = Admission(target=1.0, max_wait=5.0, initial_limit=3, clock=lambda: now[0])
@@ -253,7 +253,7 @@ async def test_the_portal_sheds_a_full_clinics_new_work_before_anything_is_held_
     from services.portal.models import Base, Citizen, Draft
     from services.portal.service import PortalService
     from services.signature.ca import DevCA
-    from shared.http import ApiError
+    from shared.platform.http import ApiError
     from shared.wire.clock import Clock
     from shared.wire.contracts import DOCUMENT_VERIFY, ServiceKind
     from shared.wire.jws import sign_compact

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import shared.db
+import shared.platform.db
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -41,8 +41,8 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=100), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("sender", sa.String(length=100), nullable=True),
-        sa.Column("created_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("message_id"),
     )
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
@@ -53,7 +53,7 @@ def upgrade() -> None:
         "processed_messages",
         sa.Column("message_id", sa.String(length=36), nullable=False),
         sa.Column("outcome", sa.Text(), nullable=False),
-        sa.Column("processed_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("message_id"),
     )
     with op.batch_alter_table("processed_messages", schema=None) as batch_op:
@@ -78,13 +78,13 @@ def upgrade() -> None:
         sa.Column("patient_iin", sa.String(length=12), nullable=False),
         sa.Column("document", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("registered_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("decided_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("registered_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("refusal_code", sa.String(length=40), nullable=True),
         sa.Column("result", sa.Text(), nullable=True),
         sa.Column("status_seq", sa.Integer(), nullable=False),
-        sa.Column("deadline", shared.db.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("overdue_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("deadline", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("overdue_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("channel", sa.String(length=10), nullable=False),
         sa.Column("operator_iin", sa.String(length=12), nullable=True),
         sa.PrimaryKeyConstraint("id"),
@@ -100,9 +100,9 @@ def upgrade() -> None:
     op.create_table(
         "slot_holds",
         sa.Column("doctor_code", sa.String(length=40), nullable=False),
-        sa.Column("slot_start", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("slot_start", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("iin", sa.String(length=12), nullable=False),
-        sa.Column("expires_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("doctor_code", "slot_start"),
     )
     op.create_table(
@@ -113,9 +113,9 @@ def upgrade() -> None:
         sa.Column("document", sa.Text(), nullable=False),
         sa.Column("person", sa.JSON(), nullable=False),
         sa.Column("parents", sa.JSON(), nullable=False),
-        sa.Column("created_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("staff_drafts", schema=None) as batch_op:
@@ -124,23 +124,23 @@ def upgrade() -> None:
     op.create_table(
         "staff_login_counters",
         sa.Column("key", sa.String(length=80), nullable=False),
-        sa.Column("window_start", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("window_start", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
     op.create_table(
         "staff_login_successes",
         sa.Column("key", sa.String(length=120), nullable=False),
-        sa.Column("at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
     op.create_table(
         "staff_tokens",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("iin", sa.String(length=12), nullable=False),
-        sa.Column("issued_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("issued_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("token_hash"),
     )
     with op.batch_alter_table("staff_tokens", schema=None) as batch_op:
@@ -155,7 +155,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("staff_uploads", schema=None) as batch_op:
@@ -168,8 +168,8 @@ def upgrade() -> None:
         sa.Column("iin", sa.String(length=12), nullable=False),
         sa.Column("clinic_bin", sa.String(length=12), nullable=False),
         sa.Column("site", sa.Integer(), nullable=True),
-        sa.Column("since", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("until", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("since", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("until", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("reason", sa.String(length=30), nullable=False),
         sa.Column("registration_id", sa.Integer(), nullable=True),
         sa.Column("left_reason", sa.String(length=200), nullable=True),
@@ -214,7 +214,7 @@ def upgrade() -> None:
         sa.Column("registration_id", sa.Integer(), nullable=False),
         sa.Column("clinic_bin", sa.String(length=12), nullable=False),
         sa.Column("number", sa.String(length=40), nullable=False),
-        sa.Column("called_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("called_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("patient_iin", sa.String(length=12), nullable=False),
         sa.Column("patient_name", sa.String(length=200), nullable=False),
         sa.Column("address", sa.String(length=200), nullable=False),
@@ -224,13 +224,13 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=40), nullable=False),
         sa.Column("site", sa.Integer(), nullable=True),
         sa.Column("doctor", sa.String(length=120), nullable=False),
-        sa.Column("visit_from", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("visit_to", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("visit_from", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("visit_to", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("note", sa.String(length=500), nullable=True),
-        sa.Column("changed_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("changed_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("changed_by", sa.String(length=12), nullable=True),
-        sa.Column("overdue_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("overdue_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["registration_id"],
             ["registrations.id"],
@@ -310,13 +310,13 @@ def upgrade() -> None:
         sa.Column("number", sa.String(length=40), nullable=False),
         sa.Column("clinic_bin", sa.String(length=12), nullable=False),
         sa.Column("doctor_code", sa.String(length=40), nullable=False),
-        sa.Column("slot_start", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("slot_start", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("slot_day", sa.Date(), nullable=False),
         sa.Column("iin", sa.String(length=12), nullable=False),
         sa.Column("patient_iin", sa.String(length=12), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("created_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("cancelled_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("cancelled_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("visit", sa.String(length=20), nullable=True),
         sa.Column("note", sa.String(length=500), nullable=True),
         sa.Column("changed_by", sa.String(length=12), nullable=True),

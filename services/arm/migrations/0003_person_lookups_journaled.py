@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import shared.db
+import shared.platform.db
 
 revision: str = "0003"
 down_revision: str | Sequence[str] | None = "0002"
@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "person_lookups",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("person_iin", sa.String(length=12), nullable=False),
         sa.Column("staff_iin", sa.String(length=12), nullable=False),
         sa.Column("clinic_bin", sa.String(length=12), nullable=False),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import shared.db
+import shared.platform.db
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "accepted_messages",
         sa.Column("message_id", sa.String(length=36), nullable=False),
-        sa.Column("accepted_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("accepted_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("outcome", sa.String(length=40), nullable=True),
         sa.PrimaryKeyConstraint("message_id"),
     )
@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=100), nullable=False),
         sa.Column("recipient", sa.String(length=100), nullable=False),
         sa.Column("channel", sa.String(length=5), nullable=False),
-        sa.Column("received_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("body_sha256", sa.String(length=64), nullable=False),
         sa.Column("outcome", sa.String(length=40), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
@@ -52,7 +52,7 @@ def upgrade() -> None:
         "processed_messages",
         sa.Column("message_id", sa.String(length=36), nullable=False),
         sa.Column("outcome", sa.Text(), nullable=False),
-        sa.Column("processed_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("message_id"),
     )
     with op.batch_alter_table("processed_messages", schema=None) as batch_op:

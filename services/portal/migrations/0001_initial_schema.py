@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import shared.db
+import shared.platform.db
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("surname", sa.String(length=80), nullable=False),
         sa.Column("name", sa.String(length=80), nullable=False),
-        sa.Column("registered_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("registered_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("iin"),
     )
     op.create_table(
@@ -36,9 +36,9 @@ def upgrade() -> None:
         sa.Column("service", sa.String(length=30), nullable=False),
         sa.Column("clinic_bin", sa.String(length=12), nullable=False),
         sa.Column("document", sa.Text(), nullable=False),
-        sa.Column("created_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("drafts", schema=None) as batch_op:
@@ -48,27 +48,27 @@ def upgrade() -> None:
         "known_attachments",
         sa.Column("iin", sa.String(length=12), nullable=False),
         sa.Column("clinic_bin", sa.String(length=12), nullable=False),
-        sa.Column("updated_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("iin"),
     )
     op.create_table(
         "login_counters",
         sa.Column("key", sa.String(length=80), nullable=False),
-        sa.Column("window_start", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("window_start", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
     op.create_table(
         "login_successes",
         sa.Column("key", sa.String(length=120), nullable=False),
-        sa.Column("at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
     op.create_table(
         "processed_messages",
         sa.Column("message_id", sa.String(length=36), nullable=False),
         sa.Column("outcome", sa.Text(), nullable=False),
-        sa.Column("processed_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("message_id"),
     )
     with op.batch_alter_table("processed_messages", schema=None) as batch_op:
@@ -92,11 +92,11 @@ def upgrade() -> None:
         sa.Column("refusal_code", sa.String(length=40), nullable=True),
         sa.Column("refusal_message", sa.Text(), nullable=True),
         sa.Column("result", sa.Text(), nullable=True),
-        sa.Column("submitted_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("deadline", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", shared.db.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("overdue_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("submitted_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("deadline", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("overdue_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("document_nonce"),
         sa.UniqueConstraint("message_id"),
@@ -111,9 +111,9 @@ def upgrade() -> None:
         "tokens",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("iin", sa.String(length=12), nullable=False),
-        sa.Column("issued_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("issued_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("token_hash"),
     )
     with op.batch_alter_table("tokens", schema=None) as batch_op:
@@ -128,7 +128,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("uploads", schema=None) as batch_op:
@@ -140,7 +140,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("request_id", sa.String(length=36), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -158,7 +158,7 @@ def upgrade() -> None:
         sa.Column("service", sa.String(length=30), nullable=False),
         sa.Column("process_and_result", sa.Integer(), nullable=False),
         sa.Column("information", sa.Integer(), nullable=False),
-        sa.Column("answered_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["request_id"],
             ["requests.id"],

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import shared.db
+import shared.platform.db
 
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
@@ -26,8 +26,8 @@ def upgrade() -> None:
         "challenges",
         sa.Column("nonce", sa.String(length=64), nullable=False),
         sa.Column("document", sa.Text(), nullable=False),
-        sa.Column("expires_at", shared.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", shared.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", shared.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("nonce"),
     )
     with op.batch_alter_table("challenges", schema=None) as batch_op:

@@ -1,7 +1,7 @@
 """login counters count guesses being checked apart
 
 A log-in reserves its guess before the password is checked and gives it back when the password was right
-(shared.auth, Throttle.guess): wrong guesses are limited, people logging in correctly from one address are not.
+(shared.platform.auth, Throttle.guess): wrong guesses are limited, people logging in correctly from one address are not.
 
 Revision ID: 0003
 Revises: 0002

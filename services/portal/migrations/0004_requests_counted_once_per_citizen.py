@@ -11,7 +11,7 @@ Create Date: 2026-12-08 02:40:00
 
 from collections.abc import Sequence
 
-from shared import migrate
+from shared.platform import migrate
 
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import shared.db
+import shared.platform.db
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "processed_messages",
         sa.Column("message_id", sa.String(length=36), nullable=False),
         sa.Column("outcome", sa.Text(), nullable=False),
-        sa.Column("processed_at", shared.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", shared.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("message_id"),
     )
     with op.batch_alter_table("processed_messages", schema=None) as batch_op:

@@ -1,4 +1,4 @@
-"""Start and stop the whole mesh locally: ``python -m shared.mesh`` (what ``make run`` calls).
+"""Start and stop the whole mesh locally: ``python -m tools.launcher`` (what ``make run`` calls).
 
 Checks that a broker answers (and says plainly how to get one if not), creates the development PKI
 on first run, starts the five services as separate processes with their logs interleaved, waits until
@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
+from shared.demo.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
 from shared.wire.clock import Clock
 
 SERVICE_PORTS = {"signature": 8105, "gbd_fl": 8104, "arm": 8103, "portal": 8101, "gateway": 8102}
@@ -227,7 +227,7 @@ class Mesh:
 
 def print_demo_citizens(pki_dir: Path) -> None:
     """Who to log in as: the demo citizens that have keys (see README, "Demo")."""
-    from shared.demo import demo_citizens
+    from shared.demo.people import demo_citizens
 
     size = int(os.environ.get("EMHANA_POPULATION_SIZE", DEFAULT_POPULATION_SIZE))
     demo = demo_citizens(size, int(os.environ.get("EMHANA_POPULATION_SEED", DEFAULT_POPULATION_SEED)))
@@ -253,8 +253,8 @@ def print_demo_citizens(pki_dir: Path) -> None:
 
 def print_demo_staff(pki_dir: Path) -> None:
     """Who staffs the demo clinics: log in at the АРМ's staff API; each signs with their employee key."""
-    from shared.demo import demo_staff
-    from shared.seed import load_clinics
+    from shared.demo.people import demo_staff
+    from shared.rules.clinics import load_clinics
 
     clinics = load_clinics()
     names = {c.bin: c.short_name for c in clinics.clinics}
@@ -270,7 +270,7 @@ def clock_start(value: str) -> dt.datetime:
     """An ISO instant, or ``HH:MM``: the next working day (Mon–Fri, not a holiday) at that time in Astana."""
     import zoneinfo
 
-    from shared.calendar import WorkCalendar
+    from shared.rules.calendar import WorkCalendar
 
     if len(value) <= 5 and ":" in value:
         astana = zoneinfo.ZoneInfo("Asia/Almaty")
@@ -308,7 +308,7 @@ def operator_token(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.mesh", description="Run the whole Emhana mesh locally.")
+    parser = argparse.ArgumentParser(prog="python -m tools.launcher", description="Run the whole Emhana mesh locally.")
     parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("EMHANA_VAR_DIR", "var")))
     parser.add_argument(
         "--clock-start",
@@ -382,7 +382,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         print_demo_citizens(mesh.pki_dir)
         print_demo_staff(mesh.pki_dir)
-        print("Ctrl-C stops everything; `python -m shared.mesh --restart <service>` restarts one.\n", file=sys.stderr)
+        print(
+            "Ctrl-C stops everything; `python -m tools.launcher --restart <service>` restarts one.\n", file=sys.stderr
+        )
         return supervise(mesh)
     except KeyboardInterrupt:
         print("\nstopping…", file=sys.stderr)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from shared.population import SyntheticPerson, generate
-from shared.seed import ClinicsFile
+from shared.demo.population import SyntheticPerson, generate
+from shared.rules.clinics import ClinicsFile
 from shared.wire.ids import make_iin
 
 REFERENCE_DAY = dt.date(2026, 1, 1)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.cli import CliError, JsonClient, SessionFile, load_key, local_time, parse_fields, run_quietly, show
+from clients.common import CliError, JsonClient, SessionFile, load_key, local_time, parse_fields, run_quietly, show
 from shared.wire.jws import sign_compact
 
 DEFAULT_ARM = os.environ.get("EMHANA_ARM_URL", "http://127.0.0.1:8103")

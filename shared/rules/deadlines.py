@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from shared.calendar import WorkingHours
+from shared.rules.calendar import WorkingHours
 from shared.wire.contracts import ServiceKind
 
 Channel = Literal["portal", "staff"]

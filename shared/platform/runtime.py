@@ -18,15 +18,15 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 
-from shared import logs, migrate, tracing
-from shared.db import Database
-from shared.http import COMMON_ERRORS, BodyLimit, InFlightLimit, error_responses, install_error_handlers
 from shared.messaging.bus import Bus
 from shared.messaging.dispatch import GATEWAY_ANSWER_MARGIN_SECONDS, Dispatcher, MeshClient, MeshEndpoint, Route
 from shared.messaging.inbox import Inbox
 from shared.messaging.topology import declare
-from shared.metrics import UP, HttpMetrics, metrics_endpoint
-from shared.settings import ServiceSettings
+from shared.platform import logs, migrate, tracing
+from shared.platform.db import Database
+from shared.platform.http import COMMON_ERRORS, BodyLimit, InFlightLimit, error_responses, install_error_handlers
+from shared.platform.metrics import UP, HttpMetrics, metrics_endpoint
+from shared.platform.settings import ServiceSettings
 from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
 from shared.wire.contracts import MAX_DOCUMENT_BYTES

@@ -50,7 +50,7 @@ def from_state(attribute: str) -> Any:
 
 
 class ApiCode(StrEnum):
-    """Codes of HTTP errors that are not refusal codes (those are :class:`shared.refusals.Refusal`)."""
+    """Codes of HTTP errors that are not refusal codes (those are :class:`shared.wire.refusals.Refusal`)."""
 
     VALIDATION_ERROR = "VALIDATION_ERROR"
     UNAUTHORIZED = "UNAUTHORIZED"

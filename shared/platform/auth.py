@@ -27,8 +27,8 @@ from sqlalchemy import Integer, String, bindparam, case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import Database, UtcDateTime, dialect_insert, dialect_of, upsert
-from shared.http import ApiError
+from shared.platform.db import Database, UtcDateTime, dialect_insert, dialect_of, upsert
+from shared.platform.http import ApiError
 
 _hasher = PasswordHash.recommended()  # Argon2id
 # A hash to compare against when the ИИН is unknown, so timing does not reveal who has an account.

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from shared.wire.ids import parse_bin
 
-DEFAULT_CLINICS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "seed" / "clinics.json"
+DEFAULT_CLINICS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "seed" / "clinics.json"
 
 
 class ScheduleTemplate(BaseModel):

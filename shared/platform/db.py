@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from shared.metrics import DB_COMMITS
+from shared.platform.metrics import DB_COMMITS
 
 
 class Database:
@@ -64,7 +64,7 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     async def create_all(self, metadata: MetaData) -> None:
-        """Create the tables directly: for throw-away test databases (services migrate: shared/migrate.py)."""
+        """Create the tables directly: for throw-away test databases (services migrate: shared/platform/migrate.py)."""
         async with self.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
 

@@ -1,8 +1,8 @@
 """The published contract of the bus, generated from :mod:`shared.wire.contracts`: an AsyncAPI 3 document and a
 JSON Schema per payload, for other e-government systems.
 
-    python -m shared.asyncapi            # writes docs/contracts/
-    python -m shared.asyncapi --check    # exit 1 when docs/contracts/ is not what the code says
+    python -m tools.asyncapi            # writes docs/contracts/
+    python -m tools.asyncapi --check    # exit 1 when docs/contracts/ is not what the code says
 
 The test suite runs the check, so the published files can never drift from the code.
 """
@@ -125,7 +125,7 @@ def render() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.asyncapi", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.asyncapi", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 when out of date")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)

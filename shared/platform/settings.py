@@ -17,9 +17,9 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.calendar import WorkCalendar
-from shared.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
-from shared.seed import DEFAULT_CLINICS_FILE
+from shared.demo import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
+from shared.rules.calendar import WorkCalendar
+from shared.rules.clinics import DEFAULT_CLINICS_FILE
 from shared.wire.topology import DeadLetterLimits
 
 #: A duration that must be positive: a period of a background loop or a wait (zero would spin the loop, or

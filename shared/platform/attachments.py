@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import UtcDateTime
-from shared.http import ApiError
+from shared.platform.db import UtcDateTime
+from shared.platform.http import ApiError
 from shared.wire.contracts import MAX_DOCUMENT_BYTES, AttachedDocument, DocumentFile
 from shared.wire.refusals import Refusal, RefusalError
 

@@ -3,12 +3,12 @@
 Each service's revisions live in ``services/<service>/migrations/``; the environment and template are
 shared (``shared/migrations/``). A service brings its database to the newest revision at start
 (:func:`upgrade`, called by the runtime), and compose runs the same as a one-shot job before the
-services start (``python -m shared.migrate upgrade``). Replicas starting at once cannot race on the
+services start (``python -m shared.platform.migrate upgrade``). Replicas starting at once cannot race on the
 schema: on PostgreSQL the upgrade holds an advisory lock, on SQLite a lock file beside the database.
 A database made before migrations existed (by ``create_all``) is recognised and stamped with the first
 revision, which is exactly that schema, before upgrading.
 
-``python -m shared.migrate revision <service> -m "what changed"`` writes a new revision from the
+``python -m shared.platform.migrate revision <service> -m "what changed"`` writes a new revision from the
 difference between the service's tables in code and a database at the newest revision.
 """
 
@@ -30,11 +30,11 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, inspect
 
-from shared.db import Database, lock_until_commit
-from shared.settings import ServiceSettings
+from shared.platform.db import Database, lock_until_commit
+from shared.platform.settings import ServiceSettings
 from shared.wire.topology import SERVICES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASELINE = "0001"  # the first revision of every service: the schema create_all made before migrations
 
 
@@ -113,7 +113,7 @@ async def _revision(service: str, message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``upgrade [service…]`` (all by default, each with its configured database) or
     ``revision <service> -m <message>``."""
-    parser = argparse.ArgumentParser(prog="python -m shared.migrate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m shared.platform.migrate", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("upgrade", help="bring each service's database to its newest revision")
     up.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICES)} (default: all)")
@@ -184,7 +184,7 @@ def key_by_message_id(table: str) -> None:
 
 def nonces_within_citizens(table: str) -> None:
     """Within a revision: ``table``'s ``document_nonce`` (a bare nonce) becomes the nonce within its
-    citizen's ИИН (shared.contracts.once_key), row by row."""
+    citizen's ИИН (shared.wire.contracts.once_key), row by row."""
     from alembic import op
     from sqlalchemy import text
 

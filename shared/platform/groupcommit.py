@@ -6,7 +6,7 @@ handler hands in one item of a named kind ("accept this id", "journal these rows
 arrives while no batch is being written starts one, and everything that arrived by then is written by one
 statement per kind (an ``executemany`` for the whole batch), each committed on its own — an item is always
 within one statement, and one statement is atomic, so no transaction is needed around it (on PostgreSQL
-that saves BEGIN and COMMIT, two round trips, per statement: :meth:`shared.db.Database.one_statement`).
+that saves BEGIN and COMMIT, two round trips, per statement: :meth:`shared.platform.db.Database.one_statement`).
 A caller returns only after the statement holding its item has committed, so "acknowledge only after the
 effect is committed" holds exactly as before; when a statement fails, each of its items is retried alone,
 so one bad item cannot fail its neighbours.
@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.db import Database
+from shared.platform.db import Database
 
 # One kind's statement for a batch: gets the items, executes exactly one statement (an executemany counts as
 # one) and returns one result per item (same order).

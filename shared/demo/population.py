@@ -1,7 +1,7 @@
 """Synthetic population of Astana: valid ИИНs consistent with birth date and sex, realistic names,
 real districts and streets, families (children linked to their parents).
 
-Deterministic for a seed. ``python -m shared.population --count 1000000 --out persons.csv``
+Deterministic for a seed. ``python -m shared.demo.population --count 1000000 --out persons.csv``
 writes a CSV; the service seeds its database from :func:`generate` directly.
 """
 
@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from shared.demo import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
 from shared.wire.ids import make_iin
 
 DISTRICTS: dict[str, tuple[str, ...]] = {
@@ -266,8 +267,6 @@ class _Population:
 
 # The synthetic population every service and tool shares unless configured otherwise
 # (EMHANA_POPULATION_SIZE, EMHANA_POPULATION_SEED).
-DEFAULT_POPULATION_SIZE = 10_000
-DEFAULT_POPULATION_SEED = 20121229
 
 
 def generate(
@@ -285,7 +284,7 @@ def generate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.population", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m shared.demo.population", description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=DEFAULT_POPULATION_SIZE)
     parser.add_argument("--seed", type=int, default=DEFAULT_POPULATION_SEED)
     parser.add_argument("--out", default="-", help="CSV file (default: standard output)")

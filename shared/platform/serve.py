@@ -8,8 +8,8 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
-from shared.http import ForwardedHeaders
-from shared.settings import ServiceSettings
+from shared.platform.http import ForwardedHeaders
+from shared.platform.settings import ServiceSettings
 
 
 def private_files() -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from shared.cli import CliError, JsonClient, SessionFile, load_key, local_time, parse_fields, run_quietly, show
+from clients.common import CliError, JsonClient, SessionFile, load_key, local_time, parse_fields, run_quietly, show
 from shared.wire.contracts import FINAL_STATUSES
 from shared.wire.jws import sign_compact
 

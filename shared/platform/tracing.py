@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.logs import mask
+from shared.platform.logs import mask
 
 
 def configure(service: str, app: FastAPI, engine: AsyncEngine) -> bool:

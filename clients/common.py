@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import os
 import sys
-import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
 
 from shared.wire import keyfile
+from shared.wire.clock import ASTANA
 from shared.wire.jws import GostSigner, SigningKey
 
 
@@ -132,9 +132,6 @@ def parse_fields(pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             fields[name] = value
     return fields
-
-
-ASTANA = zoneinfo.ZoneInfo("Asia/Almaty")  # the Astana time zone (UTC+5)
 
 
 def local_time(moment: str) -> str:

@@ -1,0 +1,3 @@
+"""The command-line clients (citizen and clinic staff) and their common module.
+
+They speak HTTP and sign locally, with nothing but ``shared.wire``."""
