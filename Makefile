@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install pki bench lint fmt up down restart clean
+.PHONY: run test install pki bench lint typecheck fmt up down restart clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(STAMP) ## throughput and p50/p99 figures (printed, never asserted)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(MAKE) typecheck
+
+typecheck: $(STAMP) ## mypy, strict on what travels and on the bus (shared/wire, shared/messaging)
+	$(VENV)/bin/mypy shared/wire shared/messaging
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -81,13 +81,14 @@ def load_key(
                 return _gost_key_file(path, data, password)
             if key is None or cert is None:
                 raise CliError("the PKCS#12 file holds no key and certificate")
+            # mypy ignores the next line: PKCS#12 gives any key type; signing refuses what it cannot use
             return key, [cert, *extra]  # type: ignore[list-item,return-value]
         key = load_pem_private_key(data, (password or "").encode() or None)
     except (ValueError, TypeError):
         raise CliError(f"{path}: wrong key password, or not a key file") from None
     chain_file = chain_path or path.with_name(path.name.replace(".key.pem", ".pem"))
     try:
-        return key, x509.load_pem_x509_certificates(chain_file.read_bytes())  # type: ignore[return-value]
+        return key, x509.load_pem_x509_certificates(chain_file.read_bytes())  # type: ignore[return-value]  # as above
     except OSError as exc:
         raise CliError(f"cannot read the certificate chain {chain_file}: {exc.strerror or exc}") from None
     except ValueError:

@@ -26,7 +26,7 @@ from services.arm.config import ArmSettings
 from services.arm.models import Base, Clinic, Doctor, Staff, StaffToken
 from services.arm.roles import StaffRole
 from shared.platform import auth, migrate
-from shared.platform.db import Database
+from shared.platform.db import Database, rows_affected
 from shared.platform.http import ApiError
 from shared.wire.clock import Clock
 from shared.wire.ids import InvalidIdentifier, parse_iin
@@ -86,7 +86,7 @@ async def reset_password(db: Database, iin: str, password: str, clock: Clock) ->
         changed = await session.execute(
             update(Staff).where(Staff.iin == iin).values(password_hash=password_hash, must_change_password=True)
         )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if rows_affected(changed) != 1:
             raise AdminError("no staff account with this ИИН")
         await session.execute(
             update(StaffToken)

@@ -9,15 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.arm import journals, roles
-from services.arm.models import Clinic, Staff
-from services.arm.roles import Action
+from services.arm import journals, views
+from services.arm.models import Staff
 from services.arm.schemas import (
     AbsenceIn,
     AbsenceOut,
     AppointmentChangeIn,
-    AppointmentOut,
-    AttachmentOut,
     DocumentOut,
     FiledOut,
     HomeCallChangeIn,
@@ -79,14 +76,6 @@ def staff_out(member: Staff) -> StaffOut:
         role=member.role,
         doctor_code=member.doctor_code,
     )
-
-
-async def clinic_day(service: StaffService, member: Staff, day: dt.date | None) -> tuple[dt.date, Clinic]:
-    async with service.db.sessions() as session:
-        clinic = await session.get(Clinic, member.clinic_bin)
-    assert clinic is not None
-    tz = service.arm.hours(clinic).tz
-    return day or service.clock.now().astimezone(tz).date(), clinic
 
 
 @router.post("/auth/login", response_model=StaffTokenOut)
@@ -238,22 +227,9 @@ async def home_call_journal(
     size: SizeDep = 50,
 ) -> PageOut:
     """Журнал регистрации вызовов of a day (today by default), filterable, paginated."""
-    roles.require(member, Action.READ_JOURNALS)
-    day, clinic = await clinic_day(service, member, day)
-    async with service.db.sessions() as session:
-        found = await journals.home_calls(
-            session,
-            member.clinic_bin,
-            service.arm.hours(clinic).tz,
-            day,
-            doctor=doctor,
-            site=site,
-            status=status,
-            page=page,
-            size=size,
-        )
-    items = [HomeCallOut.model_validate(call, from_attributes=True) for call in found.items]
-    return PageOut(total=found.total, page=found.page, size=found.size, items=items)
+    return await views.home_calls(
+        service, member, day=day, doctor=doctor, site=site, status=status, page=page, size=size
+    )
 
 
 @router.get("/journal/appointments", response_model=PageOut)
@@ -268,26 +244,9 @@ async def appointment_journal(
     size: SizeDep = 50,
 ) -> PageOut:
     """The appointments of a day, by doctor, участок and state, paginated."""
-    roles.require(member, Action.READ_JOURNALS)
-    day, _ = await clinic_day(service, member, day)
-    async with service.db.sessions() as session:
-        found = await journals.appointments(
-            session, member.clinic_bin, day, doctor_code=doctor_code, site=site, state=state, page=page, size=size
-        )
-    items = [
-        AppointmentOut(
-            number=booking.number,
-            doctor_code=doctor.code,
-            doctor_name=doctor.name,
-            room=doctor.room,
-            slot_start=booking.slot_start,
-            patient_iin=booking.patient_iin,
-            state=journals.appointment_state(booking),
-            note=booking.note,
-        )
-        for booking, doctor in found.items
-    ]
-    return PageOut(total=found.total, page=found.page, size=found.size, items=items)
+    return await views.appointments(
+        service, member, day=day, doctor_code=doctor_code, site=site, state=state, page=page, size=size
+    )
 
 
 @router.get("/attachments", response_model=PageOut)
@@ -300,11 +259,7 @@ async def attachment_register(
     size: SizeDep = 50,
 ) -> PageOut:
     """The attachment register: who is attached since when, who left when and why."""
-    roles.require(member, Action.READ_JOURNALS)
-    async with service.db.sessions() as session:
-        found = await journals.attachments(session, member.clinic_bin, state=state, site=site, page=page, size=size)
-    items = [AttachmentOut.model_validate(row, from_attributes=True) for row in found.items]
-    return PageOut(total=found.total, page=found.page, size=found.size, items=items)
+    return await views.attachment_register(service, member, state=state, site=site, page=page, size=size)
 
 
 @router.post("/home-calls/{number}", response_model=HomeCallOut)
@@ -336,22 +291,4 @@ async def absence(body: AbsenceIn, member: MemberDep, service: StaffServiceDep) 
 async def overdue(member: MemberDep, service: StaffServiceDep) -> dict:
     """The clinic's overdue list (for its staff and its head): home calls past their visit window without
     a visit, and requests decided after — or still undecided past — the deadline of Приложение 1."""
-    roles.require(member, Action.READ_JOURNALS)
-    async with service.db.sessions() as session:
-        found = await journals.overdue(session, member.clinic_bin, service.clock.now())
-    return {
-        "home_calls": [HomeCallOut.model_validate(c, from_attributes=True) for c in found["home_calls"]],
-        "registrations": [
-            {
-                "number": r.number,
-                "service": r.service,
-                "channel": r.channel,
-                "status": r.status,
-                "registered_at": r.registered_at,
-                "deadline": r.deadline,
-                "overdue_at": r.overdue_at,
-            }
-            for r in found["registrations"]
-        ],
-        "count": len(found["home_calls"]) + len(found["registrations"]),
-    }
+    return await views.overdue(service, member)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from typing import Any
 
 from services.arm.catalogue import attachment_info, clinics_list, hosted_clinic
+from services.arm.registry import LOOKUP_ATTEMPTS, lookup_person
 from services.arm.service import ArmService, Prepared, status_reports, verify_request
 from shared.messaging.bus import RequestTimeout
-from shared.messaging.dispatch import MeshClient, MessageContext, Route, basic_routes
+from shared.messaging.dispatch import MessageContext, Route, basic_routes
 from shared.platform.attachments import check_files
 from shared.platform.runtime import ServiceRuntime
 from shared.wire.contracts import (
@@ -17,7 +17,6 @@ from shared.wire.contracts import (
     CLINICS_LIST,
     ESERVICE_REQUEST,
     ESERVICE_STATUS,
-    PERSON_LOOKUP,
     SLOT_HOLD,
     SLOTS_QUERY,
     AttachmentLookup,
@@ -37,31 +36,6 @@ def clinic_bin_of(context: MessageContext) -> str:
     if not address.startswith("arm."):
         raise RefusalError(Refusal.MALFORMED, "this message goes to a clinic address arm.<БИН>")
     return address.split(".", 1)[1]
-
-
-LOOKUP_ATTEMPTS = 3
-LOOKUP_BACKOFF_SECONDS = 1.0
-# Answers about the exchange, not about the person: asked again (each time with a new message id). REPLAYED
-# is not expected for a fresh id (a delivery the gateway repeats carries a new stamp and is answered), but
-# if a copy ever is refused, the person is still to be looked up.
-LOOKUP_RETRYABLE = frozenset({Refusal.TIMEOUT, Refusal.REPLAYED, Refusal.INTERNAL})
-
-
-async def lookup_person(client: MeshClient, iin: str, sender: str, attempts: int = 1) -> dict[str, Any]:
-    """Ask ГБД ФЛ through the gateway (process 3). A technical failure (timeout, a lost answer) is retried
-    ``attempts`` times in all, with a growing pause: a burst that delays ГБД ФЛ, or a broker restart, is not
-    a reason to fail a citizen's signed request."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await client.request("gbd_fl", PERSON_LOOKUP, {"iin": iin}, sender=sender)
-        except RequestTimeout:
-            pass
-        except RefusalError as exc:
-            if exc.code not in LOOKUP_RETRYABLE:
-                raise
-        if attempt < attempts:
-            await asyncio.sleep(LOOKUP_BACKOFF_SECONDS * attempt)
-    raise RequestTimeout(f"ГБД ФЛ did not answer {attempts} times")
 
 
 async def prepare_request(runtime: ServiceRuntime, context: MessageContext) -> Prepared:

@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.arm.models import Attachment, Booking, Doctor, HomeCall, Registration
+from shared.platform.db import rows_affected
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 200
@@ -148,7 +149,7 @@ async def flag_overdue(session: AsyncSession, now: dt.datetime) -> dict[str, int
         .where(Registration.status == "registered", Registration.deadline < now, Registration.overdue_at.is_(None))
         .values(overdue_at=now)
     )
-    return {"home_calls": calls.rowcount or 0, "registrations": undecided.rowcount or 0}  # type: ignore[attr-defined]
+    return {"home_calls": rows_affected(calls), "registrations": rows_affected(undecided)}
 
 
 async def overdue(

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from services.arm import api, journals, roles
+from services.arm import journals, roles, views
 from services.arm.models import Clinic, Doctor, Staff
 from services.arm.roles import Action
 from services.arm.schemas import AbsenceIn, AppointmentChangeIn, HomeCallChangeIn
@@ -182,7 +182,7 @@ async def logout(
 async def home(request: Request, member: MemberPage, service: StaffDep) -> Response:
     """The workstation's start: who is working, the overdue count, where to go."""
     clinic = await _clinic(service, member)
-    overdue = await api.overdue(member, service)
+    overdue = await views.overdue(service, member)
     return _render(request, "home.html", member, clinic, overdue=overdue["count"])
 
 
@@ -345,9 +345,9 @@ async def home_calls(
         "site": site,
         "status": status if status in journals.HOME_CALL_STATES else "",
     }
-    found = await api.home_call_journal(
-        member,
+    found = await views.home_calls(
         service,
+        member,
         day=_day(day),
         doctor=filters["doctor"] or None,
         site=_site(site),
@@ -394,9 +394,9 @@ async def appointments(
     clinic = await _clinic(service, member)
     code = doctor_code if re.fullmatch(CODE_PATTERN, doctor_code) else ""
     filters = {"day": day, "doctor_code": code, "state": state if state in journals.APPOINTMENT_STATES else ""}
-    found = await api.appointment_journal(
-        member,
+    found = await views.appointments(
         service,
+        member,
         day=_day(day),
         doctor_code=filters["doctor_code"] or None,
         site=None,
@@ -467,7 +467,7 @@ async def attachments(
     """The attachment register: who is attached since when, who left when and why."""
     clinic = await _clinic(service, member)
     state = state if state in journals.ATTACHMENT_STATES else "open"
-    found = await api.attachment_register(member, service, state=state, site=_site(site), page=max(1, page), size=50)
+    found = await views.attachment_register(service, member, state=state, site=_site(site), page=max(1, page), size=50)
     return _render(request, "attachments.html", member, clinic, found=found, filters={"state": state, "site": site})
 
 
@@ -475,4 +475,4 @@ async def attachments(
 async def overdue(request: Request, member: MemberPage, service: StaffDep) -> Response:
     """The clinic's overdue list: home calls past their window, requests past their deadline."""
     clinic = await _clinic(service, member)
-    return _render(request, "overdue.html", member, clinic, overdue=await api.overdue(member, service))
+    return _render(request, "overdue.html", member, clinic, overdue=await views.overdue(service, member))

@@ -40,7 +40,7 @@ from services.arm.rules import (
     site_for_street,
 )
 from shared.messaging.dispatch import refusal_payload
-from shared.platform.db import insert_or_ignore
+from shared.platform.db import insert_or_ignore, rows_affected
 from shared.rules.deadlines import deadline
 from shared.rules.guardians import may_act_for
 from shared.wire.canonical import canonical_json
@@ -540,7 +540,7 @@ class ArmService:
     async def purge_expired_holds(session: AsyncSession, now: dt.datetime) -> int:
         """Forget slot holds that have expired (a hold lives a few minutes while a citizen signs)."""
         result = await session.execute(delete(SlotHoldRow).where(SlotHoldRow.expires_at <= now))
-        return result.rowcount or 0  # type: ignore[attr-defined]
+        return rows_affected(result)
 
     async def hold(
         self,

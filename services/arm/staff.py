@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.arm import roles
 from services.arm.config import ArmSettings
-from services.arm.handlers import lookup_person
 from services.arm.models import (
     Absence,
     Booking,
@@ -41,6 +40,7 @@ from services.arm.models import (
     StaffToken,
     StaffUpload,
 )
+from services.arm.registry import lookup_person
 from services.arm.roles import Action
 from services.arm.service import ArmService, Prepared, follow_up, status_reports
 from services.arm.slip import attachment_slip, verification_code, verification_url
@@ -48,7 +48,7 @@ from shared.messaging.bus import RequestTimeout
 from shared.messaging.dispatch import MeshClient
 from shared.messaging.outbox import Outbox
 from shared.platform import attachments, auth
-from shared.platform.db import Database
+from shared.platform.db import Database, rows_affected
 from shared.platform.http import ApiError, form_error
 from shared.rules.calendar import WorkingHours
 from shared.rules.deadlines import deadline
@@ -362,7 +362,7 @@ class StaffService:
             used = await session.execute(
                 update(StaffDraft).where(StaffDraft.id == draft.id, StaffDraft.used_at.is_(None)).values(used_at=now)
             )
-            if not used.rowcount:  # type: ignore[attr-defined]
+            if not rows_affected(used):
                 raise RefusalError(Refusal.DUPLICATE_REQUEST, "this prepared request was already signed")
             registration, outcome = await self.arm.process(session, member.clinic_bin, prepared)
             if registration is None:

@@ -104,6 +104,7 @@ class Journal:
         """Insert a batch of accepted ids; True for each one that was new (the first copy within the batch
         too), False for an id already recorded."""
         table = AcceptedMessage.__table__
+        # mypy ignores the next line: as for upsert: __table__ is a Table
         return await insert_new_rows(connection, table, ("sender", "message_id"), rows)  # type: ignore[arg-type]
 
     @staticmethod

@@ -17,7 +17,7 @@ from services.gateway.access import AccessRights
 from services.gateway.journal import Journal
 from services.gateway.models import AcceptedMessage, Provider
 from shared.messaging.dispatch import GATEWAY_ANSWER_MARGIN_SECONDS
-from shared.platform.db import upsert
+from shared.platform.db import rows_affected, upsert
 from shared.platform.runtime import ServiceRuntime
 from shared.rules.clinics import ClinicsFile
 from shared.wire.envelope import MAX_TTL, Envelope, check_window, open_envelope
@@ -51,6 +51,7 @@ class Gateway:
             for clinic in clinics.clinics:
                 # Decided by the database: replicas starting at once must not collide on a new clinic's key.
                 row = {"bin": clinic.bin, "name": clinic.name, "address": arm_address(clinic.bin)}
+                # mypy ignores the next line: a mapped class's __table__ is typed FromClause; it is a Table
                 await upsert(session, Provider.__table__, row)  # type: ignore[arg-type]
         async with self.runtime.db.sessions() as session:
             providers = list(await session.scalars(select(Provider)))
@@ -109,4 +110,4 @@ class Gateway:
         cutoff = self.runtime.clock.now() - MAX_TTL - dt.timedelta(hours=1)
         async with self.runtime.db.transaction() as session:
             result = await session.execute(delete(AcceptedMessage).where(AcceptedMessage.accepted_at < cutoff))
-        return result.rowcount or 0  # type: ignore[attr-defined]
+        return rows_affected(result)

@@ -27,7 +27,7 @@ def to_contract(row: Any) -> Person:
         name=row.name,
         patronymic=row.patronymic,
         birth_date=row.birth_date,
-        sex=row.sex,  # type: ignore[arg-type]
+        sex=row.sex,  # type: ignore[arg-type]  # the column holds only M or F (the seed writes them)
         citizenship=row.citizenship,
         address=Address(district=row.district, street=row.street, house=row.house, apartment=row.apartment),
         alive=row.alive,

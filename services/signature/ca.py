@@ -271,6 +271,7 @@ class DevCA:
             .sign(issuer_key, hashes.SHA256())
         )
         if gost_key is not None:
+            # mypy ignores the next line: the GOST issuer key is a (private, curve) pair, not a cryptography key
             cert = gost_issuer.certificate(cert, gost_issuer_key or issuer_key, gost_key)  # type: ignore[arg-type]
         state = self._state()
         state["issued"][format(cert.serial_number, "x")] = cert.subject.rfc4514_string()
@@ -321,6 +322,7 @@ class DevCA:
             x509.CertificateBuilder()
             .subject_name(x509.Name(organization_subject(address, organization, bin_)))
             .issuer_name(self.ca.subject)
+            # mypy ignores the next line: a CSR's key is one a certificate can hold (RSA or EC here)
             .public_key(csr.public_key())  # type: ignore[arg-type]
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
@@ -329,6 +331,7 @@ class DevCA:
             .add_extension(usage, critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, *roles]), critical=False)
             .add_extension(
+                # mypy ignores the next line: the CA's key is RSA
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca.public_key()),  # type: ignore[arg-type]
                 critical=False,
             )

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Column, MetaData, String, Table, Text, bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.platform.db import UtcDateTime
+from shared.platform.db import UtcDateTime, rows_affected
 
 
 class Inbox:
@@ -57,4 +57,4 @@ class Inbox:
     async def purge(self, session: AsyncSession, older_than: dt.datetime) -> int:
         """Forget ids older than any message could still be valid (keep ≥ the envelope max TTL)."""
         result = await session.execute(delete(self.table).where(self.table.c.processed_at < older_than))
-        return result.rowcount or 0  # type: ignore[attr-defined]
+        return rows_affected(result)

@@ -11,9 +11,9 @@ import zlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Dialect, MetaData, Table, TypeDecorator, event, text
+from sqlalchemy import CursorResult, DateTime, Dialect, MetaData, Result, Table, TypeDecorator, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -150,7 +150,7 @@ async def lock_until_commit(connection: AsyncConnection, name: str) -> None:
         await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the single writer; busy_timeout makes writers queue instead of failing.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -238,4 +238,10 @@ async def insert_or_ignore(session: AsyncSession, table: Table, values: dict[str
     """
     statement = insert_ignoring_conflicts(dialect_of(session), table).values(**values)
     result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_affected(result))
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE changed. SQLAlchemy types ``execute`` as returning a plain
+    ``Result``, which has no ``rowcount``; for those statements the object is a ``CursorResult``."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)

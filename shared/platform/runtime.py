@@ -181,9 +181,12 @@ class ServiceRuntime:
         app.add_middleware(
             BodyLimit,
             limit=self.settings.max_body_bytes,
+            # mypy ignores the next line: Starlette types middleware options against its own factory protocol
             larger={"/uploads": upload_limit},  # type: ignore[arg-type]
         )
+        # mypy ignores the next line: as above: Starlette's factory protocol
         app.add_middleware(InFlightLimit, limit=self.settings.max_in_flight)  # type: ignore[arg-type]
+        # mypy ignores the next line: as above: Starlette's factory protocol
         app.add_middleware(HttpMetrics, service=self.settings.service)  # type: ignore[arg-type]
         install_error_handlers(app)
         app.include_router(self.health_router())

@@ -206,6 +206,7 @@ class Pages:
                 lstrip_blocks=True,
             )
             texts = translator(language)
+            # mypy ignores the next line: added to the environment by jinja2's i18n extension at run time
             environment.install_gettext_translations(texts.gettext_object, newstyle=True)  # type: ignore[attr-defined]
             environment.globals.update(
                 languages=LANGUAGES,
@@ -228,8 +229,9 @@ class Pages:
         """Mount the static files, the language switch, the login redirect and the page routers."""
         app.mount(STATIC_PREFIX, StaticFiles(directory=WEB / "static"), name="static")
         app.add_middleware(SecurityHeaders)
+        # mypy ignores the next line: Starlette types handlers as taking any Exception
         app.add_exception_handler(LoginRequired, self._to_login)  # type: ignore[arg-type]
-        app.add_exception_handler(GoTo, self._go_to)  # type: ignore[arg-type]
+        app.add_exception_handler(GoTo, self._go_to)  # type: ignore[arg-type]  # as above
         app.add_api_route("/lang/{code}", self.switch_language, methods=["GET"], include_in_schema=False)
         for router in routers:
             app.include_router(router, include_in_schema=False)

@@ -266,4 +266,4 @@ def dump_gost(private: int, curve: gost.Curve, chain: list[x509.Certificate], pa
             },
         }
     )
-    return pfx.dump()
+    return bytes(pfx.dump())

@@ -9,6 +9,7 @@ Dead-letter queues are bounded in length and in age (:class:`DeadLetterLimits`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 SERVICES = ("portal", "gateway", "arm", "gbd_fl", "signature")  # the five services (one СФЕ each)
 SERVICE_ADDRESSES = SERVICES  # their addresses on the bus ("arm": the АРМ system itself; clinics are arm.<БИН>)
@@ -47,7 +48,7 @@ class DeadLetterLimits:
     max_length: int
     max_age_seconds: float
 
-    def arguments(self) -> dict[str, int | str]:
+    def arguments(self) -> dict[str, Any]:  # an AMQP field table
         return {
             "x-queue-type": "quorum",
             "x-max-length": self.max_length,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.arm import handlers
+from services.arm import registry
 from shared.messaging.bus import RequestTimeout
 from shared.wire.refusals import Refusal, RefusalError
 
@@ -28,22 +28,22 @@ class FakeGateway:
 
 @pytest.fixture(autouse=True)
 def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(handlers, "LOOKUP_BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(registry, "LOOKUP_BACKOFF_SECONDS", 0.0)
 
 
 async def test_a_lost_answer_or_a_timeout_is_asked_again() -> None:
     found = {"person": {"iin": "850315300019"}, "parents": []}
     gateway = FakeGateway(RefusalError(Refusal.REPLAYED), RequestTimeout("slow"), found)
-    assert await handlers.lookup_person(gateway, "850315300019", "arm.1", attempts=3) == found  # type: ignore[arg-type]
+    assert await registry.lookup_person(gateway, "850315300019", "arm.1", attempts=3) == found  # type: ignore[arg-type]
     assert len(gateway.ids) == 3
 
 
 async def test_an_answer_about_the_person_is_not_retried_and_attempts_are_bounded() -> None:
     gateway = FakeGateway(RefusalError(Refusal.PERSON_NOT_FOUND))
     with pytest.raises(RefusalError) as refused:
-        await handlers.lookup_person(gateway, "850315300019", "arm.1", attempts=3)  # type: ignore[arg-type]
+        await registry.lookup_person(gateway, "850315300019", "arm.1", attempts=3)  # type: ignore[arg-type]
     assert refused.value.code is Refusal.PERSON_NOT_FOUND and len(gateway.ids) == 1
     stuck = FakeGateway(*(RefusalError(Refusal.REPLAYED) for _ in range(3)))
     with pytest.raises(RequestTimeout):
-        await handlers.lookup_person(stuck, "850315300019", "arm.1", attempts=3)  # type: ignore[arg-type]
+        await registry.lookup_person(stuck, "850315300019", "arm.1", attempts=3)  # type: ignore[arg-type]
     assert len(stuck.ids) == 3
