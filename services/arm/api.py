@@ -49,7 +49,7 @@ async def current_member(
 ) -> Staff:
     if credentials is None:
         raise ApiError(401, "UNAUTHORIZED", "log in first: Authorization: Bearer <token>")
-    return await service.member(credentials.credentials)
+    return await service.accounts.member(credentials.credentials)
 
 
 async def member_with_given_password(
@@ -58,7 +58,7 @@ async def member_with_given_password(
     """The token's holder, also while their password is still the one an operator gave them."""
     if credentials is None:
         raise ApiError(401, "UNAUTHORIZED", "log in first: Authorization: Bearer <token>")
-    return await service.member(credentials.credentials, changing_password=True)
+    return await service.accounts.member(credentials.credentials, changing_password=True)
 
 
 MemberDep = Annotated[Staff, Depends(current_member)]
@@ -82,7 +82,7 @@ def staff_out(member: Staff) -> StaffOut:
 async def login(body: StaffLoginIn, request: Request, service: StaffServiceDep) -> StaffTokenOut:
     """Process 1: ИИН and password. 401 AUTH_FAILED for a wrong pair; 429 when throttled."""
     client = request.client.host if request.client else "unknown"
-    token, expires, member = await service.login(body.iin, body.password, client)
+    token, expires, member = await service.accounts.login(body.iin, body.password, client)
     return StaffTokenOut(
         access_token=token,
         expires_at=expires,
@@ -102,7 +102,9 @@ async def change_password(
     """The staff member's own new password (required at the first log-in of an account an operator made);
     401 AUTH_FAILED for a wrong current password, 422 PASSWORD_POLICY; other sessions end."""
     client = request.client.host if request.client else "unknown"
-    await service.change_password(member, credentials.credentials, body.current_password, body.new_password, client)
+    await service.accounts.change_password(
+        member, credentials.credentials, body.current_password, body.new_password, client
+    )
     return Response(status_code=204)
 
 
@@ -112,7 +114,7 @@ async def logout(
     credentials: Annotated[HTTPAuthorizationCredentials, Depends(_bearer)],
     service: StaffServiceDep,
 ) -> Response:
-    await service.logout(credentials.credentials)
+    await service.accounts.logout(credentials.credentials)
     return Response(status_code=204)
 
 

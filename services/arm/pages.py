@@ -66,7 +66,7 @@ async def page_member(request: Request) -> Staff:
     """The staff member of the page session; none or expired: to the login page; one who must still
     choose their own password: to the password page."""
     try:
-        return await pages(request).session_user(request, staff_service(request).member)
+        return await pages(request).session_user(request, staff_service(request).accounts.member)
     except ApiError as exc:
         if exc.code == ApiCode.PASSWORD_CHANGE_REQUIRED:
             raise GoTo("/password") from None
@@ -75,7 +75,7 @@ async def page_member(request: Request) -> Staff:
 
 async def page_member_with_given_password(request: Request) -> Staff:
     return await pages(request).session_user(
-        request, lambda token: staff_service(request).member(token, changing_password=True)
+        request, lambda token: staff_service(request).accounts.member(token, changing_password=True)
     )
 
 
@@ -125,7 +125,7 @@ async def login(
     """Process 1: ИИН and password of the staff member."""
     client = request.client.host if request.client else "unknown"
     try:
-        token, expires, _member = await service.login(iin.strip(), password, client)
+        token, expires, _member = await service.accounts.login(iin.strip(), password, client)
     except PAGE_FAILURES as exc:
         return site.problem_page(request, "login.html", exc, next=local_path(next), iin=iin)
     response = site.redirect("/password" if _member.must_change_password else local_path(next))
@@ -160,7 +160,9 @@ async def change_password(
     try:
         if new_password != new_password_again:
             raise ApiError(422, "VALIDATION_ERROR", "the two new passwords differ")
-        await service.change_password(member, site.session_token(request), current_password, new_password, client)
+        await service.accounts.change_password(
+            member, site.session_token(request), current_password, new_password, client
+        )
     except PAGE_FAILURES as exc:
         clinic = await _clinic(service, member)
         return site.problem_page(request, "password.html", exc, member=member, clinic=clinic)
@@ -172,7 +174,7 @@ async def logout(
     request: Request, site: PagesDep, service: StaffDep, csrf: Annotated[str, Form(max_length=64)] = ""
 ) -> Response:
     site.check_csrf(request, csrf)
-    await service.logout(site.session_token(request))
+    await service.accounts.logout(site.session_token(request))
     response = site.redirect("/login")
     site.end_session(response)
     return response

@@ -35,19 +35,17 @@ from services.arm.models import (
     RequestDocument,
     Staff,
     StaffDraft,
-    StaffLoginCounter,
-    StaffLoginSuccess,
-    StaffToken,
     StaffUpload,
 )
 from services.arm.registry import lookup_person
 from services.arm.roles import Action
 from services.arm.service import ArmService, Prepared, follow_up, status_reports
 from services.arm.slip import attachment_slip, verification_code, verification_url
+from services.arm.staff_accounts import StaffAccounts
 from shared.messaging.bus import RequestTimeout
 from shared.messaging.dispatch import MeshClient
 from shared.messaging.outbox import Outbox
-from shared.platform import attachments, auth
+from shared.platform import attachments
 from shared.platform.db import Database, rows_affected
 from shared.platform.http import ApiError, form_error
 from shared.rules.calendar import WorkingHours
@@ -109,7 +107,8 @@ def _iin(value: str) -> str:
 
 
 class StaffService:
-    """Staff accounts, the provider channel's filing of requests, and the journals' recorded changes."""
+    """The provider channel's filing of requests and the journals' recorded changes (the staff's accounts are
+    :class:`StaffAccounts`, at ``accounts``)."""
 
     def __init__(
         self,
@@ -122,78 +121,7 @@ class StaffService:
     ) -> None:
         self.settings, self.db, self.clock, self.client = settings, db, clock, client
         self.arm, self.outbox = arm, outbox
-        limits = auth.LoginLimits(
-            per_pair=settings.staff_login_attempts_per_pair,
-            per_client=settings.staff_login_attempts_per_client,
-            per_iin=settings.staff_login_attempts_per_iin,
-            window_seconds=settings.staff_login_window_seconds,
-        )
-        self.throttle = auth.Throttle(db, StaffLoginCounter, StaffLoginSuccess, limits)
-
-    # -- process 1: authorisation --------------------------------------------------------------
-    async def login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime, Staff]:
-        """ИИН and password; a wrong pair is 401 AUTH_FAILED (no hint which), 429 when throttled."""
-        now = self.clock.now()
-        async with self.throttle.guess(iin, client, now) as guess:  # reserved before the password is checked
-            async with self.db.sessions() as session:
-                member = await session.get(Staff, iin) if len(iin) == 12 and iin.isdigit() else None
-            known = member is not None and member.active
-            if not await auth.verify_password(password, member.password_hash if known and member else None):
-                log.info("staff login refused", extra={"iin": iin, "client": client})
-                raise RefusalError(Refusal.AUTH_FAILED)
-            guess.right()
-        assert member is not None
-        async with self.db.transaction() as session:
-            ttl = self.settings.staff_token_ttl_seconds
-            token, expires = await auth.issue_token(session, StaffToken, iin, now, ttl)
-        return token, expires, member
-
-    async def logout(self, token: str) -> None:
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(StaffToken)
-                .where(StaffToken.token_hash == auth.token_hash(token))
-                .values(revoked_at=self.clock.now())
-            )
-
-    async def member(self, token: str, *, changing_password: bool = False) -> Staff:
-        """The holder of a staff token; 401 when there is none. An account whose password an operator set
-        gets 403 PASSWORD_CHANGE_REQUIRED everywhere but where it sets its own (``changing_password``)."""
-        member = await auth.holder_of_token(self.db, StaffToken, Staff, token, self.clock.now())
-        if member is None or not member.active:
-            raise ApiError(401, "UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
-        if member.must_change_password and not changing_password:
-            raise ApiError(403, "PASSWORD_CHANGE_REQUIRED", "choose your own password first: POST /auth/password")
-        return member
-
-    async def change_password(self, member: Staff, token: str, current: str, new: str, client: str) -> None:
-        """The holder's own new password (the current one proves it is them, throttled as a log-in); every
-        other session of theirs ends."""
-        now = self.clock.now()
-        async with self.throttle.guess(member.iin, client, now) as guess:
-            if not await auth.verify_password(current, member.password_hash):
-                raise RefusalError(Refusal.AUTH_FAILED, "the current password is wrong")
-            guess.right()
-        auth.check_password_policy(new, member.iin, self.settings.staff_password_min_length, 1024)
-        if await auth.verify_password(new, member.password_hash):
-            raise ApiError(422, "PASSWORD_POLICY", "choose a password other than the one you were given")
-        password_hash = await auth.hash_password(new)
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(Staff)
-                .where(Staff.iin == member.iin)
-                .values(password_hash=password_hash, must_change_password=False)
-            )
-            await session.execute(
-                update(StaffToken)
-                .where(
-                    StaffToken.iin == member.iin,
-                    StaffToken.revoked_at.is_(None),
-                    StaffToken.token_hash != auth.token_hash(token),
-                )
-                .values(revoked_at=now)
-            )
-        log.info("staff password changed", extra={"iin": member.iin})
+        self.accounts = StaffAccounts(settings, db, clock)
 
     # -- processes 3 and 4: the citizen in ГБД ФЛ --------------------------------------------------
     async def person(self, member: Staff, iin: str, reason: str) -> dict[str, Any]:

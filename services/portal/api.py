@@ -63,7 +63,7 @@ async def current_citizen(
 ) -> Citizen:
     if credentials is None:
         raise ApiError(401, "UNAUTHORIZED", "log in first: Authorization: Bearer <token>")
-    return await portal(request).citizen(credentials.credentials)
+    return await portal(request).accounts.citizen(credentials.credentials)
 
 
 CitizenDep = Annotated[Citizen, Depends(current_citizen)]
@@ -102,7 +102,7 @@ def request_out(row: RequestRow, events: list | None = None) -> RequestOut:
 async def challenge(request: Request, service: PortalDep) -> ChallengeOut:
     """The document to sign with your own key to register, to log in or to set a new password (valid a few
     minutes)."""
-    issued = await service.challenge(request.client.host if request.client else "unknown")
+    issued = await service.accounts.challenge(request.client.host if request.client else "unknown")
     return ChallengeOut(challenge=issued.nonce, document=issued.document, expires_at=issued.expires_at)
 
 
@@ -113,7 +113,7 @@ async def register(body: RegisterIn, request: Request, response: Response, servi
     password (200, its sessions ended): this is also how a forgotten password is replaced."""
     client = request.client.host if request.client else "unknown"
     started = time.monotonic()
-    done = await service.register(body.challenge, body.token, body.password, client)
+    done = await service.accounts.register(body.challenge, body.token, body.password, client)
     service.steps.record("process_1", time.monotonic() - started)  # authorisation on the portal, by ЭЦП
     if not done.created:
         response.status_code = 200
@@ -133,7 +133,7 @@ async def login(body: LoginIn, request: Request, service: PortalDep) -> TokenOut
     """Authorisation (process 1). Wrong ИИН or password: 401 AUTH_FAILED (process 2); 429 when throttled."""
     client = request.client.host if request.client else "unknown"
     started = time.monotonic()
-    token, expires = await service.login(body.iin, body.password, client)
+    token, expires = await service.accounts.login(body.iin, body.password, client)
     service.steps.record("process_1", time.monotonic() - started)
     return TokenOut(access_token=token, expires_at=expires)
 
@@ -144,7 +144,7 @@ async def login_with_key(body: KeyLoginIn, request: Request, service: PortalDep)
     back by password guesses others made on your ИИН; 404 NOT_REGISTERED when the ИИН has no account."""
     client = request.client.host if request.client else "unknown"
     started = time.monotonic()
-    token, expires = await service.login_with_key(body.challenge, body.token, client)
+    token, expires = await service.accounts.login_with_key(body.challenge, body.token, client)
     service.steps.record("process_1", time.monotonic() - started)
     return TokenOut(access_token=token, expires_at=expires)
 
@@ -154,7 +154,7 @@ async def logout(
     _citizen: CitizenDep, credentials: Annotated[HTTPAuthorizationCredentials, Depends(_bearer)], service: PortalDep
 ) -> Response:
     """Revoke the token in use."""
-    await service.logout(credentials.credentials)
+    await service.accounts.logout(credentials.credentials)
     return Response(status_code=204)
 
 
@@ -297,7 +297,7 @@ async def retry(request_id: uuid.UUID, citizen: CitizenDep, service: PortalDep) 
 @router.post("/requests/{request_id}/survey", status_code=204, tags=["quality"])
 async def survey(request_id: uuid.UUID, body: SurveyIn, citizen: CitizenDep, service: PortalDep) -> Response:
     """Приложение 3: the questionnaire on quality and accessibility, once the request has its outcome."""
-    await service.answer_survey(citizen, str(request_id), body.process_and_result, body.information)
+    await service.quality.answer_survey(citizen, str(request_id), body.process_and_result, body.information)
     return Response(status_code=204)
 
 
@@ -310,4 +310,4 @@ async def service_levels(service: PortalDep) -> dict[str, Any]:
 @router.get("/services/{code}/indicators", response_model=IndicatorOut, tags=["quality"])
 async def indicators(code: ServiceKind, service: PortalDep) -> IndicatorOut:
     """The service's "качество" and "доступность" indicators from the questionnaires (aggregates only)."""
-    return IndicatorOut.model_validate(await service.indicators(code))
+    return IndicatorOut.model_validate(await service.quality.indicators(code))

@@ -57,7 +57,7 @@ def portal(request: Request) -> PortalService:
 
 async def page_citizen(request: Request) -> Citizen:
     """The citizen of the page session; no session or an expired one: to the login page."""
-    return await pages(request).session_user(request, portal(request).citizen)
+    return await pages(request).session_user(request, portal(request).accounts.citizen)
 
 
 CitizenPage = Annotated[Citizen, Depends(page_citizen)]
@@ -89,7 +89,7 @@ async def home(request: Request, site: PagesDep, service: PortalDep) -> Response
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
-            citizen = await service.citizen(token)
+            citizen = await service.accounts.citizen(token)
         except ApiError:
             citizen = None
         if citizen is not None:
@@ -120,7 +120,7 @@ async def login(
 ) -> Response:
     client = request.client.host if request.client else "unknown"
     try:
-        token, expires = await service.login(iin.strip(), password, client)
+        token, expires = await service.accounts.login(iin.strip(), password, client)
     except PAGE_FAILURES as exc:
         return site.problem_page(request, "login.html", exc, next=local_path(next, "/requests"), iin=iin)
     response = site.redirect(local_path(next, "/requests"))
@@ -138,7 +138,7 @@ async def _register_page(
     action: str = "/register",
 ) -> HTMLResponse:
     """A page that has the person sign a fresh challenge: registration (``/register``) or log-in by ЭЦП."""
-    challenge = await service.challenge(request.client.host if request.client else "unknown")
+    challenge = await service.accounts.challenge(request.client.host if request.client else "unknown")
     context = {
         "document": challenge.document,
         "challenge": challenge.nonce,
@@ -175,7 +175,7 @@ async def register(
         return await _register_page(request, site, service, problem)
     client = request.client.host if request.client else "unknown"
     try:
-        done = await service.register(challenge, jws or cms, password, client)
+        done = await service.accounts.register(challenge, jws or cms, password, client)
     except PAGE_FAILURES as exc:
         return await _register_page(request, site, service, exc)
     response = site.redirect("/")
@@ -202,7 +202,7 @@ async def key_login(
 ) -> Response:
     client = request.client.host if request.client else "unknown"
     try:
-        token, expires = await service.login_with_key(challenge, jws or cms, client)
+        token, expires = await service.accounts.login_with_key(challenge, jws or cms, client)
     except PAGE_FAILURES as exc:
         return await _register_page(request, site, service, exc, template="login_key.html", action="/login/key")
     response = site.redirect("/")
@@ -215,7 +215,7 @@ async def logout(
     request: Request, site: PagesDep, service: PortalDep, csrf: Annotated[str, Form(max_length=64)] = ""
 ) -> Response:
     site.check_csrf(request, csrf)
-    await service.logout(site.session_token(request))
+    await service.accounts.logout(site.session_token(request))
     response = site.redirect("/")
     site.end_session(response)
     return response
@@ -413,7 +413,7 @@ async def survey(
         "refusal_text": _.refusal(row.refusal_code) if row.refusal_code else None,
     }
     try:
-        await service.answer_survey(citizen, str(request_id), process_and_result, information)
+        await service.quality.answer_survey(citizen, str(request_id), process_and_result, information)
     except PAGE_FAILURES as exc:
         return site.problem_page(request, "request.html", exc, **context)
     return site.render(request, "request.html", notice=_("Thank you for your answers."), surveyed=True, **context)

@@ -4,14 +4,16 @@ revocable tokens, throttled logins) on the portal's own tables."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.portal.config import PortalSettings
-from services.portal.models import Citizen, Token
+from services.portal.models import Citizen, Request, Token
 from shared.platform import auth
 from shared.platform.auth import hash_password, token_hash, verify_password
 from shared.platform.db import Database
+from shared.platform.http import ApiError
 
 __all__ = ["hash_password", "token_hash", "verify_password"]
 
@@ -45,3 +47,19 @@ async def issue_token(session: AsyncSession, iin: str, now: dt.datetime, ttl_sec
 
 async def citizen_of_token(db: Database, token: str, now: dt.datetime) -> Citizen | None:
     return await auth.holder_of_token(db, Token, Citizen, token, now)
+
+
+T = TypeVar("T")
+
+
+def owned(request: T | None, citizen: Citizen) -> T:
+    """The request (a row or a mapped object), if it is the citizen's own."""
+    # mypy ignores the next line: a Row and a mapped Request both carry iin
+    if request is None or request.iin != citizen.iin:  # type: ignore[attr-defined]
+        raise ApiError(404, "NOT_FOUND", "no such request")  # another citizen's request does not exist for you
+    return request
+
+
+async def own(session: AsyncSession, citizen: Citizen, request_id: str, *, lock: bool = False) -> Request:
+    """The citizen's own request (``lock``: the row is locked for this transaction); 404 for anyone else's."""
+    return owned(await session.get(Request, request_id, with_for_update=lock), citizen)

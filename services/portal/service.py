@@ -7,41 +7,36 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
 import time
 import uuid
 import zoneinfo
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.portal import security
+from services.portal.accounts import Accounts
 from services.portal.admission import Admission
 from services.portal.changes import RequestChanges, wait_for
 from services.portal.config import PortalSettings
 from services.portal.models import (
-    Challenge,
     Citizen,
     Draft,
     KnownAttachment,
-    LoginCounter,
-    LoginSuccess,
     Request,
     RequestEvent,
-    SurveyAnswer,
     Token,
     Upload,
 )
+from services.portal.quality import Quality
 from shared.messaging.bus import RequestTimeout
 from shared.messaging.dispatch import MeshClient
 from shared.platform import attachments
-from shared.platform.auth import Throttle
 from shared.platform.db import Database, insert_or_ignore, rows_affected, upsert
 from shared.platform.groupcommit import GroupCommit
 from shared.platform.http import ApiError, form_error
@@ -109,19 +104,6 @@ class Prepared:
     expires_at: dt.datetime
 
 
-REGISTRATION = "registration"  # what the registration throttle counts by, beside the client
-
-
-@dataclass(frozen=True, slots=True)
-class Registered:
-    """A person proven by ЭЦП: their account (new, or with a new password) and a session for them."""
-
-    citizen: Citizen
-    created: bool
-    token: str
-    expires_at: dt.datetime
-
-
 class PortalService:
     def __init__(self, settings: PortalSettings, db: Database, clock: Clock, client: MeshClient, store: TrustStore):
         self.settings = settings
@@ -135,154 +117,12 @@ class PortalService:
         self.changes = RequestChanges()
         self.admission = Admission(settings.admission_target_seconds, settings.max_clinic_wait_seconds)
         self.writes = GroupCommit(db, {"sent": self._mark_sent})
-        self.throttle = Throttle(db, LoginCounter, LoginSuccess, security.limits(settings))
-        self.registration_throttle = Throttle(
-            db, LoginCounter, LoginSuccess, security.registration_limits(settings), scope="reg:", what="registration"
-        )
+        self.accounts = Accounts(settings, db, clock, self.ask)
+        self.quality = Quality(db, clock)
         clinics = load_clinics(settings.clinics_file)
         self.clinic_hours = {
             c.bin: WorkingHours.from_json(c.hours, clinics.timezone, self.calendar) for c in clinics.clinics
         }
-
-    # -- accounts --------------------------------------------------------------------------
-    async def challenge(self, client: str) -> Challenge:
-        """The document a person signs to register or to set a new password: a fresh nonce and the time."""
-        now = self.clock.now()
-        await self.registration_throttle.begin(REGISTRATION, client, now)
-        nonce = secrets.token_urlsafe(32)
-        document = canonical_json(
-            {"purpose": "emhana-registration", "nonce": nonce, "time": now.isoformat(), "portal": "emhana"}
-        ).decode()
-        challenge = Challenge(
-            nonce=nonce,
-            document=document,
-            expires_at=now + dt.timedelta(seconds=self.settings.challenge_ttl_seconds),
-            used_at=None,
-        )
-        async with self.db.transaction() as session:
-            await session.execute(delete(Challenge).where(Challenge.expires_at < now - dt.timedelta(hours=1)))
-            session.add(challenge)
-        return challenge
-
-    async def register(self, nonce: str, signature: str, password: str, client: str) -> Registered:
-        """Registration proven by ЭЦП, as egov.kz does it: the person signs the challenge with their own key
-        (AUTH or SIGN, НУЦ's or the development CA's), and the ИИН is the certificate's — never typed. A
-        person who already has an account (forgotten password, or one squatted before proof was required)
-        sets a new password this way; their old sessions end. Nothing about anyone is answered before the
-        signature is proven: there is no ИИН to ask about."""
-        now = self.clock.now()
-        iin, person = await self._proven(
-            nonce, signature, client, now, lambda iin: security.check_password_policy(password, iin, self.settings)
-        )
-        password_hash = await security.hash_password(password)
-        async with self.db.transaction() as session:
-            existing = await session.get(Citizen, iin, with_for_update=True)
-            if existing is None:
-                citizen = Citizen(
-                    iin=iin,
-                    password_hash=password_hash,
-                    surname=person["surname"],
-                    name=person["name"],
-                    registered_at=now,
-                )
-                session.add(citizen)
-            else:
-                citizen = existing
-                citizen.password_hash = password_hash
-                await session.execute(
-                    update(Token).where(Token.iin == iin, Token.revoked_at.is_(None)).values(revoked_at=now)
-                )
-            token, expires = await security.issue_token(session, iin, now, self.settings.token_ttl_seconds)
-        await self.registration_throttle.succeeded(REGISTRATION, client, now, attempts=2)  # challenge + proof
-        log.info("citizen proven by ЭЦП", extra={"iin": iin, "new_account": existing is None})
-        return Registered(citizen, existing is None, token, expires)
-
-    async def _proven(
-        self, nonce: str, signature: str, client: str, now: dt.datetime, check: Callable[[str], None] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        """The ИИН and ГБД ФЛ record of whoever signed the challenge ``nonce`` with their own key; ``check``
-        (given the ИИН) runs before the challenge is used up. Throttled per client, as registrations."""
-        await self.registration_throttle.begin(REGISTRATION, client, now)
-        async with self.db.sessions() as session:
-            challenge = await session.get(Challenge, nonce[:64])
-        if challenge is None or challenge.used_at is not None or challenge.expires_at <= now:
-            raise RefusalError(Refusal.EXPIRED, "the challenge expired or was used; ask for a new one")
-        signature = attach_content(signature, challenge.document.encode())
-        if signed_content(signature) != challenge.document.encode():
-            raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the challenge")
-        signer = await self.prove(signature)
-        iin = signer.get("iin") or ""
-        try:
-            parse_iin(iin)
-        except InvalidIdentifier as exc:
-            raise RefusalError(Refusal.IIN_INVALID, f"the certificate's ИИН: {exc.detail}") from None
-        if check is not None:
-            check(iin)
-        async with self.db.transaction() as session:
-            used = await session.execute(
-                update(Challenge)
-                .where(Challenge.nonce == challenge.nonce, Challenge.used_at.is_(None))
-                .values(used_at=now)
-            )
-            if rows_affected(used) != 1:
-                raise RefusalError(Refusal.EXPIRED, "the challenge was used; ask for a new one")
-        person = (await self.ask("gbd_fl", PERSON_LOOKUP, {"iin": iin}))["person"]
-        if not person["alive"]:
-            raise RefusalError(Refusal.PERSON_DECEASED)
-        return iin, person
-
-    async def login_with_key(self, nonce: str, signature: str, client: str) -> tuple[str, dt.datetime]:
-        """Log-in by ЭЦП, as on egov.kz: the challenge signed with one's own key. No password is guessed, so
-        the password throttle does not apply — a person whose ИИН guessers have locked (per-ИИН ceiling)
-        still gets in by proving who they are — and this client is trusted for the ИИН from now on."""
-        now = self.clock.now()
-        iin, _person = await self._proven(nonce, signature, client, now)
-        async with self.db.sessions() as session:
-            citizen = await session.get(Citizen, iin)
-        if citizen is None:
-            raise ApiError(404, "NOT_REGISTERED", "no account for this key's ИИН: register first")
-        await self.registration_throttle.succeeded(REGISTRATION, client, now, attempts=2)  # challenge + proof
-        await self.throttle.succeeded(iin, client, now)
-        async with self.db.transaction() as session:
-            token = await security.issue_token(session, iin, now, self.settings.token_ttl_seconds)
-        log.info("citizen logged in by ЭЦП", extra={"iin": iin})
-        return token
-
-    async def prove(self, signature: str) -> dict[str, Any]:
-        """The signer of a proof of identity, by the signature service: an AUTH key, or else a SIGN key."""
-        for purpose in ("AUTH", "SIGN"):
-            verdict = await self.ask("signature", DOCUMENT_VERIFY, {**Signature.of(signature), "purpose": purpose})
-            if verdict["valid"]:
-                return verdict["signer"]
-            if verdict["code"] != Refusal.CERT_WRONG_USAGE:
-                break
-        raise RefusalError(Refusal(verdict["code"]))
-
-    async def login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime]:
-        """Process 1 / condition 1; a wrong ИИН or password is process 2 (AUTH_FAILED)."""
-        now = self.clock.now()
-        async with self.throttle.guess(iin, client, now) as guess:  # reserved before the password is checked
-            async with self.db.sessions() as session:
-                # A malformed ИИН is simply a failed login (no hint), and never reaches a database query.
-                citizen = await session.get(Citizen, iin) if len(iin) == 12 and iin.isdigit() else None
-            if not await security.verify_password(password, citizen.password_hash if citizen else None):
-                log.info("login refused", extra={"iin": iin, "client": client})
-                raise RefusalError(Refusal.AUTH_FAILED)
-            guess.right()
-        async with self.db.transaction() as session:
-            return await security.issue_token(session, iin, now, self.settings.token_ttl_seconds)
-
-    async def logout(self, token: str) -> None:
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(Token).where(Token.token_hash == security.token_hash(token)).values(revoked_at=self.clock.now())
-            )
-
-    async def citizen(self, token: str) -> Citizen:
-        citizen = await security.citizen_of_token(self.db, token, self.clock.now())
-        if citizen is None:
-            raise ApiError(401, "UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
-        return citizen
 
     # -- the mesh --------------------------------------------------------------------------
     async def ask(self, recipient: str, type: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -646,7 +486,7 @@ class PortalService:
         async with self.db.transaction() as session:
             result = await session.execute(delete(Draft).where(Draft.expires_at < now - older_than))
             await session.execute(delete(Token).where(Token.expires_at < now - older_than))
-        await self.throttle.purge(now)
+        await self.accounts.throttle.purge(now)
         return rows_affected(result)
 
     async def retry(self, citizen: Citizen, request_id: str) -> Request:
@@ -654,7 +494,7 @@ class PortalService:
         now = self.clock.now()
         async with self.db.transaction() as session:
             # Locked: of concurrent retries only the first sees "failed"; the others see "submitted".
-            request = await self.own(session, citizen, request_id, lock=True)
+            request = await security.own(session, citizen, request_id, lock=True)
             if request.status != "failed":
                 raise ApiError(409, "NOT_FAILED", "only a failed request can be retried")
             # "failed" means the clinic never registered this request: no clinic status is outstanding,
@@ -791,11 +631,6 @@ class PortalService:
             self.admission.answered(request.clinic_bin, request.id)
 
     # -- what the citizen sees ---------------------------------------------------------------
-    @staticmethod
-    async def own(session: AsyncSession, citizen: Citizen, request_id: str, *, lock: bool = False) -> Request:
-        """The citizen's own request (``lock``: the row is locked for this transaction)."""
-        return _owned(await session.get(Request, request_id, with_for_update=lock), citizen)
-
     async def requests(self, citizen: Citizen, limit: int = 50, offset: int = 0) -> list[Request]:
         """The citizen's requests, newest first, one page at a time."""
         async with self.db.sessions() as session:
@@ -831,7 +666,7 @@ class PortalService:
         # One prebuilt statement outside any transaction: a long-poll reads this at every wake-up.
         async with self.db.reading() as connection:
             rows = (await connection.execute(_DETAIL, {"request_id": request_id})).all()
-        _owned(rows[0] if rows else None, citizen)
+        security.owned(rows[0] if rows else None, citizen)
         first = rows[0]._mapping
         request = Request(**{name: first[name] for name in _REQUEST_COLUMNS})  # detached, read only
         events = [
@@ -840,66 +675,6 @@ class PortalService:
             if row.event_id is not None
         ]
         return request, events
-
-    # -- Приложение 3: quality and accessibility ----------------------------------------------
-    async def answer_survey(self, citizen: Citizen, request_id: str, process_and_result: int, information: int) -> None:
-        """Once per request, after its outcome (completed or refused)."""
-        try:
-            async with self.db.transaction() as session:
-                request = await self.own(session, citizen, request_id)
-                if request.status not in ("completed", "refused"):
-                    raise ApiError(409, "NOT_FINISHED", "the questionnaire opens once the request has its outcome")
-                session.add(
-                    SurveyAnswer(
-                        request_id=request.id,
-                        service=request.service,
-                        process_and_result=process_and_result,
-                        information=information,
-                        answered_at=self.clock.now(),
-                    )
-                )
-        except IntegrityError:
-            raise ApiError(409, "SURVEY_ANSWERED", "this request's questionnaire was already answered") from None
-
-    async def indicators(self, service: ServiceKind) -> dict[str, Any]:
-        """Counts per answer, aggregated in the database (never every answer loaded)."""
-        async with self.db.sessions() as session:
-            counts: dict[str, dict[str, int]] = {"process_and_result": {}, "information": {}}
-            for name, column in (
-                ("process_and_result", SurveyAnswer.process_and_result),
-                ("information", SurveyAnswer.information),
-            ):
-                rows = await session.execute(
-                    select(column, func.count()).where(SurveyAnswer.service == service.value).group_by(column)
-                )
-                counts[name] = {str(value): int(n) for value, n in rows.all()}
-            overdue = await session.scalar(
-                select(func.count())
-                .select_from(Request)
-                .where(Request.service == service.value, Request.overdue_at.is_not(None))
-            )
-        first = {str(v): counts["process_and_result"].get(str(v), 0) for v in (1, 2, 3)}
-        second = {str(v): counts["information"].get(str(v), 0) for v in (1, 2, 3)}
-        answers = sum(first.values())
-        return {
-            "service": service,
-            "overdue": overdue or 0,
-            "answers": answers,
-            "process_and_result": first,
-            "information": second,
-            "satisfied_share": round(first["3"] / answers, 3) if answers else None,
-        }
-
-
-T = TypeVar("T")
-
-
-def _owned(request: T | None, citizen: Citizen) -> T:
-    """The request (a row or a mapped object), if it is the citizen's own."""
-    # mypy ignores the next line: a Row and a mapped Request both carry iin
-    if request is None or request.iin != citizen.iin:  # type: ignore[attr-defined]
-        raise ApiError(404, "NOT_FOUND", "no such request")  # another citizen's request does not exist for you
-    return request
 
 
 _REQUEST_COLUMNS = tuple(Request.__table__.columns.keys())

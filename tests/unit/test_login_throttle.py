@@ -133,7 +133,7 @@ async def test_honest_logins_from_one_busy_client_are_not_throttled(db: Database
 async def test_registration_attempts_are_counted_per_client_apart_from_logins(db: Database) -> None:
     """The portal's second throttle (registration by ЭЦП: challenges and unproven proofs) counts per client
     only, in counters of its own; a proven registration forgives its challenge and its proof."""
-    from services.portal.service import REGISTRATION
+    from services.portal.accounts import REGISTRATION
 
     limits = LoginLimits(per_pair=4, per_client=4, per_iin=2**31 - 1, window_seconds=60)
     registrations = Throttle(db, LoginCounter, LoginSuccess, limits, scope="reg:", what="registration")

@@ -59,7 +59,7 @@ async def test_the_portal_flags_requests_without_an_outcome_past_their_deadline_
     async with db.sessions() as session:
         flagged = {r.id: r.overdue_at for r in [await session.get(Request, x.id) for x in (late, done, waiting)] if r}
     assert flagged[late.id] is not None and flagged[done.id] is None and flagged[waiting.id] is None
-    assert (await portal.indicators(ServiceKind.HOME_CALL))["overdue"] == 1
+    assert (await portal.quality.indicators(ServiceKind.HOME_CALL))["overdue"] == 1
 
 
 async def test_the_arm_flags_missed_visits_and_late_requests_and_lists_them_per_clinic(tmp_path: Path) -> None:
