@@ -235,48 +235,54 @@ class Bus:
             if task is not None:
                 self._in_flight.add(task)
             try:
-                await handler(message)
-            except Unprocessable as exc:
-                if message.reply_to:
-                    # A synchronous request is never answered from a dead-letter queue: its caller has
-                    # stopped waiting by then. Kept, it would only fill the queue (re-drive drops it too).
-                    log.warning(
-                        "synchronous request dropped: %s", exc, extra={"queue": queue_name, "id": message.message_id}
-                    )
-                    DROPPED.labels(self.name, queue_name).inc()
-                    await _settle(message.ack())
-                    return
-                log.warning("message dead-lettered: %s", exc, extra={"queue": queue_name, "id": message.message_id})
-                DEAD_LETTERED.labels(self.name, queue_name).inc()
-                await _settle(message.reject(requeue=False))
-            except INFRASTRUCTURE_ERRORS as exc:
-                # The broker or a channel is recovering: not the message's fault. Pause before requeueing so
-                # that its few deliveries are not all spent in the moment of the incident.
-                log.warning(
-                    "infrastructure error; message requeued after a pause: %r", exc, extra={"id": message.message_id}
-                )
-                await asyncio.sleep(RECOVERY_PAUSE)
-                await _settle(message.nack(requeue=True))
-            except Exception:
-                if message.reply_to and self._last_delivery(message):
-                    # The broker would dead-letter it on this return; for a synchronous request that only
-                    # keeps what nobody waits for (see above).
-                    log.exception(
-                        "synchronous request failed on its last delivery; dropped", extra={"id": message.message_id}
-                    )
-                    DROPPED.labels(self.name, queue_name).inc()
-                    await _settle(message.ack())
-                    return
-                log.exception("handler failed; message requeued", extra={"queue": queue_name, "id": message.message_id})
-                await _settle(message.nack(requeue=True))
-            else:
-                await _settle(message.ack())
+                await self.deliver(queue_name, message, handler)
             finally:
                 if task is not None:
                     self._in_flight.discard(task)
 
         tag = await queue.consume(on_message)
         self._consumers.append((queue, tag))
+
+    async def deliver(self, queue_name: str, message: AbstractIncomingMessage, handler: Handler) -> None:
+        """Run ``handler`` on one delivery and settle it: ack when it returns; dead-letter what can never be
+        processed; requeue after any other failure (after a pause when the broker itself is recovering).
+        A synchronous request is never dead-lettered — its caller has stopped waiting by then, and kept it
+        would only fill the queue (re-drive drops it too): it is dropped instead. The in-memory bus
+        (:mod:`shared.messaging.memory`) settles through this same method."""
+        try:
+            await handler(message)
+        except Unprocessable as exc:
+            if message.reply_to:
+                log.warning(
+                    "synchronous request dropped: %s", exc, extra={"queue": queue_name, "id": message.message_id}
+                )
+                DROPPED.labels(self.name, queue_name).inc()
+                await _settle(message.ack())
+                return
+            log.warning("message dead-lettered: %s", exc, extra={"queue": queue_name, "id": message.message_id})
+            DEAD_LETTERED.labels(self.name, queue_name).inc()
+            await _settle(message.reject(requeue=False))
+        except INFRASTRUCTURE_ERRORS as exc:
+            # The broker or a channel is recovering: not the message's fault. Pause before requeueing so
+            # that its few deliveries are not all spent in the moment of the incident.
+            log.warning(
+                "infrastructure error; message requeued after a pause: %r", exc, extra={"id": message.message_id}
+            )
+            await asyncio.sleep(RECOVERY_PAUSE)
+            await _settle(message.nack(requeue=True))
+        except Exception:
+            if message.reply_to and self._last_delivery(message):
+                # The broker would dead-letter it on this return (see above).
+                log.exception(
+                    "synchronous request failed on its last delivery; dropped", extra={"id": message.message_id}
+                )
+                DROPPED.labels(self.name, queue_name).inc()
+                await _settle(message.ack())
+                return
+            log.exception("handler failed; message requeued", extra={"queue": queue_name, "id": message.message_id})
+            await _settle(message.nack(requeue=True))
+        else:
+            await _settle(message.ack())
 
     def _last_delivery(self, message: AbstractIncomingMessage) -> bool:
         """Whether a failure now makes the broker dead-letter the message (quorum queues count returns in
