@@ -9,12 +9,22 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.arm.models import Attachment, Booking, Doctor, HomeCall, Registration
+from services.arm.models import (
+    Attachment,
+    Booking,
+    BookingStatus,
+    Doctor,
+    HomeCall,
+    HomeCallStatus,
+    Registration,
+    Visit,
+)
 from shared.platform.db import rows_affected
 
 T = TypeVar("T")
@@ -69,8 +79,18 @@ async def home_calls(
 
 
 # What the journals can be filtered by (the API's query patterns and the pages' choices come from here).
-HOME_CALL_STATES = ("assigned", "visited", "cancelled")
-APPOINTMENT_STATES = ("booked", "arrived", "fulfilled", "no_show", "cancelled")
+class AppointmentState(StrEnum):
+    """An appointment as the journal shows it: ``booked``, then what the visit became, or ``cancelled``."""
+
+    BOOKED = "booked"
+    ARRIVED = Visit.ARRIVED.value
+    FULFILLED = Visit.FULFILLED.value
+    NO_SHOW = Visit.NO_SHOW.value
+    CANCELLED = BookingStatus.CANCELLED.value
+
+
+HOME_CALL_STATES = tuple(state.value for state in HomeCallStatus)
+APPOINTMENT_STATES = tuple(state.value for state in AppointmentState)
 ATTACHMENT_STATES = ("open", "closed", "all")
 
 
@@ -81,7 +101,9 @@ def one_of(values: tuple[str, ...]) -> str:
 
 def appointment_state(booking: Booking) -> str:
     """booked, arrived, fulfilled, no_show or cancelled: one word for what the journal shows."""
-    return "cancelled" if booking.status == "cancelled" else booking.visit or "booked"
+    if booking.status == BookingStatus.CANCELLED:
+        return AppointmentState.CANCELLED
+    return AppointmentState(booking.visit) if booking.visit else AppointmentState.BOOKED
 
 
 async def appointments(
@@ -106,11 +128,11 @@ async def appointments(
     if site is not None:
         query = query.where(Doctor.site == site)
     if state == "cancelled":
-        query = query.where(Booking.status == "cancelled")
-    elif state == "booked":
-        query = query.where(Booking.status == "active", Booking.visit.is_(None))
+        query = query.where(Booking.status == BookingStatus.CANCELLED)
+    elif state == AppointmentState.BOOKED:
+        query = query.where(Booking.status == BookingStatus.ACTIVE, Booking.visit.is_(None))
     elif state:
-        query = query.where(Booking.status == "active", Booking.visit == state)
+        query = query.where(Booking.status == BookingStatus.ACTIVE, Booking.visit == state)
     rows, total = await _page(session, query.order_by(Booking.slot_start, Booking.id), page, size)
     return Page([(r[0], r[1]) for r in rows], total, page, size)
 
@@ -141,7 +163,7 @@ async def flag_overdue(session: AsyncSession, now: dt.datetime) -> dict[str, int
     registrations still undecided past their deadline. Returns how many were newly flagged."""
     calls = await session.execute(
         update(HomeCall)
-        .where(HomeCall.status == "assigned", HomeCall.visit_to < now, HomeCall.overdue_at.is_(None))
+        .where(HomeCall.status == HomeCallStatus.ASSIGNED, HomeCall.visit_to < now, HomeCall.overdue_at.is_(None))
         .values(overdue_at=now)
     )
     undecided = await session.execute(
@@ -160,7 +182,9 @@ async def overdue(
     calls = list(
         await session.scalars(
             select(HomeCall)
-            .where(HomeCall.clinic_bin == clinic_bin, HomeCall.status == "assigned", HomeCall.visit_to < now)
+            .where(
+                HomeCall.clinic_bin == clinic_bin, HomeCall.status == HomeCallStatus.ASSIGNED, HomeCall.visit_to < now
+            )
             .order_by(HomeCall.visit_to)
             .limit(limit)
         )

@@ -5,6 +5,7 @@ per ИИН, one registration per signed document."""
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -104,6 +105,30 @@ class Registration(Base):
     operator_iin: Mapped[str | None] = mapped_column(String(12))  # the staff member who filed it (diagram 2)
 
 
+class HomeCallStatus(StrEnum):
+    """A home call in the journal: a doctor to come (``assigned``), then ``visited`` or ``cancelled``."""
+
+    ASSIGNED = "assigned"
+    VISITED = "visited"
+    CANCELLED = "cancelled"
+
+
+class BookingStatus(StrEnum):
+    """A booked slot: ``active`` until cancelled (by the citizen, by the clinic, or by an absence)."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class Visit(StrEnum):
+    """What happened at an active booking: the patient ``arrived``, then was seen (``fulfilled``) — or
+    never came (``no_show``)."""
+
+    ARRIVED = "arrived"
+    FULFILLED = "fulfilled"
+    NO_SHOW = "no_show"
+
+
 class HomeCall(Base):
     """Журнал регистрации вызовов."""
 
@@ -125,7 +150,7 @@ class HomeCall(Base):
     doctor: Mapped[str] = mapped_column(String(120))
     visit_from: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     visit_to: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(20), index=True)  # assigned → visited | cancelled
+    status: Mapped[str] = mapped_column(String(20), index=True)  # HomeCallStatus
     note: Mapped[str | None] = mapped_column(String(500))  # e.g. why it was cancelled
     changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     changed_by: Mapped[str | None] = mapped_column(String(12))  # ИИН of the staff member
@@ -164,10 +189,10 @@ class Booking(Base):
     slot_day: Mapped[dt.date] = mapped_column(Date)
     iin: Mapped[str] = mapped_column(String(12))
     patient_iin: Mapped[str] = mapped_column(String(12))
-    status: Mapped[str] = mapped_column(String(20))  # active | cancelled
+    status: Mapped[str] = mapped_column(String(20))  # BookingStatus
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
-    visit: Mapped[str | None] = mapped_column(String(20))  # what happened: arrived → fulfilled | no_show
+    visit: Mapped[str | None] = mapped_column(String(20))  # Visit: what happened, none yet
     note: Mapped[str | None] = mapped_column(String(500))  # e.g. why the clinic cancelled it
     changed_by: Mapped[str | None] = mapped_column(String(12))  # ИИН of the staff member
 

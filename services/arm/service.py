@@ -22,10 +22,12 @@ from services.arm.models import (
     Absence,
     Attachment,
     Booking,
+    BookingStatus,
     Clinic,
     Counter,
     Doctor,
     HomeCall,
+    HomeCallStatus,
     Registration,
     RequestDocument,
     Site,
@@ -293,7 +295,7 @@ class ArmService:
                 doctor=doctor,
                 visit_from=visit_from,
                 visit_to=visit_to,
-                status="assigned",
+                status=HomeCallStatus.ASSIGNED,
             )
         )
         local = self.hours(clinic).tz
@@ -332,14 +334,16 @@ class ArmService:
                 "slot_day": start.astimezone(tz).date(),
                 "iin": registration.iin,
                 "patient_iin": registration.patient_iin,
-                "status": "active",
+                "status": BookingStatus.ACTIVE,
                 "created_at": now,
             },
         )
         if not booked:
             taken = await session.scalar(
                 select(Booking.id).where(
-                    Booking.doctor_code == doctor.code, Booking.slot_start == start, Booking.status == "active"
+                    Booking.doctor_code == doctor.code,
+                    Booking.slot_start == start,
+                    Booking.status == BookingStatus.ACTIVE,
                 )
             )
             if taken:
@@ -369,7 +373,7 @@ class ArmService:
             select(Booking).where(
                 Booking.number == form.registration_number,
                 Booking.clinic_bin == clinic.bin,
-                Booking.status == "active",
+                Booking.status == BookingStatus.ACTIVE,
                 (Booking.iin == registration.iin) | (Booking.patient_iin == registration.iin),
             )
         )
@@ -524,7 +528,7 @@ class ArmService:
         until = dt.datetime.combine(last, dt.time(0), tz).astimezone(dt.UTC)
         booked = select(Booking.doctor_code, Booking.slot_start).where(
             Booking.doctor_code.in_(codes),
-            Booking.status == "active",
+            Booking.status == BookingStatus.ACTIVE,
             Booking.slot_start >= since,
             Booking.slot_start < until,
         )
@@ -563,13 +567,13 @@ class ArmService:
                 Booking.patient_iin == (patient_iin or iin),
                 Booking.doctor_code == doctor.code,
                 Booking.slot_day == day,
-                Booking.status == "active",
+                Booking.status == BookingStatus.ACTIVE,
             )
         ):
             raise RefusalError(Refusal.ONE_BOOKING_PER_DAY)
         if await session.scalar(
             select(Booking.id).where(
-                Booking.doctor_code == doctor.code, Booking.slot_start == start, Booking.status == "active"
+                Booking.doctor_code == doctor.code, Booking.slot_start == start, Booking.status == BookingStatus.ACTIVE
             )
         ):
             raise RefusalError(Refusal.SLOT_TAKEN)

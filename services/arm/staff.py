@@ -27,15 +27,18 @@ from services.arm.config import ArmSettings
 from services.arm.models import (
     Absence,
     Booking,
+    BookingStatus,
     Clinic,
     Doctor,
     HomeCall,
+    HomeCallStatus,
     PersonLookup,
     Registration,
     RequestDocument,
     Staff,
     StaffDraft,
     StaffUpload,
+    Visit,
 )
 from services.arm.registry import lookup_person
 from services.arm.roles import Action
@@ -57,6 +60,7 @@ from shared.wire.contracts import (
     DOCUMENT_VERIFY,
     ESERVICE_STATUS,
     FORMS,
+    ClinicStatus,
     EServiceRequest,
     FiledRequest,
     Person,
@@ -410,18 +414,18 @@ class StaffService:
             )
             if call is None:
                 raise ApiError(404, "NOT_FOUND", "no such home call in this clinic's journal")
-            if call.status != "assigned":
+            if call.status != HomeCallStatus.ASSIGNED:
                 raise ApiError(409, "ALREADY_CLOSED", f"this home call is already {call.status}")
             if action == "assign":
                 if not doctor:
                     raise ApiError(422, "VALIDATION_ERROR", "name the doctor to assign")
-                call.doctor, status, note = doctor, "assigned", note or f"Назначен врач: {doctor}"
+                call.doctor, status, note = doctor, ClinicStatus.ASSIGNED, note or f"Назначен врач: {doctor}"
             elif action == "visited":
-                call.status, status = "visited", "visited"
+                call.status, status = HomeCallStatus.VISITED, ClinicStatus.VISITED
             elif action == "cancel":
                 if not note:
                     raise ApiError(422, "VALIDATION_ERROR", "give the reason for the cancellation")
-                call.status, status = "cancelled", "cancelled"
+                call.status, status = HomeCallStatus.CANCELLED, ClinicStatus.CANCELLED
             else:
                 raise ApiError(422, "VALIDATION_ERROR", f"unknown action {action}")
             call.note, call.changed_at, call.changed_by = note, now, member.iin
@@ -442,21 +446,21 @@ class StaffService:
             )
             if booking is None:
                 raise ApiError(404, "NOT_FOUND", "no such appointment in this clinic's journal")
-            if booking.status != "active" or booking.visit in ("fulfilled", "no_show"):
+            if booking.status != BookingStatus.ACTIVE or booking.visit in (Visit.FULFILLED, Visit.NO_SHOW):
                 raise ApiError(409, "ALREADY_CLOSED", "this appointment is already closed")
-            allowed = {"arrived": (None,), "fulfilled": (None, "arrived"), "no_show": (None,), "cancel": (None,)}
+            allowed = {"arrived": (None,), "fulfilled": (None, Visit.ARRIVED), "no_show": (None,), "cancel": (None,)}
             if action not in allowed:
                 raise ApiError(422, "VALIDATION_ERROR", f"unknown action {action}")
             if booking.visit not in allowed[action]:
                 raise ApiError(409, "INVALID_TRANSITION", f"cannot mark {action} after {booking.visit}")
-            if action in ("arrived", "fulfilled", "no_show") and booking.slot_day > await self.today(session, member):
+            if action in tuple(Visit) and booking.slot_day > await self.today(session, member):
                 raise ApiError(409, "INVALID_TRANSITION", "a visit is recorded on the day of the appointment")
             if action == "cancel":
                 if not note:
                     raise ApiError(422, "VALIDATION_ERROR", "give the reason for the cancellation")
-                booking.status, booking.cancelled_at, status = "cancelled", now, "cancelled"
+                booking.status, booking.cancelled_at, status = BookingStatus.CANCELLED, now, ClinicStatus.CANCELLED
             else:
-                booking.visit, status = action, action
+                booking.visit, status = Visit(action), ClinicStatus(action)
             booking.note, booking.changed_by = note, member.iin
             registration = await self._registration(session, booking.registration_id)
             await self.report(session, member.clinic_bin, follow_up(registration, status, now, note), now)
@@ -490,7 +494,11 @@ class StaffService:
             bookings = list(
                 await session.scalars(
                     select(Booking)
-                    .where(Booking.doctor_code == doctor_code, Booking.slot_day == day, Booking.status == "active")
+                    .where(
+                        Booking.doctor_code == doctor_code,
+                        Booking.slot_day == day,
+                        Booking.status == BookingStatus.ACTIVE,
+                    )
                     .order_by(Booking.slot_start)
                     .with_for_update()
                 )
