@@ -4,8 +4,7 @@ service's handlers (FastStream's ``TestRabbitBroker`` is the model). The end-to-
 Queues are lists; a consumer gets each message as RabbitMQ would hand it over — body, id, type, reply-to,
 headers, the redelivered flag and ``x-delivery-count`` — and it is settled by the very code the real bus
 uses (:meth:`Bus.deliver`): acked, requeued (delivered again, up to the delivery limit), dead-lettered
-into :attr:`MemoryBus.dead_letters`, or dropped. A request waits for the reply its consumer sends; the test
-may stand in for a participant with :meth:`MemoryBus.answer`.
+into :attr:`MemoryBus.dead_letters`, or dropped. A request waits for the reply its consumer sends.
 """
 
 from __future__ import annotations
@@ -14,13 +13,10 @@ import asyncio
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.messaging.bus import Bus, Handler, RequestTimeout
-
-Responder = Callable[["MemoryMessage"], Awaitable[tuple[bytes, str] | None]]
 
 
 @dataclass(eq=False)
@@ -56,7 +52,6 @@ class MemoryBus(Bus):
         self.queues: dict[str, list[MemoryMessage]] = defaultdict(list)
         self.dead_letters: dict[str, list[MemoryMessage]] = defaultdict(list)
         self.handlers: dict[str, Handler] = {}
-        self.responders: dict[str, Responder] = {}
         self.subscribers: dict[str, list[Handler]] = defaultdict(list)
         self.published: list[tuple[str, MemoryMessage]] = []  # every message sent, in order: what a test reads
         self._waiting: dict[str, asyncio.Future[MemoryMessage]] = {}
@@ -123,22 +118,11 @@ class MemoryBus(Bus):
         for message in waiting:
             await self._deliver(queue_name, message)
 
-    def answer(self, queue_name: str, responder: Responder) -> None:
-        """Stand in for the participant behind ``queue_name``: ``responder`` gets each request sent there and
-        returns the reply (body and type), or None to leave it unanswered."""
-        self.responders[queue_name] = responder
-
     async def close(self, grace: float = 5.0) -> None:
         self.handlers.clear()
 
     async def _route(self, routing_key: str, message: MemoryMessage) -> None:
         self.published.append((routing_key, message))
-        responder = self.responders.get(routing_key)
-        if responder is not None:
-            reply = await responder(message)
-            if reply is not None:
-                await self.reply(message, reply[0], message_id=str(uuid.uuid4()), type=reply[1])
-            return
         if routing_key in self.handlers:
             await self._deliver(routing_key, message)
         else:

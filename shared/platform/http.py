@@ -376,7 +376,8 @@ class ForwardedHeaders:
                     host = forwarded_host.split(b",")[0].strip()
                     headers = [(k, v) for k, v in headers if k not in (b"host", b"x-forwarded-host")]
                     headers.append((b"host", host))
-            else:
+            elif any(k.startswith(b"x-forwarded-") or k == b"forwarded" for k, _ in headers):
                 headers = [(k, v) for k, v in headers if not (k.startswith(b"x-forwarded-") or k == b"forwarded")]
-            scope = {**scope, "headers": headers}
+            if headers is not scope["headers"]:  # a copy only when something was dropped or replaced
+                scope = {**scope, "headers": headers}
         await self.app(scope, receive, send)
