@@ -1,5 +1,6 @@
-"""The published contract of the bus, generated from :mod:`shared.wire.contracts`: an AsyncAPI 3 document and a
-JSON Schema per payload, for other e-government systems.
+"""The published contract of the bus, generated from the message declarations of :mod:`shared.wire.contracts`
+(:data:`~shared.wire.contracts.MESSAGES`): an AsyncAPI 3 document and a JSON Schema per payload, for other
+e-government systems.
 
     python -m tools.asyncapi            # writes docs/contracts/
     python -m tools.asyncapi --check    # exit 1 when docs/contracts/ is not what the code says
@@ -23,27 +24,13 @@ from shared.wire.refusals import REFUSAL_TEXTS, Refusal
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "contracts"
 
-# Every message type: its payload, the payload of its reply (requests awaiting one), and what it is for.
-MESSAGES: dict[str, tuple[type[BaseModel], type[BaseModel] | None, str]] = {
-    c.PING: (c.Ping, c.Pong, "Reachability through the gateway; with reply_async, a pong comes back as a message."),
-    c.PONG: (c.Pong, None, "The answer to an asynchronous ping."),
-    c.PERSON_LOOKUP: (c.PersonLookup, c.PersonFound, "ГБД ФЛ: a person and their registered parents."),
-    c.DOCUMENT_VERIFY: (c.VerifyRequest, c.Verdict, "The signature service's verdict on a signed document."),
-    c.ESERVICE_REQUEST: (c.EServiceRequest, None, "A citizen's signed request to a clinic (arm.<БИН>)."),
-    c.ESERVICE_STATUS: (c.EServiceStatus, None, "Each status of a request, from the clinic, ordered by seq."),
-    c.SLOTS_QUERY: (c.SlotsQuery, c.SlotsFound, "Free slots of a clinic's doctors."),
-    c.SLOT_HOLD: (c.SlotHoldRequest, c.SlotHeld, "Hold a slot while the citizen signs."),
-    c.ATTACHMENT_LOOKUP: (c.AttachmentLookup, c.AttachmentInfo, "Which clinic a person is attached to."),
-    c.CLINICS_LIST: (c.Ping, c.ClinicsList, "The clinics the АРМ hosts (an empty payload)."),
-    c.REFUSAL: (c.RefusalPayload, None, "A coded, motivated refusal (from the recipient or the gateway)."),
-}
 EXTRA_MODELS: tuple[type[BaseModel], ...] = (c.SignedRequest, Envelope, *c.FORMS.values())
 
 
 def schemas(ref_template: str = "#/$defs/{model}") -> dict[str, dict[str, Any]]:
     """JSON Schema of every payload and of the documents inside them, by model name (each standalone,
     with its own ``$defs``, unless ``ref_template`` points elsewhere)."""
-    models = {m for payload, reply, _ in MESSAGES.values() for m in (payload, reply) if m is not None}
+    models = {m for spec in c.MESSAGES.values() for m in (spec.payload, spec.reply) if m is not None}
     models |= set(EXTRA_MODELS)
     return {model.__name__: model.model_json_schema(ref_template=ref_template) for model in models}
 
@@ -57,11 +44,12 @@ def asyncapi() -> dict[str, Any]:
         components[name] = schema
     messages: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    for type_, (payload, reply, summary) in MESSAGES.items():
-        key = type_.replace(".", "_")
+    for type_, spec in c.MESSAGES.items():
+        key, payload, reply, summary = type_.replace(".", "_"), spec.payload, spec.reply, spec.summary
         messages[key] = {
             "name": type_,
             "summary": summary,
+            "x-emhana-mode": spec.mode,
             "contentType": "application/json",
             "headers": {"$ref": "#/components/schemas/Envelope"},
             "payload": {"$ref": f"#/components/schemas/{payload.__name__}"},

@@ -194,7 +194,7 @@ async def sign(draft_id: str, body: StaffSignIn, member: MemberDep, service: Sta
     return FiledOut(
         request_id=filed.request_id,
         registration_number=filed.registration_number,
-        status="completed" if filed.status == "completed" else "refused",
+        status=filed.status.value,
         refusal=RefusalBody(**refusal_payload(filed.refusal)) if filed.refusal else None,
         result_jws=filed.result,
         result=filed.result_document(),

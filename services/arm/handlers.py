@@ -1,4 +1,4 @@
-"""Bus handlers of the АРМ: parse the contract, call :mod:`services.arm.service`, reply or send status."""
+"""Bus handlers of the АРМ: given the parsed contract, call :mod:`services.arm.service`, reply or send status."""
 
 from __future__ import annotations
 
@@ -19,14 +19,16 @@ from shared.wire.contracts import (
     ESERVICE_STATUS,
     SLOT_HOLD,
     SLOTS_QUERY,
+    AttachmentInfo,
     AttachmentLookup,
+    ClinicsList,
+    ClinicsQuery,
     EServiceRequest,
     Person,
     SlotHeld,
     SlotHoldRequest,
     SlotsFound,
     SlotsQuery,
-    parse_payload,
 )
 from shared.wire.refusals import Refusal, RefusalError
 
@@ -38,10 +40,9 @@ def clinic_bin_of(context: MessageContext) -> str:
     return address.split(".", 1)[1]
 
 
-async def prepare_request(runtime: ServiceRuntime, context: MessageContext) -> Prepared:
+async def prepare_request(runtime: ServiceRuntime, context: MessageContext, request: EServiceRequest) -> Prepared:
     """Before the transaction of an e-service request: its signature and documents (condition 2) and the
     person in ГБД ФЛ (processes 3–4). What fails here is recorded on :class:`Prepared` for the domain."""
-    request = parse_payload(EServiceRequest, context.envelope.payload)
     prepared = Prepared(request, accepted_at=context.accepted_at)
     try:
         prepared.signed, prepared.signer = verify_request(request, runtime.store, clinic_bin_of(context))
@@ -66,40 +67,36 @@ async def prepare_request(runtime: ServiceRuntime, context: MessageContext) -> P
     return prepared
 
 
-def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route]:
-    async def eservice_request(context: MessageContext) -> None:
+def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route[Any]]:
+    async def eservice_request(context: MessageContext, request: EServiceRequest) -> None:
         assert context.session is not None
         prepared: Prepared = context.prepared
         registration, outcome = await service.process(context.session, clinic_bin_of(context), prepared)
-        request_id = str(prepared.request.request_id)
-        for report in status_reports(registration, request_id, outcome, service.clock.now()):
+        for report in status_reports(registration, str(request.request_id), outcome, service.clock.now()):
             context.send(ESERVICE_STATUS, context.envelope.sender, report)
 
-    async def slots(context: MessageContext) -> dict[str, Any]:
-        query = parse_payload(SlotsQuery, context.envelope.payload)
+    async def slots(context: MessageContext, query: SlotsQuery) -> SlotsFound:
         async with runtime.db.sessions() as session:
             clinic = await hosted_clinic(session, clinic_bin_of(context))
             found = await service.free_slots(
                 session, clinic, query.doctor_code, query.specialty, query.date_from, query.days
             )
-        return SlotsFound(slots=found).model_dump(mode="json")
+        return SlotsFound(slots=found)
 
-    async def hold(context: MessageContext) -> dict[str, Any]:
-        request = parse_payload(SlotHoldRequest, context.envelope.payload)
+    async def hold(context: MessageContext, request: SlotHoldRequest) -> SlotHeld:
         async with runtime.db.transaction() as session:
             clinic = await hosted_clinic(session, clinic_bin_of(context))
             patient = request.patient_iin or request.iin
             until = await service.hold(session, clinic, request.doctor_code, request.slot_start, request.iin, patient)
-        return SlotHeld(held_until=until).model_dump(mode="json")
+        return SlotHeld(held_until=until)
 
-    async def attachment_lookup(context: MessageContext) -> dict[str, Any]:
-        request = parse_payload(AttachmentLookup, context.envelope.payload)
+    async def attachment_lookup(_context: MessageContext, request: AttachmentLookup) -> AttachmentInfo:
         async with runtime.db.sessions() as session:
-            return (await attachment_info(session, request.iin)).model_dump(mode="json")
+            return await attachment_info(session, request.iin)
 
-    async def clinics(_context: MessageContext) -> dict[str, Any]:
+    async def clinics(_context: MessageContext, _query: ClinicsQuery) -> ClinicsList:
         async with runtime.db.sessions() as session:
-            return (await clinics_list(session)).model_dump(mode="json")
+            return await clinics_list(session)
 
     return {
         **basic_routes("arm"),

@@ -26,6 +26,7 @@ from services.arm.models import (
     Visit,
 )
 from shared.platform.db import rows_affected
+from shared.wire.contracts import ClinicStatus
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 200
@@ -127,7 +128,7 @@ async def appointments(
         query = query.where(Booking.doctor_code == doctor_code)
     if site is not None:
         query = query.where(Doctor.site == site)
-    if state == "cancelled":
+    if state == AppointmentState.CANCELLED:
         query = query.where(Booking.status == BookingStatus.CANCELLED)
     elif state == AppointmentState.BOOKED:
         query = query.where(Booking.status == BookingStatus.ACTIVE, Booking.visit.is_(None))
@@ -168,7 +169,11 @@ async def flag_overdue(session: AsyncSession, now: dt.datetime) -> dict[str, int
     )
     undecided = await session.execute(
         update(Registration)
-        .where(Registration.status == "registered", Registration.deadline < now, Registration.overdue_at.is_(None))
+        .where(
+            Registration.status == ClinicStatus.REGISTERED,
+            Registration.deadline < now,
+            Registration.overdue_at.is_(None),
+        )
         .values(overdue_at=now)
     )
     return {"home_calls": rows_affected(calls), "registrations": rows_affected(undecided)}

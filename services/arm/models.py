@@ -12,7 +12,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.platform.attachments import UploadColumns
 from shared.platform.auth import LoginCounterColumns, LoginSuccessColumns, TokenColumns
-from shared.platform.db import UtcDateTime
+from shared.platform.db import StrEnumColumn, UtcDateTime
+from shared.wire.contracts import ClinicStatus
 
 
 class Base(DeclarativeBase):
@@ -93,7 +94,7 @@ class Registration(Base):
     iin: Mapped[str] = mapped_column(String(12), index=True)
     patient_iin: Mapped[str] = mapped_column(String(12), index=True)
     document: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20))  # registered | completed | refused
+    status: Mapped[ClinicStatus] = mapped_column(StrEnumColumn(ClinicStatus))  # registered | completed | refused
     registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     refusal_code: Mapped[str | None] = mapped_column(String(40))
@@ -150,7 +151,7 @@ class HomeCall(Base):
     doctor: Mapped[str] = mapped_column(String(120))
     visit_from: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     visit_to: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(20), index=True)  # HomeCallStatus
+    status: Mapped[HomeCallStatus] = mapped_column(StrEnumColumn(HomeCallStatus), index=True)
     note: Mapped[str | None] = mapped_column(String(500))  # e.g. why it was cancelled
     changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     changed_by: Mapped[str | None] = mapped_column(String(12))  # ИИН of the staff member
@@ -189,10 +190,10 @@ class Booking(Base):
     slot_day: Mapped[dt.date] = mapped_column(Date)
     iin: Mapped[str] = mapped_column(String(12))
     patient_iin: Mapped[str] = mapped_column(String(12))
-    status: Mapped[str] = mapped_column(String(20))  # BookingStatus
+    status: Mapped[BookingStatus] = mapped_column(StrEnumColumn(BookingStatus))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
-    visit: Mapped[str | None] = mapped_column(String(20))  # Visit: what happened, none yet
+    visit: Mapped[Visit | None] = mapped_column(StrEnumColumn(Visit))  # what happened, none yet
     note: Mapped[str | None] = mapped_column(String(500))  # e.g. why the clinic cancelled it
     changed_by: Mapped[str | None] = mapped_column(String(12))  # ИИН of the staff member
 

@@ -41,7 +41,6 @@ from services.arm.rules import (
     home_call_window,
     site_for_street,
 )
-from shared.messaging.dispatch import refusal_payload
 from shared.platform.db import insert_or_ignore, rows_affected
 from shared.rules.deadlines import deadline
 from shared.rules.guardians import may_act_for
@@ -52,9 +51,12 @@ from shared.wire.contracts import (
     AppointmentCancelForm,
     AppointmentForm,
     AttachmentForm,
+    ClinicStatus,
     EServiceRequest,
+    EServiceStatus,
     HomeCallForm,
     Person,
+    RefusalPayload,
     ServiceKind,
     SignedRequest,
     Slot,
@@ -84,7 +86,7 @@ class Prepared:
 
 @dataclass(slots=True)
 class Outcome:
-    status: str  # completed | refused
+    status: ClinicStatus  # completed | refused
     registration_number: str | None
     result: str | None = None
     refusal: RefusalError | None = None
@@ -133,11 +135,11 @@ class ArmService:
         """Register and decide; returns the registration (None when the document was rejected)."""
         now = self.clock.now()
         if prepared.rejection is not None:
-            return None, Outcome("refused", None, refusal=prepared.rejection)
+            return None, Outcome(ClinicStatus.REFUSED, None, refusal=prepared.rejection)
         signed = prepared.signed
         assert signed is not None
         if await session.scalar(select(Registration.number).where(Registration.document_nonce == signed.once_key)):
-            return None, Outcome("refused", None, refusal=RefusalError(Refusal.DUPLICATE_REQUEST))
+            return None, Outcome(ClinicStatus.REFUSED, None, refusal=RefusalError(Refusal.DUPLICATE_REQUEST))
         clinic = await session.get(Clinic, clinic_bin)
         assert clinic is not None
         local_year = now.astimezone(self.hours(clinic).tz).year  # the clinic's year, not UTC's (1 January)
@@ -150,7 +152,7 @@ class ArmService:
             iin=signed.iin,
             patient_iin=signed.patient_iin,
             document=prepared.request.document,
-            status="registered",
+            status=ClinicStatus.REGISTERED,
             registered_at=now,
         )
         channel = "staff" if signed.operator_iin else "portal"
@@ -176,12 +178,13 @@ class ArmService:
                 raise prepared.person_refusal
             claims = await self.decide(session, clinic, registration, prepared, now)
         except RefusalError as exc:
-            registration.status, registration.refusal_code, registration.decided_at = "refused", exc.code, now
+            registration.status, registration.refusal_code = ClinicStatus.REFUSED, exc.code
+            registration.decided_at = now
             log.info("request refused", extra={"number": registration.number, "code": exc.code})
-            return registration, Outcome("refused", registration.number, refusal=exc)
+            return registration, Outcome(ClinicStatus.REFUSED, registration.number, refusal=exc)
         result = self.sign_result(clinic, registration, claims, now)
-        registration.status, registration.result, registration.decided_at = "completed", result, now
-        return registration, Outcome("completed", registration.number, result=result)
+        registration.status, registration.result, registration.decided_at = ClinicStatus.COMPLETED, result, now
+        return registration, Outcome(ClinicStatus.COMPLETED, registration.number, result=result)
 
     def sign_result(self, clinic: Clinic, registration: Registration, claims: dict[str, Any], now: dt.datetime) -> str:
         """Process 8: the result document, signed with the clinic's own certificate."""
@@ -379,7 +382,7 @@ class ArmService:
         )
         if booking is None:
             raise RefusalError(Refusal.NO_SUCH_BOOKING)
-        booking.status, booking.cancelled_at = "cancelled", now
+        booking.status, booking.cancelled_at = BookingStatus.CANCELLED, now
         return {
             "document": "Отмена записи на приём",
             "service": ServiceKind.APPOINTMENT_CANCEL.value,
@@ -596,38 +599,51 @@ class ArmService:
 
 def status_reports(
     registration: Registration | None, request_id: str, outcome: Outcome, at: dt.datetime
-) -> list[dict[str, Any]]:
+) -> list[EServiceStatus]:
     """The status messages of a decision, numbered: ``registered`` (1) when registered, then the outcome.
 
     The numbers let the portal apply them in order whatever order they arrive in; later changes made in
     the journals continue the sequence (:func:`follow_up`).
     """
-    reports: list[dict[str, Any]] = []
-    base = {"request_id": request_id, "at": at.isoformat()}
+    reports: list[EServiceStatus] = []
     if registration is not None:
-        reports.append({**base, "seq": 1, "status": "registered", "registration_number": registration.number})
-    decision: dict[str, Any] = {**base, "seq": len(reports) + 1, "registration_number": outcome.registration_number}
-    if outcome.status == "completed":
-        decision.update(status="completed", result=outcome.result)
+        reports.append(
+            EServiceStatus(
+                request_id=uuid.UUID(request_id),
+                seq=1,
+                status=ClinicStatus.REGISTERED,
+                at=at,
+                registration_number=registration.number,
+            )
+        )
+    decision = EServiceStatus(
+        request_id=uuid.UUID(request_id),
+        seq=len(reports) + 1,
+        status=outcome.status,
+        at=at,
+        registration_number=outcome.registration_number,
+    )
+    if outcome.status is ClinicStatus.COMPLETED:
+        decision.result = outcome.result
     else:
         assert outcome.refusal is not None
-        decision.update(status="refused", refusal=refusal_payload(outcome.refusal))
+        decision.refusal = RefusalPayload.of(outcome.refusal)
     reports.append(decision)
     if registration is not None:
-        registration.status_seq = decision["seq"]
+        registration.status_seq = decision.seq
     return reports
 
 
-def follow_up(registration: Registration, status: str, at: dt.datetime, note: str | None = None) -> dict[str, Any]:
+def follow_up(
+    registration: Registration, status: ClinicStatus, at: dt.datetime, note: str | None = None
+) -> EServiceStatus:
     """The next status message of a registered request (a change staff recorded in a journal)."""
     registration.status_seq += 1
-    report: dict[str, Any] = {
-        "request_id": registration.request_id,
-        "seq": registration.status_seq,
-        "status": status,
-        "at": at.isoformat(),
-        "registration_number": registration.number,
-    }
-    if note:
-        report["note"] = note
-    return report
+    return EServiceStatus(
+        request_id=uuid.UUID(registration.request_id),
+        seq=registration.status_seq,
+        status=status,
+        at=at,
+        registration_number=registration.number,
+        note=note or None,
+    )

@@ -62,6 +62,7 @@ from shared.wire.contracts import (
     FORMS,
     ClinicStatus,
     EServiceRequest,
+    EServiceStatus,
     FiledRequest,
     Person,
     ServiceKind,
@@ -84,7 +85,7 @@ class FiledOutcome:
 
     request_id: str
     registration_number: str | None
-    status: str
+    status: ClinicStatus  # completed | refused
     refusal: RefusalError | None
     result: str | None
 
@@ -310,18 +311,19 @@ class StaffService:
                 document_nonce=signed.nonce,
                 submitted_at=now,
                 deadline=deadline(signed.service, "staff", now, await self.hours(session, member)),
-            ).model_dump(mode="json")
+            )
             for report in reports:  # each may arrive first: each can open the request in the citizen's portal
-                report["filed"] = filed
+                report.filed = filed
             for report in reports:
                 await self.report(session, member.clinic_bin, report, now)
         self.outbox.nudge()
         log.info("staff filed a request", extra={"number": registration.number, "service": signed.service.value})
         return FiledOutcome(request_id, registration.number, outcome.status, outcome.refusal, outcome.result)
 
-    async def report(self, session: AsyncSession, clinic_bin: str, status: dict[str, Any], now: dt.datetime) -> None:
+    async def report(self, session: AsyncSession, clinic_bin: str, status: EServiceStatus, now: dt.datetime) -> None:
         """Queue a status message to the citizen's portal, sent once this transaction commits."""
-        await self.outbox.add(session, "portal", ESERVICE_STATUS, status, now, sender=arm_address(clinic_bin))
+        payload = status.model_dump(mode="json")
+        await self.outbox.add(session, "portal", ESERVICE_STATUS, payload, now, sender=arm_address(clinic_bin))
 
     # -- a registered request as the clinic sees it ------------------------------------------------
     async def registration(self, member: Staff, number: str) -> tuple[Registration, list[RequestDocument]]:
@@ -505,13 +507,14 @@ class StaffService:
             )
             for booking in bookings:
                 booking.status, booking.cancelled_at, booking.note, booking.changed_by = (
-                    "cancelled",
+                    BookingStatus.CANCELLED,
                     now,
                     note,
                     member.iin,
                 )
                 registration = await self._registration(session, booking.registration_id)
-                await self.report(session, member.clinic_bin, follow_up(registration, "cancelled", now, note), now)
+                report = follow_up(registration, ClinicStatus.CANCELLED, now, note)
+                await self.report(session, member.clinic_bin, report, now)
         self.outbox.nudge()
         log.info("doctor absence entered", extra={"doctor": doctor_code, "cancelled": len(bookings)})
         return [b.number for b in bookings]

@@ -9,7 +9,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.platform.attachments import UploadColumns
 from shared.platform.auth import LoginCounterColumns, LoginSuccessColumns, TokenColumns
-from shared.platform.db import UtcDateTime
+from shared.platform.db import StrEnumColumn, UtcDateTime
+from shared.wire.contracts import RequestStatus
 
 
 class Base(DeclarativeBase):
@@ -83,7 +84,7 @@ class Request(Base):
     document_nonce: Mapped[str] = mapped_column(String(64), unique=True)  # SignedRequest.once_key: ИИН + nonce
     message_id: Mapped[str] = mapped_column(String(36), unique=True)  # envelope id of the latest sending
     # submitted | registered | completed | refused | failed, then what the clinic records (see ClinicStatus)
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[RequestStatus] = mapped_column(StrEnumColumn(RequestStatus))
     status_seq: Mapped[int] = mapped_column(Integer, default=0)  # ``seq`` of the clinic's last applied status
     status_note: Mapped[str | None] = mapped_column(Text)  # what the clinic said with it (e.g. a reason)
     channel: Mapped[str] = mapped_column(String(10), default="portal")  # portal | staff (filed at the clinic)
@@ -105,7 +106,7 @@ class RequestEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[RequestStatus] = mapped_column(StrEnumColumn(RequestStatus))
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     seq: Mapped[int] = mapped_column(Integer, default=0)  # the clinic's ``seq`` (0: the portal's own steps)
     detail: Mapped[str | None] = mapped_column(Text)

@@ -13,7 +13,7 @@ from services.portal.models import Citizen, Request, SurveyAnswer
 from shared.platform.db import Database
 from shared.platform.http import ApiError
 from shared.wire.clock import Clock
-from shared.wire.contracts import ServiceKind
+from shared.wire.contracts import DECIDED_STATUSES, ServiceKind
 
 
 class Quality:
@@ -27,7 +27,7 @@ class Quality:
         try:
             async with self.db.transaction() as session:
                 request = await security.own(session, citizen, request_id)
-                if request.status not in ("completed", "refused"):
+                if request.status not in DECIDED_STATUSES:
                     raise ApiError(409, "NOT_FINISHED", "the questionnaire opens once the request has its outcome")
                 session.add(
                     SurveyAnswer(

@@ -52,6 +52,7 @@ from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
 from shared.wire.contracts import (
     ATTACHMENT_LOOKUP,
+    DECIDED_STATUSES,
     DOCUMENT_VERIFY,
     ESERVICE_REQUEST,
     FINAL_STATUSES,
@@ -62,6 +63,7 @@ from shared.wire.contracts import (
     AppointmentForm,
     DocumentFile,
     EServiceStatus,
+    RequestStatus,
     ServiceKind,
     Signature,
     SignedRequest,
@@ -73,9 +75,11 @@ from shared.wire.topology import arm_address
 
 log = logging.getLogger(__name__)
 
-# Refusals that are technical faults, not decisions on the merits: the request is "failed", with a retry.
 KNOWN_ATTACHMENT_REFRESH = dt.timedelta(hours=1)
 LONG_POLL_DONE = FINAL_STATUSES  # nothing more will come without the citizen acting
+# The clinic's statuses that close a step of table 1 (process 6: registered; process 8: the decision).
+DECISION_STEPS = {RequestStatus.REGISTERED: "process_6"} | {status: "process_8" for status in DECIDED_STATUSES}
+# Refusals that are technical faults, not decisions on the merits: the request is "failed", with a retry.
 TECHNICAL = {
     Refusal.TIMEOUT,
     Refusal.INTERNAL,
@@ -404,7 +408,7 @@ class PortalService:
             document=jws,
             document_nonce=signed.once_key,
             message_id=message_id or str(uuid.uuid4()),
-            status="submitted",
+            status=RequestStatus.SUBMITTED,
             submitted_at=now,
             deadline=self.deadline(signed.service, now, signed.provider),
             updated_at=now,
@@ -416,7 +420,7 @@ class PortalService:
             async with self.db.transaction() as session:
                 session.add(request)
                 await session.flush()  # the unique nonce settles a race between two submissions of one document
-                session.add(RequestEvent(request_id=request.id, status="submitted", at=now, detail=None))
+                session.add(RequestEvent(request_id=request.id, status=RequestStatus.SUBMITTED, at=now, detail=None))
                 if draft_id is not None:
                     await session.execute(update(Draft).where(Draft.id == draft_id).values(used_at=now))
         except IntegrityError:
@@ -456,7 +460,9 @@ class PortalService:
             pending = list(
                 await session.scalars(
                     select(Request).where(
-                        Request.status == "submitted", Request.sent_at.is_(None), Request.updated_at < cutoff
+                        Request.status == RequestStatus.SUBMITTED,
+                        Request.sent_at.is_(None),
+                        Request.updated_at < cutoff,
                     )
                 )
             )
@@ -495,19 +501,19 @@ class PortalService:
         async with self.db.transaction() as session:
             # Locked: of concurrent retries only the first sees "failed"; the others see "submitted".
             request = await security.own(session, citizen, request_id, lock=True)
-            if request.status != "failed":
+            if request.status is not RequestStatus.FAILED:
                 raise ApiError(409, "NOT_FAILED", "only a failed request can be retried")
             # "failed" means the clinic never registered this request: no clinic status is outstanding,
             # and the new sending is numbered afresh by the clinic.
             request.status, request.message_id, request.sent_at, request.updated_at = (
-                "submitted",
+                RequestStatus.SUBMITTED,
                 str(uuid.uuid4()),
                 None,
                 now,
             )
             request.status_seq = 0
             request.refusal_code = request.refusal_message = None
-            session.add(RequestEvent(request_id=request.id, status="submitted", at=now, detail="retry"))
+            session.add(RequestEvent(request_id=request.id, status=RequestStatus.SUBMITTED, at=now, detail="retry"))
         await self.send(request)
         return request
 
@@ -525,28 +531,28 @@ class PortalService:
             return
         self.admission.answered(request.clinic_bin, request.id)
         now = self.clock.now()
-        name: str = status.status
+        name = RequestStatus(status.status)
         detail = status.note or status.registration_number
         if status.refusal is not None:
             detail = f"{status.refusal.code}: {status.refusal.message}"
             if status.refusal.code in TECHNICAL:
-                name = "failed"
+                name = RequestStatus.FAILED
         if status.result is not None:
             try:
                 verify_clinic_result(status.result, self.store, request.clinic_bin)
             except RefusalError as exc:
                 log.error("clinic result failed verification", extra={"request": request.id, "code": exc.code})
-                name, detail = "failed", f"{Refusal.INTERNAL}: result signature invalid ({exc.code})"
+                name, detail = RequestStatus.FAILED, f"{Refusal.INTERNAL}: result signature invalid ({exc.code})"
         session.add(RequestEvent(request_id=request.id, status=name, at=status.at, seq=status.seq, detail=detail))
         # Every status changes the history, and a long-poll waits for the history to be whole: an earlier
         # status arriving after a later one must wake it too (else it answers only at its next re-read).
         self.changes.after_commit(session, request.id)
         if status.registration_number:
             request.registration_number = status.registration_number
-        if request.channel == "portal" and name in ("registered", "completed", "refused"):
+        if request.channel == "portal" and name in DECISION_STEPS:
             # Timed whenever it arrives (the inbox lets each status through once), even late: the step's
             # duration is the clinic's, whatever order its messages crossed in.
-            step = "process_6" if name == "registered" else "process_8"
+            step = DECISION_STEPS[name]
             self.steps.record(step, (status.at - request.submitted_at).total_seconds())
         if status.seq <= request.status_seq:
             return  # an earlier status arriving late: history only
@@ -554,7 +560,7 @@ class PortalService:
         request.status_note = status.note
         if status.refusal is not None:
             request.refusal_code, request.refusal_message = status.refusal.code.value, status.refusal.message
-        if name == "completed":
+        if name is RequestStatus.COMPLETED:
             request.result = status.result
             if request.service == ServiceKind.ATTACHMENT.value:
                 await upsert(
@@ -590,7 +596,7 @@ class PortalService:
             "document": filed.document,
             "document_nonce": signed.once_key,
             "message_id": str(status.request_id),
-            "status": "submitted",
+            "status": RequestStatus.SUBMITTED,
             "status_seq": 0,
             "channel": "staff",
             "submitted_at": filed.submitted_at,
@@ -602,7 +608,9 @@ class PortalService:
         # decides which one files the request (the other waits for it, then applies its status to it).
         if await insert_or_ignore(session, Request.__table__, values):
             session.add(
-                RequestEvent(request_id=values["id"], status="submitted", at=filed.submitted_at, detail="staff")
+                RequestEvent(
+                    request_id=values["id"], status=RequestStatus.SUBMITTED, at=filed.submitted_at, detail="staff"
+                )
             )
         return await session.get(Request, values["id"], with_for_update=True)
 
@@ -619,14 +627,15 @@ class PortalService:
                 request.sent_at = now
             return
         # A technical refusal never overrules what the clinic has reported (it has the request).
-        if request.status == "submitted" and request.status_seq == 0:
+        if request.status is RequestStatus.SUBMITTED and request.status_seq == 0:
             request.status, request.refusal_code, request.refusal_message, request.updated_at = (
-                "failed",
+                RequestStatus.FAILED,
                 code.value,
                 message,
                 now,
             )
-            session.add(RequestEvent(request_id=request.id, status="failed", at=now, detail=f"{code}: {message}"))
+            detail = f"{code}: {message}"
+            session.add(RequestEvent(request_id=request.id, status=RequestStatus.FAILED, at=now, detail=detail))
             self.changes.after_commit(session, request.id)
             self.admission.answered(request.clinic_bin, request.id)
 

@@ -7,12 +7,11 @@ from typing import Any
 from services.signature.service import verdict
 from shared.messaging.dispatch import MessageContext, Route, basic_routes
 from shared.platform.runtime import ServiceRuntime
-from shared.wire.contracts import DOCUMENT_VERIFY, VerifyRequest, parse_payload
+from shared.wire.contracts import DOCUMENT_VERIFY, Verdict, VerifyRequest
 
 
-def routes(runtime: ServiceRuntime) -> dict[str, Route]:
-    async def verify(context: MessageContext) -> dict[str, Any]:
-        request = parse_payload(VerifyRequest, context.envelope.payload)
-        return verdict(request, runtime.store).model_dump(mode="json")
+def routes(runtime: ServiceRuntime) -> dict[str, Route[Any]]:
+    async def verify(_context: MessageContext, request: VerifyRequest) -> Verdict:
+        return verdict(request, runtime.store)
 
     return {**basic_routes("signature"), DOCUMENT_VERIFY: Route(verify)}

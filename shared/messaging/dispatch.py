@@ -1,9 +1,13 @@
 """Typed message handling over the gateway: the dispatcher behind every service queue, and the client.
 
-A handler receives a :class:`MessageContext` and returns a reply payload (or ``None``); it raises
-:class:`~shared.wire.refusals.RefusalError` for a business refusal. Transactional routes run inside one
-database transaction that also records the message id and its sealed outcome (reply and follow-up
-messages), so a redelivered message re-sends the same outcome and never applies its effect twice.
+A handler receives a :class:`MessageContext` and the payload already parsed into the model the message
+type declares (:data:`~shared.wire.contracts.MESSAGES`), and returns the reply model (or ``None``); it
+raises :class:`~shared.wire.refusals.RefusalError` for a business refusal. The dispatcher parses (a payload
+that does not fit is a ``MALFORMED`` refusal) and dumps, so no handler repeats either.
+
+Transactional routes run inside one database transaction that also records the message id and its sealed
+outcome (reply and follow-up messages), so a redelivered message re-sends the same outcome and never
+applies its effect twice.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.exc import IntegrityError
@@ -27,9 +31,21 @@ from shared.platform.logs import CORRELATION
 from shared.platform.metrics import BUS_LATENCY, BUS_MESSAGES, REFUSALS
 from shared.wire.certs import CertIdentity, TrustStore
 from shared.wire.clock import Clock
-from shared.wire.contracts import MESSAGE_TYPES, PING, PONG, REFUSAL, RefusalPayload, reply_type
+from shared.wire.contracts import (
+    MESSAGE_TYPES,
+    MESSAGES,
+    PING,
+    PONG,
+    REFUSAL,
+    Contract,
+    Ping,
+    Pong,
+    RefusalPayload,
+    parse_payload,
+    reply_type,
+)
 from shared.wire.envelope import Envelope, ServiceIdentity, open_envelope, peek, seal
-from shared.wire.refusals import Refusal, RefusalError, refusal_text
+from shared.wire.refusals import Refusal, RefusalError
 from shared.wire.stamp import STAMP_HEADER, check_stamp
 from shared.wire.topology import GATEWAY, queue_name
 
@@ -53,12 +69,12 @@ class MessageContext:
     prepared: Any = None
     outgoing: list[tuple[str, str, dict[str, Any], str | None]] = field(default_factory=list)
 
-    def send(self, type: str, recipient: str, payload: dict[str, Any], correlation_id: str | None = None) -> None:
+    def send(self, type: str, recipient: str, payload: Contract, correlation_id: str | None = None) -> None:
         """Queue a follow-up message; it is sent only after the transaction commits."""
-        self.outgoing.append((type, recipient, payload, correlation_id))
+        self.outgoing.append((type, recipient, payload.model_dump(mode="json"), correlation_id))
 
 
-HandlerFn = Callable[[MessageContext], Awaitable[dict[str, Any] | None]]
+P = TypeVar("P", bound=Contract)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +89,36 @@ class MeshEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
-    """A message type's handler. ``prepare`` (transactional routes) runs first, outside the transaction,
-    for slow reads such as lookups through the gateway; its result is ``context.prepared``."""
+class Route(Generic[P]):
+    """A message type's handler, given the parsed payload. ``prepare`` (transactional routes) runs first,
+    outside the transaction, for slow reads such as lookups through the gateway; its result is
+    ``context.prepared``. ``contract`` replaces the declared payload model (a test's own probe)."""
 
-    handler: HandlerFn
+    handler: Callable[[MessageContext, P], Awaitable[Contract | None]]
     transactional: bool = False
-    prepare: Callable[[MessageContext], Awaitable[Any]] | None = None
+    prepare: Callable[[MessageContext, P], Awaitable[Any]] | None = None
+    contract: type[P] | None = None
+
+    def parse(self, envelope: Envelope) -> P:
+        """The envelope's payload as the model its type declares; ``MALFORMED`` when it does not fit."""
+        contract: type[Any] = self.contract or MESSAGES[envelope.type].payload
+        parsed: P = parse_payload(contract, envelope.payload)
+        return parsed
+
+    async def run(self, context: MessageContext, payload: P) -> dict[str, Any] | None:
+        """The handler's reply, checked against the declared reply model and dumped for the wire."""
+        reply = await self.handler(context, payload)
+        if reply is None:
+            return None
+        declared = MESSAGES[context.envelope.type].reply if context.envelope.type in MESSAGES else None
+        if declared is not None and not isinstance(reply, declared):  # a bug, never the sender's fault
+            raise TypeError(f"{context.envelope.type} replies {declared.__name__}, not {type(reply).__name__}")
+        return reply.model_dump(mode="json")
 
 
 def refusal_payload(exc: RefusalError) -> dict[str, Any]:
-    return RefusalPayload(code=exc.code, message=refusal_text(exc.code), detail=exc.detail).model_dump(mode="json")
+    """A refusal's payload for the wire (:meth:`RefusalPayload.of`, dumped)."""
+    return RefusalPayload.of(exc).model_dump(mode="json")
 
 
 class Dispatcher:
@@ -92,7 +127,7 @@ class Dispatcher:
     def __init__(
         self,
         endpoint: MeshEndpoint,
-        routes: dict[str, Route],
+        routes: dict[str, Route[Any]],
         *,
         db: Database | None = None,
         inbox: Inbox | None = None,
@@ -177,7 +212,7 @@ class Dispatcher:
             outcome = await self._run_transactional(route, context, is_sync)
         else:
             try:
-                outcome = self._outcome(context, await route.handler(context), is_sync)
+                outcome = self._outcome(context, await route.run(context, route.parse(envelope)), is_sync)
             except RefusalError as exc:
                 outcome = self._refusal_outcome(envelope, exc, is_sync)
         await self._publish(message, outcome.get("reply"), outcome.get("messages", []))
@@ -199,9 +234,13 @@ class Dispatcher:
         self._answered[delivery] = accepted_at
         return True
 
-    async def _run_transactional(self, route: Route, context: MessageContext, is_sync: bool) -> dict[str, Any]:
+    async def _run_transactional(self, route: Route[Any], context: MessageContext, is_sync: bool) -> dict[str, Any]:
         assert self.db is not None and self.inbox is not None, "transactional routes need a database"
         sender, message_id = context.envelope.sender, str(context.envelope.id)
+        try:
+            payload = route.parse(context.envelope)
+        except RefusalError as exc:
+            return await self._record(sender, message_id, self._refusal_outcome(context.envelope, exc, is_sync))
         if route.prepare is not None:
             # Before the preparation's exchanges: a redelivery is answered without repeating them. (Without
             # a preparation, the check inside the transaction below is the only one needed.)
@@ -211,7 +250,7 @@ class Dispatcher:
                 log.info("redelivered message: re-sending its recorded outcome", extra={"id": message_id})
                 return prior
             try:
-                context.prepared = await route.prepare(context)
+                context.prepared = await route.prepare(context, payload)
             except RefusalError as exc:
                 return await self._record(sender, message_id, self._refusal_outcome(context.envelope, exc, is_sync))
         try:
@@ -221,7 +260,7 @@ class Dispatcher:
                     log.info("redelivered message: re-sending its recorded outcome", extra={"id": message_id})
                     return prior
                 context.session = session
-                outcome = self._outcome(context, await route.handler(context), is_sync)
+                outcome = self._outcome(context, await route.run(context, payload), is_sync)
                 await self.inbox.record(session, sender, message_id, outcome, self.clock.now())
                 return outcome
         except RefusalError as exc:
@@ -300,6 +339,11 @@ class Dispatcher:
             await self.bus.publish(queue_name(self.namespace, GATEWAY), body.encode(), message_id=message_id, type=type)
 
 
+def on_the_wire(payload: Contract | dict[str, Any]) -> dict[str, Any]:
+    """A payload as the envelope carries it (a model dumped to JSON types; a dict as it is)."""
+    return payload if isinstance(payload, dict) else payload.model_dump(mode="json")
+
+
 class MeshClient:
     """Sends signed messages through the gateway: request/reply (sync) and fire-and-confirm (async)."""
 
@@ -316,7 +360,7 @@ class MeshClient:
         self,
         recipient: str,
         type: str,
-        payload: dict[str, Any],
+        payload: Contract | dict[str, Any],
         *,
         sender: str | None = None,
         message_id: uuid.UUID | None = None,
@@ -330,7 +374,7 @@ class MeshClient:
             self.identity,
             type=type,
             recipient=recipient,
-            payload=payload,
+            payload=on_the_wire(payload),
             clock=self.clock,
             correlation_id=CORRELATION.get(),  # asked on behalf of a citizen's request: it can be followed
             ttl=self.ttl,
@@ -353,7 +397,7 @@ class MeshClient:
         self,
         recipient: str,
         type: str,
-        payload: dict[str, Any],
+        payload: Contract | dict[str, Any],
         *,
         correlation_id: uuid.UUID | str | None = None,
         message_id: uuid.UUID | None = None,
@@ -367,7 +411,7 @@ class MeshClient:
             self.identity,
             type=type,
             recipient=recipient,
-            payload=payload,
+            payload=on_the_wire(payload),
             clock=self.clock,
             correlation_id=correlation_id,
             ttl=ttl,
@@ -378,44 +422,43 @@ class MeshClient:
         return message_id
 
 
-def ping_route(service: str) -> Route:
-    """``ping`` → ``{service, address, at}``: proves a service is reachable through the gateway.
+def ping_route(service: str) -> Route[Ping]:
+    """``ping`` → :class:`Pong`: proves a service is reachable through the gateway.
 
     Asked synchronously it answers on the reply channel; sent asynchronously it answers with a ``pong``
     message back through the gateway, which shows that queued messages are processed.
     """
 
-    async def pong(context: MessageContext) -> dict[str, Any]:
-        answer = {"service": service, "address": context.envelope.recipient, "at": dt.datetime.now(dt.UTC).isoformat()}
-        if context.envelope.payload.get("reply_async"):
+    async def pong(context: MessageContext, ping: Ping) -> Pong:
+        answer = Pong(service=service, address=context.envelope.recipient, at=dt.datetime.now(dt.UTC))
+        if ping.reply_async:
             context.send(PONG, context.envelope.sender, answer, str(context.envelope.id))
         return answer
 
     return Route(pong)
 
 
-def logged_route(what: str) -> Route:
-    """Log an informational message (e.g. a ``pong``) without acting on it."""
+def logged_pong_route() -> Route[Pong]:
+    """Log a ``pong`` without acting on it."""
 
-    async def logged(context: MessageContext) -> None:
-        log.info(what, extra={"type": context.envelope.type, "correlation_id": str(context.envelope.correlation_id)})
+    async def logged(context: MessageContext, pong: Pong) -> None:
+        log.info("pong received", extra={"from": pong.service, "correlation_id": str(context.envelope.correlation_id)})
 
     return Route(logged)
 
 
-def logged_refusal_route() -> Route:
+def logged_refusal_route() -> Route[RefusalPayload]:
     """Record in the log that an async message of ours was refused (services that act on it override)."""
 
-    async def refused(context: MessageContext) -> None:
-        payload = context.envelope.payload
+    async def refused(context: MessageContext, refusal: RefusalPayload) -> None:
         log.warning(
             "our message was refused",
-            extra={"code": payload.get("code"), "correlation_id": str(context.envelope.correlation_id)},
+            extra={"code": refusal.code, "correlation_id": str(context.envelope.correlation_id)},
         )
 
     return Route(refused)
 
 
-def basic_routes(service: str) -> dict[str, Route]:
+def basic_routes(service: str) -> dict[str, Route[Any]]:
     """Routes every service answers: ``ping``, and the answers to its own async messages."""
-    return {PING: ping_route(service), PONG: logged_route("pong received"), REFUSAL: logged_refusal_route()}
+    return {PING: ping_route(service), PONG: logged_pong_route(), REFUSAL: logged_refusal_route()}

@@ -6,13 +6,16 @@ import datetime as dt
 import hashlib
 import unicodedata
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.wire.cms import looks_like_cms
-from shared.wire.refusals import Refusal, RefusalError
+from shared.wire.refusals import Refusal, RefusalError, refusal_text
 
 # Message types (envelope ``type``).
 PING = "ping"
@@ -38,9 +41,14 @@ class RefusalPayload(Contract):
     message: str
     detail: str | None = None
 
+    @classmethod
+    def of(cls, exc: RefusalError) -> RefusalPayload:
+        """The refusal as the wire carries it: its code, the regulation's text for it, the detail."""
+        return cls(code=exc.code, message=refusal_text(exc.code), detail=exc.detail)
+
 
 class Ping(Contract):
-    pass
+    reply_async: bool = Field(default=False, description="answer with a pong message too, not only a reply")
 
 
 class Pong(Contract):
@@ -333,8 +341,10 @@ class RequestStatus(StrEnum):
 
 # No outcome yet: a request in one of these can be overdue.
 WAITING_STATUSES = frozenset({RequestStatus.SUBMITTED, RequestStatus.REGISTERED})
+# The clinic's decision on the merits (process 8): the request has its outcome.
+DECIDED_STATUSES = frozenset({RequestStatus.COMPLETED, RequestStatus.REFUSED})
 # Nothing more comes without the citizen acting (a retry after ``failed``).
-FINAL_STATUSES = frozenset({RequestStatus.COMPLETED, RequestStatus.REFUSED, RequestStatus.FAILED})
+FINAL_STATUSES = DECIDED_STATUSES | {RequestStatus.FAILED}
 
 
 class FiledRequest(Contract):
@@ -363,24 +373,6 @@ class EServiceStatus(Contract):
     result: str | None = Field(default=None, description="the clinic-signed result (compact JWS)")
     note: str | None = Field(default=None, max_length=500, description="what staff recorded, e.g. the reason")
     filed: FiledRequest | None = Field(default=None, description="set when the request was filed at the clinic")
-
-
-# Every message type of the mesh (replies are ``<type>.reply``).
-MESSAGE_TYPES = frozenset(
-    {
-        PING,
-        PONG,
-        PERSON_LOOKUP,
-        DOCUMENT_VERIFY,
-        REFUSAL,
-        ESERVICE_REQUEST,
-        ESERVICE_STATUS,
-        SLOTS_QUERY,
-        SLOT_HOLD,
-        ATTACHMENT_LOOKUP,
-        CLINICS_LIST,
-    }
-)
 
 
 class SlotsQuery(Contract):
@@ -431,6 +423,10 @@ class ClinicInfo(Contract):
     doctors: list[DoctorInfo]
 
 
+class ClinicsQuery(Contract):
+    """``clinics.list`` asks with an empty payload."""
+
+
 class ClinicsList(Contract):
     """The reply to ``clinics.list``."""
 
@@ -454,3 +450,60 @@ class AttachmentInfo(Contract):
     clinic_name: str
     site: int | None
     since: dt.datetime
+
+
+# -- every message type, declared once ------------------------------------------------------------
+Mode = Literal["sync", "async", "both"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSpec:
+    """A message type of the mesh: its payload model, the model of its reply (``<type>.reply``) when it is
+    asked synchronously, how it travels, and what it is for. The dispatcher parses payloads and checks
+    replies by it, the gateway's access rights accept only its types, and the AsyncAPI document is
+    generated from it."""
+
+    name: str
+    payload: type[Contract]
+    reply: type[Contract] | None
+    mode: Mode
+    summary: str
+
+
+def _declare(*specs: MessageSpec) -> dict[str, MessageSpec]:
+    return {spec.name: spec for spec in specs}
+
+
+MESSAGES: Mapping[str, MessageSpec] = MappingProxyType(
+    _declare(
+        MessageSpec(
+            PING,
+            Ping,
+            Pong,
+            "both",
+            "Reachability through the gateway; with reply_async, a pong comes back as a message.",
+        ),
+        MessageSpec(PONG, Pong, None, "async", "The answer to an asynchronous ping."),
+        MessageSpec(PERSON_LOOKUP, PersonLookup, PersonFound, "sync", "ГБД ФЛ: a person and their registered parents."),
+        MessageSpec(
+            DOCUMENT_VERIFY, VerifyRequest, Verdict, "sync", "The signature service's verdict on a signed document."
+        ),
+        MessageSpec(
+            ESERVICE_REQUEST, EServiceRequest, None, "async", "A citizen's signed request to a clinic (arm.<БИН>)."
+        ),
+        MessageSpec(
+            ESERVICE_STATUS, EServiceStatus, None, "async", "Each status of a request, from the clinic, ordered by seq."
+        ),
+        MessageSpec(SLOTS_QUERY, SlotsQuery, SlotsFound, "sync", "Free slots of a clinic's doctors."),
+        MessageSpec(SLOT_HOLD, SlotHoldRequest, SlotHeld, "sync", "Hold a slot while the citizen signs."),
+        MessageSpec(
+            ATTACHMENT_LOOKUP, AttachmentLookup, AttachmentInfo, "sync", "Which clinic a person is attached to."
+        ),
+        MessageSpec(CLINICS_LIST, ClinicsQuery, ClinicsList, "sync", "The clinics the АРМ hosts (an empty payload)."),
+        MessageSpec(
+            REFUSAL, RefusalPayload, None, "async", "A coded, motivated refusal (from the recipient or the gateway)."
+        ),
+    )
+)
+# Every message type of the mesh (replies are ``<type>.reply``).
+MESSAGE_TYPES = frozenset(MESSAGES)

@@ -25,11 +25,17 @@ from shared.messaging.topology import declare
 from shared.platform.db import Database
 from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
-from shared.wire.contracts import PING
+from shared.wire.contracts import PING, Contract
 from shared.wire.envelope import ServiceIdentity
 from shared.wire.topology import DeadLetterLimits, queue_name
 
 LIMITS = DeadLetterLimits(max_length=1000, max_age_seconds=3600)
+
+
+class Probe(Contract):
+    """A ping with a switch that makes its handler fail (a bug, as a poison message meets one)."""
+
+    poison: bool = False
 
 
 async def main(address: str, workdir: Path, mode: str) -> None:
@@ -40,8 +46,8 @@ async def main(address: str, workdir: Path, mode: str) -> None:
     db = Database(f"sqlite+aiosqlite:///{workdir / 'effects.db'}")
     await db.create_all(metadata)
 
-    async def ping(context: MessageContext) -> None:
-        if mode == "poison" and context.envelope.payload.get("poison"):
+    async def ping(context: MessageContext, probe: Probe) -> None:
+        if mode == "poison" and probe.poison:
             raise RuntimeError("simulated bug")
         assert context.session is not None
         await context.session.execute(insert(effects).values(message_id=str(context.envelope.id)))
@@ -57,7 +63,7 @@ async def main(address: str, workdir: Path, mode: str) -> None:
         clock=clock,
         namespace=namespace,
     )
-    dispatcher = Dispatcher(endpoint, {PING: Route(ping, transactional=True)}, db=db, inbox=inbox)
+    dispatcher = Dispatcher(endpoint, {PING: Route(ping, transactional=True, contract=Probe)}, db=db, inbox=inbox)
     dispatcher.addresses = {address}
     if mode == "crash":
 

@@ -24,7 +24,7 @@ from shared.messaging.topology import declare
 from shared.platform.db import Database
 from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
-from shared.wire.contracts import PING
+from shared.wire.contracts import PING, Contract
 from shared.wire.envelope import ServiceIdentity, peek, seal
 from shared.wire.stamp import STAMP_HEADER, make_stamp
 from shared.wire.topology import DeadLetterLimits, dead_letter_queue, queue_name
@@ -32,6 +32,12 @@ from tests.conftest import AMQP_URL
 from tests.waiting import until
 
 LIMIT = 2
+
+
+class Probe(Contract):
+    """A ping with a switch that makes its handler fail (a bug, as a poison message meets one)."""
+
+    poison: bool = False
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +99,9 @@ async def test_one_effect_per_message_and_poison_dead_lettered(harness: Harness,
     await db.create_all(metadata)
     handled: list[str] = []
 
-    async def ping(context: MessageContext) -> None:
+    async def ping(context: MessageContext, probe: Probe) -> None:
         handled.append(str(context.envelope.id))
-        if context.envelope.payload.get("poison"):
+        if probe.poison:
             raise RuntimeError("a bug")
         assert context.session is not None
         await context.session.execute(insert(effects).values(message_id=str(context.envelope.id)))
@@ -103,7 +109,7 @@ async def test_one_effect_per_message_and_poison_dead_lettered(harness: Harness,
     store = TrustStore.from_files(pki / "trust.pem", pki / "crl", clock=clock)
     identity = ServiceIdentity.from_pki("gbd_fl", pki, "service-gbd_fl")
     endpoint = MeshEndpoint(harness.bus, identity, store, clock, harness.queue.split(".")[0])
-    dispatcher = Dispatcher(endpoint, {PING: Route(ping, transactional=True)}, db=db, inbox=inbox)
+    dispatcher = Dispatcher(endpoint, {PING: Route(ping, transactional=True, contract=Probe)}, db=db, inbox=inbox)
     dispatcher.addresses = {"gbd_fl"}
     await harness.bus.consume(harness.queue, dispatcher.handle)
     portal, gateway = (
