@@ -38,8 +38,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(MAKE) typecheck
 
-typecheck: $(STAMP) ## mypy, strict on what travels and on the bus (shared/wire, shared/messaging)
-	$(VENV)/bin/mypy shared/wire shared/messaging
+typecheck: $(STAMP) ## mypy, strict on the common package (shared/wire, messaging, rules, platform)
+	$(VENV)/bin/mypy shared/wire shared/messaging shared/rules shared/platform
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -48,11 +48,11 @@ from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
 from shared.wire.contracts import PERSON_LOOKUP
 from shared.wire.envelope import ServiceIdentity
-from shared.wire.topology import SERVICES
+from shared.wire.topology import LOCAL_BROKER_URL, SERVICES
 from tests.conftest import free_port
 from tools.launcher import Mesh, check_broker
 
-AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
+AMQP_URL = os.environ.get("AMQP_URL", LOCAL_BROKER_URL)
 
 
 # One e-service transaction: prepare → sign → wait for the outcome; returns the final status and, given a

@@ -28,11 +28,18 @@ from shared.rules.clinics import load_clinics
 from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
 from shared.wire.envelope import ServiceIdentity
-from shared.wire.topology import SERVICE_ADDRESSES, SERVICES, arm_address, dead_letter_queue, queue_name
+from shared.wire.topology import (
+    LOCAL_BROKER_URL,
+    SERVICE_ADDRESSES,
+    SERVICES,
+    arm_address,
+    dead_letter_queue,
+    queue_name,
+)
 from tests.e2e.citizens import Citizen
 from tools.launcher import Mesh
 
-AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
+AMQP_URL = os.environ.get("AMQP_URL", LOCAL_BROKER_URL)
 POSTGRES_URL = os.environ.get("EMHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 POPULATION_SEED = 20121229
 POPULATION_SIZE = 3000

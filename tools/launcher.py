@@ -23,10 +23,14 @@ from urllib.parse import urlparse
 
 import httpx
 
+from services.mesh import SERVICES
 from shared.demo.population import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
-from shared.wire.clock import Clock
+from shared.wire.clock import ASTANA, Clock
+from shared.wire.topology import DEFAULT_NAMESPACE, LOCAL_BROKER_URL
 
-SERVICE_PORTS = {"signature": 8105, "gbd_fl": 8104, "arm": 8103, "portal": 8101, "gateway": 8102}
+# Started in this order (each waits for the one before to be ready), on each service's default port.
+START_ORDER = ("signature", "gbd_fl", "arm", "portal", "gateway")
+SERVICE_PORTS = {name: SERVICES[name].settings.default_port for name in START_ORDER}
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -118,8 +122,8 @@ class Mesh:
     """The five services as child processes sharing a var folder, PKI and bus namespace."""
 
     var_dir: Path
-    amqp_url: str = "amqp://guest:guest@localhost:5672/"
-    namespace: str = "emhana"
+    amqp_url: str = LOCAL_BROKER_URL
+    namespace: str = DEFAULT_NAMESPACE
     ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
     env: dict[str, str] = field(default_factory=dict)
     clock_offset_seconds: float = 0.0
@@ -268,14 +272,12 @@ def print_demo_staff(pki_dir: Path) -> None:
 
 def clock_start(value: str) -> dt.datetime:
     """An ISO instant, or ``HH:MM``: the next working day (Mon–Fri, not a holiday) at that time in Astana."""
-    import zoneinfo
 
     from shared.rules.calendar import WorkCalendar
 
     if len(value) <= 5 and ":" in value:
-        astana = zoneinfo.ZoneInfo("Asia/Almaty")
-        now = dt.datetime.now(astana)
-        moment = dt.datetime.combine(now.date(), dt.time.fromisoformat(value), astana)
+        now = dt.datetime.now(ASTANA)
+        moment = dt.datetime.combine(now.date(), dt.time.fromisoformat(value), ASTANA)
         calendar = WorkCalendar()
         while moment <= now or not calendar.is_working_day(moment.date()):
             moment += dt.timedelta(days=1)
@@ -325,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.restart:
         return restart(args.var_dir.resolve(), args.restart)
-    amqp_url = setting("AMQP_URL") or "amqp://guest:guest@localhost:5672/"
+    amqp_url = setting("AMQP_URL") or LOCAL_BROKER_URL
     try:
         check_broker(amqp_url)
     except BrokerUnavailable as exc:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from pydantic_core import PydanticUndefined
 
-from shared.platform.migrate import ROOT, service_settings
+from services.mesh import settings_of
+from shared.platform.migrate import ROOT
 from shared.platform.settings import _SHARED_ENV, ServiceSettings
 from shared.wire.topology import SERVICES
 
@@ -47,7 +48,7 @@ def render() -> str:
         row = _row(f"EMHANA_<SERVICE>_{name.upper()}", field.default, field.description)
         lines.append(row.replace(" |", f"{shared} |", 1) if shared else row)
     for service in SERVICES:
-        settings = type(service_settings(service))
+        settings = type(settings_of(service))
         prefix = settings.model_config.get("env_prefix", "")
         own = {n: f for n, f in settings.model_fields.items() if n not in ServiceSettings.model_fields}
         if not own:

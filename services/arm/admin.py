@@ -27,7 +27,7 @@ from services.arm.models import Base, Clinic, Doctor, Staff, StaffToken
 from services.arm.roles import StaffRole
 from shared.platform import auth, migrate
 from shared.platform.db import Database, rows_affected
-from shared.platform.http import ApiError
+from shared.rules.errors import RuleBroken
 from shared.wire.clock import Clock
 from shared.wire.ids import InvalidIdentifier, parse_iin
 
@@ -49,7 +49,7 @@ def read_password(password_file: Path | None, iin: str, min_length: int) -> str:
             raise AdminError("the two passwords differ")
     try:
         auth.check_password_policy(password, iin, min_length, 1024)
-    except ApiError as exc:
+    except RuleBroken as exc:
         raise AdminError(str(exc)) from None
     return password
 

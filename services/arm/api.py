@@ -33,7 +33,7 @@ from services.arm.schemas import (
 from services.arm.staff import StaffService
 from shared.messaging.dispatch import refusal_payload
 from shared.platform.attachments import UploadOut
-from shared.platform.http import ApiError, error_responses, from_state, read_limited
+from shared.platform.http import ApiError, client_address, error_responses, from_state, read_limited
 from shared.wire.contracts import MAX_DOCUMENT_BYTES, TEXT_PATTERN
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"], responses=error_responses(401, 403, 404, 409, 429, 504))
@@ -81,7 +81,7 @@ def staff_out(member: Staff) -> StaffOut:
 @router.post("/auth/login", response_model=StaffTokenOut)
 async def login(body: StaffLoginIn, request: Request, service: StaffServiceDep) -> StaffTokenOut:
     """Process 1: ИИН and password. 401 AUTH_FAILED for a wrong pair; 429 when throttled."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     token, expires, member = await service.accounts.login(body.iin, body.password, client)
     return StaffTokenOut(
         access_token=token,
@@ -101,7 +101,7 @@ async def change_password(
 ) -> Response:
     """The staff member's own new password (required at the first log-in of an account an operator made);
     401 AUTH_FAILED for a wrong current password, 422 PASSWORD_POLICY; other sessions end."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     await service.accounts.change_password(
         member, credentials.credentials, body.current_password, body.new_password, client
     )
@@ -269,7 +269,7 @@ async def change_home_call(
     number: str, body: HomeCallChangeIn, member: MemberDep, service: StaffServiceDep
 ) -> HomeCallOut:
     """Record a doctor assigned, the visit made, or a cancellation (with the reason)."""
-    call = await service.change_home_call(member, number[:40], body.action, body.doctor, body.note)
+    call = await service.records.change_home_call(member, number[:40], body.action, body.doctor, body.note)
     return HomeCallOut.model_validate(call, from_attributes=True)
 
 
@@ -278,14 +278,14 @@ async def change_appointment(
     number: str, body: AppointmentChangeIn, member: MemberDep, service: StaffServiceDep
 ) -> dict:
     """Record an arrival, a visit fulfilled, a no-show, or a cancellation by the clinic (with the reason)."""
-    booking = await service.change_appointment(member, number[:40], body.action, body.note)
+    booking = await service.records.change_appointment(member, number[:40], body.action, body.note)
     return {"number": booking.number, "state": journals.appointment_state(booking), "note": booking.note}
 
 
 @router.post("/absences", response_model=AbsenceOut, status_code=201)
 async def absence(body: AbsenceIn, member: MemberDep, service: StaffServiceDep) -> AbsenceOut:
     """A doctor's absence: their slots that day go, and every booked citizen gets a signed cancellation."""
-    cancelled = await service.absence(member, body.doctor_code, body.day, body.reason)
+    cancelled = await service.records.absence(member, body.doctor_code, body.day, body.reason)
     return AbsenceOut(doctor_code=body.doctor_code, day=body.day, cancelled=cancelled)
 
 

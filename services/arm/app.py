@@ -15,6 +15,7 @@ from services.arm.journals import flag_overdue
 from services.arm.models import Base
 from services.arm.seed import seed, seed_staff
 from services.arm.service import ArmService
+from services.arm.slots import Slots
 from services.arm.staff import StaffService
 from shared.messaging.outbox import Outbox
 from shared.platform.metrics import OVERDUE
@@ -71,7 +72,7 @@ async def watch_deadlines(runtime: ServiceRuntime, every: float) -> None:
         try:
             async with runtime.db.transaction() as session:
                 flagged = await flag_overdue(session, runtime.clock.now())
-                await ArmService.purge_expired_holds(session, runtime.clock.now())
+                await Slots.purge_expired_holds(session, runtime.clock.now())
             for kind, count in flagged.items():
                 OVERDUE.labels("arm", kind).inc(count)
             if any(flagged.values()):

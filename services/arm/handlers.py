@@ -7,7 +7,8 @@ from typing import Any
 
 from services.arm.catalogue import attachment_info, clinics_list, hosted_clinic
 from services.arm.registry import LOOKUP_ATTEMPTS, lookup_person
-from services.arm.service import ArmService, Prepared, status_reports, verify_request
+from services.arm.reports import status_reports
+from services.arm.service import ArmService, Prepared, verify_request
 from shared.messaging.bus import RequestTimeout
 from shared.messaging.dispatch import MessageContext, Route, basic_routes
 from shared.platform.attachments import check_files
@@ -78,7 +79,7 @@ def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route[Any]
     async def slots(context: MessageContext, query: SlotsQuery) -> SlotsFound:
         async with runtime.db.sessions() as session:
             clinic = await hosted_clinic(session, clinic_bin_of(context))
-            found = await service.free_slots(
+            found = await service.slots.free_slots(
                 session, clinic, query.doctor_code, query.specialty, query.date_from, query.days
             )
         return SlotsFound(slots=found)
@@ -87,7 +88,9 @@ def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route[Any]
         async with runtime.db.transaction() as session:
             clinic = await hosted_clinic(session, clinic_bin_of(context))
             patient = request.patient_iin or request.iin
-            until = await service.hold(session, clinic, request.doctor_code, request.slot_start, request.iin, patient)
+            until = await service.slots.hold(
+                session, clinic, request.doctor_code, request.slot_start, request.iin, patient
+            )
         return SlotHeld(held_until=until)
 
     async def attachment_lookup(_context: MessageContext, request: AttachmentLookup) -> AttachmentInfo:

@@ -26,8 +26,9 @@ from services.arm.models import Clinic, Doctor, Staff
 from services.arm.roles import Action
 from services.arm.schemas import AbsenceIn, AppointmentChangeIn, HomeCallChangeIn
 from services.arm.staff import StaffService
-from shared.platform.http import ApiCode, ApiError, form_error, from_state
-from shared.web import PAGE_FAILURES, SAME_SITE_FORM, GoTo, Pages, local_path
+from shared.platform.http import ApiCode, ApiError, client_address, form_error, from_state
+from shared.rules.errors import NotAllowed
+from shared.web import PAGE_FAILURES, SAME_SITE_FORM, GoTo, Pages, PagesDep, local_path, signing_context, site_of
 from shared.web.documents import result_rows
 from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
 from shared.web.i18n import N_
@@ -54,10 +55,6 @@ def create_pages(secure_cookies: bool) -> Pages:
     )
 
 
-def pages(request: Request) -> Pages:
-    return request.app.state.pages
-
-
 def staff_service(request: Request) -> StaffService:
     return request.app.state.staff
 
@@ -66,15 +63,15 @@ async def page_member(request: Request) -> Staff:
     """The staff member of the page session; none or expired: to the login page; one who must still
     choose their own password: to the password page."""
     try:
-        return await pages(request).session_user(request, staff_service(request).accounts.member)
-    except ApiError as exc:
+        return await site_of(request).session_user(request, staff_service(request).accounts.member)
+    except NotAllowed as exc:
         if exc.code == ApiCode.PASSWORD_CHANGE_REQUIRED:
             raise GoTo("/password") from None
         raise
 
 
 async def page_member_with_given_password(request: Request) -> Staff:
-    return await pages(request).session_user(
+    return await site_of(request).session_user(
         request, lambda token: staff_service(request).accounts.member(token, changing_password=True)
     )
 
@@ -93,7 +90,6 @@ def member_who_may(action: Action) -> Any:
 
 
 StaffDep = Annotated[StaffService, from_state("staff")]
-PagesDep = Annotated[Pages, from_state("pages")]
 
 
 async def _clinic(service: StaffService, member: Staff) -> Clinic:
@@ -104,7 +100,7 @@ async def _clinic(service: StaffService, member: Staff) -> Clinic:
 
 
 def _render(request: Request, template: str, member: Staff, clinic: Clinic, **context: Any) -> HTMLResponse:
-    return pages(request).render(request, template, member=member, clinic=clinic, **context)
+    return site_of(request).render(request, template, member=member, clinic=clinic, **context)
 
 
 # -- entering ---------------------------------------------------------------------------------
@@ -123,13 +119,13 @@ async def login(
     next: Annotated[str, Form(max_length=300)] = "/",
 ) -> Response:
     """Process 1: ИИН and password of the staff member."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     try:
         token, expires, _member = await service.accounts.login(iin.strip(), password, client)
     except PAGE_FAILURES as exc:
         return site.problem_page(request, "login.html", exc, next=local_path(next), iin=iin)
     response = site.redirect("/password" if _member.must_change_password else local_path(next))
-    site.start_session(request, response, token, max_age=int((expires - service.clock.now()).total_seconds()))
+    site.start_session(request, response, token, expires, service.clock.now())
     return response
 
 
@@ -156,7 +152,7 @@ async def change_password(
     csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     site.check_csrf(request, csrf)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     try:
         if new_password != new_password_again:
             raise ApiError(422, "VALIDATION_ERROR", "the two new passwords differ")
@@ -205,7 +201,7 @@ async def person_page(
         try:
             context["found"] = await service.person(member, iin.strip(), reason)
         except PAGE_FAILURES as exc:
-            return pages(request).problem_page(request, "person.html", exc, member=member, clinic=clinic, **context)
+            return site_of(request).problem_page(request, "person.html", exc, member=member, clinic=clinic, **context)
     return _render(request, "person.html", member, clinic, **context)
 
 
@@ -213,7 +209,7 @@ async def _form_context(service: StaffService, member: Staff, clinic: Clinic, ki
     context: dict[str, Any] = {"kind": kind.value, "patterns": {"iin": IIN_PATTERN, "phone": PHONE_PATTERN}}
     if kind is ServiceKind.APPOINTMENT:
         async with service.db.sessions() as session:
-            slots = await service.arm.free_slots(session, clinic, None, None, None, SLOT_DAYS)
+            slots = await service.arm.slots.free_slots(session, clinic, None, None, None, SLOT_DAYS)
         context["doctors"] = by_doctor([slot.model_dump(mode="json") for slot in slots])
     return context
 
@@ -236,7 +232,7 @@ async def form_page(
 async def send_form(request: Request, kind: ServiceKind, member: MemberPage, service: StaffDep) -> Response:
     """Process 5: the form is checked and the exact document to sign prepared."""
     submitted = await request.form()
-    site = pages(request)
+    site = site_of(request)
     site.check_csrf(request, str(submitted.get("csrf", "")))
     iin = str(submitted.get("iin", ""))[:32].strip()
     values = posted_values(submitted)
@@ -255,7 +251,7 @@ async def send_form(request: Request, kind: ServiceKind, member: MemberPage, ser
 @router.post("/uploads")
 async def upload(request: Request, member: MemberPage, service: StaffDep) -> Response:
     """A scanned document attached in a form (the same checks as the API's staff uploads)."""
-    return await pages(request).upload(request, lambda name, content: service.upload(member, name, content))
+    return await site_of(request).upload(request, lambda name, content: service.upload(member, name, content))
 
 
 async def _sign_page(
@@ -267,17 +263,12 @@ async def _sign_page(
         "member": member,
         "clinic": clinic,
         "draft": draft,
-        "summary": json.loads(draft.document),
         "person": draft.person,
-        "document": draft.document,
-        "sign_action": f"/drafts/{draft.id}",
-        "expected_iin": member.iin,
-        "expected_bin": member.clinic_bin,
-        "now_iso": service.clock.now().isoformat(),
+        **signing_context(draft.id, draft.document, member.iin, member.clinic_bin, service.clock.now()),
     }
     if exc is not None:
-        return pages(request).problem_page(request, "sign.html", exc, **context)
-    return pages(request).render(request, "sign.html", **context)
+        return site_of(request).problem_page(request, "sign.html", exc, **context)
+    return site_of(request).render(request, "sign.html", **context)
 
 
 @router.get("/drafts/{draft_id}", response_class=HTMLResponse)
@@ -296,13 +287,13 @@ async def sign(
     csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Processes 5–8: the employee's signature is checked, the request registered and decided."""
-    pages(request).check_csrf(request, csrf)
+    site_of(request).check_csrf(request, csrf)
     try:
         filed = await service.sign(member, str(draft_id), jws or cms)
     except PAGE_FAILURES as exc:
         return await _sign_page(request, member, service, str(draft_id), exc)
     clinic = await _clinic(service, member)
-    _ = pages(request).translate(request)
+    _ = site_of(request).translate(request)
     document = filed.result_document()
     return _render(
         request,
@@ -365,7 +356,7 @@ async def home_calls(
 async def _posted_change(request: Request, model: type[C], names: tuple[str, ...]) -> tuple[C, str]:
     """A journal change as posted (checked by the API's own body model) and the page to go back to."""
     submitted = await request.form()
-    pages(request).check_csrf(request, str(submitted.get("csrf", "")))
+    site_of(request).check_csrf(request, str(submitted.get("csrf", "")))
     given = {k: str(v)[:600] for k, v in submitted.items() if k in names and str(v).strip()}
     try:
         change = model.model_validate(given)
@@ -378,8 +369,8 @@ async def _posted_change(request: Request, model: type[C], names: tuple[str, ...
 async def change_home_call(request: Request, number: str, member: MemberPage, service: StaffDep) -> Response:
     """Doctor assigned, visit made, or cancelled with the reason; back to the journal."""
     change, back = await _posted_change(request, HomeCallChangeIn, ("action", "doctor", "note"))
-    await service.change_home_call(member, number[:40], change.action, change.doctor, change.note)
-    return pages(request).redirect(local_path(back, "/journal/home-calls"))
+    await service.records.change_home_call(member, number[:40], change.action, change.doctor, change.note)
+    return site_of(request).redirect(local_path(back, "/journal/home-calls"))
 
 
 @router.get("/journal/appointments", response_class=HTMLResponse)
@@ -415,8 +406,8 @@ async def appointments(
 async def change_appointment(request: Request, number: str, member: MemberPage, service: StaffDep) -> Response:
     """Arrived, visit held, did not come, or cancelled by the clinic; back to the journal."""
     change, back = await _posted_change(request, AppointmentChangeIn, ("action", "note"))
-    await service.change_appointment(member, number[:40], change.action, change.note)
-    return pages(request).redirect(local_path(back, "/journal/appointments"))
+    await service.records.change_appointment(member, number[:40], change.action, change.note)
+    return site_of(request).redirect(local_path(back, "/journal/appointments"))
 
 
 @router.get("/absences", response_class=HTMLResponse)
@@ -444,19 +435,19 @@ async def absence(
     csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """A doctor's absence: that day's bookings are cancelled and every citizen told."""
-    pages(request).check_csrf(request, csrf)
+    site_of(request).check_csrf(request, csrf)
     clinic = await _clinic(service, member)
     doctors = await _doctors(service, clinic)
     try:
         body = AbsenceIn.model_validate({"doctor_code": doctor_code, "day": day, "reason": reason})
     except ValidationError as exc:
-        return pages(request).problem_page(
+        return site_of(request).problem_page(
             request, "absence.html", form_error(exc), member=member, clinic=clinic, doctors=doctors, cancelled=None
         )
     try:
-        cancelled = await service.absence(member, body.doctor_code, body.day, body.reason)
+        cancelled = await service.records.absence(member, body.doctor_code, body.day, body.reason)
     except PAGE_FAILURES as exc:
-        return pages(request).problem_page(
+        return site_of(request).problem_page(
             request, "absence.html", exc, member=member, clinic=clinic, doctors=doctors, cancelled=None
         )
     return _render(request, "absence.html", member, clinic, doctors=doctors, cancelled=cancelled)

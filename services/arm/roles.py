@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Protocol
 
-from shared.platform.http import ApiError
+from shared.rules.errors import NotAllowed
 
 
 class StaffRole(StrEnum):
@@ -57,4 +57,4 @@ def allows(role: str, action: Action) -> bool:
 def require(member: HasRole, action: Action) -> None:
     """403 FORBIDDEN_ROLE unless the member's role allows ``action``."""
     if not allows(member.role, action):
-        raise ApiError(403, "FORBIDDEN_ROLE", f"a {member.role} may not {action.value.replace('_', ' ')}")
+        raise NotAllowed("FORBIDDEN_ROLE", f"a {member.role} may not {action.value.replace('_', ' ')}")

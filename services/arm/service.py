@@ -19,13 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.arm.config import ArmSettings
 from services.arm.models import (
-    Absence,
     Attachment,
     Booking,
     BookingStatus,
     Clinic,
     Counter,
-    Doctor,
     HomeCall,
     HomeCallStatus,
     Registration,
@@ -37,11 +35,11 @@ from services.arm.rules import (
     WorkingHours,
     age_on,
     call_category,
-    day_slots,
     home_call_window,
     site_for_street,
 )
-from shared.platform.db import insert_or_ignore, rows_affected
+from services.arm.slots import Slots
+from shared.platform.db import insert_or_ignore
 from shared.rules.deadlines import deadline
 from shared.rules.guardians import may_act_for
 from shared.wire.canonical import canonical_json
@@ -53,13 +51,10 @@ from shared.wire.contracts import (
     AttachmentForm,
     ClinicStatus,
     EServiceRequest,
-    EServiceStatus,
     HomeCallForm,
     Person,
-    RefusalPayload,
     ServiceKind,
     SignedRequest,
-    Slot,
 )
 from shared.wire.documents import verify_document
 from shared.wire.envelope import ServiceIdentity
@@ -117,6 +112,7 @@ class ArmService:
         self.clock = clock
         self.signers = signers
         self.calendar = settings.work_calendar()
+        self.slots = Slots(settings, clock, self.calendar)
 
     # -- registration (process 6) ------------------------------------------------------------
     async def next_number(self, session: AsyncSession, clinic_bin: str, year: int) -> str:
@@ -223,7 +219,7 @@ class ArmService:
 
     # -- helpers -----------------------------------------------------------------------------
     def hours(self, clinic: Clinic) -> WorkingHours:
-        return WorkingHours.from_json(clinic.hours, clinic.timezone, self.calendar)
+        return self.slots.hours(clinic)
 
     @staticmethod
     async def open_attachment(session: AsyncSession, iin: str) -> Attachment | None:
@@ -240,26 +236,6 @@ class ArmService:
         sites = list(await session.scalars(select(Site).where(Site.clinic_bin == clinic.bin).order_by(Site.number)))
         number = site_for_street(street, [(s.number, s.streets) for s in sites])
         return next((s for s in sites if s.number == number), None)
-
-    async def slot_of(
-        self, session: AsyncSession, clinic: Clinic, doctor_code: str, start: dt.datetime, now: dt.datetime
-    ) -> tuple[Doctor, dt.datetime]:
-        """The doctor and the slot's end, if ``start`` is a real, future slot inside the booking window."""
-        doctor = await session.get(Doctor, doctor_code)
-        if doctor is None or doctor.clinic_bin != clinic.bin:
-            raise RefusalError(Refusal.NO_SUCH_SLOT, "no such doctor at this clinic")
-        start = start.astimezone(dt.UTC)
-        if start <= now:
-            raise RefusalError(Refusal.SLOT_IN_PAST)
-        if start > now + dt.timedelta(days=self.settings.booking_window_days):
-            raise RefusalError(Refusal.NO_SUCH_SLOT, f"bookings open {self.settings.booking_window_days} days ahead")
-        hours = self.hours(clinic)
-        day = start.astimezone(hours.tz).date()
-        absent = await session.get(Absence, (doctor.code, day)) is not None
-        for slot_start, slot_end in day_slots(doctor.template, day, hours.tz, self.calendar, absent):
-            if slot_start == start:
-                return doctor, slot_end
-        raise RefusalError(Refusal.NO_SUCH_SLOT)
 
     # -- the services ------------------------------------------------------------------------
     async def home_call(
@@ -318,7 +294,7 @@ class ArmService:
     async def appointment(
         self, session: AsyncSession, clinic: Clinic, registration: Registration, form: AppointmentForm, now: dt.datetime
     ) -> dict[str, Any]:
-        doctor, slot_end = await self.slot_of(session, clinic, form.doctor_code, form.slot_start, now)
+        doctor, slot_end = await self.slots.slot_of(session, clinic, form.doctor_code, form.slot_start, now)
         await self.require_attached(session, clinic, registration.patient_iin)
         start = form.slot_start.astimezone(dt.UTC)
         hold = await session.get(SlotHoldRow, (doctor.code, start))
@@ -466,184 +442,3 @@ class ArmService:
             if (changes or 0) >= self.settings.voluntary_changes_per_year:
                 raise RefusalError(Refusal.CHANGE_LIMIT)
         return current
-
-    # -- queries -----------------------------------------------------------------------------
-    async def free_slots(
-        self,
-        session: AsyncSession,
-        clinic: Clinic,
-        doctor_code: str | None,
-        specialty: str | None,
-        date_from: dt.date | None,
-        days: int,
-    ) -> list[Slot]:
-        now = self.clock.now()
-        hours = self.hours(clinic)
-        today = now.astimezone(hours.tz).date()
-        first = max(date_from or today, today)
-        last = min(first + dt.timedelta(days=days), today + dt.timedelta(days=self.settings.booking_window_days))
-        query = select(Doctor).where(Doctor.clinic_bin == clinic.bin)
-        if doctor_code:
-            query = query.where(Doctor.code == doctor_code)
-        if specialty:
-            query = query.where(Doctor.specialty == specialty)
-        doctors = list(await session.scalars(query.order_by(Doctor.code)))
-        codes = [d.code for d in doctors]
-        taken = await self._taken(session, codes, first, last, hours.tz, now)
-        absences = {
-            (a.doctor_code, a.day)
-            for a in await session.scalars(
-                select(Absence).where(Absence.doctor_code.in_(codes), Absence.day >= first, Absence.day < last)
-            )
-        }
-        slots = []
-        day = first
-        while day < last:
-            for doctor in doctors:
-                away = (doctor.code, day) in absences
-                for start, end in day_slots(doctor.template, day, hours.tz, self.calendar, away):
-                    if start > now and (doctor.code, start.astimezone(dt.UTC)) not in taken:
-                        slots.append(
-                            Slot(
-                                doctor_code=doctor.code,
-                                doctor_name=doctor.name,
-                                specialty=doctor.specialty,
-                                room=doctor.room,
-                                start=start,
-                                end=end,
-                            )
-                        )
-            day += dt.timedelta(days=1)
-        return slots
-
-    @staticmethod
-    async def _taken(
-        session: AsyncSession,
-        codes: list[str],
-        first: dt.date,
-        last: dt.date,
-        tz: dt.tzinfo,
-        now: dt.datetime,
-    ) -> set[tuple[str, dt.datetime]]:
-        """(doctor, start) of the slots booked or held (a hold not yet expired) from ``first`` to before
-        ``last``. Only those days are read: bookings and holds ever made do not grow this query."""
-        since = dt.datetime.combine(first, dt.time(0), tz).astimezone(dt.UTC)
-        until = dt.datetime.combine(last, dt.time(0), tz).astimezone(dt.UTC)
-        booked = select(Booking.doctor_code, Booking.slot_start).where(
-            Booking.doctor_code.in_(codes),
-            Booking.status == BookingStatus.ACTIVE,
-            Booking.slot_start >= since,
-            Booking.slot_start < until,
-        )
-        held = select(SlotHoldRow.doctor_code, SlotHoldRow.slot_start).where(
-            SlotHoldRow.doctor_code.in_(codes),
-            SlotHoldRow.expires_at > now,
-            SlotHoldRow.slot_start >= since,
-            SlotHoldRow.slot_start < until,
-        )
-        return {(code, start) for query in (booked, held) for code, start in (await session.execute(query)).all()}
-
-    @staticmethod
-    async def purge_expired_holds(session: AsyncSession, now: dt.datetime) -> int:
-        """Forget slot holds that have expired (a hold lives a few minutes while a citizen signs)."""
-        result = await session.execute(delete(SlotHoldRow).where(SlotHoldRow.expires_at <= now))
-        return rows_affected(result)
-
-    async def hold(
-        self,
-        session: AsyncSession,
-        clinic: Clinic,
-        doctor_code: str,
-        start: dt.datetime,
-        iin: str,
-        patient_iin: str | None = None,
-    ) -> dt.datetime:
-        """Hold a free slot for ``hold_minutes`` while the citizen signs; SLOT_TAKEN when it is not free,
-        ONE_BOOKING_PER_DAY when the patient already has one with this doctor that day — said before the
-        citizen signs anything."""
-        now = self.clock.now()
-        doctor, _ = await self.slot_of(session, clinic, doctor_code, start, now)
-        start = start.astimezone(dt.UTC)
-        day = start.astimezone(self.hours(clinic).tz).date()
-        if await session.scalar(
-            select(Booking.id).where(
-                Booking.patient_iin == (patient_iin or iin),
-                Booking.doctor_code == doctor.code,
-                Booking.slot_day == day,
-                Booking.status == BookingStatus.ACTIVE,
-            )
-        ):
-            raise RefusalError(Refusal.ONE_BOOKING_PER_DAY)
-        if await session.scalar(
-            select(Booking.id).where(
-                Booking.doctor_code == doctor.code, Booking.slot_start == start, Booking.status == BookingStatus.ACTIVE
-            )
-        ):
-            raise RefusalError(Refusal.SLOT_TAKEN)
-        await session.execute(
-            delete(SlotHoldRow).where(
-                SlotHoldRow.doctor_code == doctor.code,
-                SlotHoldRow.slot_start == start,
-                (SlotHoldRow.expires_at <= now) | (SlotHoldRow.iin == iin),
-            )
-        )
-        until = now + dt.timedelta(minutes=self.settings.hold_minutes)
-        if not await insert_or_ignore(
-            session,
-            SlotHoldRow.__table__,
-            {"doctor_code": doctor.code, "slot_start": start, "iin": iin, "expires_at": until},
-        ):
-            raise RefusalError(Refusal.SLOT_TAKEN, "the slot is held by another citizen")
-        return until
-
-
-def status_reports(
-    registration: Registration | None, request_id: str, outcome: Outcome, at: dt.datetime
-) -> list[EServiceStatus]:
-    """The status messages of a decision, numbered: ``registered`` (1) when registered, then the outcome.
-
-    The numbers let the portal apply them in order whatever order they arrive in; later changes made in
-    the journals continue the sequence (:func:`follow_up`).
-    """
-    reports: list[EServiceStatus] = []
-    if registration is not None:
-        reports.append(
-            EServiceStatus(
-                request_id=uuid.UUID(request_id),
-                seq=1,
-                status=ClinicStatus.REGISTERED,
-                at=at,
-                registration_number=registration.number,
-            )
-        )
-    decision = EServiceStatus(
-        request_id=uuid.UUID(request_id),
-        seq=len(reports) + 1,
-        status=outcome.status,
-        at=at,
-        registration_number=outcome.registration_number,
-    )
-    if outcome.status is ClinicStatus.COMPLETED:
-        decision.result = outcome.result
-    else:
-        assert outcome.refusal is not None
-        decision.refusal = RefusalPayload.of(outcome.refusal)
-    reports.append(decision)
-    if registration is not None:
-        registration.status_seq = decision.seq
-    return reports
-
-
-def follow_up(
-    registration: Registration, status: ClinicStatus, at: dt.datetime, note: str | None = None
-) -> EServiceStatus:
-    """The next status message of a registered request (a change staff recorded in a journal)."""
-    registration.status_seq += 1
-    return EServiceStatus(
-        request_id=uuid.UUID(registration.request_id),
-        seq=registration.status_seq,
-        status=status,
-        at=at,
-        registration_number=registration.number,
-        note=note or None,
-    )

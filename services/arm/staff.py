@@ -20,29 +20,23 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.arm import roles
 from services.arm.config import ArmSettings
 from services.arm.models import (
-    Absence,
-    Booking,
-    BookingStatus,
     Clinic,
-    Doctor,
-    HomeCall,
-    HomeCallStatus,
     PersonLookup,
     Registration,
     RequestDocument,
     Staff,
     StaffDraft,
     StaffUpload,
-    Visit,
 )
+from services.arm.records import JournalRecords
 from services.arm.registry import lookup_person
+from services.arm.reports import queue_status, status_reports
 from services.arm.roles import Action
-from services.arm.service import ArmService, Prepared, follow_up, status_reports
+from services.arm.service import ArmService, Prepared
 from services.arm.slip import attachment_slip, verification_code, verification_url
 from services.arm.staff_accounts import StaffAccounts
 from shared.messaging.bus import RequestTimeout
@@ -50,19 +44,18 @@ from shared.messaging.dispatch import MeshClient
 from shared.messaging.outbox import Outbox
 from shared.platform import attachments
 from shared.platform.db import Database, rows_affected
-from shared.platform.http import ApiError, form_error
-from shared.rules.calendar import WorkingHours
+from shared.platform.http import form_error
 from shared.rules.deadlines import deadline
+from shared.rules.drafts import signed_draft
+from shared.rules.errors import NotFound, RuleBroken
 from shared.wire.canonical import canonical_json
 from shared.wire.certs import Role
 from shared.wire.clock import Clock
 from shared.wire.contracts import (
     DOCUMENT_VERIFY,
-    ESERVICE_STATUS,
     FORMS,
     ClinicStatus,
     EServiceRequest,
-    EServiceStatus,
     FiledRequest,
     Person,
     ServiceKind,
@@ -70,7 +63,7 @@ from shared.wire.contracts import (
     SignedRequest,
     Verdict,
 )
-from shared.wire.documents import STAFF_ROLES, attach_content, signed_content
+from shared.wire.documents import STAFF_ROLES
 from shared.wire.ids import InvalidIdentifier, parse_iin
 from shared.wire.jws import parse
 from shared.wire.refusals import Refusal, RefusalError
@@ -93,16 +86,6 @@ class FiledOutcome:
         return None if self.result is None else json.loads(parse(self.result).payload)
 
 
-# What each recorded change of a journal entry is, in the roles table.
-HOME_CALL_ACTIONS = {"assign": Action.ASSIGN_DOCTOR, "visited": Action.RECORD_VISIT, "cancel": Action.CANCEL}
-APPOINTMENT_ACTIONS = {
-    "arrived": Action.RECORD_VISIT,
-    "fulfilled": Action.RECORD_VISIT,
-    "no_show": Action.RECORD_VISIT,
-    "cancel": Action.CANCEL,
-}
-
-
 def _iin(value: str) -> str:
     try:
         parse_iin(value)
@@ -112,8 +95,9 @@ def _iin(value: str) -> str:
 
 
 class StaffService:
-    """The provider channel's filing of requests and the journals' recorded changes (the staff's accounts are
-    :class:`StaffAccounts`, at ``accounts``)."""
+    """The provider channel's filing of requests (diagram 2) and what the clinic sees of them; the staff's
+    accounts are :class:`StaffAccounts` (``accounts``), the journals' recorded changes
+    :class:`JournalRecords` (``records``)."""
 
     def __init__(
         self,
@@ -127,6 +111,7 @@ class StaffService:
         self.settings, self.db, self.clock, self.client = settings, db, clock, client
         self.arm, self.outbox = arm, outbox
         self.accounts = StaffAccounts(settings, db, clock)
+        self.records = JournalRecords(db, clock, arm, outbox)
 
     # -- processes 3 and 4: the citizen in ГБД ФЛ --------------------------------------------------
     async def person(self, member: Staff, iin: str, reason: str) -> dict[str, Any]:
@@ -136,7 +121,7 @@ class StaffService:
         _iin(iin)
         reason = reason.strip()
         if not 3 <= len(reason) <= 200 or any(ord(c) < 32 or ord(c) == 127 for c in reason):
-            raise ApiError(422, "VALIDATION_ERROR", "say why the citizen is looked up (3–200 characters)")
+            raise RuleBroken("VALIDATION_ERROR", "say why the citizen is looked up (3–200 characters)")
         async with self.db.transaction() as session:
             session.add(
                 PersonLookup(
@@ -196,7 +181,7 @@ class StaffService:
         if documents:
             rows = {r.id: r for r in await self._uploads(member, ids=documents)}
             if set(rows) != set(documents):
-                raise ApiError(404, "NOT_FOUND", "attach only your own uploads")
+                raise NotFound("NOT_FOUND", "attach only your own uploads")
             fields = {
                 **fields,
                 "documents": [
@@ -260,20 +245,14 @@ class StaffService:
         async with self.db.sessions() as session:
             draft = await session.get(StaffDraft, draft_id)
         if draft is None or draft.operator_iin != member.iin:
-            raise ApiError(404, "NOT_FOUND", "no such prepared request")
+            raise NotFound("NOT_FOUND", "no such prepared request")
         return draft
 
     async def sign(self, member: Staff, draft_id: str, jws: str) -> FiledOutcome:
         """Processes 5–8: the signed document must be exactly the prepared one; register and decide."""
         now = self.clock.now()
         draft = await self.draft(member, draft_id)
-        if draft.used_at is not None:
-            raise RefusalError(Refusal.DUPLICATE_REQUEST, "this prepared request was already signed")
-        if draft.expires_at <= now:
-            raise ApiError(410, "DRAFT_EXPIRED", "the prepared request expired; fill the form again")
-        jws = attach_content(jws, draft.document.encode())  # a detached CMS travels with its document inside
-        if signed_content(jws) != draft.document.encode():
-            raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the prepared document")
+        jws = signed_draft(draft, jws, now)
         await self.check_signature(member, jws)
         signed = SignedRequest.model_validate_json(draft.document)
         person = Person.model_validate(draft.person)
@@ -290,7 +269,7 @@ class StaffService:
         wanted = {d.sha256 for d in signed.documents()}
         prepared.files = {r.sha256: r.content for r in await self._uploads(member, hashes=wanted)} if wanted else {}
         if set(prepared.files) != wanted:
-            raise ApiError(422, "DOCUMENT_NOT_UPLOADED", "upload every attached document first")
+            raise RuleBroken("DOCUMENT_NOT_UPLOADED", "upload every attached document first")
         async with self.db.transaction() as session:
             used = await session.execute(
                 update(StaffDraft).where(StaffDraft.id == draft.id, StaffDraft.used_at.is_(None)).values(used_at=now)
@@ -310,20 +289,15 @@ class StaffService:
                 document=jws,
                 document_nonce=signed.nonce,
                 submitted_at=now,
-                deadline=deadline(signed.service, "staff", now, await self.hours(session, member)),
+                deadline=deadline(signed.service, "staff", now, await self.records.hours(session, member)),
             )
             for report in reports:  # each may arrive first: each can open the request in the citizen's portal
                 report.filed = filed
             for report in reports:
-                await self.report(session, member.clinic_bin, report, now)
+                await queue_status(self.outbox, session, member.clinic_bin, report, now)
         self.outbox.nudge()
         log.info("staff filed a request", extra={"number": registration.number, "service": signed.service.value})
         return FiledOutcome(request_id, registration.number, outcome.status, outcome.refusal, outcome.result)
-
-    async def report(self, session: AsyncSession, clinic_bin: str, status: EServiceStatus, now: dt.datetime) -> None:
-        """Queue a status message to the citizen's portal, sent once this transaction commits."""
-        payload = status.model_dump(mode="json")
-        await self.outbox.add(session, "portal", ESERVICE_STATUS, payload, now, sender=arm_address(clinic_bin))
 
     # -- a registered request as the clinic sees it ------------------------------------------------
     async def registration(self, member: Staff, number: str) -> tuple[Registration, list[RequestDocument]]:
@@ -334,7 +308,7 @@ class StaffService:
                 select(Registration).where(Registration.number == number, Registration.clinic_bin == member.clinic_bin)
             )
             if registration is None:
-                raise ApiError(404, "NOT_FOUND", "no request with that number in this clinic")
+                raise NotFound("NOT_FOUND", "no request with that number in this clinic")
             documents = list(
                 await session.scalars(
                     select(RequestDocument)
@@ -358,7 +332,7 @@ class StaffService:
             )
             clinic = await session.get(Clinic, member.clinic_bin)
         if registration is None or registration.result is None or clinic is None:
-            raise ApiError(404, "NOT_FOUND", "no completed attachment with that number in this clinic")
+            raise NotFound("NOT_FOUND", "no completed attachment with that number in this clinic")
         document = json.loads(parse(registration.result).payload)
         url = verification_url(self.settings.verification_base, registration.number, registration.result)
         return attachment_slip(document, url, clinic.timezone)
@@ -368,7 +342,7 @@ class StaffService:
         async with self.db.sessions() as session:
             registration = await session.scalar(select(Registration).where(Registration.number == number))
         if registration is None or registration.result is None or code != verification_code(registration.result):
-            raise ApiError(404, "NOT_FOUND", "no such result (check the link on the slip)")
+            raise NotFound("NOT_FOUND", "no such result (check the link on the slip)")
         try:
             answer = await self.client.request(
                 "signature",
@@ -395,126 +369,3 @@ class StaffService:
             else {"organization": verdict.signer.organization, "bin": verdict.signer.bin},
             "document": json.loads(parse(registration.result).payload),
         }
-
-    # -- journals: what staff record ---------------------------------------------------------------
-    async def _registration(self, session: AsyncSession, registration_id: int) -> Registration:
-        registration = await session.get(Registration, registration_id, with_for_update=True)
-        assert registration is not None
-        return registration
-
-    async def change_home_call(
-        self, member: Staff, number: str, action: str, doctor: str | None = None, note: str | None = None
-    ) -> HomeCall:
-        """assign (a doctor), visited, cancel (with the reason); the citizen's portal is told each."""
-        roles.require(member, HOME_CALL_ACTIONS.get(action, Action.ASSIGN_DOCTOR))
-        now = self.clock.now()
-        async with self.db.transaction() as session:
-            call = await session.scalar(
-                select(HomeCall)
-                .where(HomeCall.number == number, HomeCall.clinic_bin == member.clinic_bin)
-                .with_for_update()
-            )
-            if call is None:
-                raise ApiError(404, "NOT_FOUND", "no such home call in this clinic's journal")
-            if call.status != HomeCallStatus.ASSIGNED:
-                raise ApiError(409, "ALREADY_CLOSED", f"this home call is already {call.status}")
-            if action == "assign":
-                if not doctor:
-                    raise ApiError(422, "VALIDATION_ERROR", "name the doctor to assign")
-                call.doctor, status, note = doctor, ClinicStatus.ASSIGNED, note or f"Назначен врач: {doctor}"
-            elif action == "visited":
-                call.status, status = HomeCallStatus.VISITED, ClinicStatus.VISITED
-            elif action == "cancel":
-                if not note:
-                    raise ApiError(422, "VALIDATION_ERROR", "give the reason for the cancellation")
-                call.status, status = HomeCallStatus.CANCELLED, ClinicStatus.CANCELLED
-            else:
-                raise ApiError(422, "VALIDATION_ERROR", f"unknown action {action}")
-            call.note, call.changed_at, call.changed_by = note, now, member.iin
-            registration = await self._registration(session, call.registration_id)
-            await self.report(session, member.clinic_bin, follow_up(registration, status, now, note), now)
-        self.outbox.nudge()
-        return call
-
-    async def change_appointment(self, member: Staff, number: str, action: str, note: str | None = None) -> Booking:
-        """arrived, fulfilled, no_show, cancel (by the clinic, with the reason); the portal is told each."""
-        roles.require(member, APPOINTMENT_ACTIONS.get(action, Action.CANCEL))
-        now = self.clock.now()
-        async with self.db.transaction() as session:
-            booking = await session.scalar(
-                select(Booking)
-                .where(Booking.number == number, Booking.clinic_bin == member.clinic_bin)
-                .with_for_update()
-            )
-            if booking is None:
-                raise ApiError(404, "NOT_FOUND", "no such appointment in this clinic's journal")
-            if booking.status != BookingStatus.ACTIVE or booking.visit in (Visit.FULFILLED, Visit.NO_SHOW):
-                raise ApiError(409, "ALREADY_CLOSED", "this appointment is already closed")
-            allowed = {"arrived": (None,), "fulfilled": (None, Visit.ARRIVED), "no_show": (None,), "cancel": (None,)}
-            if action not in allowed:
-                raise ApiError(422, "VALIDATION_ERROR", f"unknown action {action}")
-            if booking.visit not in allowed[action]:
-                raise ApiError(409, "INVALID_TRANSITION", f"cannot mark {action} after {booking.visit}")
-            if action in tuple(Visit) and booking.slot_day > await self.today(session, member):
-                raise ApiError(409, "INVALID_TRANSITION", "a visit is recorded on the day of the appointment")
-            if action == "cancel":
-                if not note:
-                    raise ApiError(422, "VALIDATION_ERROR", "give the reason for the cancellation")
-                booking.status, booking.cancelled_at, status = BookingStatus.CANCELLED, now, ClinicStatus.CANCELLED
-            else:
-                booking.visit, status = Visit(action), ClinicStatus(action)
-            booking.note, booking.changed_by = note, member.iin
-            registration = await self._registration(session, booking.registration_id)
-            await self.report(session, member.clinic_bin, follow_up(registration, status, now, note), now)
-        self.outbox.nudge()
-        return booking
-
-    async def hours(self, session: AsyncSession, member: Staff) -> WorkingHours:
-        clinic = await session.get(Clinic, member.clinic_bin)
-        assert clinic is not None
-        return self.arm.hours(clinic)
-
-    async def today(self, session: AsyncSession, member: Staff) -> dt.date:
-        """Today in the clinic's own time zone."""
-        return self.clock.now().astimezone((await self.hours(session, member)).tz).date()
-
-    async def absence(self, member: Staff, doctor_code: str, day: dt.date, reason: str) -> list[str]:
-        """A doctor's absence: their slots that day disappear, and every citizen booked in them gets a
-        signed cancellation with the reason. Returns the cancelled registration numbers."""
-        roles.require(member, Action.ENTER_ABSENCE)
-        now = self.clock.now()
-        note = f"Приём отменён: врач отсутствует ({reason})"
-        async with self.db.transaction() as session:
-            doctor = await session.get(Doctor, doctor_code)
-            if doctor is None or doctor.clinic_bin != member.clinic_bin:
-                raise ApiError(404, "NOT_FOUND", "no such doctor in this clinic")
-            absence = await session.get(Absence, (doctor_code, day))
-            if absence is None:
-                session.add(Absence(doctor_code=doctor_code, day=day, reason=reason, entered_by=member.iin))
-            else:
-                absence.reason, absence.entered_by = reason, member.iin
-            bookings = list(
-                await session.scalars(
-                    select(Booking)
-                    .where(
-                        Booking.doctor_code == doctor_code,
-                        Booking.slot_day == day,
-                        Booking.status == BookingStatus.ACTIVE,
-                    )
-                    .order_by(Booking.slot_start)
-                    .with_for_update()
-                )
-            )
-            for booking in bookings:
-                booking.status, booking.cancelled_at, booking.note, booking.changed_by = (
-                    BookingStatus.CANCELLED,
-                    now,
-                    note,
-                    member.iin,
-                )
-                registration = await self._registration(session, booking.registration_id)
-                report = follow_up(registration, ClinicStatus.CANCELLED, now, note)
-                await self.report(session, member.clinic_bin, report, now)
-        self.outbox.nudge()
-        log.info("doctor absence entered", extra={"doctor": doctor_code, "cancelled": len(bookings)})
-        return [b.number for b in bookings]

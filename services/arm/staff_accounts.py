@@ -12,7 +12,7 @@ from services.arm.config import ArmSettings
 from services.arm.models import Staff, StaffLoginCounter, StaffLoginSuccess, StaffToken
 from shared.platform import auth
 from shared.platform.db import Database
-from shared.platform.http import ApiError
+from shared.rules.errors import NotAllowed, NotAuthenticated, RuleBroken
 from shared.wire.clock import Clock
 from shared.wire.refusals import Refusal, RefusalError
 
@@ -62,9 +62,9 @@ class StaffAccounts:
         gets 403 PASSWORD_CHANGE_REQUIRED everywhere but where it sets its own (``changing_password``)."""
         member = await auth.holder_of_token(self.db, StaffToken, Staff, token, self.clock.now())
         if member is None or not member.active:
-            raise ApiError(401, "UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
+            raise NotAuthenticated("UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
         if member.must_change_password and not changing_password:
-            raise ApiError(403, "PASSWORD_CHANGE_REQUIRED", "choose your own password first: POST /auth/password")
+            raise NotAllowed("PASSWORD_CHANGE_REQUIRED", "choose your own password first: POST /auth/password")
         return member
 
     async def change_password(self, member: Staff, token: str, current: str, new: str, client: str) -> None:
@@ -77,7 +77,7 @@ class StaffAccounts:
             guess.right()
         auth.check_password_policy(new, member.iin, self.settings.staff_password_min_length, 1024)
         if await auth.verify_password(new, member.password_hash):
-            raise ApiError(422, "PASSWORD_POLICY", "choose a password other than the one you were given")
+            raise RuleBroken("PASSWORD_POLICY", "choose a password other than the one you were given")
         password_hash = await auth.hash_password(new)
         async with self.db.transaction() as session:
             await session.execute(

@@ -17,7 +17,7 @@ from services.portal.config import PortalSettings
 from services.portal.models import Challenge, Citizen, LoginCounter, LoginSuccess, Token
 from shared.platform.auth import Throttle
 from shared.platform.db import Database, rows_affected
-from shared.platform.http import ApiError
+from shared.rules.errors import NotAuthenticated, NotFound
 from shared.wire.canonical import canonical_json
 from shared.wire.clock import Clock
 from shared.wire.contracts import DOCUMENT_VERIFY, PERSON_LOOKUP, Signature
@@ -148,7 +148,7 @@ class Accounts:
         async with self.db.sessions() as session:
             citizen = await session.get(Citizen, iin)
         if citizen is None:
-            raise ApiError(404, "NOT_REGISTERED", "no account for this key's ИИН: register first")
+            raise NotFound("NOT_REGISTERED", "no account for this key's ИИН: register first")
         await self.registration_throttle.succeeded(REGISTRATION, client, now, attempts=2)  # challenge + proof
         await self.throttle.succeeded(iin, client, now)
         async with self.db.transaction() as session:
@@ -189,5 +189,5 @@ class Accounts:
     async def citizen(self, token: str) -> Citizen:
         citizen = await security.citizen_of_token(self.db, token, self.clock.now())
         if citizen is None:
-            raise ApiError(401, "UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
+            raise NotAuthenticated("UNAUTHORIZED", "log in first (the token is missing, expired or revoked)")
         return citizen

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from shared.platform.http import ApiError
+from shared.rules.errors import Overloaded
 
 # What remains of the limit after a sample above the target: the target over the latency seen (a queue
 # three times too long is cut to a third's worth), within these bounds.
@@ -99,11 +99,10 @@ class Admission:
             state.limit = self.initial_limit  # quiet since the last cut: room for a burst again
         oldest = next(iter(state.waiting.values()), None)
         if state.in_flight >= state.limit or (oldest is not None and now - oldest > self.max_wait):
-            raise ApiError(
-                503,
+            raise Overloaded(
                 "OVERLOADED",
                 "the clinic is receiving more requests than it can register right now; try again shortly",
-                headers={"Retry-After": str(self.retry_after)},
+                retry_after=self.retry_after,
             )
 
     @contextmanager

@@ -33,7 +33,7 @@ from services.portal.schemas import (
 )
 from services.portal.service import TITLES, WAITING, PortalService, refusal_body
 from shared.platform.attachments import UploadOut
-from shared.platform.http import ApiError, error_responses, from_state, read_limited
+from shared.platform.http import ApiError, client_address, error_responses, from_state, read_limited
 from shared.rules.deadlines import CONTACT_CENTRE, deadline_text
 from shared.wire.contracts import (
     CLINICS_LIST,
@@ -102,7 +102,7 @@ def request_out(row: RequestRow, events: list | None = None) -> RequestOut:
 async def challenge(request: Request, service: PortalDep) -> ChallengeOut:
     """The document to sign with your own key to register, to log in or to set a new password (valid a few
     minutes)."""
-    issued = await service.accounts.challenge(request.client.host if request.client else "unknown")
+    issued = await service.accounts.challenge(client_address(request))
     return ChallengeOut(challenge=issued.nonce, document=issued.document, expires_at=issued.expires_at)
 
 
@@ -111,7 +111,7 @@ async def register(body: RegisterIn, request: Request, response: Response, servi
     """Registration proven by ЭЦП: the challenge signed with your own key (AUTH or SIGN), and a password.
     The ИИН is your certificate's; the person must be alive in ГБД ФЛ. An existing account gets the new
     password (200, its sessions ended): this is also how a forgotten password is replaced."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     started = time.monotonic()
     done = await service.accounts.register(body.challenge, body.token, body.password, client)
     service.steps.record("process_1", time.monotonic() - started)  # authorisation on the portal, by ЭЦП
@@ -131,7 +131,7 @@ async def register(body: RegisterIn, request: Request, response: Response, servi
 @router.post("/auth/login", response_model=TokenOut, tags=["auth"])
 async def login(body: LoginIn, request: Request, service: PortalDep) -> TokenOut:
     """Authorisation (process 1). Wrong ИИН or password: 401 AUTH_FAILED (process 2); 429 when throttled."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     started = time.monotonic()
     token, expires = await service.accounts.login(body.iin, body.password, client)
     service.steps.record("process_1", time.monotonic() - started)
@@ -142,7 +142,7 @@ async def login(body: LoginIn, request: Request, service: PortalDep) -> TokenOut
 async def login_with_key(body: KeyLoginIn, request: Request, service: PortalDep) -> TokenOut:
     """Authorisation by ЭЦП (process 1): the challenge signed with your own key (AUTH or SIGN). Not held
     back by password guesses others made on your ИИН; 404 NOT_REGISTERED when the ИИН has no account."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     started = time.monotonic()
     token, expires = await service.accounts.login_with_key(body.challenge, body.token, client)
     service.steps.record("process_1", time.monotonic() - started)
@@ -254,7 +254,7 @@ async def list_requests(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[RequestOut]:
     """Your requests, newest first: ИИН, number, service, status, deadline (paged: ``limit``, ``offset``)."""
-    return [request_out(r) for r in await service.requests(citizen, limit, offset)]
+    return [request_out(r) for r in await service.history.requests(citizen, limit, offset)]
 
 
 @router.get("/requests/{request_id}", response_model=RequestOut, tags=["requests"])
@@ -275,14 +275,14 @@ async def request_detail(
 ) -> RequestOut:
     """ "Обновить статус": the request with its history of status changes. With ``wait`` the answer comes
     as soon as the status moves on, instead of the client polling."""
-    row, events = await service.request_detail(citizen, str(request_id), wait, seen)
+    row, events = await service.history.request_detail(citizen, str(request_id), wait, seen)
     return request_out(row, events)
 
 
 @router.get("/requests/{request_id}/result", response_model=ResultOut, tags=["requests"])
 async def result(request_id: uuid.UUID, citizen: CitizenDep, service: PortalDep) -> ResultOut:
     """ "Просмотр результата" / "открыть": the clinic-signed result document."""
-    row, _ = await service.request_detail(citizen, str(request_id))
+    row, _ = await service.history.request_detail(citizen, str(request_id))
     if row.result is None:
         raise ApiError(404, "NO_RESULT", "there is no result yet")
     return ResultOut(request_id=row.id, jws=row.result, document=json.loads(parse(row.result).payload))

@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic_settings import SettingsConfigDict
 
 from shared.platform.settings import Seconds, ServiceSettings
+from shared.wire.clock import ASTANA
 
 
 class PortalSettings(ServiceSettings):
@@ -49,5 +50,5 @@ class PortalSettings(ServiceSettings):
     was applied; it also re-reads the request this often, for a change whose notice was lost."""
     resend_after_seconds: Seconds = 5.0
     """A submitted request whose sending was not confirmed is sent again after this long."""
-    timezone: str = "Asia/Almaty"
+    timezone: str = ASTANA.key
     """The time zone of deadlines and working hours (Astana, UTC+5)."""

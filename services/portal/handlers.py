@@ -13,11 +13,11 @@ from shared.wire.contracts import ESERVICE_STATUS, REFUSAL, EServiceStatus, Refu
 def routes(_runtime: ServiceRuntime, service: PortalService) -> dict[str, Route[Any]]:
     async def status(context: MessageContext, report: EServiceStatus) -> None:
         assert context.session is not None
-        await service.apply_status(context.session, context.envelope.sender, report)
+        await service.reports.apply_status(context.session, context.envelope.sender, report)
 
     async def refused(context: MessageContext, refusal: RefusalPayload) -> None:
         assert context.session is not None
-        await service.apply_gateway_refusal(
+        await service.reports.apply_gateway_refusal(
             context.session, str(context.envelope.correlation_id), refusal.code, refusal.detail or refusal.message
         )
 

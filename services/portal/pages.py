@@ -17,9 +17,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.portal.models import Citizen
 from services.portal.service import WAITING, PortalService
-from shared.platform.http import ApiError, from_state
+from shared.platform.http import ApiError, client_address, from_state
 from shared.rules.deadlines import CONTACT_CENTRE, deadline_text
-from shared.web import PAGE_FAILURES, SAME_SITE_FORM, Pages, local_path
+from shared.rules.errors import NotAuthenticated
+from shared.web import PAGE_FAILURES, SAME_SITE_FORM, Pages, PagesDep, local_path, signing_context, site_of
 from shared.web.documents import result_pdf, result_rows
 from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
 from shared.web.i18n import N_, SERVICE_RESULTS
@@ -47,22 +48,17 @@ SLOT_DAYS = 7
 router = APIRouter()
 
 
-def pages(request: Request) -> Pages:
-    return request.app.state.pages
-
-
 def portal(request: Request) -> PortalService:
     return request.app.state.portal
 
 
 async def page_citizen(request: Request) -> Citizen:
     """The citizen of the page session; no session or an expired one: to the login page."""
-    return await pages(request).session_user(request, portal(request).accounts.citizen)
+    return await site_of(request).session_user(request, portal(request).accounts.citizen)
 
 
 CitizenPage = Annotated[Citizen, Depends(page_citizen)]
 PortalDep = Annotated[PortalService, from_state("portal")]
-PagesDep = Annotated[Pages, from_state("pages")]
 
 
 def create_pages(secure_cookies: bool) -> Pages:
@@ -90,7 +86,7 @@ async def home(request: Request, site: PagesDep, service: PortalDep) -> Response
     if token:
         try:
             citizen = await service.accounts.citizen(token)
-        except ApiError:
+        except NotAuthenticated:
             citizen = None
         if citizen is not None:
             profile = {"citizen": citizen, "attachment": await _attachment(service, citizen.iin)}
@@ -118,13 +114,13 @@ async def login(
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=300)] = "/requests",
 ) -> Response:
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     try:
         token, expires = await service.accounts.login(iin.strip(), password, client)
     except PAGE_FAILURES as exc:
         return site.problem_page(request, "login.html", exc, next=local_path(next, "/requests"), iin=iin)
     response = site.redirect(local_path(next, "/requests"))
-    site.start_session(request, response, token, max_age=int((expires - service.clock.now()).total_seconds()))
+    site.start_session(request, response, token, expires, service.clock.now())
     return response
 
 
@@ -138,7 +134,7 @@ async def _register_page(
     action: str = "/register",
 ) -> HTMLResponse:
     """A page that has the person sign a fresh challenge: registration (``/register``) or log-in by ЭЦП."""
-    challenge = await service.accounts.challenge(request.client.host if request.client else "unknown")
+    challenge = await service.accounts.challenge(client_address(request))
     context = {
         "document": challenge.document,
         "challenge": challenge.nonce,
@@ -173,15 +169,13 @@ async def register(
     if password != password_again:
         problem = ApiError(422, "VALIDATION_ERROR", _("The two passwords differ."))
         return await _register_page(request, site, service, problem)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     try:
         done = await service.accounts.register(challenge, jws or cms, password, client)
     except PAGE_FAILURES as exc:
         return await _register_page(request, site, service, exc)
     response = site.redirect("/")
-    site.start_session(
-        request, response, done.token, max_age=int((done.expires_at - service.clock.now()).total_seconds())
-    )
+    site.start_session(request, response, done.token, done.expires_at, service.clock.now())
     return response
 
 
@@ -200,13 +194,13 @@ async def key_login(
     jws: Annotated[str, Form(max_length=256 * 1024)] = "",
     cms: Annotated[str, Form(max_length=256 * 1024)] = "",
 ) -> Response:
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     try:
         token, expires = await service.accounts.login_with_key(challenge, jws or cms, client)
     except PAGE_FAILURES as exc:
         return await _register_page(request, site, service, exc, template="login_key.html", action="/login/key")
     response = site.redirect("/")
-    site.start_session(request, response, token, max_age=int((expires - service.clock.now()).total_seconds()))
+    site.start_session(request, response, token, expires, service.clock.now())
     return response
 
 
@@ -247,7 +241,7 @@ async def _form_context(
     if kind is ServiceKind.APPOINTMENT_CANCEL:
         context["bookings"] = [
             r
-            for r in await service.requests(citizen, 200, 0)
+            for r in await service.history.requests(citizen, 200, 0)
             if r.service == ServiceKind.APPOINTMENT.value
             and r.status == RequestStatus.COMPLETED
             and r.registration_number
@@ -304,15 +298,9 @@ async def _sign_page(
     request: Request, site: Pages, service: PortalService, citizen: Citizen, draft_id: str, **extra: Any
 ) -> HTMLResponse:
     draft = await service.draft(citizen, draft_id)
-    document = json.loads(draft.document)
     context = {
         "draft": draft,
-        "summary": document,
-        "document": draft.document,
-        "sign_action": f"/drafts/{draft.id}",
-        "expected_iin": citizen.iin,
-        "expected_bin": None,
-        "now_iso": service.clock.now().isoformat(),
+        **signing_context(draft.id, draft.document, citizen.iin, None, service.clock.now()),
     }
     if "problem_of" in extra:
         return site.problem_page(request, "sign.html", extra.pop("problem_of"), **context)
@@ -350,7 +338,7 @@ async def sign(
 @router.get("/requests", response_class=HTMLResponse)
 async def my_requests(request: Request, citizen: CitizenPage, site: PagesDep, service: PortalDep) -> Response:
     """Number, service, status and deadline of each of the citizen's requests, newest first."""
-    rows = await service.requests(citizen, 100, 0)
+    rows = await service.history.requests(citizen, 100, 0)
     return site.render(request, "requests.html", rows=rows, waiting=WAITING, citizen=citizen)
 
 
@@ -364,7 +352,7 @@ async def request_page(
     sent: int = 0,
 ) -> Response:
     """ "Обновить статус": the request, its history and what can be done with it now."""
-    row, events = await service.request_detail(citizen, str(request_id))
+    row, events = await service.history.request_detail(citizen, str(request_id))
     _ = site.translate(request)
     return site.render(
         request,
@@ -405,7 +393,7 @@ async def survey(
     """Приложение 3: the two questions, once the request has its outcome."""
     site.check_csrf(request, csrf)
     _ = site.translate(request)
-    row, events = await service.request_detail(citizen, str(request_id))
+    row, events = await service.history.request_detail(citizen, str(request_id))
     context = {
         "row": row,
         "events": events,
@@ -420,7 +408,7 @@ async def survey(
 
 
 async def _verified_result(service: PortalService, citizen: Citizen, request_id: str) -> dict[str, Any]:
-    row, _ = await service.request_detail(citizen, request_id)
+    row, _ = await service.history.request_detail(citizen, request_id)
     if row.result is None:
         raise ApiError(404, "NO_RESULT", "there is no result yet")
     try:

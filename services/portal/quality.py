@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from services.portal import security
 from services.portal.models import Citizen, Request, SurveyAnswer
 from shared.platform.db import Database
-from shared.platform.http import ApiError
+from shared.rules.errors import Conflict
 from shared.wire.clock import Clock
 from shared.wire.contracts import DECIDED_STATUSES, ServiceKind
 
@@ -28,7 +28,7 @@ class Quality:
             async with self.db.transaction() as session:
                 request = await security.own(session, citizen, request_id)
                 if request.status not in DECIDED_STATUSES:
-                    raise ApiError(409, "NOT_FINISHED", "the questionnaire opens once the request has its outcome")
+                    raise Conflict("NOT_FINISHED", "the questionnaire opens once the request has its outcome")
                 session.add(
                     SurveyAnswer(
                         request_id=request.id,
@@ -39,7 +39,7 @@ class Quality:
                     )
                 )
         except IntegrityError:
-            raise ApiError(409, "SURVEY_ANSWERED", "this request's questionnaire was already answered") from None
+            raise Conflict("SURVEY_ANSWERED", "this request's questionnaire was already answered") from None
 
     async def indicators(self, service: ServiceKind) -> dict[str, Any]:
         """Counts per answer, aggregated in the database (never every answer loaded)."""

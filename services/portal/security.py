@@ -13,7 +13,7 @@ from services.portal.models import Citizen, Request, Token
 from shared.platform import auth
 from shared.platform.auth import hash_password, token_hash, verify_password
 from shared.platform.db import Database
-from shared.platform.http import ApiError
+from shared.rules.errors import NotFound
 
 __all__ = ["hash_password", "token_hash", "verify_password"]
 
@@ -56,7 +56,7 @@ def owned(request: T | None, citizen: Citizen) -> T:
     """The request (a row or a mapped object), if it is the citizen's own."""
     # mypy ignores the next line: a Row and a mapped Request both carry iin
     if request is None or request.iin != citizen.iin:  # type: ignore[attr-defined]
-        raise ApiError(404, "NOT_FOUND", "no such request")  # another citizen's request does not exist for you
+        raise NotFound("NOT_FOUND", "no such request")  # another citizen's request does not exist for you
     return request
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 import uuid
 import zoneinfo
 from contextlib import ExitStack
@@ -17,13 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.portal import security
 from services.portal.accounts import Accounts
 from services.portal.admission import Admission
-from services.portal.changes import RequestChanges, wait_for
+from services.portal.changes import RequestChanges
 from services.portal.config import PortalSettings
+from services.portal.history import History
 from services.portal.models import (
     Citizen,
     Draft,
@@ -34,41 +34,41 @@ from services.portal.models import (
     Upload,
 )
 from services.portal.quality import Quality
+from services.portal.reports import TECHNICAL, ClinicReports
 from shared.messaging.bus import RequestTimeout
 from shared.messaging.dispatch import MeshClient
 from shared.platform import attachments
-from shared.platform.db import Database, insert_or_ignore, rows_affected, upsert
+from shared.platform.db import Database, rows_affected, upsert
 from shared.platform.groupcommit import GroupCommit
-from shared.platform.http import ApiError, form_error
+from shared.platform.http import form_error
 from shared.platform.logs import CORRELATION
 from shared.platform.metrics import OVERDUE
 from shared.platform.steps import StepTimes
 from shared.rules import deadlines
 from shared.rules.calendar import WorkingHours
 from shared.rules.clinics import load_clinics
+from shared.rules.drafts import signed_draft
+from shared.rules.errors import Conflict, NotFound, RuleBroken
 from shared.rules.guardians import may_act_for
 from shared.wire.canonical import canonical_json
 from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
 from shared.wire.contracts import (
     ATTACHMENT_LOOKUP,
-    DECIDED_STATUSES,
     DOCUMENT_VERIFY,
     ESERVICE_REQUEST,
-    FINAL_STATUSES,
     FORMS,
     PERSON_LOOKUP,
     SLOT_HOLD,
     WAITING_STATUSES,
     AppointmentForm,
     DocumentFile,
-    EServiceStatus,
     RequestStatus,
     ServiceKind,
     Signature,
     SignedRequest,
 )
-from shared.wire.documents import STAFF_ROLES, attach_content, signed_content, verify_clinic_result, verify_document
+from shared.wire.documents import signed_content
 from shared.wire.ids import InvalidIdentifier, parse_iin
 from shared.wire.refusals import Refusal, RefusalError, refusal_text
 from shared.wire.topology import arm_address
@@ -76,19 +76,6 @@ from shared.wire.topology import arm_address
 log = logging.getLogger(__name__)
 
 KNOWN_ATTACHMENT_REFRESH = dt.timedelta(hours=1)
-LONG_POLL_DONE = FINAL_STATUSES  # nothing more will come without the citizen acting
-# The clinic's statuses that close a step of table 1 (process 6: registered; process 8: the decision).
-DECISION_STEPS = {RequestStatus.REGISTERED: "process_6"} | {status: "process_8" for status in DECIDED_STATUSES}
-# Refusals that are technical faults, not decisions on the merits: the request is "failed", with a retry.
-TECHNICAL = {
-    Refusal.TIMEOUT,
-    Refusal.INTERNAL,
-    Refusal.ROUTE_UNKNOWN,
-    Refusal.ACCESS_DENIED,
-    Refusal.EXPIRED,
-    Refusal.MALFORMED,
-    Refusal.CERT_STATUS_UNKNOWN,
-}
 WAITING = tuple(WAITING_STATUSES)  # no outcome yet: these can be overdue
 TITLES = {
     ServiceKind.HOME_CALL: ("Вызов врача на дом", "справка о вызове врача на дом, подписанная ЭЦП поликлиники"),
@@ -123,6 +110,8 @@ class PortalService:
         self.writes = GroupCommit(db, {"sent": self._mark_sent})
         self.accounts = Accounts(settings, db, clock, self.ask)
         self.quality = Quality(db, clock)
+        self.reports = ClinicReports(clock, store, self.changes, self.admission, self.steps)
+        self.history = History(settings, db, self.changes)
         clinics = load_clinics(settings.clinics_file)
         self.clinic_hours = {
             c.bin: WorkingHours.from_json(c.hours, clinics.timezone, self.calendar) for c in clinics.clinics
@@ -197,7 +186,7 @@ class PortalService:
         if clinic_bin:
             return clinic_bin
         if service is ServiceKind.ATTACHMENT:
-            raise ApiError(422, "CLINIC_REQUIRED", "choose the clinic to attach to (clinic_bin)")
+            raise RuleBroken("CLINIC_REQUIRED", "choose the clinic to attach to (clinic_bin)")
         attachment = await self.attachment_of(fields.get("patient_iin") or citizen.iin)
         if attachment is None:
             raise RefusalError(Refusal.NOT_ATTACHED, "attach to a clinic first")
@@ -246,7 +235,7 @@ class PortalService:
         for upload_id in upload_ids:
             row = rows.get(upload_id)
             if row is None or row.owner_iin != citizen.iin:
-                raise ApiError(404, "NOT_FOUND", f"no upload {upload_id} of yours")
+                raise NotFound("NOT_FOUND", f"no upload {upload_id} of yours")
             documents.append({"name": row.name, "media_type": row.media_type, "sha256": row.sha256, "size": row.size})
         return documents
 
@@ -261,7 +250,7 @@ class PortalService:
                 for r in await session.scalars(select(Upload).where(Upload.owner_iin == iin, Upload.sha256.in_(wanted)))
             }
         if set(rows) != wanted:
-            raise ApiError(422, "DOCUMENT_NOT_UPLOADED", "upload every attached document first (POST /uploads)")
+            raise RuleBroken("DOCUMENT_NOT_UPLOADED", "upload every attached document first (POST /uploads)")
         return [attachments.file_of(rows[sha].content) for sha in sorted(wanted)]
 
     async def prepare(
@@ -341,21 +330,14 @@ class PortalService:
         async with self.db.sessions() as session:
             draft = await session.get(Draft, draft_id)
         if draft is None or draft.iin != citizen.iin:
-            raise ApiError(404, "NOT_FOUND", "no such prepared request")
+            raise NotFound("NOT_FOUND", "no such prepared request")
         return draft
 
     async def sign(self, citizen: Citizen, draft_id: str, jws: str) -> Request:
         """ "Подписать": the signed document must be exactly the prepared one."""
         now = self.clock.now()
         draft = await self.draft(citizen, draft_id)
-        if draft.used_at is not None:
-            raise RefusalError(Refusal.DUPLICATE_REQUEST, "this prepared request was already signed")
-        if draft.expires_at <= now:
-            raise ApiError(410, "DRAFT_EXPIRED", "the prepared request expired; prepare it again")
-        # A detached CMS (NCALayer's usual form) travels with the document inside; the signature is unchanged.
-        jws = attach_content(jws, draft.document.encode())
-        if signed_content(jws) != draft.document.encode():
-            raise RefusalError(Refusal.SIGNATURE_INVALID, "the signed content is not the prepared document")
+        jws = signed_draft(draft, jws, now)
         message_id = self.correlate()
         with self.admission.step(draft.clinic_bin):
             await self.check_signature(jws, citizen.iin)
@@ -502,7 +484,7 @@ class PortalService:
             # Locked: of concurrent retries only the first sees "failed"; the others see "submitted".
             request = await security.own(session, citizen, request_id, lock=True)
             if request.status is not RequestStatus.FAILED:
-                raise ApiError(409, "NOT_FAILED", "only a failed request can be retried")
+                raise Conflict("NOT_FAILED", "only a failed request can be retried")
             # "failed" means the clinic never registered this request: no clinic status is outstanding,
             # and the new sending is numbered afresh by the clinic.
             request.status, request.message_id, request.sent_at, request.updated_at = (
@@ -516,194 +498,6 @@ class PortalService:
             session.add(RequestEvent(request_id=request.id, status=RequestStatus.SUBMITTED, at=now, detail="retry"))
         await self.send(request)
         return request
-
-    # -- processes 6–8 as the АРМ reports them ----------------------------------------------
-    async def apply_status(self, session: AsyncSession, sender: str, status: EServiceStatus) -> None:
-        """Apply a clinic's status message. Every message goes into the history; the request's status moves
-        only for a higher ``seq`` than the last applied one, so statuses that cross in flight never
-        overwrite a later one (and a final status is never overwritten by an earlier one)."""
-        # Lock the row: two statuses may be applied concurrently (PostgreSQL runs them in parallel).
-        request = await session.get(Request, str(status.request_id), with_for_update=True)
-        if request is None and status.filed is not None:
-            request = await self.file_from_clinic(session, sender, status)
-        if request is None or sender != arm_address(request.clinic_bin):
-            log.warning("status for an unknown request or from the wrong clinic", extra={"sender": sender})
-            return
-        self.admission.answered(request.clinic_bin, request.id)
-        now = self.clock.now()
-        name = RequestStatus(status.status)
-        detail = status.note or status.registration_number
-        if status.refusal is not None:
-            detail = f"{status.refusal.code}: {status.refusal.message}"
-            if status.refusal.code in TECHNICAL:
-                name = RequestStatus.FAILED
-        if status.result is not None:
-            try:
-                verify_clinic_result(status.result, self.store, request.clinic_bin)
-            except RefusalError as exc:
-                log.error("clinic result failed verification", extra={"request": request.id, "code": exc.code})
-                name, detail = RequestStatus.FAILED, f"{Refusal.INTERNAL}: result signature invalid ({exc.code})"
-        session.add(RequestEvent(request_id=request.id, status=name, at=status.at, seq=status.seq, detail=detail))
-        # Every status changes the history, and a long-poll waits for the history to be whole: an earlier
-        # status arriving after a later one must wake it too (else it answers only at its next re-read).
-        self.changes.after_commit(session, request.id)
-        if status.registration_number:
-            request.registration_number = status.registration_number
-        if request.channel == "portal" and name in DECISION_STEPS:
-            # Timed whenever it arrives (the inbox lets each status through once), even late: the step's
-            # duration is the clinic's, whatever order its messages crossed in.
-            step = DECISION_STEPS[name]
-            self.steps.record(step, (status.at - request.submitted_at).total_seconds())
-        if status.seq <= request.status_seq:
-            return  # an earlier status arriving late: history only
-        request.status_seq, request.status, request.updated_at = status.seq, name, now
-        request.status_note = status.note
-        if status.refusal is not None:
-            request.refusal_code, request.refusal_message = status.refusal.code.value, status.refusal.message
-        if name is RequestStatus.COMPLETED:
-            request.result = status.result
-            if request.service == ServiceKind.ATTACHMENT.value:
-                await upsert(
-                    session,
-                    KnownAttachment.__table__,
-                    {"iin": request.patient_iin, "clinic_bin": request.clinic_bin, "updated_at": now},
-                )
-
-    async def file_from_clinic(self, session: AsyncSession, sender: str, status: EServiceStatus) -> Request | None:
-        """A request that clinic staff registered for a citizen (diagram 2) joins the citizen's history.
-
-        The staff-signed document must verify and be the clinic's own; otherwise nothing is stored."""
-        filed = status.filed
-        assert filed is not None
-        clinic_bin = sender.removeprefix("arm.")
-        try:
-            document = verify_document(filed.document, self.store, expected_bin=clinic_bin)
-            if not STAFF_ROLES & set(document.signer.roles):
-                raise RefusalError(Refusal.CERT_NOT_STAFF)
-            signed = SignedRequest.model_validate(document.claims())
-        except (RefusalError, ValidationError):
-            log.warning("a clinic-filed request failed verification", extra={"sender": sender})
-            return None
-        if signed.nonce != filed.document_nonce or signed.iin != filed.iin or signed.provider != clinic_bin:
-            log.warning("a clinic-filed request does not match its document", extra={"sender": sender})
-            return None
-        values = {
-            "id": str(status.request_id),
-            "iin": filed.iin,
-            "patient_iin": filed.patient_iin,
-            "service": filed.service.value,
-            "clinic_bin": clinic_bin,
-            "document": filed.document,
-            "document_nonce": signed.once_key,
-            "message_id": str(status.request_id),
-            "status": RequestStatus.SUBMITTED,
-            "status_seq": 0,
-            "channel": "staff",
-            "submitted_at": filed.submitted_at,
-            "deadline": filed.deadline,
-            "updated_at": self.clock.now(),
-            "sent_at": filed.submitted_at,
-        }
-        # Each of the clinic's statuses carries the filing, and two may be applied at once: the database
-        # decides which one files the request (the other waits for it, then applies its status to it).
-        if await insert_or_ignore(session, Request.__table__, values):
-            session.add(
-                RequestEvent(
-                    request_id=values["id"], status=RequestStatus.SUBMITTED, at=filed.submitted_at, detail="staff"
-                )
-            )
-        return await session.get(Request, values["id"], with_for_update=True)
-
-    async def apply_gateway_refusal(self, session: AsyncSession, message_id: str, code: Refusal, message: str) -> None:
-        """The gateway refused our sending of a request: the request failed, unless the clinic has it."""
-        request = await session.scalar(select(Request).where(Request.message_id == message_id).with_for_update())
-        if request is None:
-            return
-        now = self.clock.now()
-        if code is Refusal.REPLAYED:
-            # The gateway had accepted this very message before (a resend of a sending whose confirmation
-            # was lost): the request is on its way, nothing failed.
-            if request.sent_at is None:
-                request.sent_at = now
-            return
-        # A technical refusal never overrules what the clinic has reported (it has the request).
-        if request.status is RequestStatus.SUBMITTED and request.status_seq == 0:
-            request.status, request.refusal_code, request.refusal_message, request.updated_at = (
-                RequestStatus.FAILED,
-                code.value,
-                message,
-                now,
-            )
-            detail = f"{code}: {message}"
-            session.add(RequestEvent(request_id=request.id, status=RequestStatus.FAILED, at=now, detail=detail))
-            self.changes.after_commit(session, request.id)
-            self.admission.answered(request.clinic_bin, request.id)
-
-    # -- what the citizen sees ---------------------------------------------------------------
-    async def requests(self, citizen: Citizen, limit: int = 50, offset: int = 0) -> list[Request]:
-        """The citizen's requests, newest first, one page at a time."""
-        async with self.db.sessions() as session:
-            return list(
-                await session.scalars(
-                    select(Request)
-                    .where(Request.iin == citizen.iin)
-                    .order_by(Request.submitted_at.desc(), Request.id)
-                    .limit(limit)
-                    .offset(offset)
-                )
-            )
-
-    async def request_detail(
-        self, citizen: Citizen, request_id: str, wait: float = 0.0, seen: str | None = None
-    ) -> tuple[Request, list[RequestEvent]]:
-        """The request and its history. With ``wait``, a long-poll: answered as soon as the status is no
-        longer ``seen`` (by default, the status when the call arrived) or is final, else after ``wait``
-        seconds."""
-        deadline = time.monotonic() + wait
-        while True:
-            with self.changes.watch(request_id) as changed:
-                request, events = await self._request_detail(citizen, request_id)
-                seen = seen or request.status
-                remaining = deadline - time.monotonic()
-                moved = request.status != seen or request.status in LONG_POLL_DONE
-                if (moved and history_complete(request, events)) or remaining <= 0:
-                    return request, events
-                # Woken by the change (applied here or on another replica); re-read now and then regardless.
-                await wait_for(changed, min(remaining, self.settings.long_poll_reread_seconds))
-
-    async def _request_detail(self, citizen: Citizen, request_id: str) -> tuple[Request, list[RequestEvent]]:
-        # One prebuilt statement outside any transaction: a long-poll reads this at every wake-up.
-        async with self.db.reading() as connection:
-            rows = (await connection.execute(_DETAIL, {"request_id": request_id})).all()
-        security.owned(rows[0] if rows else None, citizen)
-        first = rows[0]._mapping
-        request = Request(**{name: first[name] for name in _REQUEST_COLUMNS})  # detached, read only
-        events = [
-            RequestEvent(**{name: row._mapping[f"event_{name}"] for name in _EVENT_COLUMNS})
-            for row in rows
-            if row.event_id is not None
-        ]
-        return request, events
-
-
-_REQUEST_COLUMNS = tuple(Request.__table__.columns.keys())
-_EVENT_COLUMNS = tuple(RequestEvent.__table__.columns.keys())
-_events = RequestEvent.__table__
-# A request with its history, in one round trip (the history by when each step happened, not by arrival:
-# the АРМ's reports may cross in flight).
-_DETAIL = (
-    select(Request.__table__, *(column.label(f"event_{column.key}") for column in _events.columns))
-    .select_from(Request.__table__.outerjoin(_events, _events.c.request_id == Request.__table__.c.id))
-    .where(Request.__table__.c.id == bindparam("request_id"))
-    .order_by(_events.c.at, _events.c.seq, _events.c.id)
-)
-
-
-def history_complete(request: Request, events: list[RequestEvent]) -> bool:
-    """Whether every clinic status up to the applied one is in the history: the clinic's messages may
-    cross in flight (its "completed" applied before its "registered" is recorded), and a long-poll answers
-    with the whole story rather than half of it."""
-    return {e.seq for e in events if e.seq} >= set(range(1, request.status_seq + 1))
 
 
 def refusal_body(code: str | None) -> dict[str, str] | None:

@@ -15,7 +15,7 @@ import sys
 
 import aio_pika
 
-from shared.wire.topology import dead_letter_queue, queue_name
+from shared.wire.topology import DEFAULT_NAMESPACE, LOCAL_BROKER_URL, dead_letter_queue, queue_name
 
 
 async def redrive(amqp_url: str, namespace: str, address: str, limit: int | None = None) -> int:
@@ -58,10 +58,10 @@ async def redrive(amqp_url: str, namespace: str, address: str, limit: int | None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.messaging.redrive", description=__doc__.splitlines()[0])
     parser.add_argument("address", help="e.g. gateway, portal, arm.980440012347")
-    parser.add_argument("--namespace", default=os.environ.get("EMHANA_NAMESPACE", "emhana"))
+    parser.add_argument("--namespace", default=os.environ.get("EMHANA_NAMESPACE", DEFAULT_NAMESPACE))
     parser.add_argument("--limit", type=int)
     args = parser.parse_args(argv)
-    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
+    amqp_url = os.environ.get("AMQP_URL", LOCAL_BROKER_URL)
     moved = asyncio.run(redrive(amqp_url, args.namespace, args.address, args.limit))
     print(f"{moved} message(s) moved back to {queue_name(args.namespace, args.address)}", file=sys.stderr)
     return 0

@@ -18,7 +18,7 @@ from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.platform.db import UtcDateTime
-from shared.platform.http import ApiError
+from shared.rules.errors import RuleBroken, TooLarge, UnsupportedType
 from shared.wire.contracts import MAX_DOCUMENT_BYTES, AttachedDocument, DocumentFile
 from shared.wire.refusals import Refusal, RefusalError
 
@@ -37,12 +37,12 @@ def sniff(content: bytes) -> str | None:
 def describe(name: str, content: bytes) -> AttachedDocument:
     """Check an uploaded file; 413 when too large, 415 when not a PDF, JPEG or PNG by its content."""
     if len(content) > MAX_DOCUMENT_BYTES:
-        raise ApiError(413, "TOO_LARGE", f"a document may have at most {MAX_DOCUMENT_BYTES // 1024} KiB")
+        raise TooLarge("TOO_LARGE", f"a document may have at most {MAX_DOCUMENT_BYTES // 1024} KiB")
     if not content:
-        raise ApiError(422, "VALIDATION_ERROR", "the document is empty")
+        raise RuleBroken("VALIDATION_ERROR", "the document is empty")
     media_type = sniff(content)
     if media_type is None:
-        raise ApiError(415, "UNSUPPORTED_TYPE", "only PDF, JPEG and PNG documents are accepted (by content)")
+        raise UnsupportedType("UNSUPPORTED_TYPE", "only PDF, JPEG and PNG documents are accepted (by content)")
     return AttachedDocument.model_validate(
         {"name": name, "media_type": media_type, "sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
     )
@@ -65,8 +65,8 @@ def check_files(documents: list[AttachedDocument], files: list[DocumentFile]) ->
             raise RefusalError(Refusal.MALFORMED, "an attached file does not match its hash")
         contents[file.sha256] = content
     for document in documents:
-        content = contents.get(document.sha256)
-        if content is None or len(content) != document.size or sniff(content) != document.media_type:
+        found = contents.get(document.sha256)
+        if found is None or len(found) != document.size or sniff(found) != document.media_type:
             raise RefusalError(Refusal.MALFORMED, "the attached files are not those of the signed document")
     if set(contents) != {d.sha256 for d in documents}:
         raise RefusalError(Refusal.MALFORMED, "files that the signed document does not name were attached")

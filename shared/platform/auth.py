@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.platform.db import Database, UtcDateTime, dialect_insert, dialect_of, upsert
-from shared.platform.http import ApiError
+from shared.rules.errors import RuleBroken, TooManyAttempts
 
 _hasher = PasswordHash.recommended()  # Argon2id
 # A hash to compare against when the ИИН is unknown, so timing does not reveal who has an account.
@@ -85,11 +85,11 @@ def common_passwords() -> frozenset[str]:
 
 def check_password_policy(password: str, iin: str, min_length: int, max_length: int) -> None:
     """A password a person chooses: ``min_length``–``max_length`` characters, not a common password, not
-    containing their ИИН; ApiError 422 PASSWORD_POLICY otherwise."""
+    containing their ИИН; :class:`RuleBroken` (PASSWORD_POLICY) otherwise."""
     if not min_length <= len(password) <= max_length:
-        raise ApiError(422, "PASSWORD_POLICY", f"password must have {min_length}–{max_length} characters")
+        raise RuleBroken("PASSWORD_POLICY", f"password must have {min_length}–{max_length} characters")
     if password.lower() in common_passwords() or iin in password:
-        raise ApiError(422, "PASSWORD_POLICY", "this password is too common or contains your ИИН")
+        raise RuleBroken("PASSWORD_POLICY", "this password is too common or contains your ИИН")
 
 
 async def hash_password(password: str) -> str:
@@ -195,12 +195,9 @@ class Throttle:
             checks.append((by_iin, self.limits.per_iin))  # the per-ИИН ceiling spares the owner's own devices
         return checks
 
-    def _refused(self, retry: int) -> ApiError:
-        return ApiError(
-            429,
-            "TOO_MANY_ATTEMPTS",
-            f"too many {self.what} attempts; try again in {retry} s",
-            headers={"Retry-After": str(retry)},
+    def _refused(self, retry: int) -> TooManyAttempts:
+        return TooManyAttempts(
+            "TOO_MANY_ATTEMPTS", f"too many {self.what} attempts; try again in {retry} s", retry_after=retry
         )
 
     async def _count(

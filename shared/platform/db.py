@@ -65,7 +65,7 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     async def create_all(self, metadata: MetaData) -> None:
-        """Create the tables directly: for throw-away test databases (services migrate: shared/platform/migrate.py)."""
+        """Create the tables directly: for throw-away test databases (services migrate: services/migrate.py)."""
         async with self.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
 

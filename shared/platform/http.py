@@ -16,6 +16,8 @@ from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from shared.rules import errors
+from shared.rules.errors import DomainError
 from shared.wire.refusals import Refusal, RefusalError, refusal_text
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,12 @@ _STATUS = {
     Refusal.TIMEOUT: 504,
     Refusal.INTERNAL: 503,
 }
+
+
+def client_address(request: Request) -> str:
+    """The address a request came from (a trusted proxy's X-Forwarded-For already applied), for the
+    log-in throttles; ``unknown`` when the server gives none."""
+    return request.client.host if request.client else "unknown"
 
 
 def from_state(attribute: str) -> Any:
@@ -165,6 +173,26 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+# The one place a domain error becomes an HTTP status (shared.rules.errors).
+HTTP_STATUS: dict[type[DomainError], int] = {
+    errors.NotAuthenticated: 401,
+    errors.NotAllowed: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.Expired: 410,
+    errors.TooLarge: 413,
+    errors.UnsupportedType: 415,
+    errors.RuleBroken: 422,
+    errors.TooManyAttempts: 429,
+    errors.Overloaded: 503,
+}
+
+
+def domain_status(exc: DomainError) -> int:
+    """The HTTP status of a domain error (its kind's, :data:`HTTP_STATUS`)."""
+    return next(status for kind, status in HTTP_STATUS.items() if isinstance(exc, kind))
+
+
 def refusal_status(code: Refusal) -> int:
     """The HTTP status a refusal is answered with (422 unless it says more: 401, 404, 409, 504…)."""
     return _STATUS.get(code, 422)
@@ -206,6 +234,16 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=_challenge(exc.status, exc.headers),
         )
 
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        status = domain_status(exc)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return JSONResponse(
+            status_code=status,
+            content=error_body(ApiCode(exc.code).value, exc.message),
+            headers=_challenge(status, headers),
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED", 403: "FORBIDDEN"}.get(
@@ -220,7 +258,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # Failures of what a service depends on (the broker, its database), not of the request: the client is told
 # to come back shortly (503 + Retry-After) rather than handed a bare 500.
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
+_UNAVAILABLE: tuple[type[Exception], ...] = (
     AMQPError,
     ConnectionError,
     TimeoutError,
@@ -296,7 +334,8 @@ class BodyLimit:
         async def replay() -> dict[str, Any]:
             nonlocal delivered
             if delivered:
-                return await receive()
+                message: dict[str, Any] = await receive()
+                return message
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
 

@@ -3,23 +3,17 @@
 Each service's revisions live in ``services/<service>/migrations/``; the environment and template are
 shared (``shared/migrations/``). A service brings its database to the newest revision at start
 (:func:`upgrade`, called by the runtime), and compose runs the same as a one-shot job before the
-services start (``python -m shared.platform.migrate upgrade``). Replicas starting at once cannot race on the
+services start (``python -m services.migrate upgrade``). Replicas starting at once cannot race on the
 schema: on PostgreSQL the upgrade holds an advisory lock, on SQLite a lock file beside the database.
 A database made before migrations existed (by ``create_all``) is recognised and stamped with the first
 revision, which is exactly that schema, before upgrading.
 
-``python -m shared.platform.migrate revision <service> -m "what changed"`` writes a new revision from the
-difference between the service's tables in code and a database at the newest revision.
+``python -m services.migrate revision <service> -m "what changed"`` writes a new revision from the
+difference between the service's tables in code and a database at the newest revision (:func:`revision`).
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import functools
-import importlib
-import os
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -31,25 +25,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, inspect
 
 from shared.platform.db import Database, lock_until_commit
-from shared.platform.settings import ServiceSettings
-from shared.wire.topology import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = "0001"  # the first revision of every service: the schema create_all made before migrations
-
-
-def service_settings(service: str) -> ServiceSettings:
-    """The service's settings from its environment (``EMHANA_<SERVICE>_DATABASE_URL`` and the rest)."""
-    module = importlib.import_module(f"services.{service}.config")
-    classes = [getattr(module, n) for n in dir(module) if n.endswith("Settings") and n != "ServiceSettings"]
-    return next(c for c in classes if isinstance(c, type) and issubclass(c, ServiceSettings))()
-
-
-@functools.cache  # the app adds the inbox (and outbox) to its models' metadata, which is global: once
-def service_metadata(service: str) -> MetaData:
-    """Every table of a service, as its running app declares them (models, inbox, outbox…)."""
-    app = importlib.import_module(f"services.{service}.app").create_app(service_settings(service))
-    return app.state.runtime.metadata
 
 
 def alembic_config(service: str, metadata: MetaData | None = None) -> Config:
@@ -93,8 +71,9 @@ def _ignored(difference: object) -> bool:
     return isinstance(difference, tuple) and getattr(difference[1], "name", None) == "alembic_version"
 
 
-async def _revision(service: str, message: str) -> None:
-    metadata = service_metadata(service)
+async def revision(service: str, message: str, metadata: MetaData) -> None:
+    """Write ``services/<service>/migrations/<next>.py`` from the difference between ``metadata`` (the
+    service's tables in code) and a scratch database at the newest revision."""
     with tempfile.TemporaryDirectory() as folder:
         db = Database(f"sqlite+aiosqlite:///{folder}/scratch.db")
         await upgrade(db, service)
@@ -108,43 +87,6 @@ async def _revision(service: str, message: str) -> None:
         async with db.engine.begin() as connection:
             await connection.run_sync(generate)
         await db.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``upgrade [service…]`` (all by default, each with its configured database) or
-    ``revision <service> -m <message>``."""
-    parser = argparse.ArgumentParser(prog="python -m shared.platform.migrate", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("upgrade", help="bring each service's database to its newest revision")
-    up.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICES)} (default: all)")
-    revision = sub.add_parser("revision", help="write a revision from the difference to the code's tables")
-    revision.add_argument("service", choices=SERVICES)
-    revision.add_argument("-m", "--message", required=True)
-    args = parser.parse_args(argv)
-    if args.command == "revision":
-        asyncio.run(_revision(args.service, args.message))
-        return 0
-
-    unknown = set(args.services) - set(SERVICES)
-    if unknown:
-        parser.error(f"no such service: {', '.join(sorted(unknown))}")
-
-    async def upgrade_all() -> None:
-        for service in args.services or SERVICES:
-            db = Database(service_settings(service).db_url)
-            try:
-                await upgrade(db, service, service_metadata(service))
-            finally:
-                await db.close()
-            print(f"{service}: database at the newest revision", file=sys.stderr)
-
-    os.umask(0o077)  # a SQLite file made here holds what the service's own would (password hashes)
-    asyncio.run(upgrade_all())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
 
 
 def key_by_sender(table: str) -> None:

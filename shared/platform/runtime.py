@@ -46,7 +46,7 @@ class ServiceRuntime:
         settings: ServiceSettings,
         *,
         metadata: MetaData | None = None,
-        routes: dict[str, Route] | None = None,
+        routes: dict[str, Route[Any]] | None = None,
         on_start: Hook | None = None,
     ) -> None:
         self.settings = settings
@@ -181,13 +181,10 @@ class ServiceRuntime:
         app.add_middleware(
             BodyLimit,
             limit=self.settings.max_body_bytes,
-            # mypy ignores the next line: Starlette types middleware options against its own factory protocol
-            larger={"/uploads": upload_limit},  # type: ignore[arg-type]
+            larger={"/uploads": upload_limit},
         )
-        # mypy ignores the next line: as above: Starlette's factory protocol
-        app.add_middleware(InFlightLimit, limit=self.settings.max_in_flight)  # type: ignore[arg-type]
-        # mypy ignores the next line: as above: Starlette's factory protocol
-        app.add_middleware(HttpMetrics, service=self.settings.service)  # type: ignore[arg-type]
+        app.add_middleware(InFlightLimit, limit=self.settings.max_in_flight)
+        app.add_middleware(HttpMetrics, service=self.settings.service)
         install_error_handlers(app)
         app.include_router(self.health_router())
         for router in routers or []:

@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.demo import DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE
 from shared.rules.calendar import WorkCalendar
 from shared.rules.clinics import DEFAULT_CLINICS_FILE
-from shared.wire.topology import DeadLetterLimits
+from shared.wire.topology import DEFAULT_NAMESPACE, LOCAL_BROKER_URL, DeadLetterLimits
 
 #: A duration that must be positive: a period of a background loop or a wait (zero would spin the loop, or
 #: divide by zero, instead of refusing the setting at start-up).
@@ -55,9 +55,9 @@ class ServiceSettings(BaseSettings):
     service: ClassVar[str] = "service"
     default_port: ClassVar[int] = 8100
 
-    amqp_url: str = "amqp://guest:guest@localhost:5672/"
+    amqp_url: str = LOCAL_BROKER_URL
     """The RabbitMQ every service connects to."""
-    namespace: str = "emhana"
+    namespace: str = DEFAULT_NAMESPACE
     """Prefix of every queue name: several meshes can share one broker."""
     var_dir: Path = Path("var")
     """Where SQLite files (and, by default, the development PKI) live."""

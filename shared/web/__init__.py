@@ -15,7 +15,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import jinja2
@@ -24,8 +24,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 
 from shared.platform.attachments import UploadOut
-from shared.platform.http import ApiCode, ApiError, read_limited, refusal_status
+from shared.platform.http import ApiCode, ApiError, domain_status, from_state, read_limited, refusal_status
 from shared.rules.deadlines import CONTACT_CENTRE
+from shared.rules.errors import DomainError, NotAuthenticated
 from shared.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
 from shared.wire.clock import ASTANA
 from shared.wire.contracts import MAX_DOCUMENT_BYTES
@@ -52,8 +53,9 @@ SECURITY_HEADERS = {
 }
 
 
-# What a page shows in its own problem box (a refusal or a typed API error); anything else is a 5xx.
-PAGE_FAILURES = (RefusalError, ApiError)
+# What a page shows in its own problem box (a refusal, a domain error or a typed API error); anything else is
+# a 5xx.
+PAGE_FAILURES = (RefusalError, DomainError, ApiError)
 
 
 class LoginRequired(Exception):
@@ -89,6 +91,8 @@ class Problem:
     def of(cls, exc: Exception, _: Translator) -> Problem:
         if isinstance(exc, RefusalError):
             return cls(refusal_status(exc.code), exc.code.value, _.refusal(exc.code))
+        if isinstance(exc, DomainError):
+            return cls(domain_status(exc), exc.code, _.api_error(ApiCode(exc.code), exc.message))
         if isinstance(exc, ApiError):
             return cls(exc.status, exc.code.value, _.api_error(exc.code, exc.message))
         raise exc
@@ -282,10 +286,8 @@ class Pages:
         :class:`LoginRequired`, answered by a redirect to the login page."""
         try:
             return await resolve(self.session_token(request))
-        except ApiError as exc:
-            if exc.status == 401:
-                raise LoginRequired from None
-            raise
+        except NotAuthenticated:
+            raise LoginRequired from None
 
     async def upload(self, request: Request, store: Callable[[str, bytes], Awaitable[Any]]) -> JSONResponse:
         """A document attached from a page (``/uploads?name=…``, the raw file as the body, the CSRF token in
@@ -330,13 +332,16 @@ class Pages:
         if origin_host != request.headers.get("host"):
             raise ApiError(403, "FORBIDDEN", "the form was not sent from this site")
 
-    def start_session(self, request: Request, response: Response, token: str, max_age: int) -> None:
-        """The session cookie: HttpOnly, SameSite=Strict, and Secure whenever the page was reached over HTTPS
-        (directly, or through a trusted proxy's X-Forwarded-Proto) or ``secure_cookies`` is set."""
+    def start_session(
+        self, request: Request, response: Response, token: str, expires: dt.datetime, now: dt.datetime
+    ) -> None:
+        """The session cookie, kept until the token ``expires``: HttpOnly, SameSite=Strict, and Secure whenever
+        the page was reached over HTTPS (directly, or through a trusted proxy's X-Forwarded-Proto) or
+        ``secure_cookies`` is set."""
         response.set_cookie(
             self.session_cookie,
             token,
-            max_age=max_age,
+            max_age=int((expires - now).total_seconds()),
             httponly=True,
             samesite="strict",
             secure=self.secure_cookies or request.url.scheme == "https",
@@ -394,3 +399,28 @@ class Pages:
 #: The dependency of a route whose form starts a session (log in, register): a form from another site is
 #: refused with 403 before its fields are validated (a missing field would otherwise answer 422 first).
 SAME_SITE_FORM = Depends(Pages.check_same_site)
+
+
+def site_of(request: Request) -> Pages:
+    """The pages of the app that serves ``request`` (``app.state.pages``, set by :meth:`Pages.install`)."""
+    site: Pages = request.app.state.pages
+    return site
+
+
+# A page route's site, as a dependency.
+PagesDep = Annotated[Pages, from_state("pages")]
+
+
+def signing_context(
+    draft_id: str, document: str, expected_iin: str, expected_bin: str | None, now: dt.datetime
+) -> dict[str, Any]:
+    """What the shared signing step (``sign.html``) needs, on either site: the prepared document to sign,
+    where the signature is posted, and whose key must sign it (the ИИН, and for staff the clinic's БИН)."""
+    return {
+        "summary": json.loads(document),
+        "document": document,
+        "sign_action": f"/drafts/{draft_id}",
+        "expected_iin": expected_iin,
+        "expected_bin": expected_bin,
+        "now_iso": now.isoformat(),
+    }

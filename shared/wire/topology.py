@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 SERVICES = ("portal", "gateway", "arm", "gbd_fl", "signature")  # the five services (one СФЕ each)
+DEFAULT_NAMESPACE = "emhana"  # the prefix of every queue and exchange of a deployment
+LOCAL_BROKER_URL = "amqp://guest:guest@localhost:5672/"  # RabbitMQ as a development machine runs it
 SERVICE_ADDRESSES = SERVICES  # their addresses on the bus ("arm": the АРМ system itself; clinics are arm.<БИН>)
 GATEWAY = "gateway"
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"

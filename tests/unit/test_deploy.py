@@ -106,7 +106,7 @@ def test_the_ca_hands_each_service_its_own_key_and_everyone_the_public_part(tmp_
 def test_migrations_run_once_before_any_service_starts() -> None:
     services = compose()["services"]
     job = services["migrate"]
-    assert job["command"] == ["python", "-m", "shared.platform.migrate", "upgrade"] and job["restart"] == "no"
+    assert job["command"] == ["python", "-m", "services.migrate", "upgrade"] and job["restart"] == "no"
     for name in SERVICES:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
         assert job["environment"][f"EMHANA_{name.upper()}_DATABASE_URL"].endswith(f"/{name}")
@@ -122,10 +122,11 @@ def test_prometheus_scrapes_every_service_and_the_dashboard_shows_real_metrics()
     deploy = COMPOSE.parent
     scrape = yaml.safe_load((deploy / "prometheus.yml").read_text())["scrape_configs"]
     targets = {t for job in scrape for group in job["static_configs"] for t in group["targets"]}
-    ports = {"portal": 8101, "gateway": 8102, "arm": 8103, "gbd_fl": 8104, "signature": 8105}
+    from services.mesh import SERVICES
+
+    ports = {name: entry.settings.default_port for name, entry in SERVICES.items()}  # each one's default
+    assert sorted(ports.values()) == [8101, 8102, 8103, 8104, 8105]  # as the README and compose give them
     assert {f"{name}:{port}" for name, port in ports.items()} | {"rabbitmq:15692"} <= targets
-    for name, port in ports.items():  # the port each service listens on by default
-        assert settings_class(f"services.{name}.config").default_port == port
     dashboard = json.loads((deploy / "grafana" / "dashboards" / "emhana.json").read_text())
     expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     used = {m for e in expressions for m in re.findall(r"\b(emhana_[a-z_]+?)(?:_bucket|_total)?\b", e)}
@@ -137,12 +138,12 @@ def test_prometheus_scrapes_every_service_and_the_dashboard_shows_real_metrics()
 
 
 def test_every_setting_is_described_and_the_reference_is_current() -> None:
-    from shared.platform.migrate import service_settings
+    from services.mesh import settings_of
     from shared.platform.settings import ServiceSettings
     from tools.settings_doc import TARGET, render
 
     for service in SERVICES:
-        fields = type(service_settings(service)).model_fields
+        fields = type(settings_of(service)).model_fields
         assert all(field.description for field in fields.values()), [n for n, f in fields.items() if not f.description]
     assert all(field.description for field in ServiceSettings.model_fields.values())
     assert TARGET.read_text() == render(), "run python -m tools.settings_doc"

@@ -3,6 +3,8 @@ and the session cookie is Secure whenever the page was reached over HTTPS."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 from fastapi import FastAPI, Request, Response
 
@@ -30,7 +32,8 @@ def app() -> FastAPI:
     @api.post("/login")
     async def login(request: Request) -> Response:
         response = Response(status_code=204)
-        pages.start_session(request, response, "token", max_age=60)
+        now = dt.datetime.now(dt.UTC)
+        pages.start_session(request, response, "token", now + dt.timedelta(minutes=1), now)
         return response
 
     return api

@@ -17,6 +17,7 @@ from services.gateway.access import AccessRights
 from services.gateway.journal import row
 from services.gateway.models import Base
 from services.gateway.service import Gateway, in_hand
+from services.mesh import metadata_of
 from shared.platform import migrate
 from shared.wire.envelope import Envelope
 from shared.wire.refusals import Refusal
@@ -79,7 +80,7 @@ async def test_a_redelivery_is_delivered_only_while_its_delivery_has_no_outcome(
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_a_downgrade_fills_the_outcome_column_back_from_the_journal(backend: str, tmp_path: Path) -> None:
     async with temporary_database(backend, tmp_path, MetaData()) as db:
-        await migrate.upgrade(db, "gateway", migrate.service_metadata("gateway"))
+        await migrate.upgrade(db, "gateway", metadata_of("gateway"))
         delivered, unfinished = uuid.uuid4(), uuid.uuid4()
         gw = gateway(db)
         for message_id in (delivered, unfinished):

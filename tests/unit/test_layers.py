@@ -94,6 +94,15 @@ def test_nothing_in_production_imports_the_tools_or_the_clients() -> None:
 def test_shared_never_imports_a_service() -> None:
     found = [v for v in violations("shared", ("shared",)) if " imports services" in v]
     assert found == []
+    # Nor reaches one by name: the services are known in one place, services/mesh.py.
+    assert [p for p in modules("shared") if "import_module" in p.read_text()] == []
+
+
+def test_the_mesh_module_knows_every_service() -> None:
+    from services.mesh import SERVICES
+    from shared.wire.topology import SERVICES as NAMES
+
+    assert tuple(SERVICES) == NAMES
 
 
 def test_no_service_imports_another() -> None:

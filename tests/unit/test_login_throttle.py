@@ -14,7 +14,7 @@ import pytest
 from services.portal.models import Base, LoginCounter, LoginSuccess
 from shared.platform.auth import LoginLimits, Throttle, hash_password, verify_password
 from shared.platform.db import Database
-from shared.platform.http import ApiError
+from shared.rules.errors import TooManyAttempts
 from tests.databases import temporary_database
 
 NOW = dt.datetime(2026, 11, 24, 11, 30, tzinfo=dt.UTC)
@@ -34,8 +34,8 @@ async def attempt(throttle: Throttle, iin: str, client: str, at: dt.datetime = N
         async with throttle.guess(iin, client, at) as guess:
             if right:
                 guess.right()
-    except ApiError as exc:
-        assert exc.code == "TOO_MANY_ATTEMPTS" and exc.headers and int(exc.headers["Retry-After"]) > 0
+    except TooManyAttempts as exc:
+        assert exc.code == "TOO_MANY_ATTEMPTS" and exc.retry_after and exc.retry_after > 0
         return 429
     return 200 if right else 401
 
@@ -44,8 +44,8 @@ async def counted(throttle: Throttle, iin: str, client: str) -> int:
     """One registration attempt counted the older way (every attempt until a success forgives it)."""
     try:
         await throttle.begin(iin, client, NOW)
-    except ApiError as exc:
-        assert exc.code == "TOO_MANY_ATTEMPTS" and exc.headers and int(exc.headers["Retry-After"]) > 0
+    except TooManyAttempts as exc:
+        assert exc.code == "TOO_MANY_ATTEMPTS" and exc.retry_after and exc.retry_after > 0
         return 429
     return 200
 
@@ -62,7 +62,7 @@ async def test_a_burst_of_sixty_guesses_gets_no_more_than_five_checked(db: Datab
                 checked += 1
                 if await verify_password("a-guess", stored):  # a real Argon2 check: the burst overlaps it
                     attempt.right()
-        except ApiError as exc:
+        except TooManyAttempts as exc:
             assert exc.code == "TOO_MANY_ATTEMPTS"
             return 429
         return 401
@@ -85,7 +85,7 @@ async def test_thirty_people_logging_in_at_once_from_one_address_are_all_let_in(
                 if await verify_password(password, stored):
                     attempt.right()
                     return 200
-        except ApiError as exc:
+        except TooManyAttempts as exc:
             assert exc.code == "TOO_MANY_ATTEMPTS"
             return 429
         return 401
@@ -147,6 +147,6 @@ async def test_registration_attempts_are_counted_per_client_apart_from_logins(db
         assert await counted(registrations, REGISTRATION, "10.0.0.8") == 200
         assert await counted(registrations, REGISTRATION, "10.0.0.8") == 200
         await registrations.succeeded(REGISTRATION, "10.0.0.8", NOW, attempts=2)
-    with pytest.raises(ApiError, match="too many registration attempts"):
+    with pytest.raises(TooManyAttempts, match="too many registration attempts"):
         for _ in range(5):
             await registrations.begin(REGISTRATION, "10.0.0.8", NOW)

@@ -11,6 +11,7 @@ import pytest
 from alembic import command
 from sqlalchemy import MetaData, inspect, text
 
+from services.mesh import SERVICES, metadata_of
 from shared.platform import migrate
 from shared.platform.db import Database
 from tests.databases import temporary_database
@@ -32,9 +33,9 @@ async def table_names(db: Database) -> set[str]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-@pytest.mark.parametrize("service", migrate.SERVICES)
+@pytest.mark.parametrize("service", SERVICES)
 async def test_the_migrations_build_exactly_the_tables_in_code(service: str, backend: str, tmp_path: Path) -> None:
-    metadata = migrate.service_metadata(service)
+    metadata = metadata_of(service)
     async with temporary_database(backend, tmp_path, MetaData()) as db:
         await migrate.upgrade(db, service, metadata)
         assert await migrate.differences(db, metadata) == []  # a change to the tables needs a new revision
@@ -46,7 +47,7 @@ async def test_the_migrations_build_exactly_the_tables_in_code(service: str, bac
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_replicas_migrating_at_once_do_not_race(backend: str, tmp_path: Path) -> None:
-    metadata = migrate.service_metadata("portal")
+    metadata = metadata_of("portal")
     async with temporary_database(backend, tmp_path, MetaData()) as first:
         second = Database(first.url)  # another process's engine on the same database
         try:
@@ -61,7 +62,7 @@ async def test_replicas_migrating_at_once_do_not_race(backend: str, tmp_path: Pa
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_a_database_made_before_migrations_is_taken_over_and_upgraded(backend: str, tmp_path: Path) -> None:
     """From the first revision (as create_all made it, without any record of migrations) to the newest."""
-    metadata = migrate.service_metadata("gateway")
+    metadata = metadata_of("gateway")
     async with temporary_database(backend, tmp_path, MetaData()) as db:
         await _taken_over(db, metadata)
 
@@ -120,7 +121,7 @@ async def test_stored_nonces_become_keys_within_their_citizen(backend: str, tmp_
     still counts once — and only for its own citizen — after the upgrade."""
     from shared.wire.contracts import ServiceKind, SignedRequest
 
-    metadata = migrate.service_metadata("portal")
+    metadata = metadata_of("portal")
     async with temporary_database(backend, tmp_path, MetaData()) as db:
 
         def before(connection) -> None:  # type: ignore[no-untyped-def]

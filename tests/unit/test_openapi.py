@@ -8,16 +8,14 @@ import httpx
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from services import mesh
 from shared.platform.http import form_error
-from shared.platform.migrate import service_settings
 from shared.wire.refusals import Refusal
 from shared.wire.topology import SERVICES
 
 
 def app_of(service: str):  # type: ignore[no-untyped-def]
-    import importlib
-
-    return importlib.import_module(f"services.{service}.app").create_app(service_settings(service))
+    return mesh.SERVICES[service].create_app(mesh.settings_of(service))
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -79,20 +77,49 @@ def test_the_portal_spells_out_each_services_form_and_the_iin_format() -> None:
 
 
 def test_every_error_code_the_code_raises_is_in_the_documented_enum() -> None:
+    """Edge errors (``ApiError(status, code, …)``) and domain errors (``NotFound(code, …)`` and the other
+    kinds of shared.rules.errors) name their code as a literal, and every one is documented."""
     import ast
     from pathlib import Path
 
-    from shared.platform.http import ApiCode
+    from shared.platform.http import HTTP_STATUS, ApiCode
 
+    domain_kinds = {kind.__name__ for kind in HTTP_STATUS}
     root = Path(__file__).resolve().parents[2]
-    raised = set()
+    raised, domain_raised = set(), set()
     for path in [*root.joinpath("services").rglob("*.py"), *root.joinpath("shared").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ApiError":
-                code = node.args[1] if len(node.args) > 1 else None
+            name = getattr(node.func, "id", None) if isinstance(node, ast.Call) else None
+            if name == "ApiError" or name in domain_kinds:
+                assert isinstance(node, ast.Call)
+                code = node.args[1 if name == "ApiError" else 0] if node.args else None
                 assert isinstance(code, ast.Constant), f"{path}:{node.lineno}: give the code as a literal"
                 raised.add(code.value)
+                if name in domain_kinds:
+                    domain_raised.add(code.value)
     assert raised and raised <= {c.value for c in ApiCode}, raised - {c.value for c in ApiCode}
+    assert {"NOT_FOUND", "OVERLOADED", "TOO_MANY_ATTEMPTS"} <= domain_raised  # the walk sees domain errors
+
+
+def test_domain_code_raises_domain_errors_and_leaves_http_to_the_edge() -> None:
+    """The services' rules, accounts and journals, and the platform's auth and attachments, raise the errors
+    of shared.rules.errors; only the edge (routes, pages, middleware) builds an ``ApiError``."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    domain = [
+        "services/arm/staff.py",
+        "services/arm/staff_accounts.py",
+        "services/arm/roles.py",
+        "services/portal/service.py",
+        "services/portal/accounts.py",
+        "services/portal/quality.py",
+        "services/portal/security.py",
+        "services/portal/admission.py",
+        "shared/platform/auth.py",
+        "shared/platform/attachments.py",
+    ]
+    assert [path for path in domain if "ApiError" in root.joinpath(path).read_text()] == []
 
 
 async def test_an_unavailable_dependency_is_503_and_anything_else_a_json_500() -> None:

@@ -11,7 +11,7 @@ from services.portal import security
 from services.portal.config import PortalSettings
 from services.portal.models import Base, Citizen, Token
 from shared.platform.db import Database
-from shared.platform.http import ApiError
+from shared.rules.errors import RuleBroken
 
 NOW = dt.datetime(2026, 11, 24, 11, 30, tzinfo=dt.UTC)
 
@@ -49,7 +49,7 @@ async def test_passwords_are_argon2_and_policy_is_enforced() -> None:
     assert not await security.verify_password("anything", None)  # unknown ИИН: same cost, always false
     settings = PortalSettings()
     for bad in ("short", "x" * 129, "password123", "Пароль123", "my850315300019pw"):
-        with pytest.raises(ApiError) as info:
+        with pytest.raises(RuleBroken) as info:
             security.check_password_policy(bad, "850315300019", settings)
         assert info.value.code == "PASSWORD_POLICY"
     security.check_password_policy("Tulpar-Zhol-2026", "850315300019", settings)

@@ -15,7 +15,7 @@ from services.portal.config import PortalSettings
 from services.portal.models import Base, Citizen, Request
 from services.portal.service import PortalService
 from shared.platform.db import Database
-from shared.platform.http import ApiError
+from shared.rules.errors import Conflict
 from shared.wire.clock import Clock
 from tests.databases import temporary_database
 
@@ -53,7 +53,7 @@ async def test_twenty_concurrent_retries_send_the_request_once(db: Database) -> 
     async def retry() -> int:
         try:
             await portal.retry(citizen, request_id)
-        except ApiError as exc:
+        except Conflict as exc:
             assert exc.code == "NOT_FAILED"
             return 409
         return 200

@@ -62,12 +62,12 @@ def status(request: Request, seq: int, name: str, **extra: object) -> EServiceSt
 
 async def apply(portal: PortalService, message: EServiceStatus) -> None:
     async with portal.db.transaction() as session:
-        await portal.apply_status(session, SENDER, message)
+        await portal.reports.apply_status(session, SENDER, message)
 
 
 async def refuse(portal: PortalService, request: Request, code: Refusal) -> None:
     async with portal.db.transaction() as session:
-        await portal.apply_gateway_refusal(session, request.message_id, code, "technical")
+        await portal.reports.apply_gateway_refusal(session, request.message_id, code, "technical")
 
 
 async def state(portal: PortalService, request: Request) -> tuple[str, list[str]]:
@@ -146,7 +146,7 @@ async def test_a_request_the_clinic_never_got_fails_and_a_retry_is_numbered_afre
 async def test_a_status_from_another_clinic_is_ignored(portal: PortalService) -> None:
     request = await submitted(portal)
     async with portal.db.transaction() as session:
-        await portal.apply_status(session, "arm.030740045218", status(request, 1, "registered"))
+        await portal.reports.apply_status(session, "arm.030740045218", status(request, 1, "registered"))
     assert await state(portal, request) == ("submitted", [])
 
 
@@ -224,7 +224,7 @@ async def test_two_statuses_of_a_clinic_filed_request_applied_at_once_file_it_on
 
         async def first() -> None:
             async with db.transaction() as session:
-                await portal.apply_status(session, SENDER, registered)
+                await portal.reports.apply_status(session, SENDER, registered)
                 first_filed.set()
                 await until(
                     another_is_waiting_on_a_lock, 30, "the second status to wait on the first's filing"
@@ -233,7 +233,7 @@ async def test_two_statuses_of_a_clinic_filed_request_applied_at_once_file_it_on
         async def second() -> None:
             await first_filed.wait()
             async with db.transaction() as session:
-                await portal.apply_status(session, SENDER, completed)
+                await portal.reports.apply_status(session, SENDER, completed)
 
         try:
             await asyncio.gather(first(), second())

@@ -131,12 +131,12 @@ async def test_overload_is_answered_503_with_retry_after_at_once() -> None:
 
 
 def _shed(admission, clinic: str) -> bool:  # type: ignore[no-untyped-def]
-    from shared.platform.http import ApiError
+    from shared.rules.errors import Overloaded
 
     try:
         admission.check(clinic)
-    except ApiError as exc:
-        assert (exc.status, exc.code, exc.headers) == (503, "OVERLOADED", {"Retry-After": "2"})
+    except Overloaded as exc:
+        assert (exc.code, exc.retry_after) == ("OVERLOADED", 2)
         return True
     return False
 
@@ -164,14 +164,14 @@ def test_a_clinic_that_falls_behind_sheds_new_submissions_until_it_catches_up() 
 
 def test_work_in_flight_is_bounded_per_clinic_and_each_step_frees_its_place() -> None:
     from services.portal.admission import Admission
-    from shared.platform.http import ApiError
+    from shared.rules.errors import Overloaded
 
     now = [0.0]
     admission = Admission(target=1.0, max_wait=5.0, initial_limit=3, clock=lambda: now[0])
     admission.sent("clinic-a", "r1")  # a request sent: in flight until registered
     with admission.step("clinic-a"), admission.step("clinic-a"):
         assert _shed(admission, "clinic-a")  # r1 waiting + two steps running = the limit of 3
-        with pytest.raises(ApiError), admission.step("clinic-a"):
+        with pytest.raises(Overloaded), admission.step("clinic-a"):
             pass
         assert not _shed(admission, "clinic-b")
     assert not _shed(admission, "clinic-a")  # the steps ended
@@ -253,7 +253,7 @@ async def test_the_portal_sheds_a_full_clinics_new_work_before_anything_is_held_
     from services.portal.models import Base, Citizen, Draft
     from services.portal.service import PortalService
     from services.signature.ca import DevCA
-    from shared.platform.http import ApiError
+    from shared.rules.errors import Overloaded
     from shared.wire.clock import Clock
     from shared.wire.contracts import DOCUMENT_VERIFY, ServiceKind
     from shared.wire.jws import sign_compact
@@ -287,9 +287,9 @@ async def test_the_portal_sheds_a_full_clinics_new_work_before_anything_is_held_
         portal.prepare(citizen, ServiceKind.HOME_CALL, clinic, fields),
         portal.sign(citizen, "d1", sign_compact(b'{"x":1}', key.key, key.chain)),
     ):
-        with pytest.raises(ApiError) as shed:
+        with pytest.raises(Overloaded) as shed:
             await attempt
-        assert (shed.value.status, shed.value.code) == (503, "OVERLOADED")
+        assert shed.value.code == "OVERLOADED"
     async with db.sessions() as session:
         assert [d.id for d in await session.scalars(select(Draft))] == ["d1"]  # nothing new stored
         assert (await session.get(Draft, "d1")).used_at is None  # type: ignore[union-attr]
