@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +139,68 @@ def parse_fields(pairs: list[str]) -> dict[str, Any]:
 
 
 def local_time(moment: str) -> str:
-    """A time as the CLIs show every time: Astana time with its offset, to the second."""
+    """A time in JSON output: Astana time with its offset, to the second (ISO 8601, for machines)."""
     return dt.datetime.fromisoformat(moment).astimezone(ASTANA).isoformat(timespec="seconds")
+
+
+def when(moment: str | None) -> str:
+    """A time as the tables and messages show it to people: dd.mm.yyyy HH:MM, Astana time (as the pages)."""
+    if not moment:
+        return "—"
+    return f"{dt.datetime.fromisoformat(moment).astimezone(ASTANA):%d.%m.%Y %H:%M}"
+
+
+Column = tuple[str, Callable[[dict[str, Any]], Any]]
+
+
+def json_option(parser: argparse.ArgumentParser) -> Callable[..., argparse.ArgumentParser]:
+    """``--json`` on ``parser`` and on each of its commands (``emhana --json requests`` and ``emhana requests
+    --json`` alike); returns the function that adds a command."""
+    parser.add_argument("--json", action="store_true", help="print the API's JSON (for scripts), not tables")
+    flag = argparse.ArgumentParser(add_help=False)
+    flag.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="the API's JSON, not tables")
+    commands = parser.add_subparsers(dest="command", required=True)
+    return functools.partial(commands.add_parser, parents=[flag])
+
+
+class Output:
+    """What a command prints: short lines and aligned tables for people, or with ``--json`` the API's JSON
+    (times in Astana time, ISO 8601) for machines."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def data(self, data: Any, *lines: str) -> None:
+        """``data`` as JSON with ``--json``; otherwise the given lines."""
+        if self.as_json:
+            show(data)
+            return
+        for line in lines:
+            print(line)
+
+    def table(self, data: Any, rows: list[dict[str, Any]], columns: list[Column], empty: str = "nothing") -> None:
+        """``data`` as JSON with ``--json``; otherwise ``rows`` as a table of ``columns`` (title, cell)."""
+        if self.as_json:
+            show(data)
+            return
+        if not rows:
+            print(f"({empty})")
+            return
+        cells = [[_cell(cell(row)) for _, cell in columns] for row in rows]
+        widths = [max(len(title), *(len(line[i]) for line in cells)) for i, (title, _) in enumerate(columns)]
+        print("  ".join(title.ljust(width) for (title, _), width in zip(columns, widths, strict=True)).rstrip())
+        for line in cells:
+            print("  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    return "—" if value is None or value == "" else str(value).replace("\n", " ")
+
+
+# Exit statuses beyond 0 (done), 1 (an error answer) and 2 (the service cannot be reached).
+REFUSED_EXIT = 4  # the clinic (or a check of the regulation) refused the request
+FAILED_EXIT = 5  # a technical failure: the request may be sent again (``retry``)
+PENDING_EXIT = 6  # still without an outcome when --wait ran out
 
 
 def _in_astana_time(data: Any) -> Any:
@@ -157,3 +220,18 @@ def _in_astana_time(data: Any) -> Any:
 def show(data: Any) -> None:
     """Print an answer as JSON, every timestamp in Astana time (as the regulation's deadlines are)."""
     print(json.dumps(_in_astana_time(data), ensure_ascii=False, indent=2))
+
+
+def document_lines(document: dict[str, Any], indent: str = "") -> list[str]:
+    """A result document as ``name: value`` lines (nested parts indented, times in Astana time)."""
+    lines = []
+    for name, value in document.items():
+        if name == "nonce":  # what makes the signed document count once: nothing for people to read
+            continue
+        if isinstance(value, dict):
+            lines += [f"{indent}{name}:", *document_lines(value, indent + "  ")]
+        elif isinstance(value, str) and len(value) >= 20 and value[4:5] == "-" and value[10:11] == "T":
+            lines.append(f"{indent}{name}: {when(value)}")
+        else:
+            lines.append(f"{indent}{name}: {value}")
+    return lines

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import secrets
 import signal
@@ -239,20 +240,17 @@ def print_demo_citizens(pki_dir: Path) -> None:
         ("Поликлиника № 1", demo.attached_1),
         ("Поликлиника № 4", demo.attached_4),
         ("not attached", demo.unattached),
+        ("parent of a minor", [demo.parent]),
     ]
-    print(
-        "Demo citizens (register by signing with the key file, password 'emhana', and any good password):",
-        file=sys.stderr,
-    )
-    for label, people in [*groups, ("parent of a minor", [demo.parent])]:
-        for person in people:
-            key = pki_dir / "issued" / f"citizen-{person.iin}.p12"
-            if key.exists():
-                print(f"  {person.iin}  {person.surname} {person.name:<10} {label:<17} {key}", file=sys.stderr)
-    print(
-        f"  {demo.child.iin}  {demo.child.surname} {demo.child.name:<10} minor child of {demo.parent.iin}",
-        file=sys.stderr,
-    )
+    rows = [
+        (person.iin, f"{person.surname} {person.name}", label, f"citizen-{person.iin}.p12")
+        for label, people in groups
+        for person in people
+        if (pki_dir / "issued" / f"citizen-{person.iin}.p12").exists()
+    ]
+    rows.append((demo.child.iin, f"{demo.child.surname} {demo.child.name}", f"minor child of {demo.parent.iin}", ""))
+    say("  demo citizens — register with the key file (key password emhana) and any good password:")
+    say_table(rows)
 
 
 def print_demo_staff(pki_dir: Path) -> None:
@@ -263,11 +261,61 @@ def print_demo_staff(pki_dir: Path) -> None:
     clinics = load_clinics()
     names = {c.bin: c.short_name for c in clinics.clinics}
     password = os.environ.get("EMHANA_ARM_DEMO_STAFF_PASSWORD", "Emhana-Staff-2026")
-    print(f"Demo clinic staff (password '{password}'; key password 'emhana'):", file=sys.stderr)
-    for member in demo_staff(clinics):
-        key = pki_dir / "issued" / f"staff-{member.iin}.p12"
-        label = f"{member.role} of {names[member.clinic_bin]}"
-        print(f"  {member.iin}  {member.surname} {member.name:<10} {label:<30} {key}", file=sys.stderr)
+    say(f"  demo clinic staff — password {password}, key password emhana:")
+    rows = [
+        (m.iin, f"{m.surname} {m.name}", f"{m.role} of {names[m.clinic_bin]}", f"staff-{m.iin}.p12")
+        for m in demo_staff(clinics)
+        if (pki_dir / "issued" / f"staff-{m.iin}.p12").exists()
+    ]
+    say_table(rows)
+
+
+def say(text: str = "") -> None:
+    """A line of the launcher's own, on the terminal (the services' logs go to their file)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def say_table(rows: list[tuple[str, ...]], indent: str = "    ") -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    for row in rows:
+        say(indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+class LogFollower:
+    """Follows the services' log file and gives one short line per message a service handled (and every
+    warning or error), for the terminal; the file keeps everything."""
+
+    def __init__(self, path: Path) -> None:
+        # From now on: what the services logged while starting stays in the file.
+        self.path, self.partial = path, b""
+        self.position = path.stat().st_size if path.exists() else 0
+
+    def lines(self) -> list[str]:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.position)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return []
+        self.position += len(chunk)
+        *complete, self.partial = (self.partial + chunk).split(b"\n")
+        return [line for raw in complete if (line := summary(raw)) is not None]
+
+
+def summary(raw: bytes) -> str | None:
+    """One log record as a terminal line: the messages handled, and whatever is a warning or worse."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    at, service = str(record.get("ts", ""))[11:19], str(record.get("service", "?"))
+    if record.get("msg") == "handling":
+        return f"{at}  {service:<9}  {record.get('type', '?'):<17}  from {record.get('sender', '?')}"
+    if record.get("level") in ("WARNING", "ERROR", "CRITICAL"):
+        return f"{at}  {service:<9}  {record['level']}: {record.get('msg', '')}"
+    return None
 
 
 def clock_start(value: str) -> dt.datetime:
@@ -319,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
         "on the next working day in Astana (10:00)",
     )
     parser.add_argument(
+        "--log",
+        default=None,
+        help="where the services log: a file (default <var-dir>/log/mesh.log; the terminal then shows one line "
+        "per message handled), or 'stderr' for every log line on the terminal",
+    )
+    parser.add_argument(
         "--restart",
         metavar="SERVICE",
         choices=sorted(SERVICE_PORTS),
@@ -352,13 +406,18 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 2
     token, token_source = operator_token(args.var_dir.resolve())
+    log_file = None if args.log == "stderr" else Path(args.log or args.var_dir / "log" / "mesh.log").resolve()
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        say(f"starting the mesh; the services log to {log_file}")
     mesh = Mesh(
         var_dir=args.var_dir.resolve(),
         amqp_url=amqp_url,
-        namespace=setting("EMHANA_NAMESPACE") or "emhana",
+        namespace=setting("EMHANA_NAMESPACE") or DEFAULT_NAMESPACE,
         ports=ports,
         clock_offset_seconds=offset,
         env={"EMHANA_GATEWAY_OPERATOR_TOKEN": token},
+        log_file=log_file,
     )
     # Ctrl-C and SIGTERM stop the mesh even when started from a shell that ignores SIGINT in the background.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -368,26 +427,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             mesh.wait_ready(timeout=120)
         except (RuntimeError, TimeoutError) as exc:
-            print(f"the mesh did not start: {exc} (its own messages are above)", file=sys.stderr)
+            where = f"in {log_file}" if log_file else "above"
+            say(f"the mesh did not start: {exc} (its own messages are {where})")
             return 1
-        print("\nEmhana is up:", file=sys.stderr)
-        for service in mesh.ports:
-            print(f"  {service:<10} {mesh.url(service)}/docs", file=sys.stderr)
-        print(
-            f"\nWeb pages: citizens {mesh.url('portal')}/ · clinic staff {mesh.url('arm')}/ (Russian and Kazakh)",
-            file=sys.stderr,
-        )
-        print(
-            f"\nGateway journal (operators): the token is in {token_source};\n"
-            f"  curl -H \"Authorization: Bearer <token>\" '{mesh.url('gateway')}/api/v1/journal?correlation_id=<id>'",
-            file=sys.stderr,
-        )
-        print_demo_citizens(mesh.pki_dir)
-        print_demo_staff(mesh.pki_dir)
-        print(
-            "Ctrl-C stops everything; `python -m tools.launcher --restart <service>` restarts one.\n", file=sys.stderr
-        )
-        return supervise(mesh)
+        banner(mesh, token_source, log_file)
+        return supervise(mesh, LogFollower(log_file) if log_file else None)
     except KeyboardInterrupt:
         print("\nstopping…", file=sys.stderr)
         return 0
@@ -399,7 +443,29 @@ def _pid_file(var_dir: Path, service: str) -> Path:
     return var_dir / "run" / f"{service}.pid"
 
 
-def supervise(mesh: Mesh, *, max_restarts: int = 5, window: float = 60.0) -> int:
+def banner(mesh: Mesh, token_source: str, log_file: Path | None) -> None:
+    """What a newcomer needs once the mesh is up: where the pages and APIs are, who to log in as."""
+    say("\nEmhana is up\n")
+    apis = "  ".join(f"{service} :{mesh.ports[service]}" for service in mesh.ports) + "  (/docs on each)"
+    rows = [
+        ("citizens' pages", f"{mesh.url('portal')}/  (Russian and Kazakh)"),
+        ("clinic staff pages", f"{mesh.url('arm')}/"),
+        ("APIs, OpenAPI", apis),
+        ("key files", f"{mesh.pki_dir / 'issued'}/"),
+        ("gateway journal", f"{mesh.url('gateway')}/api/v1/journal — operator token in {token_source}"),
+        ("logs", f"{log_file}  (make run LOG=stderr: all of them here)" if log_file else "here, on the terminal"),
+    ]
+    say_table(rows, indent="  ")
+    say()
+    print_demo_citizens(mesh.pki_dir)
+    print_demo_staff(mesh.pki_dir)
+    say('\n  the CLIs: .venv/bin/emhana --help, .venv/bin/emhana-staff --help (README, "Demo")')
+    say("  Ctrl-C stops everything; make restart SERVICE=<name> restarts one.\n")
+    if log_file:
+        say("messages handled (time, service, message, sender):")
+
+
+def supervise(mesh: Mesh, follower: LogFollower | None = None, *, max_restarts: int = 5, window: float = 60.0) -> int:
     """Keep the services running: one that exits (crashed, or stopped by ``--restart``) is started again;
     one that keeps exiting (``max_restarts`` within ``window`` seconds) stops the mesh with its exit code."""
     exits: dict[str, list[float]] = {service: [] for service in mesh.processes}
@@ -407,6 +473,8 @@ def supervise(mesh: Mesh, *, max_restarts: int = 5, window: float = 60.0) -> int
         mesh.write_pid(service)
     while True:
         time.sleep(0.5)
+        for line in follower.lines() if follower else []:
+            say(line)
         for service, process in list(mesh.processes.items()):
             code = process.poll()
             if code is None:

@@ -73,7 +73,8 @@ def routes(runtime: ServiceRuntime, service: ArmService) -> dict[str, Route[Any]
         assert context.session is not None
         prepared: Prepared = context.prepared
         registration, outcome = await service.process(context.session, clinic_bin_of(context), prepared)
-        for report in status_reports(registration, str(request.request_id), outcome, service.clock.now()):
+        reports = status_reports(registration, str(request.request_id), outcome, service.clock.now())
+        for report in [*reports, *outcome.follow_ups]:
             context.send(ESERVICE_STATUS, context.envelope.sender, report)
 
     async def slots(context: MessageContext, query: SlotsQuery) -> SlotsFound:

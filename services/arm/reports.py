@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.arm.models import Registration
-from services.arm.service import Outcome
 from shared.messaging.outbox import Outbox
 from shared.wire.contracts import ESERVICE_STATUS, ClinicStatus, EServiceStatus, RefusalPayload
 from shared.wire.topology import arm_address
+
+if TYPE_CHECKING:  # the decision imports these reports (a cancellation reports on the cancelled booking)
+    from services.arm.service import Outcome
 
 
 def status_reports(

@@ -31,6 +31,7 @@ from services.arm.models import (
     Site,
 )
 from services.arm.models import SlotHold as SlotHoldRow
+from services.arm.reports import follow_up
 from services.arm.rules import (
     WorkingHours,
     age_on,
@@ -51,6 +52,7 @@ from shared.wire.contracts import (
     AttachmentForm,
     ClinicStatus,
     EServiceRequest,
+    EServiceStatus,
     HomeCallForm,
     Person,
     ServiceKind,
@@ -85,6 +87,8 @@ class Outcome:
     registration_number: str | None
     result: str | None = None
     refusal: RefusalError | None = None
+    # Status messages of other requests this decision changed (a cancellation: the cancelled appointment).
+    follow_ups: list[EServiceStatus] = field(default_factory=list)
 
 
 def verify_request(request: EServiceRequest, store: TrustStore, clinic_bin: str) -> tuple[SignedRequest, CertIdentity]:
@@ -172,7 +176,8 @@ class ArmService:
         try:
             if prepared.person_refusal is not None:
                 raise prepared.person_refusal
-            claims = await self.decide(session, clinic, registration, prepared, now)
+            follow_ups: list[EServiceStatus] = []
+            claims = await self.decide(session, clinic, registration, prepared, now, follow_ups)
         except RefusalError as exc:
             registration.status, registration.refusal_code = ClinicStatus.REFUSED, exc.code
             registration.decided_at = now
@@ -180,7 +185,7 @@ class ArmService:
             return registration, Outcome(ClinicStatus.REFUSED, registration.number, refusal=exc)
         result = self.sign_result(clinic, registration, claims, now)
         registration.status, registration.result, registration.decided_at = ClinicStatus.COMPLETED, result, now
-        return registration, Outcome(ClinicStatus.COMPLETED, registration.number, result=result)
+        return registration, Outcome(ClinicStatus.COMPLETED, registration.number, result=result, follow_ups=follow_ups)
 
     def sign_result(self, clinic: Clinic, registration: Registration, claims: dict[str, Any], now: dt.datetime) -> str:
         """Process 8: the result document, signed with the clinic's own certificate."""
@@ -198,9 +203,16 @@ class ArmService:
         return sign_compact(canonical_json(document), signer.key, signer.chain)
 
     async def decide(
-        self, session: AsyncSession, clinic: Clinic, registration: Registration, prepared: Prepared, now: dt.datetime
+        self,
+        session: AsyncSession,
+        clinic: Clinic,
+        registration: Registration,
+        prepared: Prepared,
+        now: dt.datetime,
+        follow_ups: list[EServiceStatus],
     ) -> dict[str, Any]:
-        """Condition 3: the grounds of the requested service; returns the result's content."""
+        """Condition 3: the grounds of the requested service; returns the result's content (and adds to
+        ``follow_ups`` the status messages of other requests it changes)."""
         signed, person = prepared.signed, prepared.person
         assert signed is not None and person is not None
         if not may_act_for(signed.iin, person.iin, person.birth_date, prepared.parents, now.date()):
@@ -212,7 +224,7 @@ class ArmService:
         if isinstance(form, AppointmentForm):
             return await self.appointment(session, clinic, registration, form, now)
         if isinstance(form, AppointmentCancelForm):
-            return await self.cancel(session, clinic, registration, form, now)
+            return await self.cancel(session, clinic, registration, form, now, follow_ups)
         if isinstance(form, AttachmentForm):
             return await self.attachment(session, clinic, registration, form, prepared, now)
         raise RefusalError(Refusal.MALFORMED, f"unknown service {signed.service}")
@@ -347,7 +359,10 @@ class ArmService:
         registration: Registration,
         form: AppointmentCancelForm,
         now: dt.datetime,
+        follow_ups: list[EServiceStatus],
     ) -> dict[str, Any]:
+        """The citizen's own cancellation: the slot is freed, and the booked appointment — a request of its
+        own in the citizen's portal — is reported ``cancelled``, naming this request."""
         booking = await session.scalar(
             select(Booking).where(
                 Booking.number == form.registration_number,
@@ -359,6 +374,10 @@ class ArmService:
         if booking is None:
             raise RefusalError(Refusal.NO_SUCH_BOOKING)
         booking.status, booking.cancelled_at = BookingStatus.CANCELLED, now
+        booked = await session.get(Registration, booking.registration_id, with_for_update=True)
+        assert booked is not None
+        note = f"Запись отменена по заявлению гражданина № {registration.number}"
+        follow_ups.append(follow_up(booked, ClinicStatus.CANCELLED, now, note))
         return {
             "document": "Отмена записи на приём",
             "service": ServiceKind.APPOINTMENT_CANCEL.value,

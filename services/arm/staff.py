@@ -293,7 +293,7 @@ class StaffService:
             )
             for report in reports:  # each may arrive first: each can open the request in the citizen's portal
                 report.filed = filed
-            for report in reports:
+            for report in [*reports, *outcome.follow_ups]:
                 await queue_status(self.outbox, session, member.clinic_bin, report, now)
         self.outbox.nudge()
         log.info("staff filed a request", extra={"number": registration.number, "service": signed.service.value})

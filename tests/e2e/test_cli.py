@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -44,7 +45,8 @@ def test_cli_does_the_whole_flow(mesh: Mesh, ca: DevCA, people: People, tmp_path
 
     registered = emhana(mesh, session, "register", "--key", key, password="Tulpar-Zhol-2026")
     assert registered.returncode == 0, registered.stderr
-    assert person.iin in registered.stdout and "access_token" not in registered.stdout  # kept in the session
+    assert f"registered: {person.surname}" in registered.stdout and person.iin in registered.stdout
+    assert "access_token" not in registered.stdout  # kept in the session
     assert emhana(mesh, session, "me").returncode == 0  # registration logged in
     wrong = emhana(mesh, session, "login", "--iin", person.iin, password="Not-the-password-1")
     assert wrong.returncode == 1 and "AUTH_FAILED" in wrong.stderr
@@ -55,6 +57,7 @@ def test_cli_does_the_whole_flow(mesh: Mesh, ca: DevCA, people: People, tmp_path
     submitted = emhana(
         mesh,
         session,
+        "--json",
         "submit",
         "home_call",
         "--key",
@@ -70,10 +73,15 @@ def test_cli_does_the_whole_flow(mesh: Mesh, ca: DevCA, people: People, tmp_path
     )
     assert submitted.returncode == 0, submitted.stderr
     request_id = json.loads(submitted.stdout)["id"]
-    status = json.loads(emhana(mesh, session, "status", request_id, "--wait", "30").stdout)
+    status = json.loads(emhana(mesh, session, "status", request_id, "--wait", "30", "--json").stdout)
     assert status["status"] == "completed", status
-    listed = emhana(mesh, session, "requests").stdout
-    assert request_id in listed and f"cid {status['correlation_id']}" in listed  # to grep the logs and journal
+    listed = emhana(mesh, session, "requests").stdout  # a table, for people
+    row = next(line for line in listed.splitlines() if request_id in line)
+    assert "home_call" in row and "completed" in row and status["registration_number"] in row
+    assert "Поликлиника" in row  # the clinic by its name, not its БИН
+    assert re.search(r"\d\d\.\d\d\.\d{4} \d\d:\d\d", row)  # dd.mm.yyyy HH:MM, Astana time
+    as_json = json.loads(emhana(mesh, session, "requests", "--json").stdout)
+    assert [r["correlation_id"] for r in as_json if r["id"] == request_id] == [status["correlation_id"]]
     result = emhana(mesh, session, "result", request_id, "--verify")
     assert result.returncode == 0 and "signature: VALID" in result.stdout
 
@@ -100,10 +108,11 @@ def test_staff_cli_files_a_home_call_and_records_the_visit(mesh: Mesh, people: P
     logged_in = emhana_staff(mesh, session, "login", "--iin", registrar.iin, password=STAFF_PASSWORD)
     assert logged_in.returncode == 0 and CLINIC_1 in logged_in.stdout
     looked_up = emhana_staff(mesh, session, "person", person.iin, "--reason", "приём в регистратуре")
-    assert json.loads(looked_up.stdout)["person"]["iin"] == person.iin
+    assert person.iin in looked_up.stdout and "address:" in looked_up.stdout
     filed = emhana_staff(
         mesh,
         session,
+        "--json",
         "file",
         "home_call",
         "--iin",
@@ -119,10 +128,12 @@ def test_staff_cli_files_a_home_call_and_records_the_visit(mesh: Mesh, people: P
     )
     assert filed.returncode == 0, filed.stderr
     number = json.loads(filed.stdout)["registration_number"]
-    journal = json.loads(emhana_staff(mesh, session, "journal", "home-calls").stdout)
+    journal = json.loads(emhana_staff(mesh, session, "journal", "home-calls", "--json").stdout)
     assert number in {item["number"] for item in journal["items"]}
-    marked = emhana_staff(mesh, session, "mark", "home-call", number, "visited")
-    assert marked.returncode == 0 and json.loads(marked.stdout)["status"] == "visited"
+    table = emhana_staff(mesh, session, "journal", "home-calls").stdout.splitlines()
+    assert table[0].split()[:3] == ["number", "called", "patient"] and any(number in line for line in table[1:])
+    marked = emhana_staff(mesh, session, "mark", "home-call", "last", "visited")  # the call just filed
+    assert marked.returncode == 0 and marked.stdout.strip() == f"№ {number}: visited"
     assert emhana_staff(mesh, session, "logout").returncode == 0
     after = emhana_staff(mesh, session, "journal", "home-calls")
     assert after.returncode == 1 and "UNAUTHORIZED" in after.stderr

@@ -232,7 +232,13 @@ async def test_appointment_and_cancellation(citizen_factory, people: People, clo
     )
 
     cancel = await first.submit("appointment_cancel", registration_number=final["registration_number"])
-    assert (await first.wait(cancel["id"]))["status"] == "completed"
+    cancelled_by = await first.wait(cancel["id"])
+    assert cancelled_by["status"] == "completed"
+    # The appointment itself now reads cancelled for the citizen, saying by which request.
+    appointment = await first.wait(request["id"], until={"cancelled"})
+    assert appointment["registration_number"] == final["registration_number"]
+    assert cancelled_by["registration_number"] in appointment["note"]
+    assert [e["status"] for e in appointment["history"]][-1] == "cancelled"
     again = await second.submit("appointment", doctor_code="d1-therapist-1", slot_start=slot.isoformat())
     assert (await second.wait(again["id"]))["status"] == "completed"  # the cancelled slot was freed
 

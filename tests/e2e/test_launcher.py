@@ -58,9 +58,9 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
 
 async def launcher_up(output: Path) -> None:
     async def up() -> bool:
-        return "Emhana is up" in await asyncio.to_thread(output.read_text, errors="replace")
+        return "Ctrl-C stops everything" in await asyncio.to_thread(output.read_text, errors="replace")
 
-    await until(up, 180, "the launcher's 'Emhana is up'")
+    await until(up, 180, "the launcher's banner, to its last line")
 
 
 async def ready(port: int) -> bool:
@@ -74,8 +74,13 @@ async def test_the_launcher_uses_the_configured_ports_and_restarts_one_service(l
     await launcher_up(output)
     for port in ports.values():
         assert await ready(port)
-    # The web pages it announces answer as pages.
+    # The terminal has the banner; the services' JSON log lines went to their file under var/.
     announced = output.read_text(errors="replace")
+    log_file = folder / "var" / "log" / "mesh.log"
+    assert str(log_file) in announced and '"level": "INFO"' not in announced
+    assert '"service": "gateway"' in log_file.read_text(errors="replace")
+    assert "demo citizens" in announced and "citizen-980602300015.p12" in announced
+    # The web pages it announces answer as pages.
     for service in ("portal", "arm"):
         url = f"http://127.0.0.1:{ports[service]}/"
         assert url in announced, announced[-2000:]

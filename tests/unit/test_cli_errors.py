@@ -78,3 +78,19 @@ def test_every_command_has_help_and_times_are_shown_in_astana_time(capsys) -> No
     printed = capsys.readouterr().out
     assert '"2026-11-26T10:30:00+05:00"' in printed and '"2026-11-26T11:00:00+05:00"' in printed
     assert '"850315300019"' in printed  # not a time: untouched
+
+
+def test_tables_for_people_json_for_scripts_and_exit_statuses(capsys) -> None:  # type: ignore[no-untyped-def]
+    from clients.citizen import outcome_exit
+    from clients.common import Output, when
+
+    rows = [{"n": "2347-2026-000001", "at": "2026-11-26T05:30:00Z"}, {"n": "7", "at": None}]
+    columns = [("number", lambda r: r["n"]), ("time", lambda r: when(r["at"]))]
+    Output(False).table(rows, rows, columns)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["number            time", "2347-2026-000001  26.11.2026 10:30", "7                 —"]
+    Output(True).table(rows, rows, columns)
+    assert '"2026-11-26T10:30:00+05:00"' in capsys.readouterr().out  # --json: the API's data, Astana ISO
+    statuses = {s: outcome_exit({"status": s}, waited=True) for s in ("completed", "refused", "failed", "submitted")}
+    assert statuses == {"completed": 0, "refused": 4, "failed": 5, "submitted": 6}
+    assert outcome_exit({"status": "submitted"}, waited=False) == 0  # not asked to wait: sent is done
