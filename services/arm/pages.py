@@ -15,6 +15,7 @@ import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -30,8 +31,17 @@ from shared.platform.http import ApiCode, ApiError, client_address, form_error, 
 from shared.rules.errors import NotAllowed
 from shared.web import PAGE_FAILURES, SAME_SITE_FORM, GoTo, Pages, PagesDep, local_path, signing_context, site_of
 from shared.web.documents import result_rows
-from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
+from shared.web.forms import (
+    birth_of,
+    chosen,
+    empty_values,
+    form_fields,
+    posted_documents,
+    posted_values,
+    time_choice,
+)
 from shared.web.i18n import N_
+from shared.wire.clock import ASTANA
 from shared.wire.contracts import CODE_PATTERN, IIN_PATTERN, PHONE_PATTERN, ServiceKind
 
 SESSION_COOKIE = "emhana_staff_session"
@@ -205,12 +215,26 @@ async def person_page(
     return _render(request, "person.html", member, clinic, **context)
 
 
-async def _form_context(service: StaffService, member: Staff, clinic: Clinic, kind: ServiceKind) -> dict[str, Any]:
+async def _form_context(
+    service: StaffService,
+    clinic: Clinic,
+    kind: ServiceKind,
+    iin: str = "",
+    patient_iin: str = "",
+    day: str | None = None,
+    doctor: str | None = None,
+) -> dict[str, Any]:
+    """What a form needs besides its fields: for an appointment, the time choice among the clinic's doctors
+    who see the patient (the applicant, or the minor named as the patient)."""
     context: dict[str, Any] = {"kind": kind.value, "patterns": {"iin": IIN_PATTERN, "phone": PHONE_PATTERN}}
     if kind is ServiceKind.APPOINTMENT:
         async with service.db.sessions() as session:
             slots = await service.arm.slots.free_slots(session, clinic, None, None, None, SLOT_DAYS)
-        context["doctors"] = by_doctor([slot.model_dump(mode="json") for slot in slots])
+        today = service.clock.now().astimezone(ASTANA).date()
+        found = [slot.model_dump(mode="json") for slot in slots]
+        context["choice"] = time_choice(found, birth_of(patient_iin or iin), today, day, doctor)
+        query = urlencode({k: v for k, v in (("iin", iin), ("patient_iin", patient_iin)) if v})
+        context["choice_link"] = f"/file/appointment?{query + '&' if query else ''}"
     return context
 
 
@@ -221,11 +245,16 @@ async def form_page(
     member: Annotated[Staff, member_who_may(Action.FILE_REQUEST)],
     service: StaffDep,
     iin: str = "",
+    patient_iin: str = "",
+    day: str | None = None,
+    doctor: str | None = None,
 ) -> Response:
-    """Process 2: the service's form for the citizen at the desk."""
+    """Process 2: the service's form for the citizen at the desk (an appointment: the time choice)."""
     clinic = await _clinic(service, member)
-    context = await _form_context(service, member, clinic, kind)
-    return _render(request, "form.html", member, clinic, iin=iin[:12], values=empty_values(), **context)
+    iin, patient_iin = iin[:12], patient_iin[:12]
+    context = await _form_context(service, clinic, kind, iin, patient_iin, day, doctor)
+    values = empty_values(patient_iin=patient_iin)
+    return _render(request, "form.html", member, clinic, iin=iin, values=values, **context)
 
 
 @router.post("/file/{kind}", response_class=HTMLResponse)
@@ -241,7 +270,7 @@ async def send_form(request: Request, kind: ServiceKind, member: MemberPage, ser
         draft = await service.prepare(member, kind, iin, fields, posted_documents(submitted))
     except PAGE_FAILURES as exc:
         clinic = await _clinic(service, member)
-        context = await _form_context(service, member, clinic, kind)
+        context = await _form_context(service, clinic, kind, iin[:12], values["patient_iin"][:12], *chosen(values))
         return site.problem_page(
             request, "form.html", exc, member=member, clinic=clinic, iin=iin, values=values, **context
         )

@@ -42,6 +42,7 @@ from services.arm.rules import (
 from services.arm.slots import Slots
 from shared.platform.db import insert_or_ignore
 from shared.rules.deadlines import deadline
+from shared.rules.doctors import sees
 from shared.rules.guardians import may_act_for
 from shared.wire.canonical import canonical_json
 from shared.wire.certs import CertIdentity, TrustStore
@@ -222,7 +223,7 @@ class ArmService:
         if isinstance(form, HomeCallForm):
             return await self.home_call(session, clinic, registration, form, person, now, prepared.accepted_at)
         if isinstance(form, AppointmentForm):
-            return await self.appointment(session, clinic, registration, form, now)
+            return await self.appointment(session, clinic, registration, form, person, now)
         if isinstance(form, AppointmentCancelForm):
             return await self.cancel(session, clinic, registration, form, now, follow_ups)
         if isinstance(form, AttachmentForm):
@@ -304,9 +305,17 @@ class ArmService:
         }
 
     async def appointment(
-        self, session: AsyncSession, clinic: Clinic, registration: Registration, form: AppointmentForm, now: dt.datetime
+        self,
+        session: AsyncSession,
+        clinic: Clinic,
+        registration: Registration,
+        form: AppointmentForm,
+        person: Person,
+        now: dt.datetime,
     ) -> dict[str, Any]:
         doctor, slot_end = await self.slots.slot_of(session, clinic, form.doctor_code, form.slot_start, now)
+        if not sees(doctor.specialty, person.birth_date, now.astimezone(self.hours(clinic).tz).date()):
+            raise RefusalError(Refusal.DOCTOR_NOT_FOR_PATIENT)
         await self.require_attached(session, clinic, registration.patient_iin)
         start = form.slot_start.astimezone(dt.UTC)
         hold = await session.get(SlotHoldRow, (doctor.code, start))

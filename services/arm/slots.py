@@ -14,8 +14,10 @@ from services.arm.models import SlotHold as SlotHoldRow
 from services.arm.rules import WorkingHours, day_slots
 from shared.platform.db import insert_or_ignore, rows_affected
 from shared.rules.calendar import WorkCalendar
+from shared.rules.doctors import sees
 from shared.wire.clock import Clock
 from shared.wire.contracts import Slot
+from shared.wire.ids import InvalidIdentifier, parse_iin
 from shared.wire.refusals import Refusal, RefusalError
 
 
@@ -140,12 +142,19 @@ class Slots:
         patient_iin: str | None = None,
     ) -> dt.datetime:
         """Hold a free slot for ``hold_minutes`` while the citizen signs; SLOT_TAKEN when it is not free,
-        ONE_BOOKING_PER_DAY when the patient already has one with this doctor that day — said before the
-        citizen signs anything."""
+        ONE_BOOKING_PER_DAY when the patient already has one with this doctor that day,
+        DOCTOR_NOT_FOR_PATIENT when the doctor does not see patients of this age — said before the citizen
+        signs anything."""
         now = self.clock.now()
         doctor, _ = await self.slot_of(session, clinic, doctor_code, start, now)
         start = start.astimezone(dt.UTC)
         day = start.astimezone(self.hours(clinic).tz).date()
+        try:
+            birth = parse_iin(patient_iin or iin).birth_date
+        except InvalidIdentifier:
+            raise RefusalError(Refusal.IIN_INVALID) from None
+        if not sees(doctor.specialty, birth, now.astimezone(self.hours(clinic).tz).date()):
+            raise RefusalError(Refusal.DOCTOR_NOT_FOR_PATIENT)
         if await session.scalar(
             select(Booking.id).where(
                 Booking.patient_iin == (patient_iin or iin),

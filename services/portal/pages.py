@@ -22,8 +22,17 @@ from shared.rules.deadlines import CONTACT_CENTRE, deadline_text
 from shared.rules.errors import NotAuthenticated
 from shared.web import PAGE_FAILURES, SAME_SITE_FORM, Pages, PagesDep, local_path, signing_context, site_of
 from shared.web.documents import result_pdf, result_rows
-from shared.web.forms import by_doctor, empty_values, form_fields, posted_documents, posted_values
+from shared.web.forms import (
+    birth_of,
+    chosen,
+    empty_values,
+    form_fields,
+    posted_documents,
+    posted_values,
+    time_choice,
+)
 from shared.web.i18n import N_, SERVICE_RESULTS
+from shared.wire.clock import ASTANA
 from shared.wire.contracts import (
     CLINICS_LIST,
     FINAL_STATUSES,
@@ -217,9 +226,14 @@ async def logout(
 
 # -- the forms --------------------------------------------------------------------------------
 async def _form_context(
-    service: PortalService, citizen: Citizen, kind: ServiceKind, patient_iin: str | None
+    service: PortalService,
+    citizen: Citizen,
+    kind: ServiceKind,
+    patient_iin: str | None,
+    day: str | None = None,
+    doctor: str | None = None,
 ) -> dict[str, Any]:
-    """What a form needs besides its fields: free slots, clinics, the citizen's bookings."""
+    """What a form needs besides its fields: the time choice, clinics, the citizen's bookings."""
     context: dict[str, Any] = {"kind": kind.value, "patterns": {"iin": IIN_PATTERN, "phone": PHONE_PATTERN}}
     if kind is ServiceKind.APPOINTMENT:
         patient = patient_iin or citizen.iin
@@ -233,7 +247,10 @@ async def _form_context(
             SLOTS_QUERY,
             {"doctor_code": None, "specialty": None, "days": SLOT_DAYS},
         )
-        context["doctors"] = by_doctor(parse_payload(SlotsFound, answer).model_dump(mode="json")["slots"])
+        slots = parse_payload(SlotsFound, answer).model_dump(mode="json")["slots"]
+        today = service.clock.now().astimezone(ASTANA).date()
+        context["choice"] = time_choice(slots, birth_of(patient), today, day, doctor)
+        context["choice_link"] = "/services/appointment?" + (f"patient_iin={patient_iin}&" if patient_iin else "")
         context["clinic_bin"] = attachment["clinic_bin"]
     if kind is ServiceKind.ATTACHMENT:
         listed = parse_payload(ClinicsList, await service.ask("arm", CLINICS_LIST, {}))
@@ -257,11 +274,14 @@ async def form_page(
     site: PagesDep,
     service: PortalDep,
     patient_iin: str | None = None,
+    day: str | None = None,
+    doctor: str | None = None,
 ) -> Response:
-    """The service's form; for an appointment, the free times of the doctors of the patient's clinic."""
+    """The service's form; for an appointment, the time choice among the doctors of the patient's clinic who
+    see this patient (a day, a doctor, a time — or the first free time in one tap)."""
     values = empty_values(patient_iin=patient_iin or "")
     try:
-        context = await _form_context(service, citizen, kind, patient_iin or None)
+        context = await _form_context(service, citizen, kind, patient_iin or None, day, doctor)
     except PAGE_FAILURES as exc:
         return site.problem_page(request, "form.html", exc, kind=kind.value, values=values, unavailable=True)
     return site.render(request, "form.html", values=values, unavailable=False, **context)
@@ -280,7 +300,7 @@ async def send_form(
         prepared = await service.prepare(citizen, kind, clinic_bin, fields, posted_documents(submitted))
     except PAGE_FAILURES as exc:
         try:
-            context = await _form_context(service, citizen, kind, fields.get("patient_iin"))
+            context = await _form_context(service, citizen, kind, fields.get("patient_iin"), *chosen(values))
         except PAGE_FAILURES:
             context = {"kind": kind.value, "patterns": {"iin": IIN_PATTERN, "phone": PHONE_PATTERN}}
         return site.problem_page(request, "form.html", exc, values=values, unavailable=False, **context)

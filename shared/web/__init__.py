@@ -115,6 +115,16 @@ def astana_day(moment: dt.datetime | str) -> str:
     return f"{moment.astimezone(ASTANA):%d.%m.%Y}"
 
 
+def day_month(day: str) -> str:
+    """A date (YYYY-MM-DD) as dd.mm, for the day buttons of a time choice."""
+    return f"{dt.date.fromisoformat(day):%d.%m}"
+
+
+def clock_time(moment: str) -> str:
+    """The time of day of a moment, HH:MM in Astana time."""
+    return f"{dt.datetime.fromisoformat(moment).astimezone(ASTANA):%H:%M}"
+
+
 def postal_address(value: dict[str, Any] | str | None) -> str:
     """An address of ГБД ФЛ (city, street, house, apartment) as one line."""
     if not isinstance(value, dict):
@@ -223,10 +233,13 @@ class Pages:
                 field_label=texts.field,
                 visit_label=texts.visit,
                 role_label=texts.role,
+                weekday=texts.weekday,
                 contact_centre=CONTACT_CENTRE,
                 **(functions or {}),
             )
-            environment.filters.update(when=astana_time, day=astana_day, address=postal_address)
+            environment.filters.update(
+                when=astana_time, day=astana_day, address=postal_address, day_month=day_month, clock=clock_time
+            )
             self._environments[language] = environment
 
     def install(self, app: FastAPI, *routers: Any) -> None:

@@ -6,9 +6,14 @@ which the services apply; this only turns the page's inputs into the fields thos
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
+from shared.rules.doctors import sees
+from shared.wire.clock import ASTANA
 from shared.wire.contracts import MAX_DOCUMENTS, ServiceKind
+from shared.wire.ids import InvalidIdentifier, parse_iin
 
 FORM_FIELDS = (
     "patient_iin",
@@ -17,6 +22,7 @@ FORM_FIELDS = (
     "complaints",
     "temperature",
     "doctor_slot",
+    "first_slot",
     "registration_number",
     "reason",
     "new_address",
@@ -50,7 +56,8 @@ def form_fields(kind: ServiceKind, values: dict[str, str]) -> tuple[dict[str, An
         if "temperature" in given:
             fields["temperature"] = given["temperature"].replace(",", ".")
     elif kind is ServiceKind.APPOINTMENT:
-        doctor, _, start = given.get("doctor_slot", "").partition("|")
+        # "first_slot" is the one-tap button of the first free time; "doctor_slot" a time chosen in the list.
+        doctor, _, start = (given.get("first_slot") or given.get("doctor_slot", "")).partition("|")
         if doctor and start:
             fields["doctor_code"], fields["slot_start"] = doctor, start
     elif kind is ServiceKind.APPOINTMENT_CANCEL:
@@ -63,13 +70,73 @@ def form_fields(kind: ServiceKind, values: dict[str, str]) -> tuple[dict[str, An
     return fields, given.get("clinic_bin") if kind is ServiceKind.ATTACHMENT else None
 
 
-def by_doctor(slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Free slots grouped by doctor, for the slot picker."""
+@dataclass
+class TimeChoice:
+    """Choosing an appointment's time in three short steps — a day, then a doctor who sees this patient,
+    then a time — with the first free time offered in one tap. Each step is a link (``?day=…&doctor=…``),
+    so it works without scripts and at any width."""
+
+    first: dict[str, Any] | None = None  # the earliest free time with any doctor who sees the patient
+    days: list[dict[str, Any]] = field(default_factory=list)  # {"date", "count", "current"}
+    day: str | None = None
+    doctors: list[dict[str, Any]] = field(default_factory=list)  # {"code", "name", "specialty", "room", "count"}
+    doctor: str | None = None
+    times: list[dict[str, Any]] = field(default_factory=list)  # the chosen doctor's free times that day
+
+
+def time_choice(
+    slots: list[dict[str, Any]], birth: dt.date | None, today: dt.date, day: str | None, doctor: str | None
+) -> TimeChoice:
+    """The steps of :class:`TimeChoice` over ``slots`` (free slots as ``slots.query`` answers), keeping only
+    doctors who see a patient born on ``birth`` (shared.rules.doctors); ``day`` and ``doctor`` are the
+    choices made so far (ignored when they are not among the offered ones)."""
+    offered = [s for s in slots if birth is None or sees(s["specialty"], birth, today)]
+    offered.sort(key=lambda s: (s["start"], s["doctor_code"]))
+    local_day = {id(s): dt.datetime.fromisoformat(s["start"]).astimezone(ASTANA).date().isoformat() for s in offered}
+    choice = TimeChoice(first=offered[0] if offered else None)
+    counts: dict[str, int] = {}
+    for slot in offered:
+        counts[local_day[id(slot)]] = counts.get(local_day[id(slot)], 0) + 1
+    choice.day = day if day in counts else None
+    choice.days = [{"date": d, "count": n, "current": d == choice.day} for d, n in counts.items()]
+    if choice.day is None:
+        return choice
+    that_day = [s for s in offered if local_day[id(s)] == choice.day]
     doctors: dict[str, dict[str, Any]] = {}
-    for slot in slots:
-        doctor = doctors.setdefault(
+    for slot in that_day:
+        entry = doctors.setdefault(
             slot["doctor_code"],
-            {"code": slot["doctor_code"], "name": slot["doctor_name"], "specialty": slot["specialty"], "slots": []},
+            {
+                "code": slot["doctor_code"],
+                "name": slot["doctor_name"],
+                "specialty": slot["specialty"],
+                "room": slot["room"],
+                "count": 0,
+            },
         )
-        doctor["slots"].append(slot)
-    return list(doctors.values())
+        entry["count"] += 1
+    choice.doctors = list(doctors.values())
+    if doctor in doctors:
+        choice.doctor = doctor
+    elif len(doctors) == 1:
+        choice.doctor = next(iter(doctors))  # one doctor that day: nothing to choose
+    choice.times = [s for s in that_day if s["doctor_code"] == choice.doctor]
+    return choice
+
+
+def birth_of(iin: str | None) -> dt.date | None:
+    """The birth date an ИИН carries (digits 1–7); ``None`` for none or an invalid one."""
+    try:
+        return parse_iin(iin).birth_date if iin else None
+    except InvalidIdentifier:
+        return None
+
+
+def chosen(values: dict[str, str]) -> tuple[str | None, str | None]:
+    """The day and doctor of the time a posted form chose, to show the same step again when it is refused."""
+    doctor, _, start = (values.get("first_slot") or values.get("doctor_slot") or "").partition("|")
+    try:
+        day = dt.datetime.fromisoformat(start).astimezone(ASTANA).date().isoformat() if start else None
+    except ValueError:
+        return None, None
+    return day, doctor or None

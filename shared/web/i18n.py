@@ -7,6 +7,7 @@ code (plus the refusal texts and error texts below) into them; a unit test keeps
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from functools import cache
 from pathlib import Path
@@ -94,6 +95,7 @@ VISIT_LABELS: dict[str, str] = {
     "no_show": N_("did not come"),
     "cancelled": N_("cancelled"),
 }
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 ROLE_LABELS: dict[str, str] = {"registrar": N_("registrar"), "doctor": N_("doctor"), "head": N_("head of the clinic")}
 FIELD_LABELS: dict[str, str] = {
     "patient_iin": N_("ИИН of the patient"),
@@ -133,6 +135,10 @@ class Translator:
 
     def visit(self, state: str) -> str:
         return self(VISIT_LABELS[state]) if state in VISIT_LABELS else state
+
+    def weekday(self, day: str) -> str:
+        """The short name of the weekday of ``day`` (YYYY-MM-DD) in this language."""
+        return self(WEEKDAYS[dt.date.fromisoformat(day).weekday()])
 
     def role(self, role: str) -> str:
         return self(ROLE_LABELS[role]) if role in ROLE_LABELS else role

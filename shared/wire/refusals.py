@@ -39,6 +39,7 @@ class Refusal(StrEnum):
     NO_SUCH_SLOT = "NO_SUCH_SLOT"
     NO_SUCH_BOOKING = "NO_SUCH_BOOKING"
     ONE_BOOKING_PER_DAY = "ONE_BOOKING_PER_DAY"
+    DOCTOR_NOT_FOR_PATIENT = "DOCTOR_NOT_FOR_PATIENT"
     CERT_NOT_STAFF = "CERT_NOT_STAFF"
     NO_SIGNING_RIGHT = "NO_SIGNING_RIGHT"
     # Gateway (ШЭП) refusals of a message rather than of a citizen's request.
@@ -99,6 +100,11 @@ REFUSAL_TEXTS: dict[Refusal, tuple[str, str]] = {
     Refusal.ONE_BOOKING_PER_DAY: (
         "У пациента уже есть запись к этому врачу на этот день; отмените её, чтобы выбрать другое время.",
         "one booking per patient with a doctor per day",
+    ),
+    Refusal.DOCTOR_NOT_FOR_PATIENT: (
+        "Этот врач не ведёт приём пациентов такого возраста: педиатр принимает детей до 18 лет, терапевт — "
+        "взрослых. Выберите другого врача.",
+        "who a doctor sees (shared.rules.doctors)",
     ),
     Refusal.CERT_NOT_STAFF: (
         "Подписать запрос может только работник этой медицинской организации своим свидетельством ЭЦП.",

@@ -73,3 +73,23 @@ def key_file(ca: DevCA, issued: Issued, name: str) -> Path:
     """The PKCS#12 file of ``issued`` (password ``emhana``), as a national-CA key file is handed out."""
     ca.save(issued, name)
     return ca.folder / "issued" / f"{name}.p12"
+
+
+async def choose_time(page: Page, *, day: int = -1, doctor: str | None = None, time: int = -1) -> str:
+    """An appointment's time chosen as a person chooses it: a day (by position among the offered ones), a
+    doctor when that day has several (``doctor``'s code, else the first), a time (by position). Returns the
+    chosen ``doctor|start``."""
+    async with page.expect_navigation():
+        await page.locator("ul.steps").first.locator("a.step").nth(day).click()
+    if await page.locator("#choose-time").count() == 0:
+        doctors = page.locator("#choose-doctor + ul.steps a.step")
+        link = (
+            doctors.first if doctor is None else page.locator(f"#choose-doctor + ul.steps a[href*='doctor={doctor}']")
+        )
+        async with page.expect_navigation():
+            await link.click()
+    slot = page.locator("#choose-time input[name=doctor_slot]").nth(time)
+    await slot.check()
+    value = await slot.get_attribute("value")
+    assert value is not None
+    return value

@@ -20,7 +20,7 @@ from services.signature.ca import DevCA
 from shared.wire.certs import KeyPurpose
 from shared.wire.clock import Clock
 from tests.conftest import ASTANA, People
-from tests.e2e.browser import assert_accessible, key_file, launch, snapshot
+from tests.e2e.browser import assert_accessible, choose_time, key_file, launch, snapshot
 from tests.e2e.citizens import PASSWORD, Citizen
 from tests.e2e.ncalayer import NcaLayerDouble
 from tests.e2e.staff import STAFF_PASSWORD, StaffClient, member
@@ -125,15 +125,13 @@ async def test_citizen_registers_books_a_slot_signs_in_the_page_and_opens_the_ve
 
     await visit(page, f"{portal}/services/appointment")
     await snapshot(page, "portal-appointment-slots", full_page=False)
-    slot = page.locator("input[name=doctor_slot]").last  # the end of the window: today's few are for other tests
-    chosen = await slot.get_attribute("value")
-    await slot.check()
+    chosen = await choose_time(page)  # the end of the window: today's few are for other tests
     referral = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
     await page.set_input_files(
         "#f-documents", files=[{"name": "napravlenie.pdf", "mimeType": "application/pdf", "buffer": referral}]
     )
     await page.wait_for_selector(".documents li input[name=documents]", state="attached")
-    await page.click("main form button[type=submit]")
+    await page.click("#continue")
     assert "/drafts/" in page.url, await page.text_content("main")
     await assert_accessible(page)
     document = await page.text_content("pre.document")
@@ -424,6 +422,45 @@ async def test_every_page_reads_on_a_phone_and_passes_the_accessibility_check(
     await citizen.close()
 
 
+@pytest.mark.parametrize("width", [375, 1280])
+async def test_choosing_a_time_takes_three_short_steps_at_phone_and_desktop_width(
+    browser: Browser, mesh: Mesh, ca: DevCA, clock: Clock, people: People, width: int
+) -> None:
+    """A day, then a doctor who sees this patient, then a time: each step fits the width, none is the whole
+    week's radio buttons, and an adult is never offered the paediatrician."""
+    context = await browser.new_context(locale="ru-RU", viewport={"width": width, "height": 800}, is_mobile=width < 600)
+    page = await context.new_page()
+    (person,) = people.take("attached_1")
+    citizen = await Citizen(person, mesh, ca, clock).enter()
+    portal = mesh.url("portal")
+    await log_in(page, portal, person.iin, PASSWORD)
+
+    async def height() -> int:
+        return int(await page.evaluate("document.documentElement.scrollHeight"))
+
+    await visit(page, f"{portal}/services/appointment")
+    assert await no_sideways_scrolling(page) and await height() < 2500, width  # not 15,000 px of radio buttons
+    assert "педиатр" not in (await page.text_content("main") or "")
+    assert await page.locator("input[name=doctor_slot]").count() == 0  # times come after a day and a doctor
+    await assert_accessible(page)
+    if width < 600:
+        await snapshot(page, "portal-time-choice-375", full_page=False)
+    chosen = await choose_time(page, day=1)
+    assert await no_sideways_scrolling(page) and await height() < 4000, width
+    offered = await page.locator("#choose-time input[name=doctor_slot]").count()
+    assert 0 < offered <= 40  # one doctor's one day
+    assert "педиатр" not in (await page.text_content("main") or "")
+    await assert_accessible(page)
+    if width < 600:
+        await snapshot(page, "portal-time-choice-times-375", full_page=False)
+    await page.click("#continue")
+    document = await page.text_content("pre.document") or ""
+    doctor, _, start = chosen.partition("|")
+    assert f'"doctor_code":"{doctor}"' in document and f'"slot_start":"{start}"' in document
+    await citizen.close()
+    await context.close()
+
+
 async def test_logging_in_and_signing_work_with_the_keyboard_alone(
     context: BrowserContext, mesh: Mesh, ca: DevCA, clock: Clock, people: People
 ) -> None:
@@ -481,12 +518,14 @@ async def test_a_parent_attaches_their_child_and_books_for_them_in_the_pages(
     assert await status_becomes(page, {"completed", "refused", "failed"}) == "completed"
 
     # The slot picker shows the child's clinic (only to their parent: the guardian check comes first).
+    # Only doctors who see a child are offered (no adults' therapist); the first free time is one tap.
     await visit(page, f"{portal}/services/appointment?patient_iin={child.iin}")
-    slot = page.locator("input[name=doctor_slot]").first
-    await slot.check()
     assert await page.input_value("#f-patient_iin") == child.iin
-    await page.click("main form button[type=submit]")
-    assert f'"patient_iin":"{child.iin}"' in (await page.text_content("pre.document") or "")
+    offered = await page.text_content("main") or ""
+    assert "врач общей практики" in offered and "участковый терапевт" not in offered
+    await page.click("button[name=first_slot]")
+    document = await page.text_content("pre.document") or ""
+    assert f'"patient_iin":"{child.iin}"' in document and '"doctor_code":"d4-gp"' in document
     await sign_in_page(page, key)
     assert await status_becomes(page, {"completed", "refused", "failed"}) == "completed"
 
@@ -497,7 +536,7 @@ async def test_a_parent_attaches_their_child_and_books_for_them_in_the_pages(
     response = await page.goto(f"{portal}/services/appointment?patient_iin={child.iin}")
     assert response is not None and response.status == 422
     assert await page.get_attribute("#problem", "data-code") == "NOT_GUARDIAN"
-    assert await page.locator("input[name=doctor_slot]").count() == 0
+    assert await page.locator("input[name=doctor_slot], button[name=first_slot]").count() == 0
     await other.close()
     await parent.close()
 

@@ -243,6 +243,24 @@ async def test_appointment_and_cancellation(citizen_factory, people: People, clo
     assert (await second.wait(again["id"]))["status"] == "completed"  # the cancelled slot was freed
 
 
+async def test_an_adult_cannot_book_the_paediatrician_whoever_builds_the_request(
+    citizen_factory, people: People
+) -> None:
+    """The pages offer an adult no paediatrician; a client that asks anyway is refused at the hold (before
+    signing) and a document signed anyway is refused by the clinic: DOCTOR_NOT_FOR_PATIENT."""
+    (adult,) = await citizens(citizen_factory, people, "attached_1")
+    free = await adult.call("GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": "d1-pediatrician"})
+    start = free[-1]["start"]
+    await refused_with(
+        "DOCTOR_NOT_FOR_PATIENT", adult.prepare("appointment", doctor_code="d1-pediatrician", slot_start=start)
+    )
+    jws = adult.signed_document("appointment", CLINIC_1, doctor_code="d1-pediatrician", slot_start=start)
+    refused = await adult.wait((await adult.submit_signed(jws))["id"])
+    assert (refused["status"], refused["refusal"]["code"]) == ("refused", "DOCTOR_NOT_FOR_PATIENT")
+    still_free = await adult.call("GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": "d1-pediatrician"})
+    assert start in {s["start"] for s in still_free}  # nothing was booked
+
+
 async def test_attachment_change_and_the_portal_then_routes_there(citizen_factory, people: People) -> None:
     (citizen,) = await citizens(citizen_factory, people, "unattached")
     await refused_with("NOT_ATTACHED", citizen.prepare("home_call", **HOME_CALL))
