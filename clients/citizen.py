@@ -221,11 +221,29 @@ def _services(_args: argparse.Namespace, portal: Portal, _url: str, out: Output)
             f"{service['code']}: {service['title']} (срок: {service['deadline']}; справки: {service['contact_centre']})"
         )
         for name, spec in fields.items():
-            print(f"    --field {name}=…{' (обязательно)' if name in required else ''}  {field_hint(spec)}")
+            print(f"    --field {name}=…{' (обязательно)' if name in required else ''}  {field_hint(name, spec)}")
 
 
-def field_hint(spec: dict[str, Any]) -> str:
-    """What a form field takes, from its schema: its description, and its format where one is set."""
+# What each form field takes, in the portal's language (the schemas' descriptions are for integrators).
+FIELD_HINTS = {
+    "patient_iin": "ИИН пациента, если это не вы (ваш ребёнок до 18 лет)",
+    "address": "адрес, куда прийти врачу (5–200 знаков)",
+    "phone": "телефон: +7 и 10 цифр, например +77011234567",
+    "complaints": "жалобы своими словами (3–500 знаков)",
+    "temperature": "температура, °C, если измеряли (34–43)",
+    "doctor_code": "код врача (emhana clinics)",
+    "slot_start": "начало приёма, например 2026-12-09T10:00:00+05:00 (emhana slots), или --first-free",
+    "documents": "приложенные документы (загружаются отдельно, до трёх)",
+    "registration_number": "номер записи (emhana requests), или: emhana cancel",
+    "reason": "voluntary — по своему выбору (раз в год) | residence_change — смена места жительства",
+    "new_address": "новый адрес, при смене места жительства",
+}
+
+
+def field_hint(name: str, spec: dict[str, Any]) -> str:
+    """What a form field takes: its hint here, else its schema's description and format."""
+    if name in FIELD_HINTS:
+        return FIELD_HINTS[name]
     hint = spec.get("description", "")
     if "enum" in spec:
         hint = f"{hint} ({' | '.join(map(str, spec['enum']))})".strip()

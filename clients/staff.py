@@ -203,7 +203,12 @@ def person_lines(found: dict[str, Any]) -> list[str]:
         f"{name}, ИИН {person['iin']}, born {day(person['birth_date'])}{'' if person['alive'] else ', deceased'}",
         f"  address: {address['city']}, {address['street']}, {address['house']}"
         + (f", кв. {address['apartment']}" if address.get("apartment") else ""),
-        "  attached: " + (f"{attachment['clinic_bin']} since {when(attachment['since'])}" if attachment else "nowhere"),
+        "  attached: "
+        + (
+            f"{attachment.get('clinic_name') or attachment['clinic_bin']} since {when(attachment['since'])}"
+            if attachment
+            else "nowhere"
+        ),
     ]
     if found["parents"]:
         lines.append(f"  parents or guardians: {', '.join(found['parents'])}")

@@ -140,6 +140,8 @@ class Mesh:
             # The local mesh is the demo (and the tests'): its clinics get their demo staff, whose password
             # the README publishes. A deployment never does (services.arm.admin makes its staff).
             "EMHANA_ARM_SEED_DEMO_STAFF": "true",
+            # The QR codes of results and slips open this portal's verification page.
+            "EMHANA_PORTAL_PUBLIC_URL": self.url("portal"),
             **os.environ,
             "AMQP_URL": self.amqp_url,
             "EMHANA_NAMESPACE": self.namespace,

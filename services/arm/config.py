@@ -47,10 +47,3 @@ class ArmSettings(ServiceSettings):
     """Shortest password a staff member may choose."""
     watch_seconds: Seconds = 30.0
     """How often the deadline watcher looks for overdue home calls and requests."""
-    public_url: str | None = None
-    """Where citizens reach the АРМ's public result verification (the slip's QR code); default: its own
-    address."""
-
-    @property
-    def verification_base(self) -> str:
-        return self.public_url or f"http://{self.http_host}:{self.port}"

@@ -248,12 +248,14 @@ async def form_page(
     patient_iin: str = "",
     day: str | None = None,
     doctor: str | None = None,
+    address: str = "",
 ) -> Response:
-    """Process 2: the service's form for the citizen at the desk (an appointment: the time choice)."""
+    """Process 2: the service's form for the citizen at the desk (an appointment: the time choice; a home
+    call: the address ГБД ФЛ gave, to confirm or change)."""
     clinic = await _clinic(service, member)
     iin, patient_iin = iin[:12], patient_iin[:12]
     context = await _form_context(service, clinic, kind, iin, patient_iin, day, doctor)
-    values = empty_values(patient_iin=patient_iin)
+    values = empty_values(patient_iin=patient_iin, address=address[:200])
     return _render(request, "form.html", member, clinic, iin=iin, values=values, **context)
 
 

@@ -430,6 +430,7 @@ class ArmService:
         return {
             "document": "Уведомление о прикреплении к медицинской организации",
             "service": ServiceKind.ATTACHMENT.value,
+            "patient_name": " ".join(filter(None, (person.surname, person.name, person.patronymic))),
             "since": now.isoformat(),
             "site": site.number if site else None,
             "site_doctor": site.doctor if site else None,

@@ -4,30 +4,20 @@ that opens the verification of the clinic-signed result."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import zoneinfo
 from pathlib import Path
 from typing import Any
 
-import segno
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from shared.rules.deadlines import CONTACT_CENTRE
+from shared.web.documents import draw_qr
 
 FONTS = Path(__file__).resolve().parents[2] / "shared" / "fonts"  # DejaVu Sans: Cyrillic and Kazakh letters
 CONTACT_CENTRE_LINE = f"Единый контакт-центр по вопросам оказания государственных услуг: {CONTACT_CENTRE}"
 NEXT_LINE: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 REASONS = {"voluntary": "по выбору пациента", "residence_change": "смена места жительства", "initial": "первичное"}
-
-
-def verification_code(result: str) -> str:
-    """A short proof that the holder has seen the result: the verification link is not guessable."""
-    return hashlib.sha256(result.encode()).hexdigest()[:16]
-
-
-def verification_url(base_url: str, number: str, result: str) -> str:
-    return f"{base_url.rstrip('/')}/api/v1/results/{number}?h={verification_code(result)}"
 
 
 def attachment_slip(document: dict[str, Any], url: str, timezone: str) -> bytes:
@@ -47,6 +37,7 @@ def attachment_slip(document: dict[str, Any], url: str, timezone: str) -> bytes:
     rows = [
         ("Номер", document["registration_number"]),
         ("Дата прикрепления", since.strftime("%d.%m.%Y %H:%M")),
+        ("Пациент", document.get("patient_name") or "—"),
         ("ИИН пациента", document["patient_iin"]),
         ("Медицинская организация", clinic["name"]),
         ("БИН", clinic["bin"]),
@@ -62,7 +53,7 @@ def attachment_slip(document: dict[str, Any], url: str, timezone: str) -> bytes:
         pdf.set_font("DejaVu", "", 9)
         pdf.multi_cell(0, 6, value, **NEXT_LINE)
     pdf.ln(4)
-    _qr(pdf, url, x=pdf.l_margin, y=pdf.get_y(), size=36)
+    draw_qr(pdf, url, x=pdf.l_margin, y=pdf.get_y(), size=36)
     pdf.set_xy(pdf.l_margin + 40, pdf.get_y())
     pdf.set_font("DejaVu", "", 8)
     top = pdf.get_y()
@@ -70,14 +61,3 @@ def attachment_slip(document: dict[str, Any], url: str, timezone: str) -> bytes:
     pdf.set_y(top + 40)
     pdf.multi_cell(0, 4, "Документ подписан ЭЦП медицинской организации. " + CONTACT_CENTRE_LINE, **NEXT_LINE)
     return bytes(pdf.output())
-
-
-def _qr(pdf: FPDF, text: str, *, x: float, y: float, size: float) -> None:
-    """Draw the QR code as filled squares (vector, sharp at any print size)."""
-    matrix = segno.make(text, error="m").matrix
-    module = size / len(matrix)
-    pdf.set_fill_color(0, 0, 0)
-    for row, bits in enumerate(matrix):
-        for column, bit in enumerate(bits):
-            if bit:
-                pdf.rect(x + column * module, y + row * module, module, module, style="F")

@@ -37,7 +37,7 @@ from services.arm.registry import lookup_person
 from services.arm.reports import queue_status, status_reports
 from services.arm.roles import Action
 from services.arm.service import ArmService, Prepared
-from services.arm.slip import attachment_slip, verification_code, verification_url
+from services.arm.slip import attachment_slip
 from services.arm.staff_accounts import StaffAccounts
 from shared.messaging.bus import RequestTimeout
 from shared.messaging.dispatch import MeshClient
@@ -63,7 +63,7 @@ from shared.wire.contracts import (
     SignedRequest,
     Verdict,
 )
-from shared.wire.documents import STAFF_ROLES
+from shared.wire.documents import STAFF_ROLES, verification_code, verification_url
 from shared.wire.ids import InvalidIdentifier, parse_iin
 from shared.wire.jws import parse
 from shared.wire.refusals import Refusal, RefusalError
@@ -139,12 +139,18 @@ class StaffService:
         person = Person.model_validate(answer["person"])
         async with self.db.sessions() as session:
             attachment = await self.arm.open_attachment(session, person.iin)
+            clinic = await session.get(Clinic, attachment.clinic_bin) if attachment else None
         return {
             "person": person.model_dump(mode="json"),
             "parents": list(answer.get("parents", [])),
             "attachment": None
             if attachment is None
-            else {"clinic_bin": attachment.clinic_bin, "site": attachment.site, "since": attachment.since.isoformat()},
+            else {
+                "clinic_bin": attachment.clinic_bin,
+                "clinic_name": clinic.short_name if clinic else None,
+                "site": attachment.site,
+                "since": attachment.since.isoformat(),
+            },
         }
 
     # -- process 5: the form and the document to sign ---------------------------------------------
@@ -334,7 +340,7 @@ class StaffService:
         if registration is None or registration.result is None or clinic is None:
             raise NotFound("NOT_FOUND", "no completed attachment with that number in this clinic")
         document = json.loads(parse(registration.result).payload)
-        url = verification_url(self.settings.verification_base, registration.number, registration.result)
+        url = verification_url(self.settings.portal_public_url, registration.number, registration.result)
         return attachment_slip(document, url, clinic.timezone)
 
     async def verify_result(self, number: str, code: str) -> dict[str, Any]:

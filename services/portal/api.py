@@ -7,13 +7,14 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.portal.models import Citizen
 from services.portal.models import Request as RequestRow
 from services.portal.schemas import (
     ChallengeOut,
+    CheckedOut,
     EventOut,
     IndicatorOut,
     KeyLoginIn,
@@ -27,6 +28,7 @@ from services.portal.schemas import (
     RequestOut,
     ResultOut,
     ServiceOut,
+    SignerOut,
     SignIn,
     SurveyIn,
     TokenOut,
@@ -286,6 +288,29 @@ async def result(request_id: uuid.UUID, citizen: CitizenDep, service: PortalDep)
     if row.result is None:
         raise ApiError(404, "NO_RESULT", "there is no result yet")
     return ResultOut(request_id=row.id, jws=row.result, document=json.loads(parse(row.result).payload))
+
+
+@router.get("/verify/{number}", response_model=CheckedOut, tags=["results"])
+async def verify_result(
+    number: Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9_.-]{1,40}$")],
+    h: Annotated[str, Query(pattern=r"^[0-9a-f]{16}$", description="the proof the QR code carries")],
+    service: PortalDep,
+) -> CheckedOut:
+    """Public (no log-in): what the QR code of a result or a slip opens — the clinic-signed document with its
+    signature checked now. The page for people is ``/verify/{number}``."""
+    checked = await service.verification.check(number, h)
+    signer = checked.signer
+    return CheckedOut(
+        registration_number=number,
+        service=ServiceKind(checked.request.service),
+        clinic_bin=checked.request.clinic_bin,
+        valid=checked.valid,
+        code=checked.code,
+        signer=SignerOut(common_name=signer.common_name, organization=signer.organization, bin=signer.bin)
+        if signer
+        else None,
+        document=checked.document,
+    )
 
 
 @router.post("/requests/{request_id}/retry", response_model=RequestOut, tags=["requests"])

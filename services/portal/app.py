@@ -38,7 +38,7 @@ def create_app(settings: PortalSettings) -> FastAPI:
     runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)
     app = runtime.create_app("Emhana portal (ПЭП)", "Citizen accounts, requests, statuses and results.", [router])
     openapi.install(app)
-    pages.create_pages(settings.secure_cookies).install(app, pages.router)
+    pages.create_pages(settings.secure_cookies, settings.clinics_file).install(app, pages.router)
     return app
 
 

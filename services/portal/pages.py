@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.portal.models import Citizen
 from services.portal.service import WAITING, PortalService
 from shared.platform.http import ApiError, client_address, from_state
+from shared.rules.clinics import load_clinics
 from shared.rules.deadlines import CONTACT_CENTRE, deadline_text
 from shared.rules.errors import NotAuthenticated
 from shared.web import PAGE_FAILURES, SAME_SITE_FORM, Pages, PagesDep, local_path, signing_context, site_of
@@ -45,7 +46,7 @@ from shared.wire.contracts import (
     SlotsFound,
     parse_payload,
 )
-from shared.wire.documents import verify_clinic_result
+from shared.wire.documents import verification_url, verify_clinic_result
 from shared.wire.jws import parse
 from shared.wire.refusals import Refusal, RefusalError
 from shared.wire.topology import arm_address
@@ -70,13 +71,17 @@ CitizenPage = Annotated[Citizen, Depends(page_citizen)]
 PortalDep = Annotated[PortalService, from_state("portal")]
 
 
-def create_pages(secure_cookies: bool) -> Pages:
+def create_pages(secure_cookies: bool, clinics_file: Path | None = None) -> Pages:
+    """The portal's pages; a clinic is shown by its name (from the clinics file), never by its БИН alone."""
+    clinics = load_clinics(clinics_file) if clinics_file else load_clinics()
+    names = {clinic.bin: clinic.short_name for clinic in clinics.clinics}
     return Pages(
         TEMPLATES,
         site="portal",
         title=N_("e-Government: health services"),
         session_cookie=SESSION_COOKIE,
         secure_cookies=secure_cookies,
+        functions={"clinic_name": lambda bin_: names.get(bin_, bin_)},
     )
 
 
@@ -450,6 +455,15 @@ async def result_page(
     return site.render(request, "result.html", rows=result_rows(result["document"], _), **result)
 
 
+@router.get("/verify/{number}", response_class=HTMLResponse)
+async def verify_page(request: Request, number: str, site: PagesDep, service: PortalDep, h: str = "") -> Response:
+    """Public (no log-in): what the QR code of a result or a slip opens — whether the document is genuine,
+    who signed it and when, for which request, in the visitor's language."""
+    checked = await service.verification.check(number[:40], h[:16])
+    _ = site.translate(request)
+    return site.render(request, "verify.html", checked=checked, rows=result_rows(checked.document, _))
+
+
 @router.get("/requests/{request_id}/result.pdf")
 async def result_download(
     request: Request, request_id: uuid.UUID, citizen: CitizenPage, site: PagesDep, service: PortalDep
@@ -457,8 +471,11 @@ async def result_download(
     """The result as a PDF, with its verification stated on it."""
     result = await _verified_result(service, citizen, str(request_id))
     _ = site.translate(request)
+    row = result["row"]
+    public = service.settings.portal_public_url
+    check = verification_url(public, row.registration_number, row.result) if row.registration_number else None
     content = result_pdf(
-        _.service(result["row"].service), result_rows(result["document"], _), result["signer"], result["valid"], _
+        _.service(row.service), result_rows(result["document"], _), result["signer"], result["valid"], _, check
     )
     number = result["row"].registration_number or result["row"].id
     return Response(

@@ -137,6 +137,24 @@ class ResultOut(BaseModel):
     document: dict[str, Any]
 
 
+class SignerOut(BaseModel):
+    common_name: str
+    organization: str | None
+    bin: str | None
+
+
+class CheckedOut(BaseModel):
+    """A clinic-signed result as its public check finds it (the QR code's address, for machines)."""
+
+    registration_number: str
+    service: ServiceKind
+    clinic_bin: str
+    valid: bool = Field(description="the clinic's signature holds now: trusted chain, not revoked, signing right")
+    code: Refusal | None = Field(default=None, description="why not, when it does not")
+    signer: SignerOut | None
+    document: dict[str, Any]
+
+
 class SurveyIn(Body):
     """Приложение 3. Answers: 1 — не удовлетворен, 2 — частично удовлетворен, 3 — удовлетворен."""
 

@@ -35,6 +35,7 @@ from services.portal.models import (
 )
 from services.portal.quality import Quality
 from services.portal.reports import TECHNICAL, ClinicReports
+from services.portal.verification import Verification
 from shared.messaging.bus import RequestTimeout
 from shared.messaging.dispatch import MeshClient
 from shared.platform import attachments
@@ -112,6 +113,7 @@ class PortalService:
         self.quality = Quality(db, clock)
         self.reports = ClinicReports(clock, store, self.changes, self.admission, self.steps)
         self.history = History(settings, db, self.changes)
+        self.verification = Verification(db, store)
         clinics = load_clinics(settings.clinics_file)
         self.clinic_hours = {
             c.bin: WorkingHours.from_json(c.hours, clinics.timezone, self.calendar) for c in clinics.clinics

@@ -44,6 +44,7 @@ _SHARED_ENV = {
     "extra_working_days": "EMHANA_EXTRA_WORKING_DAYS",
     "clinics_file": "EMHANA_CLINICS_FILE",
     "trusted_proxies": "EMHANA_TRUSTED_PROXIES",
+    "portal_public_url": "EMHANA_PORTAL_PUBLIC_URL",
 }
 _JSON_VALUES = {"extra_holidays", "extra_working_days", "trusted_proxies"}  # JSON lists
 
@@ -100,6 +101,9 @@ class ServiceSettings(BaseSettings):
     """Weekend days worked in exchange for a day off, when the calendar package does not know them yet."""
     clinics_file: Path = DEFAULT_CLINICS_FILE
     """The clinics (hours, doctors, участки): one file for every service."""
+    portal_public_url: str = "http://127.0.0.1:8101"
+    """The portal's address as citizens reach it: the QR code on a result or a slip opens its public
+    verification page (``/verify/<number>``). One setting for every service."""
     secure_cookies: bool = False
     """Web page session cookies are sent over HTTPS only (set it when the pages are served behind TLS)."""
     max_body_bytes: int = 64 * 1024

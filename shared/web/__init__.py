@@ -120,6 +120,13 @@ def day_month(day: str) -> str:
     return f"{dt.date.fromisoformat(day):%d.%m}"
 
 
+def date_only(day: str | dt.date | None) -> str:
+    """A calendar date (a birth date: no time, no zone) as dd.mm.yyyy."""
+    if not day:
+        return "—"
+    return f"{day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day)[:10]):%d.%m.%Y}"
+
+
 def clock_time(moment: str) -> str:
     """The time of day of a moment, HH:MM in Astana time."""
     return f"{dt.datetime.fromisoformat(moment).astimezone(ASTANA):%H:%M}"
@@ -234,11 +241,17 @@ class Pages:
                 visit_label=texts.visit,
                 role_label=texts.role,
                 weekday=texts.weekday,
+                reason_label=texts.reason,
                 contact_centre=CONTACT_CENTRE,
                 **(functions or {}),
             )
             environment.filters.update(
-                when=astana_time, day=astana_day, address=postal_address, day_month=day_month, clock=clock_time
+                when=astana_time,
+                day=astana_day,
+                address=postal_address,
+                day_month=day_month,
+                clock=clock_time,
+                date_only=date_only,
             )
             self._environments[language] = environment
 

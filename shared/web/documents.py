@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import segno
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -114,9 +115,15 @@ def result_rows(document: dict[str, Any], _: Translator) -> list[tuple[str, str]
 
 
 def result_pdf(
-    title: str, rows: list[tuple[str, str]], signer: CertIdentity | None, valid: bool, _: Translator
+    title: str,
+    rows: list[tuple[str, str]],
+    signer: CertIdentity | None,
+    valid: bool,
+    _: Translator,
+    verification: str | None = None,
 ) -> bytes:
-    """A one-page PDF of the result: its fields and who signed it, as checked when it was made."""
+    """A one-page PDF of the result: its fields and who signed it, as checked when it was made; with
+    ``verification`` (the public page's address), a QR code anyone holding the paper can check it by."""
     pdf = FPDF(format="A4")
     pdf.set_title(title)
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
@@ -140,4 +147,22 @@ def result_pdf(
         pdf.multi_cell(0, 6, f"{_('Signed by')}: {by}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     else:
         pdf.multi_cell(0, 7, _("The clinic's signature could not be confirmed."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if verification is not None:
+        pdf.ln(4)
+        top = pdf.get_y()
+        draw_qr(pdf, verification, x=pdf.l_margin, y=top, size=36)
+        pdf.set_xy(pdf.l_margin + 40, top)
+        pdf.set_font("DejaVu", "", 9)
+        pdf.multi_cell(0, 5, _("Anyone can check this document by its QR code or at:") + "\n" + verification)
     return bytes(pdf.output())
+
+
+def draw_qr(pdf: FPDF, text: str, *, x: float, y: float, size: float) -> None:
+    """Draw the QR code as filled squares (vector, sharp at any print size)."""
+    matrix = segno.make(text, error="m").matrix
+    module = size / len(matrix)
+    pdf.set_fill_color(0, 0, 0)
+    for row, bits in enumerate(matrix):
+        for column, bit in enumerate(bits):
+            if bit:
+                pdf.rect(x + column * module, y + row * module, module, module, style="F")

@@ -95,6 +95,12 @@ VISIT_LABELS: dict[str, str] = {
     "no_show": N_("did not come"),
     "cancelled": N_("cancelled"),
 }
+# Why an attachment was made (the register's ``reason``).
+REASON_LABELS: dict[str, str] = {
+    "initial": N_("initial attachment"),
+    "voluntary": N_("own choice"),
+    "residence_change": N_("moved to a new address"),
+}
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 ROLE_LABELS: dict[str, str] = {"registrar": N_("registrar"), "doctor": N_("doctor"), "head": N_("head of the clinic")}
 FIELD_LABELS: dict[str, str] = {
@@ -135,6 +141,9 @@ class Translator:
 
     def visit(self, state: str) -> str:
         return self(VISIT_LABELS[state]) if state in VISIT_LABELS else state
+
+    def reason(self, reason: str) -> str:
+        return self(REASON_LABELS[reason]) if reason in REASON_LABELS else reason
 
     def weekday(self, day: str) -> str:
         """The short name of the weekday of ``day`` (YYYY-MM-DD) in this language."""

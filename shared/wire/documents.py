@@ -7,6 +7,7 @@ A document is signed either as a compact JWS or as a CMS SignedData in base64, t
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,3 +160,14 @@ def verify_clinic_result(token: str, store: TrustStore, clinic_bin: str) -> Veri
     if not has_signing_right(document.signer):
         raise RefusalError(Refusal.NO_SIGNING_RIGHT)
     return document
+
+
+def verification_code(result: str) -> str:
+    """A short proof that the holder has seen the clinic-signed result (its QR code carries it): the public
+    verification link is not guessable from a registration number."""
+    return hashlib.sha256(result.encode()).hexdigest()[:16]
+
+
+def verification_url(portal_url: str, number: str, result: str) -> str:
+    """The public page that says whether a result is genuine: on the portal, for anyone holding the paper."""
+    return f"{portal_url.rstrip('/')}/verify/{number}?h={verification_code(result)}"

@@ -307,7 +307,11 @@ async def test_registrar_files_a_home_call_for_a_walk_in_citizen_and_marks_it_vi
 
     await visit(page, f"{arm}/persons?iin={person.iin}&reason=front+desk")
     assert person.iin in (await page.text_content("#person") or "")
-    await page.click(f"a[href='/file/home_call?iin={person.iin}']")
+    shown = (await page.locator("#person dd").nth(2).text_content() or "").strip()  # ГБД ФЛ's address
+    bullets = "getComputedStyle(document.querySelector('ul.actions li')).listStyleType"
+    assert await page.evaluate(bullets) == "none"  # the service buttons carry no stray bullets
+    await page.click(f"a[href^='/file/home_call?iin={person.iin}&']")
+    assert shown and await page.input_value("#f-address") == shown  # prefilled, still editable
     await assert_accessible(page)
     await fill_home_call(page, "г. Астана, проспект Мангилик Ел, 8, кв. 12", "+77021234567", "высокая температура")
     await open_key(page, key_file(ca, registrar.key, f"browser-staff-{registrar.who.iin}"))

@@ -171,7 +171,7 @@ async def test_appointments_filed_by_staff_and_by_citizens_are_recorded_as_they_
 
 
 async def test_attachment_filed_by_staff_enters_the_register(
-    staff_factory: StaffFactory, citizen_factory, people: People
+    staff_factory: StaffFactory, citizen_factory, people: People, mesh: Mesh
 ) -> None:
     registrar = await staff_factory(CLINIC_4)
     (citizen,) = await citizens(citizen_factory, people, "unattached")
@@ -192,14 +192,21 @@ async def test_attachment_filed_by_staff_enters_the_register(
     flat = re.sub(r"\s+", "", text)
     for expected in (number, citizen.iin, CLINIC_4, "1414", "Талонприкрепления"):
         assert expected in flat, expected
-    link = re.search(r"(http://\S+/api/v1/results/\S+\?h=[0-9a-f]{16})", flat)
+    assert citizen.person.surname in text  # the patient by name, not only by ИИН
+    link = re.search(r"(http://\S+/verify/(\S+)\?h=([0-9a-f]{16}))", flat)
     assert link is not None, text
+    assert link.group(1).startswith(mesh.url("portal"))  # the portal's public page, from its setting
     async with httpx.AsyncClient() as anyone:  # the QR code's link works without logging in
-        checked = (await anyone.get(link.group(1))).json()
+        page = await anyone.get(link.group(1), headers={"Accept-Language": "kk"})
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert 'data-valid="true"' in page.text and number in page.text
+        machine = f"{mesh.url('portal')}/api/v1/verify/{link.group(2)}?h={link.group(3)}"
+        checked = (await anyone.get(machine)).json()
         assert checked["valid"] is True and checked["signer"]["bin"] == CLINIC_4
         assert checked["document"]["registration_number"] == number
-        forged = await anyone.get(link.group(1)[:-1] + ("0" if link.group(1)[-1] != "0" else "1"))
-        assert forged.status_code == 404
+        forged_link = link.group(1)[:-1] + ("0" if link.group(1)[-1] != "0" else "1")
+        forged = await anyone.get(forged_link, headers={"Accept": "text/html"})  # as a browser asks
+        assert forged.status_code == 404 and "text/html" in forged.headers["content-type"]
     other = await staff_factory(CLINIC_1)
     assert (await other.http.get(f"/api/v1/staff/attachments/{number}/slip.pdf")).status_code == 404
 
