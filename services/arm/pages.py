@@ -29,7 +29,17 @@ from services.arm.schemas import AbsenceIn, AppointmentChangeIn, HomeCallChangeI
 from services.arm.staff import StaffService
 from shared.platform.http import ApiCode, ApiError, client_address, form_error, from_state
 from shared.rules.errors import NotAllowed
-from shared.web import PAGE_FAILURES, SAME_SITE_FORM, GoTo, Pages, PagesDep, local_path, signing_context, site_of
+from shared.web import (
+    PAGE_FAILURES,
+    SAME_SITE_FORM,
+    GoTo,
+    Pages,
+    PagesDep,
+    local_path,
+    parse_day,
+    signing_context,
+    site_of,
+)
 from shared.web.documents import result_rows
 from shared.web.forms import (
     birth_of,
@@ -341,9 +351,9 @@ async def sign(
 # -- the journals ----------------------------------------------------------------------------------
 def _day(value: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(value) if value else None
+        return parse_day(value) if value.strip() else None
     except ValueError:
-        raise ApiError(422, "VALIDATION_ERROR", "the day is YYYY-MM-DD") from None
+        raise ApiError(422, "VALIDATION_ERROR", "the day is dd.mm.yyyy") from None
 
 
 def _site(value: str) -> int | None:
@@ -470,10 +480,11 @@ async def absence(
     clinic = await _clinic(service, member)
     doctors = await _doctors(service, clinic)
     try:
-        body = AbsenceIn.model_validate({"doctor_code": doctor_code, "day": day, "reason": reason})
-    except ValidationError as exc:
+        body = AbsenceIn.model_validate({"doctor_code": doctor_code, "day": _day(day), "reason": reason})
+    except (ValidationError, ApiError) as exc:
+        problem = form_error(exc) if isinstance(exc, ValidationError) else exc
         return site_of(request).problem_page(
-            request, "absence.html", form_error(exc), member=member, clinic=clinic, doctors=doctors, cancelled=None
+            request, "absence.html", problem, member=member, clinic=clinic, doctors=doctors, cancelled=None
         )
     try:
         cancelled = await service.records.absence(member, body.doctor_code, body.day, body.reason)

@@ -127,6 +127,25 @@ def date_only(day: str | dt.date | None) -> str:
     return f"{day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day)[:10]):%d.%m.%Y}"
 
 
+def parse_day(value: str) -> dt.date:
+    """A day typed in a page: dd.mm.yyyy (as shown here) or YYYY-MM-DD; ``ValueError`` otherwise."""
+    value = value.strip()
+    if "." in value:
+        day, month, year = (int(part) for part in value.split("."))
+        return dt.date(year, month, day)
+    return dt.date.fromisoformat(value)
+
+
+def day_text(value: str | dt.date | None) -> str:
+    """A day for a day field: dd.mm.yyyy (what was typed, kept as it was when it does not read as a day)."""
+    if not value:
+        return ""
+    try:
+        return f"{value if isinstance(value, dt.date) else parse_day(str(value)):%d.%m.%Y}"
+    except ValueError:
+        return str(value)
+
+
 def clock_time(moment: str) -> str:
     """The time of day of a moment, HH:MM in Astana time."""
     return f"{dt.datetime.fromisoformat(moment).astimezone(ASTANA):%H:%M}"
@@ -252,6 +271,7 @@ class Pages:
                 day_month=day_month,
                 clock=clock_time,
                 date_only=date_only,
+                day_text=day_text,
             )
             self._environments[language] = environment
 

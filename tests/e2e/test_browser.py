@@ -602,7 +602,7 @@ async def test_staff_record_an_arrival_and_the_visit_held_in_the_appointments_jo
     away = clock.now().astimezone(ASTANA).date() + dt.timedelta(days=12)
     await visit(page, f"{arm}/absences")
     await page.select_option("#f-doctor_code", "d1-pediatrician")
-    await page.fill("#f-day", away.isoformat())
+    await page.fill("#f-day", f"{away:%d.%m.%Y}")  # as people here write a day, whatever the browser's locale
     await page.fill("#f-reason", "отпуск")
     await page.click("main form button[type=submit]")
     assert await page.is_visible("#cancelled")
@@ -611,3 +611,41 @@ async def test_staff_record_an_arrival_and_the_visit_held_in_the_appointments_jo
     )
     assert not [s for s in slots if s["start"].startswith(away.isoformat())]  # that day is gone from the picker
     await citizen.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+async def test_the_staff_journal_keeps_every_column_and_button_in_sight(
+    browser: Browser, mesh: Mesh, ca: DevCA, people: People, width: int
+) -> None:
+    """On a phone the journal's rows become cards; at any width nothing is cut off or needs sideways
+    scrolling (measured in the page), and the day filter reads dd.mm.yyyy whatever the browser's locale."""
+    registrar = StaffClient(member(CLINIC_1), mesh, ca)
+    await registrar.login()
+    (person,) = people.take("attached_1")
+    filed = await registrar.file(
+        "home_call", person.iin, address="г. Астана, улица Сейфуллина, 12", phone="+77017654321", complaints="кашель"
+    )
+    number = filed["registration_number"]
+    context = await browser.new_context(locale="en-US", viewport={"width": width, "height": 800}, is_mobile=width < 600)
+    page = await context.new_page()
+    arm = mesh.url("arm")
+    await log_in(page, arm, registrar.who.iin, STAFF_PASSWORD)
+    await visit(page, f"{arm}/journal/home-calls")
+    row = page.locator(f"#home-calls tr[data-number='{number}']")
+    assert await row.count() == 1
+    assert await no_sideways_scrolling(page), width
+    region = "document.querySelector('.table-wrap')"
+    assert await page.evaluate(f"{region}.scrollWidth <= {region}.clientWidth + 1"), width  # nothing hidden sideways
+    for button in await row.locator("button").all():
+        box = await button.bounding_box()
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width, (width, box)
+    await assert_accessible(page)
+    if width < 600:
+        await snapshot(page, "arm-home-calls-375", full_page=False)
+    today = Clock(mesh.clock_offset_seconds).now().astimezone(ASTANA).date()
+    await page.fill("#f-day", f"{today:%d.%m.%Y}")  # an English browser, a Kazakh day
+    await page.click("form.filters button[type=submit]")
+    assert await page.input_value("#f-day") == f"{today:%d.%m.%Y}"
+    assert await page.locator(f"#home-calls tr[data-number='{number}']").count() == 1  # the same day's journal
+    await registrar.close()
+    await context.close()
