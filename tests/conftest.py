@@ -288,11 +288,19 @@ async def nura_patient(mesh: Mesh, ca: DevCA, clock: Clock, people: People) -> A
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The fault tests' table (tests/e2e/faults.py): what became of the requests accepted under each fault."""
+    """The fault tests' table (tests/e2e/faults.py): what became of the requests accepted under each fault;
+    and the accessibility checks' table (tests/e2e/browser.py): each page and language axe checked."""
     from tests.e2e.faults import table
 
     lines = table()
     if lines:
         terminalreporter.section("faults under load: what became of the accepted requests")
         for line in lines:
+            terminalreporter.write_line(line)
+    from tests.e2e.browser import axe_table
+
+    checked = axe_table()
+    if checked:
+        terminalreporter.section("accessibility: axe-core (WCAG 2.1 A/AA) on every page checked")
+        for line in checked:
             terminalreporter.write_line(line)

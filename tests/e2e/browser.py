@@ -7,6 +7,7 @@ The browser is required, never skipped: without it the tests fail and say how to
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,40 @@ async def launch(playwright: Playwright) -> Browser:
     return await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
 
 
+# Every axe run of the session, for the summary at the end of the test output (tests/conftest.py).
+AXE_RUNS: list[tuple[str, str, int, dict[str, int]]] = []  # (page, language, rules passed, violations by impact)
+
+
+def axe_table() -> list[str]:
+    """The axe runs as lines: each page and language checked, the rules it passed, what it violated."""
+    if not AXE_RUNS:
+        return []
+    seen: dict[tuple[str, str], tuple[int, dict[str, int]]] = {}
+    for path, language, passed, violations in AXE_RUNS:
+        seen[(path, language)] = (passed, violations)
+    width = max(len(path) for path, _ in seen)
+    lines = [f"{'page':<{width}}  lang  passed  minor  moderate  serious  critical"]
+    for (path, language), (passed, bad) in sorted(seen.items()):
+        counts = "  ".join(f"{bad.get(k, 0):>{len(k)}}" for k in ("minor", "moderate", "serious", "critical"))
+        lines.append(f"{path:<{width}}  {language:<4}  {passed:>6}  {counts}")
+    return lines
+
+
 async def assert_accessible(page: Page) -> None:
-    """axe-core on the page as it is now: no serious or critical violation (WCAG 2 A/AA rules)."""
+    """axe-core on the page as it is now: no serious or critical violation (WCAG 2 A/AA rules); each run is
+    kept for the summary table at the end of the test output."""
     if not await page.evaluate("typeof window.axe !== 'undefined'"):
         await page.evaluate(AXE.read_text(encoding="utf-8"))  # evaluated by the driver, not subject to the CSP
     result: dict[str, Any] = await page.evaluate(
         "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
     )
+    impacts: dict[str, int] = {}
+    for violation in result["violations"]:
+        impacts[violation["impact"]] = impacts.get(violation["impact"], 0) + 1
+    path = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|\d{4}-\d{4}-\d{6}", "…", page.url.split("://", 1)[-1].split("/", 1)[-1])
+    language = await page.get_attribute("html", "lang") or "?"
+    site = await page.evaluate("document.body.dataset.site || ''")  # portal or arm
+    AXE_RUNS.append((f"{site} /" + path.split("?")[0], language, len(result["passes"]), impacts))
     bad = [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
         for v in result["violations"]

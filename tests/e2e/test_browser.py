@@ -19,6 +19,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from services.signature.ca import DevCA
 from shared.wire.certs import KeyPurpose
 from shared.wire.clock import Clock
+from shared.wire.documents import verification_code
 from tests.conftest import ASTANA, People
 from tests.e2e.browser import assert_accessible, choose_time, key_file, launch, snapshot
 from tests.e2e.citizens import PASSWORD, Citizen
@@ -648,4 +649,53 @@ async def test_the_staff_journal_keeps_every_column_and_button_in_sight(
     assert await page.input_value("#f-day") == f"{today:%d.%m.%Y}"
     assert await page.locator(f"#home-calls tr[data-number='{number}']").count() == 1  # the same day's journal
     await registrar.close()
+    await context.close()
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+async def test_every_page_of_both_sites_passes_the_accessibility_check_in_both_languages(
+    browser: Browser, mesh: Mesh, ca: DevCA, clock: Clock, people: People, language: str
+) -> None:
+    """axe-core (WCAG 2.1 A/AA: every control labelled, contrast, landmarks…) on each page of the portal and
+    the АРМ — the public ones, a citizen's, a request with its result and its public check, the staff's —
+    in Russian and in Kazakh; the table at the end of the test output lists them all."""
+    context = await browser.new_context(locale=f"{language}-KZ", viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    portal, arm = mesh.url("portal"), mesh.url("arm")
+    for path in ("/login", "/login/key", "/register"):
+        await visit(page, portal + path)
+        assert await page.get_attribute("html", "lang") == language
+    (person,) = people.take("attached_1")
+    citizen = await Citizen(person, mesh, ca, clock).enter()
+    request = await citizen.submit(
+        "home_call", address="г. Астана, улица Сейфуллина, 12", phone="+77017654321", complaints="кашель"
+    )
+    done = await citizen.wait(request["id"])
+    result = await citizen.call("GET", f"/api/v1/requests/{request['id']}/result")
+    await log_in(page, portal, person.iin, PASSWORD)
+    for path in (
+        "/",
+        *(f"/services/{kind}" for kind in ("home_call", "appointment", "attachment", "appointment_cancel")),
+        "/requests",
+        f"/requests/{request['id']}",
+        f"/requests/{request['id']}/result",
+        f"/verify/{done['registration_number']}?h={verification_code(result['jws'])}",
+    ):
+        await visit(page, portal + path)
+    assert await page.get_attribute("#verification", "data-valid") == "true"
+    registrar = member(CLINIC_1)
+    await log_in(page, arm, registrar.iin, STAFF_PASSWORD)
+    for path in (
+        "/",
+        f"/persons?iin={person.iin}&reason=front+desk",
+        *(f"/file/{kind}?iin={person.iin}" for kind in ("home_call", "appointment", "attachment")),
+        "/journal/home-calls",
+        "/journal/appointments",
+        "/absences",
+        "/attachments",
+        "/overdue",
+    ):
+        await visit(page, arm + path)
+        assert await page.get_attribute("html", "lang") == language
+    await citizen.close()
     await context.close()
