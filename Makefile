@@ -27,6 +27,8 @@ $(NODE_STAMP): examples/rest/package.json examples/rest/package-lock.json
 test-machine:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$EMHANA_CHROMIUM" ] || \
 		{ echo "make test: the page tests need Chromium: sudo apt-get install chromium (or set EMHANA_CHROMIUM)" >&2; exit 1; }
+	@command -v promtool >/dev/null || \
+		{ echo "make test: the alerting rules are checked with promtool: sudo apt-get install prometheus" >&2; exit 1; }
 	@command -v npm >/dev/null || \
 		{ echo "make test: the JavaScript signing example needs Node.js: sudo apt-get install nodejs npm" >&2; exit 1; }
 

@@ -4,7 +4,7 @@ a request, work in the journals. Every route answers for the staff member's own 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -207,6 +207,13 @@ async def attachment_slip(number: str, member: MemberDep, service: StaffServiceD
     pdf = await service.slip(member, number[:40])
     headers = {"Content-Disposition": f'inline; filename="talon-{number[:40]}.pdf"'}
     return Response(content=pdf, media_type="application/pdf", headers=headers)
+
+
+@public.get("/service-levels", tags=["quality"])
+async def service_levels(service: StaffServiceDep) -> dict[str, Any]:
+    """The АРМ's steps of table 2 (Приложение 1), measured since start against their time limits: each
+    step's limit, count, p50/p95/p99 and breaches (Prometheus has the same as emhana_step_*)."""
+    return {"steps": service.arm.steps.report()}
 
 
 @public.get("/results/{number}")

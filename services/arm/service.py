@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,8 @@ from services.arm.rules import (
 )
 from services.arm.slots import Slots
 from shared.platform.db import insert_or_ignore
-from shared.rules.deadlines import deadline
+from shared.platform.steps import StepTimes
+from shared.rules.deadlines import ARM_STEPS, deadline
 from shared.rules.doctors import sees
 from shared.rules.guardians import may_act_for
 from shared.wire.canonical import canonical_json
@@ -118,6 +120,7 @@ class ArmService:
         self.signers = signers
         self.calendar = settings.work_calendar()
         self.slots = Slots(settings, clock, self.calendar)
+        self.steps = StepTimes("arm", ARM_STEPS)  # table 2's times, measured
 
     # -- registration (process 6) ------------------------------------------------------------
     async def next_number(self, session: AsyncSession, clinic_bin: str, year: int) -> str:
@@ -133,8 +136,9 @@ class ArmService:
     async def process(
         self, session: AsyncSession, clinic_bin: str, prepared: Prepared
     ) -> tuple[Registration | None, Outcome]:
-        """Register and decide; returns the registration (None when the document was rejected)."""
-        now = self.clock.now()
+        """Register and decide; returns the registration (None when the document was rejected). Timed as
+        table 2's steps 6 (registration) and 7 or 8 (the motivated refusal, or the result)."""
+        now, started = self.clock.now(), time.monotonic()
         if prepared.rejection is not None:
             return None, Outcome(ClinicStatus.REFUSED, None, refusal=prepared.rejection)
         signed = prepared.signed
@@ -163,6 +167,8 @@ class ArmService:
             log.warning("request registered after its deadline", extra={"number": registration.number})
         session.add(registration)
         await session.flush()
+        self.steps.record("step_6", time.monotonic() - started)
+        deciding = time.monotonic()
         for attached in signed.documents():  # the clinic sees them with the request
             session.add(
                 RequestDocument(
@@ -183,8 +189,10 @@ class ArmService:
             registration.status, registration.refusal_code = ClinicStatus.REFUSED, exc.code
             registration.decided_at = now
             log.info("request refused", extra={"number": registration.number, "code": exc.code})
+            self.steps.record("step_7", time.monotonic() - deciding)
             return registration, Outcome(ClinicStatus.REFUSED, registration.number, refusal=exc)
         result = self.sign_result(clinic, registration, claims, now)
+        self.steps.record("step_8", time.monotonic() - deciding)
         registration.status, registration.result, registration.decided_at = ClinicStatus.COMPLETED, result, now
         return registration, Outcome(ClinicStatus.COMPLETED, registration.number, result=result, follow_ups=follow_ups)
 
@@ -353,7 +361,7 @@ class ArmService:
             delete(SlotHoldRow).where(SlotHoldRow.doctor_code == doctor.code, SlotHoldRow.slot_start == start)
         )
         return {
-            "document": "Талон записи на приём к врачу",
+            "document": "Справка о записи на приём к врачу",  # as the regulation names the result
             "service": ServiceKind.APPOINTMENT.value,
             "doctor": {"code": doctor.code, "name": doctor.name, "specialty": doctor.specialty},
             "room": doctor.room,
@@ -428,7 +436,7 @@ class ArmService:
         if not inserted:
             raise RefusalError(Refusal.DUPLICATE_REQUEST, "another attachment of this person is being processed")
         return {
-            "document": "Уведомление о прикреплении к медицинской организации",
+            "document": "Справка (талон) о прикреплении к медицинской организации",  # as the regulation names it
             "service": ServiceKind.ATTACHMENT.value,
             "patient_name": " ".join(filter(None, (person.surname, person.name, person.patronymic))),
             "since": now.isoformat(),

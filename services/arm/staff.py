@@ -110,7 +110,7 @@ class StaffService:
     ) -> None:
         self.settings, self.db, self.clock, self.client = settings, db, clock, client
         self.arm, self.outbox = arm, outbox
-        self.accounts = StaffAccounts(settings, db, clock)
+        self.accounts = StaffAccounts(settings, db, clock, arm.steps)
         self.records = JournalRecords(db, clock, arm, outbox)
 
     # -- processes 3 and 4: the citizen in ГБД ФЛ --------------------------------------------------
@@ -132,10 +132,12 @@ class StaffService:
                     reason=reason[:200],
                 )
             )
-        try:
-            answer = await lookup_person(self.client, iin, arm_address(member.clinic_bin))
-        except RequestTimeout:
-            raise RefusalError(Refusal.TIMEOUT, "ГБД ФЛ did not answer") from None
+        # Table 2, step 3 (the query to ГБД ФЛ), or step 4 when ГБД ФЛ has no such person.
+        with self.arm.steps.timed("step_3", refused="step_4"):
+            try:
+                answer = await lookup_person(self.client, iin, arm_address(member.clinic_bin))
+            except RequestTimeout:
+                raise RefusalError(Refusal.TIMEOUT, "ГБД ФЛ did not answer") from None
         person = Person.model_validate(answer["person"])
         async with self.db.sessions() as session:
             attachment = await self.arm.open_attachment(session, person.iin)
@@ -181,7 +183,19 @@ class StaffService:
         fields: dict[str, Any],
         documents: list[str] | None = None,
     ) -> StaffDraft:
-        """Validate the form (one definition for both channels), look the patient up, return the document."""
+        """Validate the form (one definition for both channels), look the patient up, return the document.
+        Timed as table 2's step 2 (the choice of the service and its form)."""
+        with self.arm.steps.timed("step_2"):
+            return await self._prepare(member, service, iin, fields, documents)
+
+    async def _prepare(
+        self,
+        member: Staff,
+        service: ServiceKind,
+        iin: str,
+        fields: dict[str, Any],
+        documents: list[str] | None,
+    ) -> StaffDraft:
         roles.require(member, Action.FILE_REQUEST)
         _iin(iin)
         if documents:
@@ -258,8 +272,9 @@ class StaffService:
         """Processes 5–8: the signed document must be exactly the prepared one; register and decide."""
         now = self.clock.now()
         draft = await self.draft(member, draft_id)
-        jws = signed_draft(draft, jws, now)
-        await self.check_signature(member, jws)
+        with self.arm.steps.timed("step_5"):  # table 2, step 5: the form certified by the employee's ЭЦП
+            jws = signed_draft(draft, jws, now)
+            await self.check_signature(member, jws)
         signed = SignedRequest.model_validate_json(draft.document)
         person = Person.model_validate(draft.person)
         request_id = str(uuid.uuid4())

@@ -12,6 +12,7 @@ from services.arm.config import ArmSettings
 from services.arm.models import Staff, StaffLoginCounter, StaffLoginSuccess, StaffToken
 from shared.platform import auth
 from shared.platform.db import Database
+from shared.platform.steps import StepTimes
 from shared.rules.errors import NotAllowed, NotAuthenticated, RuleBroken
 from shared.wire.clock import Clock
 from shared.wire.refusals import Refusal, RefusalError
@@ -22,8 +23,8 @@ log = logging.getLogger(__name__)
 class StaffAccounts:
     """Log-in, sessions and passwords of a clinic's staff, on the АРМ's own tables."""
 
-    def __init__(self, settings: ArmSettings, db: Database, clock: Clock) -> None:
-        self.settings, self.db, self.clock = settings, db, clock
+    def __init__(self, settings: ArmSettings, db: Database, clock: Clock, steps: StepTimes) -> None:
+        self.settings, self.db, self.clock, self.steps = settings, db, clock, steps
         limits = auth.LoginLimits(
             per_pair=settings.staff_login_attempts_per_pair,
             per_client=settings.staff_login_attempts_per_client,
@@ -33,7 +34,12 @@ class StaffAccounts:
         self.throttle = auth.Throttle(db, StaffLoginCounter, StaffLoginSuccess, limits)
 
     async def login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime, Staff]:
-        """ИИН and password; a wrong pair is 401 AUTH_FAILED (no hint which), 429 when throttled."""
+        """ИИН and password; a wrong pair is 401 AUTH_FAILED (no hint which), 429 when throttled. Timed as
+        table 2's step 1."""
+        with self.steps.timed("step_1"):
+            return await self._login(iin, password, client)
+
+    async def _login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime, Staff]:
         now = self.clock.now()
         async with self.throttle.guess(iin, client, now) as guess:  # reserved before the password is checked
             async with self.db.sessions() as session:

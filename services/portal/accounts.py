@@ -17,6 +17,7 @@ from services.portal.config import PortalSettings
 from services.portal.models import Challenge, Citizen, LoginCounter, LoginSuccess, Token
 from shared.platform.auth import Throttle
 from shared.platform.db import Database, rows_affected
+from shared.platform.steps import StepTimes
 from shared.rules.errors import NotAuthenticated, NotFound
 from shared.wire.canonical import canonical_json
 from shared.wire.clock import Clock
@@ -46,8 +47,8 @@ class Accounts:
     """Registration, log-in and sessions of citizens, on the portal's own tables; ``ask`` reaches the
     signature service and ГБД ФЛ through the gateway."""
 
-    def __init__(self, settings: PortalSettings, db: Database, clock: Clock, ask: Ask) -> None:
-        self.settings, self.db, self.clock, self.ask = settings, db, clock, ask
+    def __init__(self, settings: PortalSettings, db: Database, clock: Clock, ask: Ask, steps: StepTimes) -> None:
+        self.settings, self.db, self.clock, self.ask, self.steps = settings, db, clock, ask, steps
         self.throttle = Throttle(db, LoginCounter, LoginSuccess, security.limits(settings))
         self.registration_throttle = Throttle(
             db, LoginCounter, LoginSuccess, security.registration_limits(settings), scope="reg:", what="registration"
@@ -73,6 +74,11 @@ class Accounts:
         return challenge
 
     async def register(self, nonce: str, signature: str, password: str, client: str) -> Registered:
+        """Registration proven by ЭЦП (:meth:`_register`), timed as process 1 — or 2, when refused."""
+        with self.steps.timed("process_1", refused="process_2"):
+            return await self._register(nonce, signature, password, client)
+
+    async def _register(self, nonce: str, signature: str, password: str, client: str) -> Registered:
         """Registration proven by ЭЦП, as egov.kz does it: the person signs the challenge with their own key
         (AUTH or SIGN, НУЦ's or the development CA's), and the ИИН is the certificate's — never typed. A
         person who already has an account (forgotten password, or one squatted before proof was required)
@@ -140,6 +146,11 @@ class Accounts:
         return iin, person
 
     async def login_with_key(self, nonce: str, signature: str, client: str) -> tuple[str, dt.datetime]:
+        """Log-in by ЭЦП (:meth:`_login_with_key`), timed as process 1 — or 2, when refused."""
+        with self.steps.timed("process_1", refused="process_2"):
+            return await self._login_with_key(nonce, signature, client)
+
+    async def _login_with_key(self, nonce: str, signature: str, client: str) -> tuple[str, dt.datetime]:
         """Log-in by ЭЦП, as on egov.kz: the challenge signed with one's own key. No password is guessed, so
         the password throttle does not apply — a person whose ИИН guessers have locked (per-ИИН ceiling)
         still gets in by proving who they are — and this client is trusted for the ИИН from now on."""
@@ -167,7 +178,11 @@ class Accounts:
         raise RefusalError(Refusal(verdict["code"]))
 
     async def login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime]:
-        """Process 1 / condition 1; a wrong ИИН or password is process 2 (AUTH_FAILED)."""
+        """Process 1 / condition 1; a wrong ИИН or password is process 2 (AUTH_FAILED). Timed as its step."""
+        with self.steps.timed("process_1", refused="process_2"):
+            return await self._login(iin, password, client)
+
+    async def _login(self, iin: str, password: str, client: str) -> tuple[str, dt.datetime]:
         now = self.clock.now()
         async with self.throttle.guess(iin, client, now) as guess:  # reserved before the password is checked
             async with self.db.sessions() as session:

@@ -16,15 +16,19 @@ from shared.platform.db import insert_or_ignore, upsert
 from shared.platform.steps import StepTimes
 from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
-from shared.wire.contracts import DECIDED_STATUSES, EServiceStatus, RequestStatus, ServiceKind, SignedRequest
+from shared.wire.contracts import EServiceStatus, RequestStatus, ServiceKind, SignedRequest
 from shared.wire.documents import STAFF_ROLES, verify_clinic_result, verify_document
 from shared.wire.refusals import Refusal, RefusalError
 from shared.wire.topology import arm_address
 
 log = logging.getLogger(__name__)
 
-# The clinic's statuses that close a step of table 1 (process 6: registered; process 8: the decision).
-DECISION_STEPS = {RequestStatus.REGISTERED: "process_6"} | {status: "process_8" for status in DECIDED_STATUSES}
+# The clinic's statuses that close a step of table 1 (6: registered; 7: refused on the merits; 8: the result).
+DECISION_STEPS = {
+    RequestStatus.REGISTERED: "process_6",
+    RequestStatus.REFUSED: "process_7",
+    RequestStatus.COMPLETED: "process_8",
+}
 # Refusals that are technical faults, not decisions on the merits: the request is "failed", with a retry.
 TECHNICAL = {
     Refusal.TIMEOUT,

@@ -105,11 +105,11 @@ class PortalService:
         self.store = store
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
         self.calendar = settings.work_calendar()
-        self.steps = StepTimes(deadlines.PORTAL_STEPS)  # table 1's times, measured
+        self.steps = StepTimes("portal", deadlines.PORTAL_STEPS)  # table 1's times, measured
         self.changes = RequestChanges()
         self.admission = Admission(settings.admission_target_seconds, settings.max_clinic_wait_seconds)
         self.writes = GroupCommit(db, {"sent": self._mark_sent})
-        self.accounts = Accounts(settings, db, clock, self.ask)
+        self.accounts = Accounts(settings, db, clock, self.ask, self.steps)
         self.quality = Quality(db, clock)
         self.reports = ClinicReports(clock, store, self.changes, self.admission, self.steps)
         self.history = History(settings, db, self.changes)
@@ -263,7 +263,19 @@ class PortalService:
         fields: dict[str, Any],
         documents: list[str] | None = None,
     ) -> Prepared:
-        """ "Отправить запрос": validate the form, fix the provider, hold a slot, return the document to sign."""
+        """ "Отправить запрос": validate the form, fix the provider, hold a slot, return the document to sign.
+        Timed as process 3 (table 1), whichever channel asks."""
+        with self.steps.timed("process_3"):
+            return await self._prepare(citizen, service, clinic_bin, fields, documents)
+
+    async def _prepare(
+        self,
+        citizen: Citizen,
+        service: ServiceKind,
+        clinic_bin: str | None,
+        fields: dict[str, Any],
+        documents: list[str] | None,
+    ) -> Prepared:
         if documents:
             fields = {**fields, "documents": await self.attached(citizen, documents)}
         try:
@@ -336,7 +348,12 @@ class PortalService:
         return draft
 
     async def sign(self, citizen: Citizen, draft_id: str, jws: str) -> Request:
-        """ "Подписать": the signed document must be exactly the prepared one."""
+        """ "Подписать": the signed document must be exactly the prepared one. Timed as process 5 — or as
+        process 4 when the signature (condition 2) is refused."""
+        with self.steps.timed("process_5", refused="process_4"):
+            return await self._sign(citizen, draft_id, jws)
+
+    async def _sign(self, citizen: Citizen, draft_id: str, jws: str) -> Request:
         now = self.clock.now()
         draft = await self.draft(citizen, draft_id)
         jws = signed_draft(draft, jws, now)
@@ -355,7 +372,12 @@ class PortalService:
         return message_id
 
     async def submit_signed(self, citizen: Citizen, jws: str) -> Request:
-        """One-step submission for REST clients that already hold a signed document."""
+        """One-step submission for REST clients that already hold a signed document; timed as process 5 (or
+        4 when refused), as the two-step signing is."""
+        with self.steps.timed("process_5", refused="process_4"):
+            return await self._submit_signed(citizen, jws)
+
+    async def _submit_signed(self, citizen: Citizen, jws: str) -> Request:
         try:
             signed = SignedRequest.model_validate_json(signed_content(jws))
         except ValidationError as exc:

@@ -14,6 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from starlette.requests import Request
 from starlette.responses import Response
 
+from shared.rules.deadlines import ARM_STEPS, PORTAL_STEPS
+
 HTTP_REQUESTS = Counter("emhana_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 HTTP_LATENCY = Histogram("emhana_http_request_seconds", "HTTP request handling time", ["service", "method", "route"])
 BUS_MESSAGES = Counter(
@@ -37,6 +39,23 @@ ROUTED = Counter(
     "emhana_gateway_routed_total", "Messages routed by the gateway", ["sender", "recipient", "type", "outcome"]
 )
 DB_COMMITS = Counter("emhana_db_commits_total", "Database transactions committed", ["service"])
+# The regulation's steps (Приложение 1, tables 1 and 2): how long each took, in buckets that include every
+# step's limit (so "over the limit" is a bucket boundary), and how many went over it.
+STEP_BUCKETS = tuple(
+    sorted(
+        {0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 60.0, 300.0, 3600.0}
+        | {limit.total_seconds() for _, limit in (*PORTAL_STEPS.values(), *ARM_STEPS.values())}
+    )
+)
+STEP_SECONDS = Histogram(
+    "emhana_step_seconds", "Time of a step of the regulation's diagrams", ["service", "step"], buckets=STEP_BUCKETS
+)
+STEP_BREACHES = Counter(
+    "emhana_step_breaches_total",
+    "Steps of the regulation's diagrams that took longer than their limit",
+    ["service", "step"],
+)
+STEP_LIMIT = Gauge("emhana_step_limit_seconds", "The regulation's time limit of each step", ["service", "step"])
 UP = Gauge("emhana_up", "1 while the service runs", ["service"])
 LONG_POLLS = Gauge("emhana_portal_long_polls", "Long-polls waiting for a request's status to change")
 

@@ -43,10 +43,27 @@ def deadline_text(service: ServiceKind) -> str:
 
 
 # Приложение 1, table 1: the time limit of each step of diagram 1 (the upper bound where a range is given).
+# These are the regulation's service levels: the one table the services time their steps against, the
+# metrics' buckets include, and /service-levels reports.
 PORTAL_STEPS: dict[str, tuple[str, dt.timedelta]] = {
     "process_1": ("Авторизация на ПЭП по ИИН и паролю", dt.timedelta(minutes=1)),
+    "process_2": ("Отказ в авторизации: нарушения в данных получателя", dt.timedelta(seconds=30)),
     "process_3": ("Выбор услуги и формирование данных запроса", dt.timedelta(minutes=1, seconds=30)),
+    "process_4": ("Отказ: нарушения в данных ЭЦП получателя", dt.timedelta(minutes=1, seconds=30)),
     "process_5": ("Подписание ЭЦП и направление запроса в АРМ", dt.timedelta(minutes=1)),
     "process_6": ("Регистрация документа в АРМ", dt.timedelta(minutes=1)),
+    "process_7": ("Мотивированный отказ услугодателя", dt.timedelta(minutes=30)),
     "process_8": ("Получение результата услуги", dt.timedelta(minutes=30)),
+}
+# Приложение 1, table 2: the steps of diagram 2, at the АРМ (the clinic's decision, steps 7–8, within the
+# same 30 minutes as table 1's; an attachment's whole deadline is one working day: PORTAL_PROCESSING).
+ARM_STEPS: dict[str, tuple[str, dt.timedelta]] = {
+    "step_1": ("Авторизация сотрудника на АРМ по ИИН и паролю", dt.timedelta(seconds=15)),
+    "step_2": ("Выбор сотрудником услуги", dt.timedelta(seconds=10)),
+    "step_3": ("Запрос данных получателя в ГБД ФЛ", dt.timedelta(minutes=1, seconds=30)),
+    "step_4": ("Сообщение об отсутствии данных в ГБД ФЛ", dt.timedelta(seconds=15)),
+    "step_5": ("Заполнение формы запроса и удостоверение ЭЦП", dt.timedelta(seconds=15)),
+    "step_6": ("Регистрация документа", dt.timedelta(minutes=1, seconds=30)),
+    "step_7": ("Мотивированный отказ", dt.timedelta(minutes=30)),
+    "step_8": ("Формирование результата услуги", dt.timedelta(minutes=30)),
 }

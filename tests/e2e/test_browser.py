@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
@@ -368,6 +369,12 @@ async def test_the_kazakh_switch_changes_the_texts(context: BrowserContext, mesh
         assert await page.text_content("h1") == russian
 
 
+async def step_counts(mesh: Mesh, service: str) -> dict[str, int]:
+    """How many of each step of the regulation the service has timed (its /service-levels)."""
+    async with httpx.AsyncClient(base_url=mesh.url(service)) as http:
+        return {row["step"]: row["count"] for row in (await http.get("/api/v1/service-levels")).json()["steps"]}
+
+
 async def no_sideways_scrolling(page: Page) -> bool:
     return await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
@@ -438,7 +445,9 @@ async def test_choosing_a_time_takes_three_short_steps_at_phone_and_desktop_widt
     (person,) = people.take("attached_1")
     citizen = await Citizen(person, mesh, ca, clock).enter()
     portal = mesh.url("portal")
+    timed = await step_counts(mesh, "portal")
     await log_in(page, portal, person.iin, PASSWORD)
+    assert (await step_counts(mesh, "portal"))["process_1"] == timed["process_1"] + 1  # the pages' log-in: timed
 
     async def height() -> int:
         return int(await page.evaluate("document.documentElement.scrollHeight"))
@@ -459,6 +468,7 @@ async def test_choosing_a_time_takes_three_short_steps_at_phone_and_desktop_widt
     if width < 600:
         await snapshot(page, "portal-time-choice-times-375", full_page=False)
     await page.click("#continue")
+    assert (await step_counts(mesh, "portal"))["process_3"] == timed["process_3"] + 1  # the pages' form: timed
     document = await page.text_content("pre.document") or ""
     doctor, _, start = chosen.partition("|")
     assert f'"doctor_code":"{doctor}"' in document and f'"slot_start":"{start}"' in document
@@ -630,7 +640,9 @@ async def test_the_staff_journal_keeps_every_column_and_button_in_sight(
     context = await browser.new_context(locale="en-US", viewport={"width": width, "height": 800}, is_mobile=width < 600)
     page = await context.new_page()
     arm = mesh.url("arm")
+    timed = await step_counts(mesh, "arm")
     await log_in(page, arm, registrar.who.iin, STAFF_PASSWORD)
+    assert (await step_counts(mesh, "arm"))["step_1"] == timed["step_1"] + 1  # the staff pages' log-in: timed
     await visit(page, f"{arm}/journal/home-calls")
     row = page.locator(f"#home-calls tr[data-number='{number}']")
     assert await row.count() == 1
@@ -650,6 +662,22 @@ async def test_the_staff_journal_keeps_every_column_and_button_in_sight(
     assert await page.locator(f"#home-calls tr[data-number='{number}']").count() == 1  # the same day's journal
     await registrar.close()
     await context.close()
+
+
+REGULATION_WORDS = {
+    "ru": {
+        "order": "Заказать услугу онлайн",
+        "send": "Отправить запрос",
+        "refresh": "Обновить статус",
+        "open": "Открыть",
+    },
+    "kk": {
+        "order": "Қызметке онлайн тапсырыс беру",
+        "send": "Сұрау салуды жіберу",
+        "refresh": "Мәртебені жаңарту",
+        "open": "Ашу",
+    },
+}
 
 
 @pytest.mark.parametrize("language", ["ru", "kk"])
@@ -673,6 +701,15 @@ async def test_every_page_of_both_sites_passes_the_accessibility_check_in_both_l
     done = await citizen.wait(request["id"])
     result = await citizen.call("GET", f"/api/v1/requests/{request['id']}/result")
     await log_in(page, portal, person.iin, PASSWORD)
+    # The buttons say what the regulation calls the steps (diagram 1), in this language.
+    words = REGULATION_WORDS[language]
+    await visit(page, portal + "/")
+    assert await page.locator(f"a.button:text-is('{words['order']}')").count() == 4
+    await visit(page, portal + "/services/home_call")
+    assert (await page.text_content("#continue") or "").strip() == words["send"]
+    await visit(page, f"{portal}/requests/{request['id']}")
+    assert (await page.text_content("#refresh") or "").strip() == words["refresh"]
+    assert (await page.text_content("#open-result") or "").strip() == words["open"]
     for path in (
         "/",
         *(f"/services/{kind}" for kind in ("home_call", "appointment", "attachment", "appointment_cancel")),

@@ -223,6 +223,7 @@ async def test_appointment_and_cancellation(citizen_factory, people: People, clo
     final = await first.wait(request["id"])
     assert final["status"] == "completed", final
     ticket = await first.verified_result(request["id"], CLINIC_1)
+    assert ticket["document"] == "Справка о записи на приём к врачу"  # as the regulation names the result
     assert (ticket["room"], ticket["doctor"]["specialty"]) == ("204", "участковый терапевт")
     assert dt.datetime.fromisoformat(ticket["start"]) == slot
     taken = await first.call("GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": "d1-therapist-1"})
@@ -268,7 +269,7 @@ async def test_attachment_change_and_the_portal_then_routes_there(citizen_factor
     final = await citizen.wait(request["id"])
     assert final["status"] == "completed", final
     notice = await citizen.verified_result(request["id"], CLINIC_4)
-    assert notice["document"].startswith("Уведомление о прикреплении") and notice["previous_clinic_bin"] is None
+    assert notice["document"].startswith("Справка (талон) о прикреплении") and notice["previous_clinic_bin"] is None
     deadline = dt.datetime.fromisoformat(final["deadline"]).astimezone(ASTANA)
     assert deadline.date() > dt.datetime.fromisoformat(final["submitted_at"]).astimezone(ASTANA).date()
     home_call = await citizen.submit("home_call", **HOME_CALL)  # no clinic given: routed to the new clinic

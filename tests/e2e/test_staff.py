@@ -177,7 +177,7 @@ async def test_attachment_filed_by_staff_enters_the_register(
     (citizen,) = await citizens(citizen_factory, people, "unattached")
     filed = await registrar.file("attachment", citizen.iin)
     assert filed["status"] == "completed", filed
-    assert filed["result"]["document"].startswith("Уведомление о прикреплении")
+    assert filed["result"]["document"].startswith("Справка (талон) о прикреплении")
     register = await registrar.journal("attachments", state="open")
     assert register["items"][0]["iin"] == citizen.iin and register["total"] > 200  # newest first, paged
     assert len(register["items"]) == 200

@@ -196,11 +196,51 @@ def test_the_alerting_rules_are_loaded_and_name_metrics_the_services_export() ->
     import shared.platform.metrics  # noqa: F401 - registers the services' metrics
 
     deploy = COMPOSE.parent
-    assert "alerts.yml" in yaml.safe_load((deploy / "prometheus.yml").read_text())["rule_files"]
-    assert "./alerts.yml:/etc/prometheus/alerts.yml:ro" in compose()["services"]["prometheus"]["volumes"]
+    for name in ("alerts.yml", "alerts-steps.yml"):
+        assert name in yaml.safe_load((deploy / "prometheus.yml").read_text())["rule_files"]
+        assert f"./{name}:/etc/prometheus/{name}:ro" in compose()["services"]["prometheus"]["volumes"]
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}  # series before any sample
     exported = {sample for family in REGISTRY.collect() for sample in (family.name, *(s.name for s in family.samples))}
-    rules = [rule for group in yaml.safe_load((deploy / "alerts.yml").read_text())["groups"] for rule in group["rules"]]
+    exported |= {f.name + end for f in REGISTRY.collect() for end in suffixes.get(f.type, ())}
+    rules = [
+        rule
+        for name in ("alerts.yml", "alerts-steps.yml")
+        for group in yaml.safe_load((deploy / name).read_text())["groups"]
+        for rule in group["rules"]
+    ]
     assert {rule["alert"] for rule in rules} >= {"EmhanaDeadLetters", "EmhanaDeadLettersAgeing"}
     for rule in rules:
         named = set(re.findall(r"\b(emhana_[a-z_]+)\b", rule["expr"]))
         assert named and named <= exported, (rule["alert"], named - exported)
+
+
+def test_the_service_level_rules_follow_the_regulations_table_and_promtool_accepts_and_tests_them() -> None:
+    """deploy/alerts-steps.yml is what tools.service_levels makes of the one table of limits (a rule pair
+    per step of both tables); promtool checks both rule files, and its unit test feeds a step that breaches
+    (the alerts fire) and one that does not (silent): tests/promtool/service_levels_test.yml."""
+    import shutil
+    import subprocess
+
+    from shared.rules.deadlines import ARM_STEPS, PORTAL_STEPS
+    from tools.service_levels import main as service_levels
+
+    assert service_levels(["--check"]) == 0, "run python -m tools.service_levels"
+    rules = yaml.safe_load((COMPOSE.parent / "alerts-steps.yml").read_text())["groups"]
+    assert sum(len(group["rules"]) for group in rules) == 2 * (len(PORTAL_STEPS) + len(ARM_STEPS))
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is needed: apt-get install prometheus (.ci/run installs it)"
+    deploy = COMPOSE.parent
+    checked = subprocess.run(
+        [promtool, "check", "rules", str(deploy / "alerts.yml"), str(deploy / "alerts-steps.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = subprocess.run(
+        [promtool, "test", "rules", str(Path(__file__).parents[1] / "promtool" / "service_levels_test.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert tested.returncode == 0 and "SUCCESS" in tested.stdout, tested.stdout + tested.stderr
