@@ -2,7 +2,8 @@
 
 Portal channel (diagram 1, table 1): the АРМ processes a home call, an appointment or its cancellation
 within 30 minutes, an attachment within one working day. Staff channel (diagram 2, table 2): the result
-(process 8) within 10 minutes. Time counts in the clinic's working hours on working days: a request filed
+(process 8) within 10 minutes — but an attachment within one working day on this channel too (Приложение
+3, table 2: an attachment is one working day whichever way it is filed). Time counts in the clinic's working hours on working days: a request filed
 after hours counts from the opening of the next working day.
 """
 
@@ -29,6 +30,8 @@ STAFF_RESULT = dt.timedelta(minutes=10)  # table 2, processes 7 and 8
 def deadline(service: ServiceKind, channel: Channel, filed_at: dt.datetime, hours: WorkingHours) -> dt.datetime:
     """When the request must have its outcome."""
     if channel == "staff":
+        if service is ServiceKind.ATTACHMENT:
+            return hours.one_working_day(filed_at)
         return hours.add_working_time(filed_at, STAFF_RESULT)
     if service in PORTAL_PROCESSING:
         return hours.add_working_time(filed_at, PORTAL_PROCESSING[service])

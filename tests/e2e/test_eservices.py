@@ -222,6 +222,8 @@ async def test_appointment_and_cancellation(citizen_factory, people: People, clo
     request = await first.submit("appointment", doctor_code="d1-therapist-1", slot_start=slot.isoformat())
     final = await first.wait(request["id"])
     assert final["status"] == "completed", final
+    submitted_at, due = (dt.datetime.fromisoformat(final[k]) for k in ("submitted_at", "deadline"))
+    assert due - submitted_at == dt.timedelta(minutes=30)  # Приложение 2, table 1: 30 minutes of clinic time
     ticket = await first.verified_result(request["id"], CLINIC_1)
     assert ticket["document"] == "Справка о записи на приём к врачу"  # as the regulation names the result
     assert (ticket["room"], ticket["doctor"]["specialty"]) == ("204", "участковый терапевт")

@@ -120,6 +120,29 @@ async def test_home_call_filed_by_staff_reaches_the_journal_and_the_citizens_por
     assert number in {item["number"] for item in visited_only["items"]}
 
 
+async def test_each_service_filed_at_the_clinic_can_be_refused_on_its_grounds_and_the_citizen_is_told_why(
+    staff_factory: StaffFactory, citizen_factory, people: People
+) -> None:
+    """Diagram 2, process 7: registered under the clinic's number, then a motivated refusal — for each of the
+    three services — which reaches the citizen's portal with its code and the regulation's reason."""
+    registrar = await staff_factory(CLINIC_1)
+    (elsewhere,) = await citizens(citizen_factory, people, "attached_4")  # attached to another clinic
+    (here,) = await citizens(citizen_factory, people, "attached_1")
+    slots = await here.call("GET", f"/api/v1/clinics/{CLINIC_1}/slots", params={"doctor_code": "d1-therapist-1"})
+    cases = [
+        ("home_call", elsewhere, HOME_CALL, "NOT_ATTACHED"),
+        ("appointment", elsewhere, {"doctor_code": "d1-therapist-1", "slot_start": slots[-1]["start"]}, "NOT_ATTACHED"),
+        ("attachment", here, {}, "ALREADY_ATTACHED"),
+    ]
+    for service, citizen, fields, code in cases:
+        filed = await registrar.file(service, citizen.iin, **fields)
+        assert (filed["status"], filed["refusal"]["code"]) == ("refused", code), (service, filed)
+        assert filed["registration_number"], service  # registered first (process 6), then refused (process 7)
+        seen = await in_portal(citizen, filed["request_id"], "refused")
+        assert (seen["channel"], seen["refusal"]["code"]) == ("staff", code), service
+        assert seen["refusal"]["message"] and seen["registration_number"] == filed["registration_number"]
+
+
 async def test_a_registrar_with_a_gost_key_signs_as_ncalayer_does(
     staff_factory: StaffFactory, citizen_factory, people: People
 ) -> None:
@@ -183,7 +206,10 @@ async def test_attachment_filed_by_staff_enters_the_register(
     assert len(register["items"]) == 200
     me = await citizen.call("GET", "/api/v1/me")
     assert me["attachment"]["clinic_bin"] == CLINIC_4
-    assert (await in_portal(citizen, filed["request_id"], "completed"))["service"] == "attachment"
+    attached = await in_portal(citizen, filed["request_id"], "completed")
+    assert attached["service"] == "attachment"
+    submitted_at, due = (dt.datetime.fromisoformat(attached[k]) for k in ("submitted_at", "deadline"))
+    assert due.astimezone(ASTANA).date() > submitted_at.astimezone(ASTANA).date()  # one working day, not 10 min
 
     number = filed["registration_number"]
     slip = await registrar.http.get(f"/api/v1/staff/attachments/{number}/slip.pdf")

@@ -115,6 +115,12 @@ def test_deadlines_thirty_minutes_or_one_working_day() -> None:
     home_call, attachment = ServiceKind.HOME_CALL, ServiceKind.ATTACHMENT
     assert deadline(home_call, "portal", at(TUESDAY, 11, 0), HOURS) == at(TUESDAY, 11, 30)
     assert deadline(home_call, "staff", at(TUESDAY, 11, 0), HOURS) == at(TUESDAY, 11, 10)  # table 2: 10 minutes
+    # An appointment (and its cancellation) has the home call's 30 minutes, for its refusal as for its result.
+    for kind in (ServiceKind.APPOINTMENT, ServiceKind.APPOINTMENT_CANCEL):
+        assert deadline(kind, "portal", at(TUESDAY, 11, 0), HOURS) == at(TUESDAY, 11, 30), kind
+    # An attachment filed at the clinic: one working day, as through the portal (not table 2's 10 minutes).
+    tomorrow = at(TUESDAY + dt.timedelta(days=1), 11, 0)
+    assert deadline(ServiceKind.ATTACHMENT, "staff", at(TUESDAY, 11, 0), HOURS) == tomorrow
     late = at(TUESDAY, 19, 50)  # 10 minutes left today, 20 more from Wednesday's opening
     assert deadline(home_call, "portal", late, HOURS) == at(TUESDAY + dt.timedelta(days=1), 8, 20)
     assert deadline(attachment, "portal", at(TUESDAY, 11, 0), HOURS) == at(TUESDAY + dt.timedelta(days=1), 11, 0)
