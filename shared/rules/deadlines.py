@@ -3,8 +3,9 @@
 Portal channel (diagram 1, table 1): the АРМ processes a home call, an appointment or its cancellation
 within 30 minutes, an attachment within one working day. Staff channel (diagram 2, table 2): the result
 (process 8) within 10 minutes — but an attachment within one working day on this channel too (Приложение
-3, table 2: an attachment is one working day whichever way it is filed). Time counts in the clinic's working hours on working days: a request filed
-after hours counts from the opening of the next working day.
+3, table 2: an attachment is one working day whichever way it is filed). Time counts in the clinic's
+working hours on working days: a request filed after hours counts from the opening of the next working
+day.
 """
 
 from __future__ import annotations
