@@ -55,6 +55,7 @@ async def clinics_list(session: AsyncSession) -> ClinicsList:
                 fsms_contract=c.fsms_contract,
                 accepting=c.fsms_contract and attached.get(c.bin, 0) < c.capacity,
                 hours=c.hours,
+                timezone=c.timezone,
                 doctors=[
                     DoctorInfo(code=d.code, name=d.name, specialty=d.specialty, room=d.room)
                     for d in doctors

@@ -506,6 +506,14 @@ async def attachments(
     return _render(request, "attachments.html", member, clinic, found=found, filters={"state": state, "site": site})
 
 
+@router.get("/service-levels", response_class=HTMLResponse)
+async def service_levels(request: Request, member: MemberPage, service: StaffDep) -> Response:
+    """Table 2's steps as this АРМ measured them against their limits (the JSON: /api/v1/service-levels)."""
+    roles.require(member, Action.READ_JOURNALS)
+    clinic = await _clinic(service, member)
+    return _render(request, "service_levels.html", member, clinic, steps=service.arm.steps.report())
+
+
 @router.get("/overdue", response_class=HTMLResponse)
 async def overdue(request: Request, member: MemberPage, service: StaffDep) -> Response:
     """The clinic's overdue list: home calls past their window, requests past their deadline."""

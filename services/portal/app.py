@@ -34,6 +34,7 @@ def create_app(settings: PortalSettings) -> FastAPI:
         service.changes.connect(lambda request_id: runtime.bus.broadcast(changes, request_id.encode(), app_id=origin))
         LONG_POLLS.set_function(lambda: service.changes.waiting)
         runtime.background(_resend_periodically(service, settings.resend_after_seconds))
+        runtime.background(_refresh_clinic_hours(service, settings.clinic_hours_refresh_seconds))
 
     runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)
     app = runtime.create_app("Emhana portal (ПЭП)", "Citizen accounts, requests, statuses and results.", [router])
@@ -54,6 +55,19 @@ async def _resend_periodically(service: PortalService, every: float) -> None:
                 log.info("expired drafts purged", extra={"removed": await service.purge_drafts()})
         except Exception:
             log.exception("periodic upkeep failed")
+
+
+async def _refresh_clinic_hours(service: PortalService, every: float) -> None:
+    """The clinics' hours from the АРМ: at start (as soon as it answers), then every ``every`` seconds."""
+    delay = 1.0
+    while True:
+        try:
+            await service.refresh_clinic_hours()
+            delay = every
+        except Exception:  # the АРМ not up yet, or a moment's fault: the hours known so far stand
+            log.info("clinic hours not refreshed yet; trying again", exc_info=True)
+            delay = min(max(delay * 2, 1.0), every)
+        await asyncio.sleep(delay)
 
 
 if __name__ == "__main__":

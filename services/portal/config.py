@@ -50,5 +50,7 @@ class PortalSettings(ServiceSettings):
     was applied; it also re-reads the request this often, for a change whose notice was lost."""
     resend_after_seconds: Seconds = 5.0
     """A submitted request whose sending was not confirmed is sent again after this long."""
+    clinic_hours_refresh_seconds: Seconds = 300.0
+    """How often the portal takes the clinics' working hours from the АРМ (its deadlines count in them)."""
     timezone: str = ASTANA.key
     """The time zone of deadlines and working hours (Astana, UTC+5)."""

@@ -56,6 +56,7 @@ from shared.wire.certs import TrustStore
 from shared.wire.clock import Clock
 from shared.wire.contracts import (
     ATTACHMENT_LOOKUP,
+    CLINICS_LIST,
     DOCUMENT_VERIFY,
     ESERVICE_REQUEST,
     FORMS,
@@ -63,6 +64,7 @@ from shared.wire.contracts import (
     SLOT_HOLD,
     WAITING_STATUSES,
     AppointmentForm,
+    ClinicsList,
     DocumentFile,
     RequestStatus,
     ServiceKind,
@@ -160,6 +162,15 @@ class PortalService:
             return await session.get(KnownAttachment, iin)
 
     # -- process 3: the form and the document to sign ---------------------------------------
+    async def refresh_clinic_hours(self) -> int:
+        """The clinics' working hours as the АРМ holds them (``clinics.list``), so that the deadline a citizen
+        is shown is counted in the very hours the clinic's own deadline watcher counts in. Until the АРМ
+        has answered once, the clinics file's hours stand in. Returns how many clinics it refreshed."""
+        listed = ClinicsList.model_validate(await self.ask("arm", CLINICS_LIST, {}))
+        for clinic in listed.clinics:
+            self.clinic_hours[clinic.bin] = WorkingHours.from_json(clinic.hours, clinic.timezone, self.calendar)
+        return len(listed.clinics)
+
     def hours_of(self, clinic_bin: str) -> WorkingHours:
         """The clinic's working hours from the clinic data (a clinic missing there: 09:00–18:00, Mon–Fri)."""
         return self.clinic_hours.get(clinic_bin) or WorkingHours.from_json(

@@ -420,6 +420,7 @@ class ClinicInfo(Contract):
     fsms_contract: bool = Field(description="has a contract with ФСМС (a condition of attachment)")
     accepting: bool = Field(description="takes new attachments now (contract and room)")
     hours: dict[str, list[str]] = Field(description='ISO weekday → ["HH:MM", "HH:MM"], local time')
+    timezone: str = Field(default="Asia/Almaty", description="the zone of the hours (IANA name)")
     doctors: list[DoctorInfo]
 
 

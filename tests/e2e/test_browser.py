@@ -731,8 +731,11 @@ async def test_every_page_of_both_sites_passes_the_accessibility_check_in_both_l
         "/absences",
         "/attachments",
         "/overdue",
+        "/service-levels",
     ):
         await visit(page, arm + path)
         assert await page.get_attribute("html", "lang") == language
+    step_1 = page.locator("#service-levels tr[data-step='step_1'] td").nth(2)  # the log-ins just made: counted
+    assert int((await step_1.text_content() or "0").strip()) >= 1
     await citizen.close()
     await context.close()
