@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from services.gateway.access import DEFAULT_RIGHTS_FILE
-from services.signature.ca import OPERATOR_BIN
 from shared.messaging.bus import Bus
 from shared.messaging.dispatch import MeshClient, MeshEndpoint
 from shared.wire.certs import TrustStore
@@ -26,12 +25,13 @@ from shared.wire.refusals import Refusal, RefusalError
 from tools.launcher import ROOT, Mesh
 
 PARTNER = "mz.eregistry"
+PARTNER_BIN = "060540010015"  # the partner organisation's own БИН (docs/integration.md), not the mesh's
 
 
 def sign_with_the_ca_command(mesh: Mesh, folder: Path) -> None:
     command = [
         *(sys.executable, "-m", "services.signature.ca", "--dir", str(mesh.pki_dir), "partner"),
-        *(str(folder / "partner.csr"), "--address", PARTNER, "--bin", OPERATOR_BIN),
+        *(str(folder / "partner.csr"), "--address", PARTNER, "--bin", PARTNER_BIN),
         *("--organization", "МЗ РК", "--out", str(folder / "partner.pem")),
     ]
     signed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
