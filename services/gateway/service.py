@@ -20,6 +20,7 @@ from shared.messaging.dispatch import GATEWAY_ANSWER_MARGIN_SECONDS
 from shared.platform.db import rows_affected, upsert
 from shared.platform.runtime import ServiceRuntime
 from shared.rules.clinics import ClinicsFile
+from shared.wire.contracts import MESSAGES
 from shared.wire.envelope import MAX_TTL, Envelope, check_window, open_envelope
 from shared.wire.refusals import Refusal, RefusalError
 from shared.wire.topology import GATEWAY, SERVICE_ADDRESSES, arm_address
@@ -65,11 +66,13 @@ class Gateway:
 
     async def admit(self, envelope: Envelope, received_at: dt.datetime, *, sync: bool, redelivered: bool) -> None:
         """What a verified message must pass before it is delivered; a :class:`RefusalError` names the
-        first check it failed: route, access right, time window, the caller still waiting, not a replay."""
+        first check it failed: route, access right, the way its type travels, time window, the caller
+        still waiting, not a replay."""
         if envelope.recipient not in self.directory:
             raise RefusalError(Refusal.ROUTE_UNKNOWN, f"no route to {envelope.recipient}")
         if not self.rights.is_allowed(envelope.sender, envelope.type, envelope.recipient):
             raise RefusalError(Refusal.ACCESS_DENIED, f"{envelope.type} to {envelope.recipient} not allowed")
+        check_mode(envelope.type, sync)
         check_window(envelope, self.runtime.clock)
         if sync and received_at - envelope.issued_at > self.sync_patience:
             raise RefusalError(Refusal.EXPIRED, "the caller has stopped waiting for this request")
@@ -111,3 +114,14 @@ class Gateway:
         async with self.runtime.db.transaction() as session:
             result = await session.execute(delete(AcceptedMessage).where(AcceptedMessage.accepted_at < cutoff))
         return rows_affected(result)
+
+
+def check_mode(type_: str, sync: bool) -> None:
+    """A message travels as its type is declared (shared.wire.contracts.MESSAGES): a type that is only ever
+    answered (``person.lookup``…) is refused when sent without ``reply_to`` — else it would be delivered and
+    its answer go nowhere — and a type that is never answered is refused when sent awaiting one."""
+    spec = MESSAGES.get(type_)
+    if spec is None or spec.mode == "both" or (spec.mode == "sync") == sync:
+        return
+    how = "synchronously, with reply_to" if spec.mode == "sync" else "asynchronously, without reply_to"
+    raise RefusalError(Refusal.MALFORMED, f"{type_} is sent {how}")

@@ -535,3 +535,14 @@ async def test_concurrent_copies_of_one_request_get_one_answer_and_replayed_at_o
     envelopes = [open_envelope(r.body, store, clock).envelope for r in replies]
     assert sorted(e.type for e in envelopes) == [f"{PERSON_LOOKUP}.reply", "refusal"]
     assert next(e for e in envelopes if e.type == "refusal").payload["code"] == "REPLAYED"
+
+
+async def test_a_message_must_travel_as_its_type_is_declared(mesh: Mesh, portal: MeshClient, some_iin: str) -> None:
+    """person.lookup is only ever answered: sent without reply_to, it would be delivered and its answer go
+    nowhere, so the gateway refuses it (MALFORMED, journaled, the refusal sent to the sender's queue); the
+    same lookup asked synchronously is answered."""
+    message_id = await portal.send("gbd_fl", PERSON_LOOKUP, {"iin": some_iin})
+    rows = await until(lambda: journal(mesh, message_id), 30, "the async lookup journaled")
+    assert [r["outcome"] for r in rows] == ["refused:MALFORMED"]
+    found = await portal.request("gbd_fl", PERSON_LOOKUP, {"iin": some_iin})
+    assert found["person"]["iin"] == some_iin
