@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,8 +13,11 @@ from sqlalchemy import or_, select
 
 from services.gateway.models import JournalRow, Provider
 from shared.platform.http import ApiError, error_responses
+from shared.wire.asyncapi import asyncapi
 
 router = APIRouter(prefix="/api/v1", tags=["gateway"], responses=error_responses(401))
+contract = APIRouter(tags=["contract"])
+ASYNCAPI = asyncapi()  # made once: the declarations do not change while the gateway runs
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -52,6 +55,13 @@ async def require_operator(
     expected = request.app.state.runtime.settings.operator_token
     if credentials is None or not expected or not secrets.compare_digest(credentials.credentials, expected):
         raise ApiError(401, "UNAUTHORIZED", "operator token required")
+
+
+@contract.get("/asyncapi.json")
+async def asyncapi_document() -> dict[str, Any]:
+    """The bus's contract for partners and their generators: the AsyncAPI 3 document of every message
+    (the same as docs/contracts/asyncapi.json in the repository)."""
+    return ASYNCAPI
 
 
 @router.get("/providers", response_model=list[ProviderOut])

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.gateway import dead_letters
 from services.gateway.access import AccessRights
-from services.gateway.api import router
+from services.gateway.api import contract, router
 from services.gateway.config import GatewaySettings
 from services.gateway.handlers import GatewayHandler
 from services.gateway.models import Base
@@ -42,7 +42,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         runtime.addresses = []  # the gateway consumes its own queue above, not through a dispatcher
 
     runtime = ServiceRuntime(settings, metadata=Base.metadata, on_start=on_start)
-    app = runtime.create_app("Emhana gateway (ШЭП)", "Routes signed messages between services.", [router])
+    app = runtime.create_app("Emhana gateway (ШЭП)", "Routes signed messages between services.", [router, contract])
     app.state.rights = rights
     return app
 

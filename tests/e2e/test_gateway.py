@@ -546,3 +546,17 @@ async def test_a_message_must_travel_as_its_type_is_declared(mesh: Mesh, portal:
     assert [r["outcome"] for r in rows] == ["refused:MALFORMED"]
     found = await portal.request("gbd_fl", PERSON_LOOKUP, {"iin": some_iin})
     assert found["person"]["iin"] == some_iin
+
+
+async def test_the_gateway_serves_the_bus_contract(mesh: Mesh) -> None:
+    """GET /asyncapi.json: the document partners generate their clients from, the very one published in
+    docs/contracts/ (which the unit tests keep current with the code)."""
+    import json
+
+    from tools.asyncapi import OUT
+
+    async with httpx.AsyncClient(base_url=mesh.url("gateway")) as http:
+        served = await http.get("/asyncapi.json")
+    assert served.status_code == 200 and served.headers["content-type"].startswith("application/json")
+    published = await asyncio.to_thread((OUT / "asyncapi.json").read_text)
+    assert served.json() == json.loads(published)
