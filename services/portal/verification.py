@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from shared.wire.certs import CertIdentity, TrustStore
 from shared.wire.documents import verification_code, verify_clinic_result
 from shared.wire.jws import parse
 from shared.wire.refusals import RefusalError
+
+PROOF = re.compile(r"[0-9a-f]{16}")  # shared.wire.documents.verification_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,8 @@ class Verification:
         self.db, self.store = db, store
 
     async def check(self, number: str, code: str) -> CheckedResult:
+        if not PROOF.fullmatch(code):  # what a QR code carries, and nothing else (compare_digest wants ASCII)
+            raise NotFound("NOT_FOUND", "no such document: check the link or the QR code")
         async with self.db.sessions() as session:
             found = list(
                 await session.scalars(

@@ -120,20 +120,16 @@ def day_month(day: str) -> str:
     return f"{dt.date.fromisoformat(day):%d.%m}"
 
 
-def date_only(day: str | dt.date | None) -> str:
-    """A calendar date (a birth date: no time, no zone) as dd.mm.yyyy."""
-    if not day:
-        return "—"
-    return f"{day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day)[:10]):%d.%m.%Y}"
-
-
 def parse_day(value: str) -> dt.date:
     """A day typed in a page: dd.mm.yyyy (as shown here) or YYYY-MM-DD; ``ValueError`` otherwise."""
     value = value.strip()
-    if "." in value:
-        day, month, year = (int(part) for part in value.split("."))
-        return dt.date(year, month, day)
-    return dt.date.fromisoformat(value)
+    try:
+        if "." in value:
+            day, month, year = (int(part) for part in value.split("."))
+            return dt.date(year, month, day)
+        return dt.date.fromisoformat(value)
+    except OverflowError:  # a number too large for a date field is as wrong as any other
+        raise ValueError(f"not a day: {value[:20]}") from None
 
 
 def day_text(value: str | dt.date | None) -> str:
@@ -270,7 +266,7 @@ class Pages:
                 address=postal_address,
                 day_month=day_month,
                 clock=clock_time,
-                date_only=date_only,
+                date_only=lambda day: day_text(day) or "—",  # a calendar date (a birth date) to read
                 day_text=day_text,
             )
             self._environments[language] = environment

@@ -184,6 +184,7 @@ async def test_the_web_pages_answer_bad_input_with_a_4xx_and_change_nothing(
                     ("GET", "/persons?iin=" + "9" * 200, None),
                     ("GET", "/journal/home-calls?day=yesterday&page=abc", None),
                     ("GET", "/journal/appointments?day=2026-13-40", None),
+                    ("GET", "/journal/home-calls?day=1.1.99999999999999999999", None),  # too large for a date
                     ("GET", "/file/no_such_service", None),
                     ("POST", "/home-calls/NOPE", {"action": "explode"}),
                     ("POST", "/absences", {"doctor_code": "x" * 300, "day": "soon", "reason": ""}),
